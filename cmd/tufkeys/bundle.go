@@ -1,0 +1,172 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/internal/safefile"
+)
+
+func newBundleCommand(std streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bundle",
+		Short: "Validate and convert registry key lists",
+		Args:  exactArgs(0, "a subcommand: validate or convert"),
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newBundleValidateCommand(std), newBundleConvertCommand(std))
+	return cmd
+}
+
+type bundleValidateOptions struct {
+	streams
+	File string
+}
+
+func newBundleValidateCommand(std streams) *cobra.Command {
+	opts := bundleValidateOptions{streams: std}
+	return &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check a key list and print one line per key",
+		Long: `Check a registry key list in any of its forms (the registry's /-/npm/v1/keys
+document, a COREPACK_INTEGRITY_KEYS value, or a Sigstore target) against every
+rule tufkeys enforces before it trusts a list, and print one line per key.
+FILE may be - for standard input.`,
+		Example: `  tufkeys bundle validate keys.json
+  curl -s "$REGISTRY/-/npm/v1/keys" | tufkeys bundle validate -`,
+		Args: exactArgs(1, "one FILE"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			opts.File = args[0]
+			return runBundleValidate(opts)
+		},
+	}
+}
+
+func runBundleValidate(opts bundleValidateOptions) error {
+	p, err := readKeyList(opts.streams, opts.File)
+	if err != nil {
+		return err
+	}
+	for _, note := range p.Dropped {
+		fmt.Fprintf(opts.Err, "note: %s\n", note)
+	}
+	fmt.Fprintf(opts.Out, "%s: valid %s key list, %d %s\n", opts.File, p.Form, len(p.List.Keys), plural(len(p.List.Keys), "key", "keys"))
+	for _, k := range p.List.Keys {
+		expires := "never expires"
+		if k.Expires != nil {
+			expires = "expires " + *k.Expires
+		}
+		fmt.Fprintf(opts.Out, "%s  %s  %s\n", k.KeyID, k.KeyType, expires)
+	}
+	return nil
+}
+
+type bundleConvertOptions struct {
+	streams
+	File string
+	To   string
+}
+
+func newBundleConvertCommand(std streams) *cobra.Command {
+	opts := bundleConvertOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "convert FILE --to npm|corepack|sigstore",
+		Short: "Convert a key list between the npm, Corepack and Sigstore forms",
+		Long: `Convert a key list to another form and print it on standard output. The
+list is validated first. The Sigstore form lists each key once per usage;
+only npm:signatures entries take part in verification, so the others are
+left out when converting from it, and the npm and Corepack forms have no
+place for a key's validFor.start: both are reported on standard error.`,
+		Example: `  tufkeys bundle convert keys.json --to corepack
+  export COREPACK_INTEGRITY_KEYS="$(tufkeys bundle convert keys.json --to corepack)"`,
+		Args: exactArgs(1, "one FILE"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			opts.File = args[0]
+			return runBundleConvert(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.To, "to", "", "form to write: npm, corepack or sigstore (required)")
+	return cmd
+}
+
+func runBundleConvert(opts bundleConvertOptions) error {
+	if opts.To == "" {
+		return usagef("--to is required: say which form to write (npm, corepack or sigstore)")
+	}
+	form, err := bundle.ParseForm(opts.To)
+	if err != nil {
+		return usageError{err}
+	}
+	p, err := readKeyList(opts.streams, opts.File)
+	if err != nil {
+		return err
+	}
+	for _, note := range p.Dropped {
+		fmt.Fprintf(opts.Err, "note: %s\n", note)
+	}
+	if form != bundle.FormSigstore {
+		for _, k := range p.List.Keys {
+			if k.ValidFrom != nil {
+				fmt.Fprintf(opts.Err, "note: key %s: validFor.start %s left out: the %s form has no place for it\n", k.KeyID, *k.ValidFrom, form)
+			}
+		}
+	}
+	out, err := bundle.Encode(&p.List, form)
+	if err != nil {
+		return err
+	}
+	_, err = opts.Out.Write(out)
+	return err
+}
+
+// readKeyList reads and validates a key list file, naming the file in errors.
+func readKeyList(std streams, path string) (bundle.Parsed, error) {
+	data, err := readInput(std, path, bundle.MaxListBytes)
+	if err != nil {
+		return bundle.Parsed{}, fileError(path, "key list", err)
+	}
+	p, err := bundle.Parse(data)
+	if err != nil {
+		return p, fmt.Errorf("%s is not a valid key list: %w", path, err)
+	}
+	return p, nil
+}
+
+// readInput reads a file, or standard input when path is "-", up to max bytes.
+func readInput(std streams, path string, max int64) ([]byte, error) {
+	if path == "-" {
+		return safefile.ReadAll(std.In, "standard input", max)
+	}
+	return safefile.Read(path, max)
+}
+
+func fileError(path, what string, err error) error {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%s %s does not exist: check the path", what, path)
+	case errors.Is(err, safefile.ErrTooLarge):
+		return fmt.Errorf("%s %s is too large to be one: check that it is the right file: %w", what, path, err)
+	default:
+		return fmt.Errorf("cannot read %s %s: %w", what, path, err)
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// shortID abbreviates a keyid for a table; full keyids appear in errors.
+func shortID(id string) string {
+	if len(id) > 16 && strings.HasPrefix(id, "SHA256:") {
+		return id[:15] + "…"
+	}
+	return id
+}
