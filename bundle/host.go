@@ -1,0 +1,72 @@
+package bundle
+
+import (
+	"net"
+	"net/url"
+	"strings"
+)
+
+// TargetName is the TUF target that holds a registry's key list; registries
+// are indexed by host, the naming the public Sigstore repository uses.
+func TargetName(host string) string { return host + "/keys.json" }
+
+const maxHostLen = 253 + 6
+
+// RegistryHost turns a registry URL or a bare host into the host that
+// indexes its key list: lower case, with the port only when it is not the
+// scheme's default. Ports do not change whose keys sign a registry's
+// packages, but two registries on one host differ by port.
+func RegistryHost(s string) (string, error) {
+	in := strings.TrimSpace(s)
+	if in == "" {
+		return "", errorOf(ErrMalformed, "the registry is empty: give a registry URL or host such as registry.example.test")
+	}
+	if len(in) > 2048 {
+		return "", errorOf(ErrMalformed, "the registry %q is too long to be a URL or host", shorten(in, 60))
+	}
+	if !strings.Contains(in, "://") {
+		in = "https://" + in
+	}
+	u, err := url.Parse(in)
+	if err != nil || u.Host == "" || u.User != nil || u.Opaque != "" {
+		return "", errorOf(ErrMalformed, "%q is not a registry URL or host: use a form such as https://registry.example.test/ or registry.example.test", shorten(s, 60))
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return "", errorOf(ErrMalformed, "registry %q uses scheme %q: only http and https registries exist", shorten(s, 60), shorten(u.Scheme, 20))
+	}
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		port = ""
+	}
+	if !validHostname(host) {
+		return "", errorOf(ErrMalformed, "%q is not a valid registry host name", shorten(u.Hostname(), 60))
+	}
+	if port != "" {
+		host = net.JoinHostPort(host, port)
+	}
+	if len(host) > maxHostLen {
+		return "", errorOf(ErrMalformed, "registry host %q is too long", shorten(host, 60))
+	}
+	return host, nil
+}
+
+func validHostname(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	if ip := net.ParseIP(h); ip != nil {
+		return true
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}

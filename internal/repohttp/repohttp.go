@@ -1,0 +1,106 @@
+// Package repohttp serves a published repository directory over HTTP with
+// the headers TUF clients and caches need.
+package repohttp
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/tufkeys/tufkeys/internal/storage"
+)
+
+// maxFile bounds what the server reads into memory; repository files
+// are metadata and key lists of a few KiB.
+const maxFile = 32 << 20
+
+// Handler serves the files under dir read-only. Versioned metadata and
+// hash-prefixed targets are cacheable for a year; timestamp.json never is.
+// Paths cannot leave dir, directories are not listed, and each request is
+// logged in one line.
+func Handler(dir string, log *slog.Logger) (http.Handler, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	files := root.FS()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		serve(rec, r, files)
+		if log != nil {
+			log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "bytes", rec.bytes, "duration", time.Since(start).Round(time.Microsecond))
+		}
+	}), nil
+}
+
+func serve(w http.ResponseWriter, r *http.Request, files fs.FS) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+	if name == "" || !fs.ValidPath(name) {
+		http.NotFound(w, r)
+		return
+	}
+	f, err := files.Open(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			http.NotFound(w, r)
+		} else {
+			http.Error(w, "cannot read file", http.StatusInternalServerError)
+		}
+		return
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil || !info.Mode().IsRegular() {
+		http.NotFound(w, r)
+		return
+	}
+	if info.Size() > maxFile {
+		http.Error(w, "file too large", http.StatusInternalServerError)
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFile+1))
+	if err != nil || int64(len(data)) > maxFile {
+		http.Error(w, "cannot read file", http.StatusInternalServerError)
+		return
+	}
+	sum := sha256.Sum256(data)
+	w.Header().Set("Content-Type", storage.ContentType(name))
+	w.Header().Set("Cache-Control", storage.CacheControl(name))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// a content ETag lets clients revalidate timestamp.json with
+	// If-None-Match and get 304 Not Modified when it has not changed
+	w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+	http.ServeContent(w, r, name, info.ModTime(), bytes.NewReader(data))
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}

@@ -1,0 +1,133 @@
+// Package testrepo runs real signing ceremonies with in-memory keys, for
+// tests and for the demo: a workspace, maintainers, an online key, and a
+// published repository in a directory.
+package testrepo
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tufkeys/tufkeys/internal/storage"
+	"github.com/tufkeys/tufkeys/signer/keyfile"
+	"github.com/tufkeys/tufkeys/signer/publish"
+	"github.com/tufkeys/tufkeys/signer/workspace"
+)
+
+// Key is a key pair held in memory.
+type Key struct {
+	Signer *keyfile.Signer
+	Public workspace.PublicKey
+}
+
+// NewKey generates an ECDSA P-256 key named name.
+func NewKey(name string) (Key, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return Key{}, err
+	}
+	return KeyFrom(priv, name)
+}
+
+// KeyFrom wraps an existing private key.
+func KeyFrom(priv crypto.Signer, name string) (Key, error) {
+	s, err := keyfile.NewSigner(priv, name)
+	if err != nil {
+		return Key{}, err
+	}
+	return Key{Signer: s, Public: workspace.PublicKey{Name: name, Key: priv.Public()}}, nil
+}
+
+// Ceremony is a workspace with its maintainers, online key and destination.
+type Ceremony struct {
+	WS          *workspace.Workspace
+	Maintainers []Key
+	Online      Key
+	RepoDir     string
+	Store       storage.Store
+}
+
+// Options shape a ceremony; zero values give three maintainers with
+// threshold 2.
+type Options struct {
+	Maintainers int
+	Threshold   int
+	Now         func() time.Time
+	Expiry      workspace.Periods
+}
+
+// New initializes a workspace under dir/workspace and a destination under
+// dir/repo, and signs root v1 and targets v1 with the first threshold of
+// maintainers. Nothing is published yet.
+func New(dir string, opts Options) (*Ceremony, error) {
+	if opts.Maintainers == 0 {
+		opts.Maintainers, opts.Threshold = 3, 2
+	}
+	c := &Ceremony{RepoDir: filepath.Join(dir, "repo")}
+	var pubs []workspace.PublicKey
+	for i := range opts.Maintainers {
+		k, err := NewKey(fmt.Sprintf("maintainer%d", i+1))
+		if err != nil {
+			return nil, err
+		}
+		c.Maintainers = append(c.Maintainers, k)
+		pubs = append(pubs, k.Public)
+	}
+	var err error
+	if c.Online, err = NewKey("online"); err != nil {
+		return nil, err
+	}
+	c.WS, err = workspace.Init(filepath.Join(dir, "workspace"), workspace.InitOptions{
+		RootKeys: pubs, RootThreshold: opts.Threshold, OnlineKey: c.Online.Public, Now: opts.Now, Expiry: opts.Expiry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.Store, err = storage.NewDir(c.RepoDir); err != nil {
+		return nil, err
+	}
+	if err := c.Sign(opts.Threshold); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Sign signs everything staged with the first n maintainers.
+func (c *Ceremony) Sign(n int) error {
+	for _, k := range c.Maintainers[:n] {
+		if _, err := c.WS.Sign(k.Signer); err != nil {
+			return fmt.Errorf("%s signs: %w", k.Public.Name, err)
+		}
+	}
+	return nil
+}
+
+// Publish publishes to the ceremony's directory.
+func (c *Ceremony) Publish() (publish.Report, error) {
+	return publish.Publish(context.Background(), c.WS, c.Online.Signer, c.Store, publish.Options{})
+}
+
+// StagePublish stages a key list for host, signs with n maintainers and
+// publishes.
+func (c *Ceremony) StagePublish(host string, list []byte, n int) error {
+	if _, err := c.WS.Stage(host, list, nil); err != nil {
+		return err
+	}
+	if err := c.Sign(n); err != nil {
+		return err
+	}
+	_, err := c.Publish()
+	return err
+}
+
+// RootBytes returns the published root version v, the trust anchor a
+// client embeds.
+func (c *Ceremony) RootBytes(v int) ([]byte, error) {
+	return os.ReadFile(filepath.Join(c.RepoDir, fmt.Sprintf("%d.root.json", v)))
+}

@@ -1,0 +1,580 @@
+package publish_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/theupdateframework/go-tuf/v2/metadata/config"
+	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
+
+	"github.com/tufkeys/tufkeys/internal/repohttp"
+	"github.com/tufkeys/tufkeys/internal/storage"
+	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/signer/publish"
+	"github.com/tufkeys/tufkeys/signer/workspace"
+)
+
+const host = "registry.example.test"
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "bundle", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func newCeremony(t *testing.T, opts testrepo.Options) *testrepo.Ceremony {
+	t.Helper()
+	c, err := testrepo.New(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// serve serves the published directory the way tufkeys serve does.
+func serve(t *testing.T, dir string) string {
+	t.Helper()
+	h, err := repohttp.Handler(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// fetchWithGoTUF reads a target with go-tuf's own updater, trusting root.
+func fetchWithGoTUF(t *testing.T, url string, root []byte, target string) ([]byte, *updater.Updater, error) {
+	t.Helper()
+	cfg, err := config.New(url, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.LocalMetadataDir = t.TempDir()
+	cfg.LocalTargetsDir = t.TempDir()
+	up, err := updater.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := up.Refresh(); err != nil {
+		return nil, up, err
+	}
+	info, err := up.GetTargetInfo(target)
+	if err != nil {
+		return nil, up, err
+	}
+	_, data, err := up.DownloadTarget(info, "", "")
+	return data, up, err
+}
+
+func rootV(t *testing.T, c *testrepo.Ceremony, v int) []byte {
+	t.Helper()
+	data, err := c.RootBytes(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// The ceremony of the README: three maintainers, threshold 2; the npm keys
+// staged for a registry; two sign, the third is away; publish; go-tuf's
+// updater reads the list back byte for byte.
+func TestCeremonyPublishesWhatGoTUFReads(t *testing.T) {
+	c := newCeremony(t, testrepo.Options{})
+	keys := fixture(t, "npm/keys.json")
+	res, err := c.WS.Stage(host, keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Role != metadata.TARGETS || res.Version != 1 || len(res.Diff.Added) != 2 {
+		t.Errorf("stage result %+v", res)
+	}
+	for _, k := range c.Maintainers[:2] {
+		sr, err := c.WS.Sign(k.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sr.Signed) != 1 || sr.Signed[0] != metadata.TARGETS {
+			t.Errorf("%s signed %v, want targets (root kept its signatures)", k.Public.Name, sr.Signed)
+		}
+	}
+	rep, err := c.Publish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Root != 1 || rep.Targets != 1 || rep.Snapshot != 1 || rep.Timestamp != 1 {
+		t.Errorf("report %+v", rep)
+	}
+	url := serve(t, c.RepoDir)
+	got, _, err := fetchWithGoTUF(t, url, rootV(t, c, 1), host+"/keys.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, keys) {
+		t.Fatalf("go-tuf downloaded different bytes:\n%s", got)
+	}
+	st, err := c.WS.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Staged) != 0 || len(st.Problems()) != 0 {
+		t.Errorf("after publish: staged %v, problems %v", st.Staged, st.Problems())
+	}
+}
+
+func TestPublishOrderAndIdempotence(t *testing.T) {
+	c := newCeremony(t, testrepo.Options{})
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordingStore{Store: c.Store}
+	rep, err := publish.Publish(context.Background(), c.WS, c.Online.Signer, rec, publish.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"targets/" + host + "/", "2.targets.json", "2.snapshot.json", "timestamp.json"}
+	if len(rec.puts) != len(want) {
+		t.Fatalf("uploaded %v, want %d files", rec.puts, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(rec.puts[i], w) {
+			t.Errorf("upload %d is %s, want %s…", i, rec.puts[i], w)
+		}
+	}
+	if rep.Skipped != 1 { // 1.root.json was already there
+		t.Errorf("skipped %d, want 1", rep.Skipped)
+	}
+	if _, err := c.Publish(); !errors.Is(err, workspace.ErrNothingStaged) {
+		t.Errorf("second publish: %v, want ErrNothingStaged", err)
+	}
+}
+
+type recordingStore struct {
+	storage.Store
+	puts []string
+}
+
+func (r *recordingStore) Put(ctx context.Context, name string, data []byte) error {
+	r.puts = append(r.puts, name)
+	return r.Store.Put(ctx, name, data)
+}
+
+// A client that holds only root v1 walks v1 -> v2 -> v3 and trusts the
+// keys of v3.
+func TestRootRotationWalkedFromV1(t *testing.T) {
+	c := newCeremony(t, testrepo.Options{})
+	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	fourth, err := testrepo.NewKey("maintainer4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// v2 adds a fourth maintainer
+	if _, err := c.WS.Rotate(workspace.RotateOptions{AddRootKeys: []workspace.PublicKey{fourth.Public}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	// v3 removes the first and raises the threshold to 3 of 3
+	if _, err := c.WS.Rotate(workspace.RotateOptions{RemoveRootKeys: []string{"maintainer1"}, RootThreshold: 3}); err != nil {
+		t.Fatal(err)
+	}
+	c.Maintainers = append(c.Maintainers, fourth)
+	for _, k := range c.Maintainers[1:] {
+		if _, err := c.WS.Sign(k.Signer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	// the rotated list goes out under root v3
+	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	got, up, err := fetchWithGoTUF(t, serve(t, c.RepoDir), rootV(t, c, 1), host+"/keys.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := up.GetTrustedMetadataSet().Root.Signed.Version; v != 3 {
+		t.Errorf("client trusts root v%d, want v3", v)
+	}
+	if !bytes.Equal(got, fixture(t, "npm/keys.json")) {
+		t.Errorf("downloaded %s", got)
+	}
+	root := up.GetTrustedMetadataSet().Root.Signed.Roles[metadata.ROOT]
+	if root.Threshold != 3 || len(root.KeyIDs) != 3 {
+		t.Errorf("root role %+v", root)
+	}
+}
+
+// The operator of a registry signs its own key list through a delegated role.
+func TestDelegatedRegistryRole(t *testing.T) {
+	c := newCeremony(t, testrepo.Options{})
+	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	operator, err := testrepo.NewKey("operator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.WS.Delegate("https://"+host+"/", []workspace.PublicKey{operator.Public}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.MovedList || res.RoleVersion != 1 || res.TargetsVersion != 2 {
+		t.Errorf("delegate result %+v", res)
+	}
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); !errors.Is(err, workspace.ErrBelowThreshold) {
+		t.Fatalf("publish before the operator signed: %v", err)
+	}
+	if _, err := c.WS.Sign(operator.Signer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	// the operator now rotates alone; the maintainers' keys may not sign it
+	if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WS.Sign(c.Maintainers[0].Signer); !errors.Is(err, workspace.ErrUnauthorizedKey) {
+		t.Errorf("maintainer signing the delegated role: %v", err)
+	}
+	if _, err := c.WS.Sign(operator.Signer); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := c.Publish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.NewRoles) != 1 || rep.NewRoles[0] != host {
+		t.Errorf("new roles %v", rep.NewRoles)
+	}
+	got, _, err := fetchWithGoTUF(t, serve(t, c.RepoDir), rootV(t, c, 1), host+"/keys.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, fixture(t, "npm/keys.json")) {
+		t.Errorf("downloaded %s", got)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	rotated := func(t *testing.T) []byte { return fixture(t, "npm/keys.json") }
+	tests := []struct {
+		name  string
+		run   func(t *testing.T, c *testrepo.Ceremony) error
+		is    error
+		words []string
+	}{
+		{
+			name: "below threshold",
+			run: func(t *testing.T, c *testrepo.Ceremony) error {
+				if _, err := c.WS.Stage(host, rotated(t), nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Sign(1); err != nil {
+					t.Fatal(err)
+				}
+				_, err := c.Publish()
+				return err
+			},
+			is:    workspace.ErrBelowThreshold,
+			words: []string{"targets v2: 1 of 2 signatures", "waiting for maintainer2", "maintainer3"},
+		},
+		{
+			name: "unauthorized key",
+			run: func(t *testing.T, c *testrepo.Ceremony) error {
+				if _, err := c.WS.Stage(host, rotated(t), nil); err != nil {
+					t.Fatal(err)
+				}
+				stranger, _ := testrepo.NewKey("stranger")
+				_, err := c.WS.Sign(stranger.Signer)
+				return err
+			},
+			is:    workspace.ErrUnauthorizedKey,
+			words: []string{"stranger", "may sign none", "targets v2 needs maintainer1"},
+		},
+		{
+			name: "tampered staged file",
+			run: func(t *testing.T, c *testrepo.Ceremony) error {
+				if _, err := c.WS.Stage(host, rotated(t), nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Sign(2); err != nil {
+					t.Fatal(err)
+				}
+				p := filepath.Join(c.WS.Dir, "staged", "targets.json")
+				data, _ := os.ReadFile(p)
+				os.WriteFile(p, bytes.Replace(data, []byte(`"version": 2`), []byte(`"version": 3`), 1), 0o644)
+				_, err := c.Publish()
+				return err
+			},
+			is:    workspace.ErrBelowThreshold,
+			words: []string{"0 of 2", "do not match the staged file", "maintainer1", "maintainer2"},
+		},
+		{
+			name: "tampered key list",
+			run: func(t *testing.T, c *testrepo.Ceremony) error {
+				if _, err := c.WS.Stage(host, rotated(t), nil); err != nil {
+					t.Fatal(err)
+				}
+				files, _ := filepath.Glob(filepath.Join(c.WS.Dir, "targets", host, "*.keys.json"))
+				for _, f := range files {
+					os.WriteFile(f, fixture(t, "corepack-0.30.json"), 0o644)
+				}
+				_, err := c.WS.Sign(c.Maintainers[0].Signer)
+				return err
+			},
+			words: []string{"refusing to sign targets", "does not match the hash"},
+		},
+		{
+			name: "expired published root",
+			run: func(t *testing.T, c *testrepo.Ceremony) error {
+				if _, err := c.WS.Stage(host, rotated(t), nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Sign(2); err != nil {
+					t.Fatal(err)
+				}
+				c.WS.Now = func() time.Time { return time.Now().Add(400 * 24 * time.Hour) }
+				_, err := c.Publish()
+				return err
+			},
+			is:    workspace.ErrExpired,
+			words: []string{"root v1 expired at", "repo renew --role root"},
+		},
+		{
+			name: "invalid key list",
+			run: func(t *testing.T, c *testrepo.Ceremony) error {
+				_, err := c.WS.Stage(host, fixture(t, "invalid/keyid-mismatch.json"), nil)
+				return err
+			},
+			words: []string{"key list for registry.example.test is not valid", "keyid does not match"},
+		},
+		{
+			name: "dropped key without --remove-key",
+			run: func(t *testing.T, c *testrepo.Ceremony) error {
+				if err := c.StagePublish(host, rotated(t), 2); err != nil {
+					t.Fatal(err)
+				}
+				newOnly := `{"keys":[` + strings.SplitN(strings.SplitN(string(rotated(t)), "},", 2)[1], "]", 2)[0] + `]}`
+				_, err := c.WS.Stage(host, []byte(newOnly), nil)
+				return err
+			},
+			is:    workspace.ErrKeyDropped,
+			words: []string{"drops SHA256:jl3bwswu80PjjokCgh0o2w5c2U4LhQAE57gj9cz1kzA", "--remove-key SHA256:jl3b"},
+		},
+		{
+			name: "wrong online key",
+			run: func(t *testing.T, c *testrepo.Ceremony) error {
+				if _, err := c.WS.Stage(host, rotated(t), nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Sign(2); err != nil {
+					t.Fatal(err)
+				}
+				_, err := publish.Publish(context.Background(), c.WS, c.Maintainers[0].Signer, c.Store, publish.Options{})
+				return err
+			},
+			is:    publish.ErrWrongOnlineKey,
+			words: []string{"maintainer1 is not the online key of root v1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCeremony(t, testrepo.Options{})
+			if _, err := c.Publish(); err != nil {
+				t.Fatal(err)
+			}
+			err := tt.run(t, c)
+			if err == nil {
+				t.Fatal("not refused")
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("error %v is not %v", err, tt.is)
+			}
+			for _, w := range tt.words {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDroppedKeyAllowedWhenNamed(t *testing.T) {
+	c := newCeremony(t, testrepo.Options{})
+	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	newOnly := strings.Replace(string(fixture(t, "npm/keys.json")), strings.SplitN(strings.SplitN(string(fixture(t, "npm/keys.json")), "[", 2)[1], "},", 2)[0]+"},", "", 1)
+	res, err := c.WS.Stage(host, []byte(newOnly), []string{"SHA256:jl3bwswu80PjjokCgh0o2w5c2U4LhQAE57gj9cz1kzA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Diff.Removed) != 1 {
+		t.Errorf("diff %+v", res.Diff)
+	}
+	if _, err := c.WS.Stage(host, []byte(newOnly), []string{"SHA256:DhQ8wR5APBvFHLF/+Tc+AYvPOdTpcIDqOhxsBHRwC7U"}); err == nil {
+		t.Error("--remove-key of a key the list keeps was accepted")
+	}
+}
+
+func TestSigningTwiceChangesNothing(t *testing.T) {
+	c := newCeremony(t, testrepo.Options{})
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
+		t.Fatal(err)
+	}
+	k := c.Maintainers[0].Signer
+	if _, err := c.WS.Sign(k); err != nil {
+		t.Fatal(err)
+	}
+	sigFile := filepath.Join(c.WS.Dir, "staged", "signatures", "targets", k.KeyID+".json")
+	before, err := os.ReadFile(sigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.WS.Sign(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(sigFile)
+	if len(res.Signed) != 0 || len(res.Already) != 1 || !bytes.Equal(before, after) {
+		t.Errorf("second signing: %+v, file changed %v", res, !bytes.Equal(before, after))
+	}
+	if line := res.Checks[0].Line(); !strings.Contains(line, "targets v2: 1 of 2 signatures — waiting for maintainer2") {
+		t.Errorf("line %q", line)
+	}
+}
+
+// re-signing the timestamp keeps clients current without the maintainers.
+func TestTimestampResign(t *testing.T) {
+	c := newCeremony(t, testrepo.Options{})
+	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(3 * 24 * time.Hour)
+	c.WS.Now = func() time.Time { return later }
+	rep, err := publish.Timestamp(context.Background(), c.WS, c.Online.Signer, c.Store, publish.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Snapshot != 2 || rep.Timestamp != 2 || len(rep.Uploaded) != 2 {
+		t.Errorf("report %+v", rep)
+	}
+	ts, err := metadata.Timestamp().FromFile(filepath.Join(c.RepoDir, "timestamp.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ts.Signed.Expires.After(later) {
+		t.Errorf("timestamp expires %s, not after %s", ts.Signed.Expires, later)
+	}
+	if _, _, err := fetchWithGoTUF(t, serve(t, c.RepoDir), rootV(t, c, 1), host+"/keys.json"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A publish that fails after any number of uploads leaves a repository that
+// go-tuf reads as the old one or the new one, and running it again
+// completes it.
+func TestInterruptedPublishNeverShowsAMix(t *testing.T) {
+	old := fixture(t, "corepack-0.30.json")
+	oldNPM := []byte(nil)
+	for failAfter := 0; ; failAfter++ {
+		c := newCeremony(t, testrepo.Options{})
+		if err := c.StagePublish(host, old, 2); err != nil {
+			t.Fatal(err)
+		}
+		if oldNPM == nil {
+			var err error
+			if oldNPM, err = readPublished(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Sign(2); err != nil {
+			t.Fatal(err)
+		}
+		failing := &failingStore{Store: c.Store, left: failAfter}
+		_, err := publish.Publish(context.Background(), c.WS, c.Online.Signer, failing, publish.Options{})
+		url := serve(t, c.RepoDir)
+		got, _, ferr := fetchWithGoTUF(t, url, rootV(t, c, 1), host+"/keys.json")
+		if ferr != nil {
+			t.Fatalf("after failing at upload %d, go-tuf cannot read the repository: %v", failAfter, ferr)
+		}
+		if !bytes.Equal(got, oldNPM) && !bytes.Equal(got, fixture(t, "npm/keys.json")) {
+			t.Fatalf("after failing at upload %d, go-tuf reads neither list: %s", failAfter, got)
+		}
+		if err == nil {
+			if !bytes.Equal(got, fixture(t, "npm/keys.json")) {
+				t.Fatal("completed publish serves the old list")
+			}
+			if failAfter < 3 {
+				t.Fatalf("publish finished with only %d uploads", failAfter)
+			}
+			return
+		}
+		if _, err := c.Publish(); err != nil {
+			t.Fatalf("publish again after failing at upload %d: %v", failAfter, err)
+		}
+		got, _, err = fetchWithGoTUF(t, url, rootV(t, c, 1), host+"/keys.json")
+		if err != nil || !bytes.Equal(got, fixture(t, "npm/keys.json")) {
+			t.Fatalf("after the second publish: %v, %s", err, got)
+		}
+	}
+}
+
+func readPublished(c *testrepo.Ceremony) ([]byte, error) {
+	files, err := filepath.Glob(filepath.Join(c.RepoDir, "targets", host, "*.keys.json"))
+	if err != nil || len(files) != 1 {
+		return nil, errors.New("expected one published list")
+	}
+	return os.ReadFile(files[0])
+}
+
+type failingStore struct {
+	storage.Store
+	left int
+}
+
+var errInjected = errors.New("injected upload failure")
+
+func (f *failingStore) Put(ctx context.Context, name string, data []byte) error {
+	if f.left == 0 {
+		return errInjected
+	}
+	f.left--
+	return f.Store.Put(ctx, name, data)
+}

@@ -1,0 +1,347 @@
+// Package publish puts a workspace's signed metadata online: it signs
+// snapshot and timestamp with the online key and writes a consistent-
+// snapshot repository to a storage backend, in an order that lets a reader
+// see the old repository or the new one, never a mix.
+package publish
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/secure-systems-lab/go-securesystemslib/cjson"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/tufkeys/tufkeys/internal/storage"
+	"github.com/tufkeys/tufkeys/signer/keyfile"
+	"github.com/tufkeys/tufkeys/signer/workspace"
+)
+
+var (
+	// ErrWrongOnlineKey marks an online key the root does not name.
+	ErrWrongOnlineKey = errors.New("wrong online key")
+	// ErrConflict marks a published file that exists with other content.
+	ErrConflict = errors.New("published file differs")
+	// ErrStaleWorkspace marks a workspace older than what the store serves.
+	ErrStaleWorkspace = errors.New("workspace is behind the repository")
+)
+
+// maxTimestamp bounds the timestamp read back from the store.
+const (
+	maxTimestamp = 16 << 10
+	maxSnapshot  = 2 << 20
+)
+
+// Options tune a publish.
+type Options struct {
+	// DryRun lists what would be uploaded and changes nothing.
+	DryRun bool
+	// Progress, when set, gets one line per file uploaded or skipped.
+	Progress io.Writer
+}
+
+// Report says what a publish did.
+type Report struct {
+	Uploaded []string // in upload order; with DryRun, what would be uploaded
+	Skipped  int      // files already there with the same content
+	Root     int64
+	Targets  int64
+	Snapshot int64
+	// Timestamp is the new timestamp version.
+	Timestamp int64
+	NewRoles  []string
+}
+
+type file struct {
+	name string
+	data []byte
+}
+
+// Publish signs snapshot and timestamp with the online key and writes the
+// release: key lists, delegated metadata, targets, every root, snapshot,
+// timestamp. Files already published with the same bytes are skipped, so a
+// publish that stopped half way completes when run again.
+func Publish(ctx context.Context, ws *workspace.Workspace, online *keyfile.Signer, store storage.Store, opts Options) (Report, error) {
+	rel, err := ws.Release(true)
+	if err != nil {
+		return Report{}, err
+	}
+	if len(rel.NewRoles) == 0 {
+		return Report{}, fmt.Errorf("%w: stage and sign a change first, or re-sign the timestamp with tufkeys repo timestamp", workspace.ErrNothingStaged)
+	}
+	var files []file
+	for _, t := range allTargets(rel) {
+		data, err := ws.ReadTarget(t.name, t.info)
+		if err != nil {
+			return Report{}, err
+		}
+		files = append(files, file{workspace.TargetPath(t.name, t.info), data})
+	}
+	for _, role := range sortedRoles(rel.Delegated) {
+		files = append(files, file{workspace.VersionedFile(rel.Delegated[role].Signed.Version, role), rel.DelegatedBytes[role]})
+	}
+	files = append(files, file{workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes})
+	for i, data := range rel.RootBytes {
+		files = append(files, file{workspace.VersionedFile(int64(i+1), metadata.ROOT), data})
+	}
+	return finish(ctx, ws, rel, online, store, files, opts)
+}
+
+// Timestamp re-signs snapshot and timestamp for the published release, for
+// a scheduled job. It refuses when the store serves newer metadata than
+// the workspace knows, which would roll clients back.
+func Timestamp(ctx context.Context, ws *workspace.Workspace, online *keyfile.Signer, store storage.Store, opts Options) (Report, error) {
+	rel, err := ws.Release(false)
+	if err != nil {
+		return Report{}, err
+	}
+	var required []file
+	for _, role := range sortedRoles(rel.Delegated) {
+		required = append(required, file{workspace.VersionedFile(rel.Delegated[role].Signed.Version, role), rel.DelegatedBytes[role]})
+	}
+	required = append(required, file{workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes})
+	for _, f := range required {
+		state, err := store.Compare(ctx, f.name, f.data)
+		if err != nil {
+			return Report{}, storeError(store, f.name, err)
+		}
+		if state != storage.Same {
+			return Report{}, fmt.Errorf("%s does not serve this workspace's %s: run tufkeys repo publish first", store, f.name)
+		}
+	}
+	return finish(ctx, ws, rel, online, store, nil, opts)
+}
+
+func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release, online *keyfile.Signer, store storage.Store, files []file, opts Options) (Report, error) {
+	root := rel.Root()
+	for _, role := range []string{metadata.SNAPSHOT, metadata.TIMESTAMP} {
+		if !slices.Contains(root.Signed.Roles[role].KeyIDs, online.KeyID) {
+			return Report{}, fmt.Errorf("%s is not the online key of root v%d, which names %v for %s: pass the right --online-key: %w",
+				online.Name, root.Signed.Version, root.Signed.Roles[role].KeyIDs, role, ErrWrongOnlineKey)
+		}
+	}
+	remote, err := readRemote(ctx, store, rel)
+	if err != nil {
+		return Report{}, err
+	}
+	now := ws.Now().UTC()
+	snapVersion := max(snapshotVersion(rel.Snapshot), remote.snapshot) + 1
+	// a publish that stopped after writing its snapshot left that version
+	// behind, unreferenced: never reuse its name
+	for {
+		state, err := store.Compare(ctx, workspace.VersionedFile(snapVersion, metadata.SNAPSHOT), nil)
+		if err != nil {
+			return Report{}, storeError(store, "snapshot", err)
+		}
+		if state == storage.Missing {
+			break
+		}
+		snapVersion++
+	}
+	snap := metadata.Snapshot(now.Add(ws.Config.Expiry.For(metadata.SNAPSHOT)).Truncate(time.Second))
+	snap.Signed.Version = snapVersion
+	snap.Signed.Meta = map[string]*metadata.MetaFiles{
+		workspace.RoleFile(metadata.TARGETS): metaFile(rel.Targets.Signed.Version, rel.TargetsBytes),
+	}
+	for role, md := range rel.Delegated {
+		snap.Signed.Meta[workspace.RoleFile(role)] = metaFile(md.Signed.Version, rel.DelegatedBytes[role])
+	}
+	snapBytes, err := sign(snap, online)
+	if err != nil {
+		return Report{}, err
+	}
+	ts := metadata.Timestamp(now.Add(ws.Config.Expiry.For(metadata.TIMESTAMP)).Truncate(time.Second))
+	ts.Signed.Version = max(timestampVersion(rel.Timestamp), remote.timestamp) + 1
+	ts.Signed.Meta = map[string]*metadata.MetaFiles{
+		workspace.RoleFile(metadata.SNAPSHOT): metaFile(snapVersion, snapBytes),
+	}
+	tsBytes, err := sign(ts, online)
+	if err != nil {
+		return Report{}, err
+	}
+	files = append(files,
+		file{workspace.VersionedFile(snapVersion, metadata.SNAPSHOT), snapBytes},
+		file{workspace.RoleFile(metadata.TIMESTAMP), tsBytes},
+	)
+	rep := Report{Root: root.Signed.Version, Targets: rel.Targets.Signed.Version, Snapshot: snapVersion, Timestamp: ts.Signed.Version, NewRoles: rel.NewRoles}
+	for _, f := range files {
+		state, err := store.Compare(ctx, f.name, f.data)
+		if err != nil {
+			return rep, storeError(store, f.name, err)
+		}
+		switch {
+		case state == storage.Same:
+			rep.Skipped++
+			progress(opts, "unchanged %s", f.name)
+			continue
+		case state == storage.Different && storage.Immutable(f.name):
+			return rep, fmt.Errorf("%s already holds a different %s; published files never change, so this is not the repository this workspace published to, or someone altered it: %w", store, f.name, ErrConflict)
+		}
+		rep.Uploaded = append(rep.Uploaded, f.name)
+		if opts.DryRun {
+			progress(opts, "would upload %s", f.name)
+			continue
+		}
+		if err := store.Put(ctx, f.name, f.data); err != nil {
+			return rep, storeError(store, f.name, err)
+		}
+		progress(opts, "uploaded %s", f.name)
+	}
+	if opts.DryRun {
+		return rep, nil
+	}
+	return rep, ws.Record(rel, snapBytes, tsBytes)
+}
+
+func progress(opts Options, format string, args ...any) {
+	if opts.Progress != nil {
+		fmt.Fprintf(opts.Progress, format+"\n", args...)
+	}
+}
+
+func storeError(store storage.Store, name string, err error) error {
+	return fmt.Errorf("%s: %s: %w", store, name, err)
+}
+
+type target struct {
+	name string
+	info *metadata.TargetFiles
+}
+
+func allTargets(rel *workspace.Release) []target {
+	var out []target
+	add := func(md *metadata.Metadata[metadata.TargetsType]) {
+		for _, name := range sortedTargets(md.Signed.Targets) {
+			out = append(out, target{name, md.Signed.Targets[name]})
+		}
+	}
+	for _, role := range sortedRoles(rel.Delegated) {
+		add(rel.Delegated[role])
+	}
+	add(rel.Targets)
+	return out
+}
+
+func sortedTargets(m map[string]*metadata.TargetFiles) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func sortedRoles(m map[string]*metadata.Metadata[metadata.TargetsType]) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func metaFile(version int64, data []byte) *metadata.MetaFiles {
+	sum := sha256.Sum256(data)
+	m := metadata.MetaFile(version)
+	m.Length = int64(len(data))
+	m.Hashes = metadata.Hashes{"sha256": sum[:]}
+	return m
+}
+
+func snapshotVersion(md *metadata.Metadata[metadata.SnapshotType]) int64 {
+	if md == nil {
+		return 0
+	}
+	return md.Signed.Version
+}
+
+func timestampVersion(md *metadata.Metadata[metadata.TimestampType]) int64 {
+	if md == nil {
+		return 0
+	}
+	return md.Signed.Version
+}
+
+// sign signs the canonical form of a snapshot or timestamp with the online
+// key and attaches the signature under the root's keyid for it, instead of
+// go-tuf's Metadata.Sign, which derives the keyid itself and appends
+// duplicates.
+func sign[T metadata.Roles](md *metadata.Metadata[T], online *keyfile.Signer) ([]byte, error) {
+	payload, err := cjson.EncodeCanonical(md.Signed)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := online.SignMessage(bytes.NewReader(payload))
+	if err != nil {
+		return nil, fmt.Errorf("sign with the online key: %w", err)
+	}
+	md.Signatures = []metadata.Signature{{KeyID: online.KeyID, Signature: sig}}
+	return md.ToBytes(true)
+}
+
+// remoteState is what the store serves now, as far as versions go.
+type remoteState struct {
+	timestamp int64
+	snapshot  int64
+}
+
+// readRemote reads the store's timestamp, if any, and checks that this
+// repository's online key signed it: a store with someone else's
+// repository in it is the wrong --to.
+func readRemote(ctx context.Context, store storage.Store, rel *workspace.Release) (remoteState, error) {
+	data, err := store.Get(ctx, workspace.RoleFile(metadata.TIMESTAMP), maxTimestamp)
+	if errors.Is(err, storage.ErrNotFound) {
+		return remoteState{}, nil
+	}
+	if err != nil {
+		return remoteState{}, storeError(store, "timestamp.json", err)
+	}
+	ts, err := metadata.Timestamp().FromBytes(data)
+	if err != nil {
+		return remoteState{}, fmt.Errorf("%s serves a timestamp.json that is not TUF metadata (%v): check --to", store, err)
+	}
+	for _, root := range rel.Roots {
+		if root.VerifyDelegate(metadata.TIMESTAMP, ts) == nil {
+			r := remoteState{timestamp: ts.Signed.Version}
+			if m := ts.Signed.Meta[workspace.RoleFile(metadata.SNAPSHOT)]; m != nil {
+				r.snapshot = m.Version
+			}
+			return r, checkRemoteSnapshot(ctx, store, rel, r.snapshot)
+		}
+	}
+	return remoteState{}, fmt.Errorf("%s serves a timestamp.json that no online key of this repository signed: check that --to names this repository's destination", store)
+}
+
+// checkRemoteSnapshot refuses to publish over a store that serves newer
+// targets than the workspace knows: the publish would roll clients back.
+func checkRemoteSnapshot(ctx context.Context, store storage.Store, rel *workspace.Release, version int64) error {
+	if version == 0 {
+		return nil
+	}
+	data, err := store.Get(ctx, workspace.VersionedFile(version, metadata.SNAPSHOT), maxSnapshot)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return storeError(store, "snapshot", err)
+	}
+	snap, err := metadata.Snapshot().FromBytes(data)
+	if err != nil {
+		return nil
+	}
+	known := map[string]int64{workspace.RoleFile(metadata.TARGETS): rel.Targets.Signed.Version}
+	for role, md := range rel.Delegated {
+		known[workspace.RoleFile(role)] = md.Signed.Version
+	}
+	for name, m := range snap.Signed.Meta {
+		if m.Version > known[name] {
+			return fmt.Errorf("%s serves %s v%d, newer than this workspace knows (v%d): update the workspace (git pull) first: %w", store, name, m.Version, known[name], ErrStaleWorkspace)
+		}
+	}
+	return nil
+}

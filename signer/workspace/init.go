@@ -1,0 +1,144 @@
+package workspace
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/tufkeys/tufkeys/signer/keyfile"
+)
+
+// InitOptions describes a new repository's trust: who signs the root and
+// the targets, with which thresholds, and which online key signs snapshot
+// and timestamp. Only public keys are needed.
+type InitOptions struct {
+	RootKeys      []PublicKey
+	RootThreshold int
+	// TargetsKeys and TargetsThreshold default to the root's.
+	TargetsKeys      []PublicKey
+	TargetsThreshold int
+	OnlineKey        PublicKey
+	// Zero periods take the defaults.
+	Expiry       Periods
+	ResignWindow Periods
+	Now          func() time.Time
+}
+
+// Init creates a workspace in dir and stages root v1 and targets v1.
+func Init(dir string, opts InitOptions) (*Workspace, error) {
+	if _, err := os.Stat(filepath.Join(dir, configFile)); err == nil {
+		return nil, fmt.Errorf("%s is already a tufkeys workspace: use repo rotate to change its keys", dir)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if len(opts.TargetsKeys) == 0 {
+		opts.TargetsKeys = opts.RootKeys
+		if opts.TargetsThreshold == 0 {
+			opts.TargetsThreshold = opts.RootThreshold
+		}
+	}
+	if err := checkThreshold("root", opts.RootThreshold, len(opts.RootKeys)); err != nil {
+		return nil, err
+	}
+	if err := checkThreshold("targets", opts.TargetsThreshold, len(opts.TargetsKeys)); err != nil {
+		return nil, err
+	}
+	if opts.OnlineKey.Key == nil {
+		return nil, errors.New("no online key: pass --online-key with the public key that will sign snapshot and timestamp")
+	}
+	onlineID, err := keyfile.KeyID(opts.OnlineKey.Key)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range append(append([]PublicKey{}, opts.RootKeys...), opts.TargetsKeys...) {
+		if id, _ := keyfile.KeyID(k.Key); id == onlineID {
+			return nil, fmt.Errorf("the online key %s is also a root or targets key: use a separate key, because the online key sits on a server", opts.OnlineKey.Name)
+		}
+	}
+	cfg := Config{Format: configFormat, Expiry: withDefaults(opts.Expiry, DefaultExpiry), ResignWindow: withDefaults(opts.ResignWindow, DefaultResignWindow)}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create workspace: %w", err)
+	}
+	w := &Workspace{Dir: dir, Config: cfg, Now: opts.Now}
+	if w.Now == nil {
+		w.Now = time.Now
+	}
+	root := metadata.Root(w.expiry(metadata.ROOT))
+	add := func(keys []PublicKey, role string) error {
+		for _, k := range keys {
+			if _, err := w.addKey(k); err != nil {
+				return err
+			}
+			tk, err := keyfile.TUFKey(k.Key)
+			if err != nil {
+				return fmt.Errorf("%s: %w", k.Name, err)
+			}
+			before := len(root.Signed.Roles[role].KeyIDs)
+			if err := root.Signed.AddKey(tk, role); err != nil {
+				return err
+			}
+			if len(root.Signed.Roles[role].KeyIDs) == before {
+				return fmt.Errorf("key %s is listed twice for %s: list each key once", k.Name, role)
+			}
+		}
+		return nil
+	}
+	if err := add(opts.RootKeys, metadata.ROOT); err != nil {
+		return nil, err
+	}
+	if err := add(opts.TargetsKeys, metadata.TARGETS); err != nil {
+		return nil, err
+	}
+	if err := add([]PublicKey{opts.OnlineKey}, metadata.SNAPSHOT); err != nil {
+		return nil, err
+	}
+	if err := add([]PublicKey{opts.OnlineKey}, metadata.TIMESTAMP); err != nil {
+		return nil, err
+	}
+	root.Signed.Roles[metadata.ROOT].Threshold = opts.RootThreshold
+	root.Signed.Roles[metadata.TARGETS].Threshold = opts.TargetsThreshold
+	targets := metadata.Targets(w.expiry(metadata.TARGETS))
+	if err := w.writeStaged(metadata.ROOT, root); err != nil {
+		return nil, err
+	}
+	if err := w.writeStaged(metadata.TARGETS, targets); err != nil {
+		return nil, err
+	}
+	// the settings file goes last: a workspace without it is not one yet,
+	// so an interrupted init can simply be run again
+	if err := writeConfig(dir, cfg); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func checkThreshold(role string, threshold, keys int) error {
+	if keys == 0 {
+		return fmt.Errorf("no %s keys: pass at least one --%s-key", role, role)
+	}
+	if threshold < 1 || threshold > keys {
+		return fmt.Errorf("the %s threshold %d must be between 1 and the number of %s keys (%d)", role, threshold, role, keys)
+	}
+	return nil
+}
+
+func withDefaults(p, def Periods) Periods {
+	if p.Root == 0 {
+		p.Root = def.Root
+	}
+	if p.Targets == 0 {
+		p.Targets = def.Targets
+	}
+	if p.Snapshot == 0 {
+		p.Snapshot = def.Snapshot
+	}
+	if p.Timestamp == 0 {
+		p.Timestamp = def.Timestamp
+	}
+	return p
+}

@@ -1,0 +1,160 @@
+package workspace
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// RotateOptions describes a root change. Keys to remove are named by keyid
+// (or a unique prefix of at least 8 characters) or by the name of their
+// .pub file in the workspace.
+type RotateOptions struct {
+	AddRootKeys       []PublicKey
+	RemoveRootKeys    []string
+	RootThreshold     int // 0 keeps the current threshold
+	AddTargetsKeys    []PublicKey
+	RemoveTargetsKeys []string
+	TargetsThreshold  int
+	OnlineKey         *PublicKey // replaces the snapshot and timestamp key
+}
+
+// RotateResult tells what a root change staged.
+type RotateResult struct {
+	RootVersion int64
+	// TargetsVersion is set when the targets keys changed, so the current
+	// targets metadata must be signed again by the new targets keys.
+	TargetsVersion int64
+}
+
+// Rotate stages root N+1 with the requested key and threshold changes. It
+// is signed like anything else: by the thresholds of the old root and of
+// the new one.
+func (w *Workspace) Rotate(opts RotateOptions) (RotateResult, error) {
+	var res RotateResult
+	st, err := w.Load()
+	if err != nil {
+		return res, err
+	}
+	root, err := st.editableRoot()
+	if err != nil {
+		return res, err
+	}
+	before, err := cloneRoot(root)
+	if err != nil {
+		return res, err
+	}
+	names := w.keyNames()
+	for _, change := range []struct {
+		role      string
+		add       []PublicKey
+		remove    []string
+		threshold int
+	}{
+		{metadata.ROOT, opts.AddRootKeys, opts.RemoveRootKeys, opts.RootThreshold},
+		{metadata.TARGETS, opts.AddTargetsKeys, opts.RemoveTargetsKeys, opts.TargetsThreshold},
+	} {
+		if err := w.changeRole(root, change.role, change.add, change.remove, change.threshold, names); err != nil {
+			return res, err
+		}
+	}
+	if opts.OnlineKey != nil {
+		for _, role := range []string{metadata.SNAPSHOT, metadata.TIMESTAMP} {
+			for _, id := range slices.Clone(root.Signed.Roles[role].KeyIDs) {
+				if err := root.Signed.RevokeKey(id, role); err != nil {
+					return res, err
+				}
+			}
+			if err := w.changeRole(root, role, []PublicKey{*opts.OnlineKey}, nil, 1, names); err != nil {
+				return res, err
+			}
+		}
+		id, _ := tufKeyID(*opts.OnlineKey)
+		for _, role := range []string{metadata.ROOT, metadata.TARGETS} {
+			if slices.Contains(root.Signed.Roles[role].KeyIDs, id) {
+				return res, fmt.Errorf("the online key %s is also a %s key: use a separate key, because the online key sits on a server", opts.OnlineKey.Name, role)
+			}
+		}
+	}
+	if sameSigned(root, before) {
+		return res, errors.New("nothing to change: name keys to add or remove, a threshold, or --online-key (use repo renew to extend the root's expiry)")
+	}
+	root.Signed.Expires = w.expiry(metadata.ROOT)
+	res.RootVersion = root.Signed.Version
+	if !slices.Equal(before.Signed.Roles[metadata.TARGETS].KeyIDs, root.Signed.Roles[metadata.TARGETS].KeyIDs) ||
+		before.Signed.Roles[metadata.TARGETS].Threshold != root.Signed.Roles[metadata.TARGETS].Threshold {
+		// targets signed by the old keys may not satisfy the new ones
+		targets, err := st.editable(metadata.TARGETS, w)
+		if err != nil {
+			return res, err
+		}
+		targets.Signed.Expires = w.expiry(metadata.TARGETS)
+		res.TargetsVersion = targets.Signed.Version
+		if err := w.writeStaged(metadata.TARGETS, targets); err != nil {
+			return res, err
+		}
+	}
+	return res, w.writeStaged(metadata.ROOT, root)
+}
+
+func (w *Workspace) changeRole(root *rootMD, role string, add []PublicKey, remove []string, threshold int, names map[string]string) error {
+	for _, k := range add {
+		id, err := w.addKey(k)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(root.Signed.Roles[role].KeyIDs, id) {
+			return fmt.Errorf("key %s is already a %s key", k.Name, role)
+		}
+		tk, err := tufKey(k)
+		if err != nil {
+			return err
+		}
+		if err := root.Signed.AddKey(tk, role); err != nil {
+			return err
+		}
+		names[id] = k.Name
+	}
+	for _, ref := range remove {
+		id, err := resolveKey(ref, root.Signed.Roles[role].KeyIDs, names)
+		if err != nil {
+			return fmt.Errorf("cannot remove %s key %q: %w", role, ref, err)
+		}
+		if err := root.Signed.RevokeKey(id, role); err != nil {
+			return err
+		}
+	}
+	if threshold != 0 {
+		root.Signed.Roles[role].Threshold = threshold
+	}
+	return checkThreshold(role, root.Signed.Roles[role].Threshold, len(root.Signed.Roles[role].KeyIDs))
+}
+
+// resolveKey finds a role's keyid from a keyid, a keyid prefix or a name.
+func resolveKey(ref string, ids []string, names map[string]string) (string, error) {
+	var matches []string
+	for _, id := range ids {
+		if id == ref || names[id] == ref || (len(ref) >= 8 && strings.HasPrefix(id, ref)) {
+			matches = append(matches, id)
+		}
+	}
+	switch len(matches) {
+	case 1:
+		return matches[0], nil
+	case 0:
+		return "", errors.New("no key of that role has that keyid or name")
+	default:
+		return "", errors.New("it matches several keys: give more of the keyid")
+	}
+}
+
+func tufKeyID(k PublicKey) (string, error) {
+	tk, err := tufKey(k)
+	if err != nil {
+		return "", err
+	}
+	return tk.ID()
+}

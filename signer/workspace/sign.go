@@ -1,0 +1,138 @@
+package workspace
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/signer/keyfile"
+)
+
+var (
+	// ErrNothingStaged marks a sign or publish with nothing to do.
+	ErrNothingStaged = errors.New("nothing is staged")
+	// ErrUnauthorizedKey marks a key that may sign none of the staged roles.
+	ErrUnauthorizedKey = errors.New("key may not sign any staged role")
+)
+
+// SignResult tells, per staged role the key may sign, what signing did.
+type SignResult struct {
+	Signer  KeyRef
+	Signed  []string // roles that got this key's signature now
+	Already []string // roles this key had signed before; left as they were
+	Checks  []RoleCheck
+}
+
+// Sign adds the key's signature to every staged role it may sign. Signing
+// twice changes nothing. Before it signs a targets role, it checks that the
+// key lists the metadata names are present, match their hashes and are
+// valid, because a signature vouches for them.
+func (w *Workspace) Sign(s *keyfile.Signer) (SignResult, error) {
+	res := SignResult{}
+	st, err := w.Load()
+	if err != nil {
+		return res, err
+	}
+	names := w.keyNames()
+	if names[s.KeyID] == "" {
+		names[s.KeyID] = s.Name
+	}
+	res.Signer = KeyRef{ID: s.KeyID, Name: names[s.KeyID]}
+	roles := st.Staged.Roles()
+	if len(roles) == 0 {
+		return res, fmt.Errorf("%w: stage a change first (repo stage, rotate, delegate or renew)", ErrNothingStaged)
+	}
+	var mine []string
+	var wanted []string
+	for _, role := range roles {
+		reqs, err := st.requirements(role)
+		if err != nil {
+			return res, err
+		}
+		var ids []string
+		for _, r := range reqs {
+			ids = append(ids, r.keyIDs...)
+		}
+		if slices.Contains(ids, s.KeyID) {
+			mine = append(mine, role)
+		} else {
+			_, v, _ := st.stagedRole(role)
+			wanted = append(wanted, fmt.Sprintf("%s v%d needs %s", role, v, joinRefs(w.refs(uniq(ids), names))))
+		}
+	}
+	if len(mine) == 0 {
+		return res, fmt.Errorf("key %s may sign none of the staged roles (%s): %w", res.Signer, strings.Join(wanted, "; "), ErrUnauthorizedKey)
+	}
+	for _, role := range mine {
+		md, _, _ := st.stagedRole(role)
+		if t, ok := md.(*targetsMD); ok {
+			if err := w.checkTargets(t); err != nil {
+				return res, fmt.Errorf("refusing to sign %s: %w", role, err)
+			}
+		}
+		payload, err := canonical(md)
+		if err != nil {
+			return res, err
+		}
+		reqs, _ := st.requirements(role)
+		if old, ok := st.Staged.Signatures[role][s.KeyID]; ok && verifySignature(findKey(reqs, s.KeyID), payload, old) {
+			res.Already = append(res.Already, role)
+			continue
+		}
+		sig, err := s.SignMessage(bytes.NewReader(payload))
+		if err != nil {
+			return res, fmt.Errorf("sign %s: %w", role, err)
+		}
+		data, err := json.MarshalIndent(metadata.Signature{KeyID: s.KeyID, Signature: sig}, "", "  ")
+		if err != nil {
+			return res, err
+		}
+		if err := w.write(path.Join(signaturesDir, role, s.KeyID+".json"), append(data, '\n')); err != nil {
+			return res, err
+		}
+		res.Signed = append(res.Signed, role)
+	}
+	st, err = w.Load()
+	if err != nil {
+		return res, err
+	}
+	for _, role := range mine {
+		c, _, err := w.checkRole(st, role, names)
+		if err != nil {
+			return res, err
+		}
+		res.Checks = append(res.Checks, c)
+	}
+	return res, nil
+}
+
+// checkTargets verifies every key list a targets role names.
+func (w *Workspace) checkTargets(md *targetsMD) error {
+	for _, name := range sortedKeys(md.Signed.Targets) {
+		data, err := w.ReadTarget(name, md.Signed.Targets[name])
+		if err != nil {
+			return err
+		}
+		if _, err := bundle.Parse(data); err != nil {
+			return fmt.Errorf("%s is not a valid key list: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func uniq(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}

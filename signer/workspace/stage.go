@@ -1,0 +1,425 @@
+package workspace
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/tufkeys/tufkeys/bundle"
+)
+
+// ErrKeyDropped marks a staged key list that omits a published key without
+// the maintainer saying so.
+var ErrKeyDropped = errors.New("key list drops a published key")
+
+// StageResult tells what staging a key list did.
+type StageResult struct {
+	Host    string
+	Role    string // the role that holds the list: targets, or the host when delegated
+	Version int64
+	Diff    bundle.Diff // against the published list
+	// Unchanged is set when the list is already staged or published as is.
+	Unchanged bool
+}
+
+// Stage validates a registry's key list and stages it as HOST/keys.json in
+// a new version of the role that holds it. A key that the published list has
+// and the new one lacks is refused unless removeKeys names it: registries
+// have served lists that omitted a live key by mistake.
+func (w *Workspace) Stage(registry string, list []byte, removeKeys []string) (StageResult, error) {
+	host, err := bundle.RegistryHost(registry)
+	if err != nil {
+		return StageResult{}, err
+	}
+	res := StageResult{Host: host}
+	parsed, err := bundle.Parse(list)
+	if err != nil {
+		return res, fmt.Errorf("the key list for %s is not valid: %w", host, err)
+	}
+	if parsed.Form != bundle.FormNPM {
+		// the target always holds what registries serve
+		if list, err = bundle.Encode(&parsed.List, bundle.FormNPM); err != nil {
+			return res, err
+		}
+	}
+	st, err := w.Load()
+	if err != nil {
+		return res, err
+	}
+	if st.RootInEffect() == nil {
+		return res, errors.New("the workspace has no root: run tufkeys repo init first")
+	}
+	published, err := w.publishedList(st, host)
+	if err != nil {
+		return res, err
+	}
+	res.Diff = bundle.Compare(published, &parsed.List)
+	if err := checkRemovals(res.Diff, removeKeys, host); err != nil {
+		return res, err
+	}
+	res.Role = st.holderOf(host)
+	md, err := st.editable(res.Role, w)
+	if err != nil {
+		return res, err
+	}
+	name := bundle.TargetName(host)
+	tf, err := metadata.TargetFile().FromBytes(name, list, "sha256")
+	if err != nil {
+		return res, fmt.Errorf("hash key list: %w", err)
+	}
+	res.Version = md.Signed.Version
+	if old, ok := md.Signed.Targets[name]; ok && old.Equal(*tf) && st.isStaged(res.Role) {
+		res.Unchanged = true
+		return res, nil
+	}
+	if res.Diff.Empty() && st.isPublishedAsIs(res.Role, name, tf) {
+		res.Unchanged = true
+		return res, nil
+	}
+	if err := w.write(targetPath(name, tf), list); err != nil {
+		return res, err
+	}
+	md.Signed.Targets[name] = tf
+	md.Signed.Expires = w.expiry(res.Role)
+	return res, w.writeStaged(res.Role, md)
+}
+
+func checkRemovals(d bundle.Diff, removeKeys []string, host string) error {
+	allowed := map[string]bool{}
+	for _, id := range removeKeys {
+		allowed[id] = true
+	}
+	var dropped []string
+	for _, k := range d.Removed {
+		if !allowed[k.KeyID] {
+			dropped = append(dropped, k.KeyID)
+		}
+		delete(allowed, k.KeyID)
+	}
+	if len(dropped) > 0 {
+		flags := make([]string, len(dropped))
+		for i, id := range dropped {
+			flags[i] = "--remove-key " + id
+		}
+		return fmt.Errorf("the new list for %s drops %s, which the published list has; registries have omitted live keys by mistake, so check with the registry, and if the key really was retired, stage again with %s: %w",
+			host, strings.Join(dropped, ", "), strings.Join(flags, " "), ErrKeyDropped)
+	}
+	for id := range allowed {
+		return fmt.Errorf("--remove-key %s names a key that the new list does not drop: the published list lacks it or the new list still has it", id)
+	}
+	return nil
+}
+
+// targetPath is where a key list lives in the workspace and, under
+// targets/, in the published repository: DIR/SHA256.NAME.
+func targetPath(name string, tf *metadata.TargetFiles) string {
+	dir, base := path.Split(name)
+	return path.Join(targetsDir, dir, hex.EncodeToString(tf.Hashes["sha256"])+"."+base)
+}
+
+// TargetPath is the published path of a target, relative to the repository.
+func TargetPath(name string, tf *metadata.TargetFiles) string { return targetPath(name, tf) }
+
+// ReadTarget reads a target's bytes from the workspace and checks them
+// against the metadata that lists them.
+func (w *Workspace) ReadTarget(name string, tf *metadata.TargetFiles) ([]byte, error) {
+	rel := targetPath(name, tf)
+	data, err := safeRead(w, rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s is missing from the workspace: restore it from git", rel)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := tf.VerifyLengthHashes(data); err != nil {
+		return nil, fmt.Errorf("%s does not match the hash its metadata lists: the file was changed after it was staged; restore it from git or stage the list again", rel)
+	}
+	return data, nil
+}
+
+// PublishedList returns the published key list of a registry host, nil if
+// none is published.
+func (w *Workspace) PublishedList(registry string) (*bundle.KeyList, error) {
+	host, err := bundle.RegistryHost(registry)
+	if err != nil {
+		return nil, err
+	}
+	st, err := w.Load()
+	if err != nil {
+		return nil, err
+	}
+	return w.publishedList(st, host)
+}
+
+func (w *Workspace) publishedList(st *State, host string) (*bundle.KeyList, error) {
+	name := bundle.TargetName(host)
+	var tf *metadata.TargetFiles
+	if md := st.Published.Delegated[host]; md != nil {
+		tf = md.Signed.Targets[name]
+	}
+	if tf == nil && st.Published.Targets != nil {
+		tf = st.Published.Targets.Signed.Targets[name]
+	}
+	if tf == nil {
+		return nil, nil
+	}
+	data, err := w.ReadTarget(name, tf)
+	if err != nil {
+		return nil, err
+	}
+	p, err := bundle.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("the published list for %s is not valid: %w", host, err)
+	}
+	return &p.List, nil
+}
+
+// holderOf is the role whose metadata lists a host's key list: the host's
+// own delegated role when targets delegates it, else targets.
+func (s *State) holderOf(host string) string {
+	if t := s.TargetsInEffect(); t != nil && t.Signed.Delegations != nil {
+		for _, d := range t.Signed.Delegations.Roles {
+			if d.Name == host {
+				return host
+			}
+		}
+	}
+	return metadata.TARGETS
+}
+
+func (s *State) isStaged(role string) bool {
+	md, _, _ := s.stagedRole(role)
+	return md != nil
+}
+
+func (s *State) isPublishedAsIs(role, name string, tf *metadata.TargetFiles) bool {
+	if s.isStaged(role) {
+		return false
+	}
+	var md *targetsMD
+	if role == metadata.TARGETS {
+		md = s.Published.Targets
+	} else {
+		md = s.Published.Delegated[role]
+	}
+	if md == nil {
+		return false
+	}
+	old, ok := md.Signed.Targets[name]
+	return ok && old.Equal(*tf)
+}
+
+// editable returns the staged metadata of a targets-type role, or a copy of
+// the published one with the next version number, or a new version 1.
+func (s *State) editable(role string, w *Workspace) (*targetsMD, error) {
+	if role == metadata.TARGETS {
+		if s.Staged.Targets != nil {
+			return s.Staged.Targets, nil
+		}
+		if s.Published.Targets == nil {
+			return nil, errors.New("the workspace has no targets metadata: run tufkeys repo init first")
+		}
+		return nextVersion(s.Published.Targets)
+	}
+	if md, ok := s.Staged.Delegated[role]; ok {
+		return md, nil
+	}
+	if md, ok := s.Published.Delegated[role]; ok {
+		return nextVersion(md)
+	}
+	md := metadata.Targets(w.expiry(role))
+	return md, nil
+}
+
+func nextVersion(md *targetsMD) (*targetsMD, error) {
+	c, err := cloneTargets(md)
+	if err != nil {
+		return nil, err
+	}
+	c.Signed.Version++
+	c.Signatures = []metadata.Signature{}
+	return c, nil
+}
+
+func cloneTargets(md *targetsMD) (*targetsMD, error) {
+	data, err := md.ToBytes(false)
+	if err != nil {
+		return nil, err
+	}
+	return metadata.Targets().FromBytes(data)
+}
+
+func cloneRoot(md *rootMD) (*rootMD, error) {
+	data, err := md.ToBytes(false)
+	if err != nil {
+		return nil, err
+	}
+	return metadata.Root().FromBytes(data)
+}
+
+func sameSigned(a, b any) bool {
+	ca, err1 := canonical(a)
+	cb, err2 := canonical(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ca, cb)
+}
+
+// DelegateResult tells what delegating a registry did.
+type DelegateResult struct {
+	Host           string
+	TargetsVersion int64
+	RoleVersion    int64
+	MovedList      bool // the host's list moved from targets into its own role
+}
+
+// Delegate makes HOST/* a delegated role signed by the registry operator's
+// own keys with the given threshold, so the operator publishes rotations
+// without the maintainers. An existing delegation for the host is replaced.
+func (w *Workspace) Delegate(registry string, keys []PublicKey, threshold int) (DelegateResult, error) {
+	host, err := bundle.RegistryHost(registry)
+	if err != nil {
+		return DelegateResult{}, err
+	}
+	res := DelegateResult{Host: host}
+	if err := checkThreshold("delegation", threshold, len(keys)); err != nil {
+		return res, err
+	}
+	st, err := w.Load()
+	if err != nil {
+		return res, err
+	}
+	if slices.Contains(metadata.TOP_LEVEL_ROLE_NAMES[:], host) {
+		return res, fmt.Errorf("%s cannot name a delegated role", host)
+	}
+	targets, err := st.editable(metadata.TARGETS, w)
+	if err != nil {
+		return res, err
+	}
+	role, err := st.editable(host, w)
+	if err != nil {
+		return res, err
+	}
+	if targets.Signed.Delegations == nil {
+		targets.Signed.Delegations = &metadata.Delegations{Keys: map[string]*metadata.Key{}}
+	}
+	d := targets.Signed.Delegations
+	d.Roles = slices.DeleteFunc(d.Roles, func(r metadata.DelegatedRole) bool { return r.Name == host })
+	delegated := metadata.DelegatedRole{Name: host, Threshold: threshold, Terminating: true, Paths: []string{escapePattern(host) + "/*"}}
+	for _, k := range keys {
+		id, err := w.addKey(k)
+		if err != nil {
+			return res, err
+		}
+		tk, err := tufKey(k)
+		if err != nil {
+			return res, err
+		}
+		if slices.Contains(delegated.KeyIDs, id) {
+			return res, fmt.Errorf("key %s is listed twice: list each key once", k.Name)
+		}
+		delegated.KeyIDs = append(delegated.KeyIDs, id)
+		d.Keys[id] = tk
+	}
+	d.Roles = append(d.Roles, delegated)
+	pruneDelegationKeys(d)
+	name := bundle.TargetName(host)
+	if tf, ok := targets.Signed.Targets[name]; ok {
+		delete(targets.Signed.Targets, name)
+		role.Signed.Targets[name] = tf
+		res.MovedList = true
+	}
+	targets.Signed.Expires = w.expiry(metadata.TARGETS)
+	role.Signed.Expires = w.expiry(host)
+	res.TargetsVersion, res.RoleVersion = targets.Signed.Version, role.Signed.Version
+	if err := w.writeStaged(metadata.TARGETS, targets); err != nil {
+		return res, err
+	}
+	return res, w.writeStaged(host, role)
+}
+
+// escapePattern protects the characters of IPv6 hosts that TUF's path
+// patterns would read as wildcards.
+func escapePattern(host string) string {
+	r := strings.NewReplacer(`[`, `\[`, `]`, `\]`, `*`, `\*`, `?`, `\?`)
+	return r.Replace(host)
+}
+
+func pruneDelegationKeys(d *metadata.Delegations) {
+	used := map[string]bool{}
+	for _, r := range d.Roles {
+		for _, id := range r.KeyIDs {
+			used[id] = true
+		}
+	}
+	for id := range d.Keys {
+		if !used[id] {
+			delete(d.Keys, id)
+		}
+	}
+}
+
+// RenewResult tells what renewing a role staged.
+type RenewResult struct {
+	Role    string
+	Version int64
+}
+
+// Renew stages a role again with a fresh expiry and nothing else changed,
+// for maintainers to sign before the published version expires.
+func (w *Workspace) Renew(role string) (RenewResult, error) {
+	st, err := w.Load()
+	if err != nil {
+		return RenewResult{}, err
+	}
+	res := RenewResult{Role: role}
+	switch role {
+	case metadata.ROOT:
+		md, err := st.editableRoot()
+		if err != nil {
+			return res, err
+		}
+		md.Signed.Expires = w.expiry(role)
+		res.Version = md.Signed.Version
+		return res, w.writeStaged(role, md)
+	case metadata.SNAPSHOT, metadata.TIMESTAMP:
+		return res, fmt.Errorf("%s is signed by the online key at every publish: run tufkeys repo timestamp instead", role)
+	}
+	if role != metadata.TARGETS {
+		host, err := bundle.RegistryHost(role)
+		if err != nil || st.holderOf(host) != host {
+			return res, fmt.Errorf("%q is neither root, targets nor a delegated registry", role)
+		}
+		role = host
+		res.Role = host
+	}
+	md, err := st.editable(role, w)
+	if err != nil {
+		return res, err
+	}
+	md.Signed.Expires = w.expiry(role)
+	res.Version = md.Signed.Version
+	return res, w.writeStaged(role, md)
+}
+
+func (s *State) editableRoot() (*rootMD, error) {
+	if s.Staged.Root != nil {
+		return s.Staged.Root, nil
+	}
+	pub := s.Published.Root()
+	if pub == nil {
+		return nil, errors.New("the workspace has no root: run tufkeys repo init first")
+	}
+	c, err := cloneRoot(pub)
+	if err != nil {
+		return nil, err
+	}
+	c.Signed.Version++
+	c.Signatures = []metadata.Signature{}
+	return c, nil
+}

@@ -1,0 +1,208 @@
+// Package workspace is the maintainers' ceremony workspace: a directory,
+// meant to live in git, that holds the public keys, the staged metadata,
+// one file per signature, the published history and the key-list targets.
+//
+// Layout:
+//
+//	tufkeys-workspace.json          expiry periods and re-sign windows
+//	keys/NAME.pub                   public keys, named after their holders
+//	staged/ROLE.json                metadata waiting for signatures (unsigned)
+//	staged/signatures/ROLE/ID.json  one signature per file, so that two
+//	                                maintainers who sign separate clones
+//	                                merge without conflict
+//	published/N.ROLE.json           every published root, targets and
+//	                                delegated version, signed
+//	published/snapshot.json         the last snapshot and timestamp
+//	published/timestamp.json
+//	targets/HOST/SHA256.keys.json   key lists, by content hash
+//
+// Every file is written atomically; a crash loses at most the command that
+// was running, never a signature already made.
+package workspace
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/tufkeys/tufkeys/internal/safefile"
+)
+
+const (
+	configFile    = "tufkeys-workspace.json"
+	keysDir       = "keys"
+	stagedDir     = "staged"
+	signaturesDir = "staged/signatures"
+	publishedDir  = "published"
+	targetsDir    = "targets"
+
+	configFormat    = 1
+	maxMetadataSize = 8 << 20
+)
+
+// ErrNotWorkspace marks a directory that holds no initialized workspace.
+var ErrNotWorkspace = errors.New("not a tufkeys workspace")
+
+// Periods holds one duration per top-level role.
+type Periods struct {
+	Root      Period `json:"root"`
+	Targets   Period `json:"targets"`
+	Snapshot  Period `json:"snapshot"`
+	Timestamp Period `json:"timestamp"`
+}
+
+// For returns the period of a role; delegated roles follow targets.
+func (p Periods) For(role string) time.Duration {
+	switch role {
+	case metadata.ROOT:
+		return time.Duration(p.Root)
+	case metadata.SNAPSHOT:
+		return time.Duration(p.Snapshot)
+	case metadata.TIMESTAMP:
+		return time.Duration(p.Timestamp)
+	default:
+		return time.Duration(p.Targets)
+	}
+}
+
+// DefaultExpiry is how long each role's metadata stays valid.
+var DefaultExpiry = Periods{
+	Root:      Period(365 * 24 * time.Hour),
+	Targets:   Period(90 * 24 * time.Hour),
+	Snapshot:  Period(7 * 24 * time.Hour),
+	Timestamp: Period(24 * time.Hour),
+}
+
+// DefaultResignWindow is how long before expiry `repo status --check`
+// starts to warn, leaving time to gather signatures.
+var DefaultResignWindow = Periods{
+	Root:      Period(60 * 24 * time.Hour),
+	Targets:   Period(21 * 24 * time.Hour),
+	Snapshot:  Period(3 * 24 * time.Hour),
+	Timestamp: Period(12 * time.Hour),
+}
+
+// Config is the workspace's settings file.
+type Config struct {
+	Format       int     `json:"format"`
+	Expiry       Periods `json:"expiry"`
+	ResignWindow Periods `json:"resign_window"`
+}
+
+// Period is a duration written in days or hours: "365d", "12h".
+type Period time.Duration
+
+// ParsePeriod reads "90d", "36h" or any time.ParseDuration form.
+func ParsePeriod(s string) (Period, error) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 3650 {
+			return 0, fmt.Errorf("period %q is not a number of days between 1 and 3650", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		d, err = time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return 0, fmt.Errorf("period %q is not a duration such as 90d or 12h", s)
+		}
+	}
+	return Period(d), nil
+}
+
+func (p Period) String() string {
+	d := time.Duration(p)
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+func (p Period) MarshalJSON() ([]byte, error) { return json.Marshal(p.String()) }
+
+func (p *Period) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := ParsePeriod(s)
+	*p = v
+	return err
+}
+
+// Workspace is an opened ceremony workspace.
+type Workspace struct {
+	Dir    string
+	Config Config
+	// Now is the clock for expiry dates and checks; tests move it.
+	Now func() time.Time
+}
+
+// Open opens an initialized workspace.
+func Open(dir string) (*Workspace, error) {
+	data, err := safefile.Read(filepath.Join(dir, configFile), 1<<16)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s holds no %s: run tufkeys repo init there first, or pass --workspace: %w", dir, configFile, ErrNotWorkspace)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read workspace settings: %w", err)
+	}
+	var cfg Config
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, fmt.Errorf("%s is damaged (%v): restore it from git: %w", filepath.Join(dir, configFile), err, ErrNotWorkspace)
+	}
+	if cfg.Format != configFormat {
+		return nil, fmt.Errorf("%s has format %d; this tufkeys reads format %d: %w", filepath.Join(dir, configFile), cfg.Format, configFormat, ErrNotWorkspace)
+	}
+	return &Workspace{Dir: dir, Config: cfg, Now: time.Now}, nil
+}
+
+func (w *Workspace) now() time.Time { return w.Now().UTC() }
+
+// expiry is when metadata of a role signed now should expire, to the second
+// as TUF writes it.
+func (w *Workspace) expiry(role string) time.Time {
+	return w.now().Add(w.Config.Expiry.For(role)).Truncate(time.Second)
+}
+
+func (w *Workspace) path(parts ...string) string {
+	return filepath.Join(append([]string{w.Dir}, parts...)...)
+}
+
+// write writes a workspace file atomically, creating its directory.
+func (w *Workspace) write(rel string, data []byte) error {
+	p := w.path(rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return safefile.Write(p, data, 0o644)
+}
+
+func (w *Workspace) read(rel string) ([]byte, error) {
+	return safefile.Read(w.path(rel), maxMetadataSize)
+}
+
+// RoleFile is the file name of a role's metadata: ROLE.json.
+func RoleFile(role string) string { return role + ".json" }
+
+// VersionedFile is the consistent-snapshot name of a role's metadata.
+func VersionedFile(version int64, role string) string {
+	return fmt.Sprintf("%d.%s", version, RoleFile(role))
+}
+
+func writeConfig(dir string, cfg Config) error {
+	data, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	return safefile.Write(filepath.Join(dir, configFile), append(data, '\n'), 0o644)
+}
