@@ -104,6 +104,9 @@ client without a new release, and a forged key reaches none.`,
 	root.AddCommand(
 		newBundleCommand(std),
 		newVerifyCommand(std),
+		newKeyCommand(std),
+		newRepoCommand(std),
+		newServeCommand(std),
 	)
 	return root
 }

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tufkeys/tufkeys/signer/keyfile"
+)
+
+func newKeyCommand(std streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "key",
+		Short: "Create maintainer and online keys",
+		Args:  exactArgs(0, "a subcommand: generate"),
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newKeyGenerateCommand(std))
+	return cmd
+}
+
+type keyGenerateOptions struct {
+	streams
+	Name       string
+	Type       string
+	Passphrase keyfile.Passphrase
+}
+
+func newKeyGenerateCommand(std streams) *cobra.Command {
+	opts := keyGenerateOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "generate --out NAME [--type ecdsa-p256|ed25519]",
+		Short: "Generate a key pair: NAME.key (encrypted) and NAME.pub",
+		Long: `Generate a signing key pair. NAME.key holds the private key encrypted at rest
+with scrypt and NaCl secretbox in cosign's format (cosign keys work too);
+NAME.pub holds the public key in PEM, to hand to whoever runs repo init.
+
+The passphrase comes from TUFKEYS_PASSPHRASE, or else is asked twice on the
+terminal without echo. Existing files are never overwritten.`,
+		Example: `  tufkeys key generate --out alice
+  TUFKEYS_PASSPHRASE=… tufkeys key generate --out online --type ed25519`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(*cobra.Command, []string) error {
+			if opts.Passphrase == nil {
+				opts.Passphrase = keyfile.EnvOrTerminal(opts.Name + ".key")
+			}
+			return runKeyGenerate(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Name, "out", "", "base name of the files to write (required)")
+	cmd.Flags().StringVar(&opts.Type, "type", keyfile.TypeECDSAP256, "key type: ecdsa-p256 or ed25519")
+	return cmd
+}
+
+func runKeyGenerate(opts keyGenerateOptions) error {
+	if opts.Name == "" {
+		return usagef("--out is required: give the base name of the key files, such as alice")
+	}
+	if opts.Type != keyfile.TypeECDSAP256 && opts.Type != keyfile.TypeEd25519 {
+		return usagef("--type %q is not supported: use %s or %s", opts.Type, keyfile.TypeECDSAP256, keyfile.TypeEd25519)
+	}
+	g, err := keyfile.Generate(opts.Name, opts.Type, opts.Passphrase)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Out, "wrote %s (encrypted) and %s; keyid %s\n", g.PrivatePath, g.PublicPath, g.KeyID)
+	return nil
+}

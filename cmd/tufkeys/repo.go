@@ -1,0 +1,609 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/internal/storage"
+	"github.com/tufkeys/tufkeys/signer/keyfile"
+	"github.com/tufkeys/tufkeys/signer/publish"
+	"github.com/tufkeys/tufkeys/signer/workspace"
+)
+
+func newRepoCommand(std streams) *cobra.Command {
+	var ws string
+	cmd := &cobra.Command{
+		Use:   "repo",
+		Short: "The maintainers' signing ceremony: init, stage, sign, status, publish",
+		Long: `The maintainers' signing ceremony. A workspace is a directory, meant to live
+in git, that holds the public keys, the staged metadata (one file per
+signature, so that signatures made on separate clones merge without
+conflict), the published history and the key lists.`,
+		Args: exactArgs(0, "a subcommand"),
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.PersistentFlags().StringVar(&ws, "workspace", ".", "workspace directory")
+	cmd.AddCommand(
+		newRepoInitCommand(std, &ws),
+		newRepoStageCommand(std, &ws),
+		newRepoSignCommand(std, &ws),
+		newRepoStatusCommand(std, &ws),
+		newRepoPublishCommand(std, &ws, false),
+		newRepoPublishCommand(std, &ws, true),
+		newRepoRotateCommand(std, &ws),
+		newRepoDelegateCommand(std, &ws),
+		newRepoRenewCommand(std, &ws),
+	)
+	return cmd
+}
+
+func readPublicKeys(files []string) ([]workspace.PublicKey, error) {
+	var keys []workspace.PublicKey
+	for _, f := range files {
+		k, err := workspace.ReadPublicKey(f)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+type repoInitOptions struct {
+	streams
+	Workspace        string
+	RootKeys         []string
+	RootThreshold    int
+	TargetsKeys      []string
+	TargetsThreshold int
+	OnlineKey        string
+	Expiry           map[string]string
+}
+
+func newRepoInitCommand(std streams, ws *string) *cobra.Command {
+	opts := repoInitOptions{streams: std, Expiry: map[string]string{}}
+	cmd := &cobra.Command{
+		Use:   "init --root-key A.pub ... --root-threshold N --online-key O.pub",
+		Short: "Create a workspace and stage root v1 and targets v1",
+		Long: `Create a workspace and stage root v1 and targets v1 for the root keys to sign.
+Only public keys are needed: private keys stay with their holders. The
+targets keys and threshold default to the root's. The online key signs
+snapshot and timestamp and must be a separate key.
+
+Expiry periods default to root 365d, targets 90d, snapshot 7d, timestamp 1d.`,
+		Example: `  tufkeys repo init --workspace ceremony \
+    --root-key alice.pub --root-key bob.pub --root-key carol.pub --root-threshold 2 \
+    --online-key online.pub`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(*cobra.Command, []string) error {
+			opts.Workspace = *ws
+			return runRepoInit(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&opts.RootKeys, "root-key", nil, "public key of a root signer (repeat for each)")
+	f.IntVar(&opts.RootThreshold, "root-threshold", 0, "signatures needed on root")
+	f.StringArrayVar(&opts.TargetsKeys, "targets-key", nil, "public key of a targets signer (default: the root keys)")
+	f.IntVar(&opts.TargetsThreshold, "targets-threshold", 0, "signatures needed on targets (default: the root threshold)")
+	f.StringVar(&opts.OnlineKey, "online-key", "", "public key that signs snapshot and timestamp")
+	for _, role := range []string{"root", "targets", "snapshot", "timestamp"} {
+		role := role
+		f.Var(periodFlag{opts.Expiry, role}, role+"-expiry", "how long "+role+" metadata stays valid, e.g. 90d")
+	}
+	return cmd
+}
+
+// periodFlag collects an expiry period by role name.
+type periodFlag struct {
+	m    map[string]string
+	role string
+}
+
+func (p periodFlag) String() string { return p.m[p.role] }
+func (p periodFlag) Set(s string) error {
+	if _, err := workspace.ParsePeriod(s); err != nil {
+		return err
+	}
+	p.m[p.role] = s
+	return nil
+}
+func (p periodFlag) Type() string { return "period" }
+
+func runRepoInit(opts repoInitOptions) error {
+	if len(opts.RootKeys) == 0 || opts.OnlineKey == "" || opts.RootThreshold == 0 {
+		return usagef("--root-key, --root-threshold and --online-key are required")
+	}
+	rootKeys, err := readPublicKeys(opts.RootKeys)
+	if err != nil {
+		return err
+	}
+	targetsKeys, err := readPublicKeys(opts.TargetsKeys)
+	if err != nil {
+		return err
+	}
+	online, err := workspace.ReadPublicKey(opts.OnlineKey)
+	if err != nil {
+		return err
+	}
+	var expiry workspace.Periods
+	for role, s := range opts.Expiry {
+		p, _ := workspace.ParsePeriod(s)
+		switch role {
+		case "root":
+			expiry.Root = p
+		case "targets":
+			expiry.Targets = p
+		case "snapshot":
+			expiry.Snapshot = p
+		case "timestamp":
+			expiry.Timestamp = p
+		}
+	}
+	w, err := workspace.Init(opts.Workspace, workspace.InitOptions{
+		RootKeys: rootKeys, RootThreshold: opts.RootThreshold,
+		TargetsKeys: targetsKeys, TargetsThreshold: opts.TargetsThreshold,
+		OnlineKey: online, Expiry: expiry,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Out, "initialized workspace %s\n", w.Dir)
+	return printStaged(opts.streams, w)
+}
+
+func printStaged(std streams, w *workspace.Workspace) error {
+	st, err := w.Status()
+	if err != nil {
+		return err
+	}
+	for _, c := range st.Staged {
+		fmt.Fprintf(std.Out, "staged %s\n", c.Line())
+	}
+	return nil
+}
+
+type repoStageOptions struct {
+	streams
+	Workspace  string
+	Registry   string
+	Keys       string
+	RemoveKeys []string
+}
+
+func newRepoStageCommand(std streams, ws *string) *cobra.Command {
+	opts := repoStageOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "stage --registry HOST --keys FILE [--remove-key KEYID]",
+		Short: "Stage a registry's key list for signing",
+		Long: `Validate a registry's key list and stage it as HOST/keys.json in a new targets
+version (or in the registry's own role when it is delegated), and print the
+change against the published list.
+
+A key that the published list has and the new one lacks is refused unless
+--remove-key names it: registries have served key lists that omitted a live
+key by mistake, and passing such a list on would break every package signed
+with that key.`,
+		Example: `  tufkeys repo stage --registry registry.example.test --keys keys.json
+  tufkeys repo stage --registry registry.example.test --keys keys.json --remove-key SHA256:jl3b…`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(*cobra.Command, []string) error {
+			opts.Workspace = *ws
+			return runRepoStage(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Registry, "registry", "", "registry host or URL whose keys these are")
+	cmd.Flags().StringVar(&opts.Keys, "keys", "", "key list file (any form), or - for standard input")
+	cmd.Flags().StringArrayVar(&opts.RemoveKeys, "remove-key", nil, "keyid that the new list may drop (repeat for each)")
+	return cmd
+}
+
+func runRepoStage(opts repoStageOptions) error {
+	if opts.Registry == "" || opts.Keys == "" {
+		return usagef("--registry and --keys are both required")
+	}
+	w, err := workspace.Open(opts.Workspace)
+	if err != nil {
+		return err
+	}
+	data, err := readInput(opts.streams, opts.Keys, bundle.MaxListBytes)
+	if err != nil {
+		return fileError(opts.Keys, "key list", err)
+	}
+	res, err := w.Stage(opts.Registry, data, opts.RemoveKeys)
+	if err != nil {
+		return err
+	}
+	if res.Unchanged {
+		fmt.Fprintf(opts.Out, "%s: the list is already staged or published as is; nothing to do\n", res.Host)
+		return nil
+	}
+	fmt.Fprintf(opts.Out, "staged %s in %s v%d\n", bundle.TargetName(res.Host), res.Role, res.Version)
+	lines := res.Diff.Lines()
+	if len(lines) == 0 {
+		lines = []string{"(same keys and expiries as published)"}
+	}
+	for _, l := range lines {
+		fmt.Fprintf(opts.Out, "  %s\n", l)
+	}
+	return nil
+}
+
+type repoSignOptions struct {
+	streams
+	Workspace  string
+	Key        string
+	Passphrase keyfile.Passphrase
+}
+
+func newRepoSignCommand(std streams, ws *string) *cobra.Command {
+	opts := repoSignOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "sign --key NAME.key",
+		Short: "Sign every staged role this key may sign",
+		Long: `Add this key's signature to every staged role it may sign, and say for each
+how many signatures it has and which keys are still missing. Signing twice
+changes nothing. Each signature is its own file under staged/signatures/, so
+maintainers can sign separate clones and merge them with git.`,
+		Example: `  tufkeys repo sign --key alice.key
+  git add -A && git commit -m "alice signs targets v3"`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(*cobra.Command, []string) error {
+			opts.Workspace = *ws
+			if opts.Passphrase == nil {
+				opts.Passphrase = keyfile.EnvOrTerminal(opts.Key)
+			}
+			return runRepoSign(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Key, "key", "", "your private key file")
+	return cmd
+}
+
+func runRepoSign(opts repoSignOptions) error {
+	if opts.Key == "" {
+		return usagef("--key is required: give your private key file")
+	}
+	w, err := workspace.Open(opts.Workspace)
+	if err != nil {
+		return err
+	}
+	signer, err := keyfile.Open(opts.Key, opts.Passphrase)
+	if err != nil {
+		return err
+	}
+	res, err := w.Sign(signer)
+	if err != nil {
+		return err
+	}
+	for _, c := range res.Checks {
+		verb := "signed"
+		for _, r := range res.Already {
+			if r == c.Role {
+				verb = "already signed"
+			}
+		}
+		fmt.Fprintf(opts.Out, "%s %s\n", verb, c.Line())
+	}
+	return nil
+}
+
+type repoStatusOptions struct {
+	streams
+	Workspace string
+	Check     bool
+}
+
+func newRepoStatusCommand(std streams, ws *string) *cobra.Command {
+	opts := repoStatusOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "status [--check]",
+		Short: "Show versions, expiries, signatures and staged key-list changes",
+		Long: `Show each published role's version and expiry, each staged role's signatures
+against its threshold and who has not signed, and how staged key lists differ
+from the published ones.
+
+With --check, exit 1 when something staged is not fully signed or a
+published role is within its re-sign window: run it on a schedule to alert.`,
+		Example: `  tufkeys repo status
+  tufkeys repo status --check || notify-maintainers`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(*cobra.Command, []string) error {
+			opts.Workspace = *ws
+			return runRepoStatus(opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Check, "check", false, "exit 1 when something needs the maintainers")
+	return cmd
+}
+
+func runRepoStatus(opts repoStatusOptions) error {
+	w, err := workspace.Open(opts.Workspace)
+	if err != nil {
+		return err
+	}
+	st, err := w.Status()
+	if err != nil {
+		return err
+	}
+	if len(st.Published) == 0 {
+		fmt.Fprintln(opts.Out, "published: nothing yet")
+	}
+	for _, p := range st.Published {
+		fmt.Fprintf(opts.Out, "published %s v%d, expires %s\n", p.Role, p.Version, p.Expires.Format("2006-01-02T15:04:05Z"))
+	}
+	if len(st.Staged) == 0 {
+		fmt.Fprintln(opts.Out, "staged: nothing")
+	}
+	for _, c := range st.Staged {
+		fmt.Fprintf(opts.Out, "staged %s\n", c.Line())
+	}
+	for _, b := range st.Bundles {
+		fmt.Fprintf(opts.Out, "key list %s (in %s):\n", b.Host, b.Role)
+		for _, l := range b.Diff.Lines() {
+			fmt.Fprintf(opts.Out, "  %s\n", l)
+		}
+	}
+	problems := st.Problems()
+	for _, p := range problems {
+		fmt.Fprintf(opts.Out, "attention: %s\n", p)
+	}
+	if opts.Check && len(problems) > 0 {
+		return fmt.Errorf("%d %s need the maintainers' attention: %s", len(problems), plural(len(problems), "thing", "things"), strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+type repoPublishOptions struct {
+	streams
+	Workspace  string
+	OnlineKey  string
+	To         string
+	DryRun     bool
+	Store      storage.Options
+	Passphrase keyfile.Passphrase
+	// TimestampOnly re-signs snapshot and timestamp alone.
+	TimestampOnly bool
+}
+
+func newRepoPublishCommand(std streams, ws *string, timestampOnly bool) *cobra.Command {
+	opts := repoPublishOptions{streams: std, TimestampOnly: timestampOnly}
+	cmd := &cobra.Command{
+		Use:   "publish --online-key O.key --to DIR|s3://BUCKET/PREFIX",
+		Short: "Publish the signed staged metadata",
+		Long: `Check every threshold (a new root needs its predecessor's and its own), sign
+snapshot and timestamp with the online key, and write a consistent-snapshot
+repository in the order key lists, delegated metadata, targets, root,
+snapshot, timestamp, so that a reader sees the old repository or the new one,
+never a mix. Files already published with the same content are skipped; a
+published file is never overwritten with other content, and old roots are
+never deleted. Run it again after a failure to complete it.`,
+		Example: `  tufkeys repo publish --online-key online.key --to ./public
+  tufkeys repo publish --online-key online.key --to s3://keys-bucket/tuf --dry-run`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Workspace = *ws
+			if opts.Passphrase == nil {
+				opts.Passphrase = keyfile.EnvOrTerminal(opts.OnlineKey)
+			}
+			return runRepoPublish(cmd.Context(), opts)
+		},
+	}
+	if timestampOnly {
+		cmd.Use = "timestamp --online-key O.key --to DIR|s3://BUCKET/PREFIX"
+		cmd.Short = "Re-sign snapshot and timestamp (for a scheduled job)"
+		cmd.Long = `Re-sign snapshot and timestamp with the online key for the published
+metadata, so clients keep accepting the repository. Run it on a schedule,
+more often than the timestamp expires (1 day by default). It refuses when
+the destination serves newer metadata than the workspace knows.`
+		cmd.Example = `  TUFKEYS_PASSPHRASE=… tufkeys repo timestamp --online-key online.key --to s3://keys-bucket/tuf`
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.OnlineKey, "online-key", "", "the online key's private key file")
+	f.StringVar(&opts.To, "to", "", "destination: a directory or s3://BUCKET/PREFIX")
+	f.BoolVar(&opts.DryRun, "dry-run", false, "list what would be uploaded and change nothing")
+	addStoreFlags(f, &opts.Store)
+	return cmd
+}
+
+func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
+	if opts.OnlineKey == "" || opts.To == "" {
+		return usagef("--online-key and --to are both required")
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	w, err := workspace.Open(opts.Workspace)
+	if err != nil {
+		return err
+	}
+	signer, err := keyfile.Open(opts.OnlineKey, opts.Passphrase)
+	if err != nil {
+		return err
+	}
+	store, err := storage.Open(ctx, opts.To, opts.Store)
+	if err != nil {
+		return err
+	}
+	po := publish.Options{DryRun: opts.DryRun, Progress: opts.Err}
+	var rep publish.Report
+	if opts.TimestampOnly {
+		rep, err = publish.Timestamp(ctx, w, signer, store, po)
+	} else {
+		rep, err = publish.Publish(ctx, w, signer, store, po)
+	}
+	if err != nil {
+		return err
+	}
+	verb := "published"
+	if opts.DryRun {
+		verb = "dry run: would publish"
+	}
+	what := fmt.Sprintf("root v%d, targets v%d, snapshot v%d, timestamp v%d", rep.Root, rep.Targets, rep.Snapshot, rep.Timestamp)
+	if opts.TimestampOnly {
+		verb = "re-signed"
+		if opts.DryRun {
+			verb = "dry run: would re-sign"
+		}
+		what = fmt.Sprintf("snapshot v%d and timestamp v%d", rep.Snapshot, rep.Timestamp)
+	}
+	fmt.Fprintf(opts.Out, "%s %s to %s (%d %s uploaded, %d unchanged)\n",
+		verb, what, store, len(rep.Uploaded), plural(len(rep.Uploaded), "file", "files"), rep.Skipped)
+	return nil
+}
+
+type repoRotateOptions struct {
+	streams
+	Workspace         string
+	AddRootKeys       []string
+	RemoveRootKeys    []string
+	RootThreshold     int
+	AddTargetsKeys    []string
+	RemoveTargetsKeys []string
+	TargetsThreshold  int
+	OnlineKey         string
+}
+
+func newRepoRotateCommand(std streams, ws *string) *cobra.Command {
+	opts := repoRotateOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "rotate [--add-root-key P.pub] [--remove-root-key KEY] [--root-threshold N] [--online-key O.pub] ...",
+		Short: "Stage a root change: keys, thresholds or the online key",
+		Long: `Stage root N+1 with keys added or removed, thresholds changed, or the online
+key replaced. It is signed like anything else and needs the threshold of the
+old root and of the new one. Clients holding any older root walk the chain to
+it. A key to remove is named by its .pub name in the workspace or its keyid.
+When the targets keys change, targets is staged again for the new keys.`,
+		Example: `  tufkeys repo rotate --add-root-key dave.pub --remove-root-key alice --root-threshold 2
+  tufkeys repo rotate --online-key online-2027.pub`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(*cobra.Command, []string) error {
+			opts.Workspace = *ws
+			return runRepoRotate(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&opts.AddRootKeys, "add-root-key", nil, "public key to add to root")
+	f.StringArrayVar(&opts.RemoveRootKeys, "remove-root-key", nil, "name or keyid of a root key to remove")
+	f.IntVar(&opts.RootThreshold, "root-threshold", 0, "new root threshold")
+	f.StringArrayVar(&opts.AddTargetsKeys, "add-targets-key", nil, "public key to add to targets")
+	f.StringArrayVar(&opts.RemoveTargetsKeys, "remove-targets-key", nil, "name or keyid of a targets key to remove")
+	f.IntVar(&opts.TargetsThreshold, "targets-threshold", 0, "new targets threshold")
+	f.StringVar(&opts.OnlineKey, "online-key", "", "public key that replaces the online key")
+	return cmd
+}
+
+func runRepoRotate(opts repoRotateOptions) error {
+	w, err := workspace.Open(opts.Workspace)
+	if err != nil {
+		return err
+	}
+	ro := workspace.RotateOptions{RemoveRootKeys: opts.RemoveRootKeys, RootThreshold: opts.RootThreshold, RemoveTargetsKeys: opts.RemoveTargetsKeys, TargetsThreshold: opts.TargetsThreshold}
+	if ro.AddRootKeys, err = readPublicKeys(opts.AddRootKeys); err != nil {
+		return err
+	}
+	if ro.AddTargetsKeys, err = readPublicKeys(opts.AddTargetsKeys); err != nil {
+		return err
+	}
+	if opts.OnlineKey != "" {
+		k, err := workspace.ReadPublicKey(opts.OnlineKey)
+		if err != nil {
+			return err
+		}
+		ro.OnlineKey = &k
+	}
+	if _, err := w.Rotate(ro); err != nil {
+		return err
+	}
+	return printStaged(opts.streams, w)
+}
+
+type repoDelegateOptions struct {
+	streams
+	Workspace string
+	Registry  string
+	Keys      []string
+	Threshold int
+}
+
+func newRepoDelegateCommand(std streams, ws *string) *cobra.Command {
+	opts := repoDelegateOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "delegate --registry HOST --key PUB [--threshold K]",
+		Short: "Let a registry operator sign its own key list",
+		Long: `Make HOST/* a delegated role signed by the registry operator's own keys, as
+the public Sigstore repository does for npm. The maintainers sign the new
+targets; the operator signs the role, and from then on stages and signs its
+key-list rotations alone.`,
+		Example: `  tufkeys repo delegate --registry registry.example.test --key operator.pub`,
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(*cobra.Command, []string) error {
+			opts.Workspace = *ws
+			return runRepoDelegate(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Registry, "registry", "", "registry host or URL to delegate")
+	cmd.Flags().StringArrayVar(&opts.Keys, "key", nil, "operator's public key (repeat for each)")
+	cmd.Flags().IntVar(&opts.Threshold, "threshold", 1, "operator signatures needed")
+	return cmd
+}
+
+func runRepoDelegate(opts repoDelegateOptions) error {
+	if opts.Registry == "" || len(opts.Keys) == 0 {
+		return usagef("--registry and --key are both required")
+	}
+	w, err := workspace.Open(opts.Workspace)
+	if err != nil {
+		return err
+	}
+	keys, err := readPublicKeys(opts.Keys)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Delegate(opts.Registry, keys, opts.Threshold); err != nil {
+		return err
+	}
+	return printStaged(opts.streams, w)
+}
+
+type repoRenewOptions struct {
+	streams
+	Workspace string
+	Role      string
+}
+
+func newRepoRenewCommand(std streams, ws *string) *cobra.Command {
+	opts := repoRenewOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "renew --role root|targets|HOST",
+		Short: "Stage a role again with a fresh expiry",
+		Long: `Stage a new version of a role with nothing changed but its expiry, for the
+maintainers to sign before the published one expires (repo status --check
+warns when that time has come).`,
+		Example: `  tufkeys repo renew --role targets`,
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(*cobra.Command, []string) error {
+			opts.Workspace = *ws
+			return runRepoRenew(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Role, "role", "", "root, targets or a delegated registry host")
+	return cmd
+}
+
+func runRepoRenew(opts repoRenewOptions) error {
+	if opts.Role == "" {
+		return usagef("--role is required: root, targets or a delegated registry host")
+	}
+	w, err := workspace.Open(opts.Workspace)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Renew(opts.Role); err != nil {
+		return err
+	}
+	return printStaged(opts.streams, w)
+}

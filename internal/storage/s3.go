@@ -1,0 +1,183 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+)
+
+// requestTimeout bounds each S3 call; repository files are small.
+const requestTimeout = 30 * time.Second
+
+var (
+	// ErrAccessDenied marks credentials the store refuses.
+	ErrAccessDenied = errors.New("access denied")
+	// ErrNoBucket marks a bucket that does not exist.
+	ErrNoBucket = errors.New("no such bucket")
+	// ErrUnreachable marks an endpoint that does not answer.
+	ErrUnreachable = errors.New("store unreachable")
+)
+
+// S3 is a store in an S3 bucket (AWS or any S3-compatible server).
+type S3 struct {
+	client *s3.Client
+	bucket string
+	prefix string
+	label  string
+}
+
+// OpenS3 opens BUCKET/PREFIX with the standard AWS configuration chain:
+// environment credentials, shared profiles, roles.
+func OpenS3(ctx context.Context, bucketPrefix string, opts Options) (*S3, error) {
+	bucket, prefix, _ := strings.Cut(bucketPrefix, "/")
+	prefix = strings.Trim(prefix, "/")
+	if bucket == "" {
+		return nil, errors.New("s3:// needs a bucket: use s3://BUCKET or s3://BUCKET/PREFIX")
+	}
+	loaders := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(requestTimeout)),
+		config.WithRetryMaxAttempts(3),
+	}
+	if opts.Region != "" {
+		loaders = append(loaders, config.WithRegion(opts.Region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loaders...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		// S3-compatible stores ignore the region, but the signer needs one
+		cfg.Region = "us-east-1"
+	}
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if opts.EndpointURL != "" {
+			o.BaseEndpoint = aws.String(opts.EndpointURL)
+		}
+		o.UsePathStyle = opts.PathStyle
+	})
+	label := "s3://" + bucket
+	if prefix != "" {
+		label += "/" + prefix
+	}
+	return &S3{client: client, bucket: bucket, prefix: prefix, label: label}, nil
+}
+
+func (s *S3) String() string { return s.label }
+
+func (s *S3) key(name string) string {
+	if s.prefix == "" {
+		return name
+	}
+	return s.prefix + "/" + name
+}
+
+func (s *S3) Get(ctx context.Context, name string, max int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(name))})
+	if err != nil {
+		return nil, s.explain(name, err)
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(out.Body, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", name, max)
+	}
+	return data, nil
+}
+
+func (s *S3) Put(ctx context.Context, name string, data []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        &s.bucket,
+		Key:           aws.String(s.key(name)),
+		Body:          bytes.NewReader(data),
+		ContentLength: aws.Int64(int64(len(data))),
+		ContentType:   aws.String(ContentType(name)),
+		CacheControl:  aws.String(CacheControl(name)),
+	})
+	return s.explain(name, err)
+}
+
+// Compare asks for the object's size and ETag first; for objects uploaded
+// in one part the ETag is the MD5 of the content. When it does not settle
+// the question (multipart or encrypted objects), it reads the object.
+func (s *S3) Compare(ctx context.Context, name string, data []byte) (State, error) {
+	hctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	head, err := s.client.HeadObject(hctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(name))})
+	if err != nil {
+		err = s.explain(name, err)
+		if errors.Is(err, ErrNotFound) {
+			return Missing, nil
+		}
+		return Missing, err
+	}
+	if head.ContentLength != nil && *head.ContentLength != int64(len(data)) {
+		return Different, nil
+	}
+	sum := md5.Sum(data)
+	if strings.Trim(aws.ToString(head.ETag), `"`) == hex.EncodeToString(sum[:]) {
+		return Same, nil
+	}
+	have, err := s.Get(ctx, name, int64(len(data))+1)
+	if err != nil {
+		return Missing, err
+	}
+	if bytes.Equal(have, data) {
+		return Same, nil
+	}
+	return Different, nil
+}
+
+// explain turns SDK errors into one sentence saying what to do.
+func (s *S3) explain(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "NoSuchKey", "NotFound":
+			return fmt.Errorf("%s: %w", name, ErrNotFound)
+		case "NoSuchBucket":
+			return fmt.Errorf("bucket %s does not exist: create it or correct --to: %w", s.bucket, ErrNoBucket)
+		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden", "InvalidToken", "ExpiredToken":
+			return fmt.Errorf("%s refused the credentials (%s): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the profile, and that they may read, write and list the bucket: %w", s.label, apiErr.ErrorCode(), ErrAccessDenied)
+		}
+	}
+	var respErr *awshttp.ResponseError
+	if errors.As(err, &respErr) {
+		switch respErr.HTTPStatusCode() {
+		case http.StatusNotFound:
+			return fmt.Errorf("%s: %w", name, ErrNotFound)
+		case http.StatusForbidden:
+			return fmt.Errorf("%s refused access to %s: check the credentials, and that they may read, write and list the bucket: %w", s.label, name, ErrAccessDenied)
+		}
+	}
+	var netErr net.Error
+	var opErr *net.OpError
+	if errors.As(err, &opErr) || errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("cannot reach the S3 endpoint for %s: check --endpoint-url and the network: %w", s.label, ErrUnreachable)
+	}
+	return fmt.Errorf("%s: %s: %w", s.label, path.Base(name), err)
+}
