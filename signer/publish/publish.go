@@ -52,9 +52,12 @@ type Report struct {
 	Root     int64
 	Targets  int64
 	Snapshot int64
-	// Timestamp is the new timestamp version.
+	// Timestamp is the timestamp version the store now serves.
 	Timestamp int64
 	NewRoles  []string
+	// Resigned is set when snapshot and timestamp were signed anew; a
+	// publish of what the store already serves signs nothing.
+	Resigned bool
 }
 
 type file struct {
@@ -71,9 +74,6 @@ func Publish(ctx context.Context, ws *workspace.Workspace, online *keyfile.Signe
 	if err != nil {
 		return Report{}, err
 	}
-	if len(rel.NewRoles) == 0 {
-		return Report{}, fmt.Errorf("%w: stage and sign a change first, or re-sign the timestamp with tufkeys repo timestamp", workspace.ErrNothingStaged)
-	}
 	var files []file
 	for _, t := range allTargets(rel) {
 		data, err := ws.ReadTarget(t.name, t.info)
@@ -89,7 +89,7 @@ func Publish(ctx context.Context, ws *workspace.Workspace, online *keyfile.Signe
 	for i, data := range rel.RootBytes {
 		files = append(files, file{workspace.VersionedFile(int64(i+1), metadata.ROOT), data})
 	}
-	return finish(ctx, ws, rel, online, store, files, opts)
+	return finish(ctx, ws, rel, online, store, files, len(rel.NewRoles) > 0, opts)
 }
 
 // Timestamp re-signs snapshot and timestamp for the published release, for
@@ -114,10 +114,10 @@ func Timestamp(ctx context.Context, ws *workspace.Workspace, online *keyfile.Sig
 			return Report{}, fmt.Errorf("%s does not serve this workspace's %s: run tufkeys repo publish first", store, f.name)
 		}
 	}
-	return finish(ctx, ws, rel, online, store, nil, opts)
+	return finish(ctx, ws, rel, online, store, nil, true, opts)
 }
 
-func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release, online *keyfile.Signer, store storage.Store, files []file, opts Options) (Report, error) {
+func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release, online *keyfile.Signer, store storage.Store, files []file, resign bool, opts Options) (Report, error) {
 	root := rel.Root()
 	for _, role := range []string{metadata.SNAPSHOT, metadata.TIMESTAMP} {
 		if !slices.Contains(root.Signed.Roles[role].KeyIDs, online.KeyID) {
@@ -130,45 +130,47 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 		return Report{}, err
 	}
 	now := ws.Now().UTC()
-	snapVersion := max(snapshotVersion(rel.Snapshot), remote.snapshot) + 1
-	// a publish that stopped after writing its snapshot left that version
-	// behind, unreferenced: never reuse its name
-	for {
-		state, err := store.Compare(ctx, workspace.VersionedFile(snapVersion, metadata.SNAPSHOT), nil)
+	want := snapshotMeta(rel)
+	var snapVersion, tsVersion int64
+	var snapBytes, tsBytes []byte
+	switch {
+	case !resign && remote.snapshotMeta != nil && sameMeta(remote.snapshotMeta, want) && now.Before(remote.timestampExpires):
+		// the store already serves this release with a live timestamp
+		snapVersion, tsVersion = remote.snapshot, remote.timestamp
+	case !resign && reusable(ctx, store, rel, want, remote, now):
+		// a new destination gets the same snapshot and timestamp as the
+		// last one, so that every copy of the repository is identical
+		snapVersion, tsVersion = rel.Snapshot.Signed.Version, rel.Timestamp.Signed.Version
+		snapBytes, tsBytes = rel.SnapshotBytes, rel.TimestampBytes
+	default:
+		resign = true
+		snapVersion, err = freeSnapshotVersion(ctx, store, max(snapshotVersion(rel.Snapshot), remote.snapshot)+1)
 		if err != nil {
-			return Report{}, storeError(store, "snapshot", err)
+			return Report{}, err
 		}
-		if state == storage.Missing {
-			break
+		snap := metadata.Snapshot(now.Add(ws.Config.Expiry.For(metadata.SNAPSHOT)).Truncate(time.Second))
+		snap.Signed.Version = snapVersion
+		snap.Signed.Meta = want
+		if snapBytes, err = sign(snap, online); err != nil {
+			return Report{}, err
 		}
-		snapVersion++
+		ts := metadata.Timestamp(now.Add(ws.Config.Expiry.For(metadata.TIMESTAMP)).Truncate(time.Second))
+		tsVersion = max(timestampVersion(rel.Timestamp), remote.timestamp) + 1
+		ts.Signed.Version = tsVersion
+		ts.Signed.Meta = map[string]*metadata.MetaFiles{
+			workspace.RoleFile(metadata.SNAPSHOT): metaFile(snapVersion, snapBytes),
+		}
+		if tsBytes, err = sign(ts, online); err != nil {
+			return Report{}, err
+		}
 	}
-	snap := metadata.Snapshot(now.Add(ws.Config.Expiry.For(metadata.SNAPSHOT)).Truncate(time.Second))
-	snap.Signed.Version = snapVersion
-	snap.Signed.Meta = map[string]*metadata.MetaFiles{
-		workspace.RoleFile(metadata.TARGETS): metaFile(rel.Targets.Signed.Version, rel.TargetsBytes),
+	if snapBytes != nil {
+		files = append(files,
+			file{workspace.VersionedFile(snapVersion, metadata.SNAPSHOT), snapBytes},
+			file{workspace.RoleFile(metadata.TIMESTAMP), tsBytes},
+		)
 	}
-	for role, md := range rel.Delegated {
-		snap.Signed.Meta[workspace.RoleFile(role)] = metaFile(md.Signed.Version, rel.DelegatedBytes[role])
-	}
-	snapBytes, err := sign(snap, online)
-	if err != nil {
-		return Report{}, err
-	}
-	ts := metadata.Timestamp(now.Add(ws.Config.Expiry.For(metadata.TIMESTAMP)).Truncate(time.Second))
-	ts.Signed.Version = max(timestampVersion(rel.Timestamp), remote.timestamp) + 1
-	ts.Signed.Meta = map[string]*metadata.MetaFiles{
-		workspace.RoleFile(metadata.SNAPSHOT): metaFile(snapVersion, snapBytes),
-	}
-	tsBytes, err := sign(ts, online)
-	if err != nil {
-		return Report{}, err
-	}
-	files = append(files,
-		file{workspace.VersionedFile(snapVersion, metadata.SNAPSHOT), snapBytes},
-		file{workspace.RoleFile(metadata.TIMESTAMP), tsBytes},
-	)
-	rep := Report{Root: root.Signed.Version, Targets: rel.Targets.Signed.Version, Snapshot: snapVersion, Timestamp: ts.Signed.Version, NewRoles: rel.NewRoles}
+	rep := Report{Root: root.Signed.Version, Targets: rel.Targets.Signed.Version, Snapshot: snapVersion, Timestamp: tsVersion, NewRoles: rel.NewRoles, Resigned: resign}
 	for _, f := range files {
 		state, err := store.Compare(ctx, f.name, f.data)
 		if err != nil {
@@ -192,10 +194,64 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 		}
 		progress(opts, "uploaded %s", f.name)
 	}
-	if opts.DryRun {
+	if opts.DryRun || !resign {
 		return rep, nil
 	}
 	return rep, ws.Record(rel, snapBytes, tsBytes)
+}
+
+// freeSnapshotVersion skips snapshot versions that a publish which stopped
+// after writing its snapshot left behind, unreferenced: their names are
+// taken and published names never change.
+func freeSnapshotVersion(ctx context.Context, store storage.Store, v int64) (int64, error) {
+	for {
+		state, err := store.Compare(ctx, workspace.VersionedFile(v, metadata.SNAPSHOT), nil)
+		if err != nil {
+			return 0, storeError(store, "snapshot", err)
+		}
+		if state == storage.Missing {
+			return v, nil
+		}
+		v++
+	}
+}
+
+// reusable tells whether the workspace's last snapshot and timestamp fit
+// this release and may go to a store that lacks them.
+func reusable(ctx context.Context, store storage.Store, rel *workspace.Release, want map[string]*metadata.MetaFiles, remote remoteState, now time.Time) bool {
+	if rel.Snapshot == nil || rel.Timestamp == nil || rel.SnapshotBytes == nil || rel.TimestampBytes == nil {
+		return false
+	}
+	if !sameMeta(rel.Snapshot.Signed.Meta, want) || !now.Before(rel.Timestamp.Signed.Expires) || rel.Timestamp.Signed.Version <= remote.timestamp {
+		return false
+	}
+	state, err := store.Compare(ctx, workspace.VersionedFile(rel.Snapshot.Signed.Version, metadata.SNAPSHOT), rel.SnapshotBytes)
+	return err == nil && state != storage.Different
+}
+
+// snapshotMeta is what the snapshot of a release lists: the version,
+// length and hash of targets and of every delegated role.
+func snapshotMeta(rel *workspace.Release) map[string]*metadata.MetaFiles {
+	meta := map[string]*metadata.MetaFiles{
+		workspace.RoleFile(metadata.TARGETS): metaFile(rel.Targets.Signed.Version, rel.TargetsBytes),
+	}
+	for role, md := range rel.Delegated {
+		meta[workspace.RoleFile(role)] = metaFile(md.Signed.Version, rel.DelegatedBytes[role])
+	}
+	return meta
+}
+
+func sameMeta(a, b map[string]*metadata.MetaFiles) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for name, m := range a {
+		o, ok := b[name]
+		if !ok || o.Version != m.Version || o.Length != m.Length || !o.Hashes.Equal(m.Hashes) {
+			return false
+		}
+	}
+	return true
 }
 
 func progress(opts Options, format string, args ...any) {
@@ -284,10 +340,14 @@ func sign[T metadata.Roles](md *metadata.Metadata[T], online *keyfile.Signer) ([
 	return md.ToBytes(true)
 }
 
-// remoteState is what the store serves now, as far as versions go.
+// remoteState is what the store serves now.
 type remoteState struct {
-	timestamp int64
-	snapshot  int64
+	timestamp        int64
+	timestampExpires time.Time
+	snapshot         int64
+	// snapshotMeta is the served snapshot's meta, when it could be read and
+	// verified; nil otherwise.
+	snapshotMeta map[string]*metadata.MetaFiles
 }
 
 // readRemote reads the store's timestamp, if any, and checks that this
@@ -306,33 +366,37 @@ func readRemote(ctx context.Context, store storage.Store, rel *workspace.Release
 		return remoteState{}, fmt.Errorf("%s serves a timestamp.json that is not TUF metadata (%v): check --to", store, err)
 	}
 	for _, root := range rel.Roots {
-		if root.VerifyDelegate(metadata.TIMESTAMP, ts) == nil {
-			r := remoteState{timestamp: ts.Signed.Version}
-			if m := ts.Signed.Meta[workspace.RoleFile(metadata.SNAPSHOT)]; m != nil {
-				r.snapshot = m.Version
-			}
-			return r, checkRemoteSnapshot(ctx, store, rel, r.snapshot)
+		if root.VerifyDelegate(metadata.TIMESTAMP, ts) != nil {
+			continue
 		}
+		r := remoteState{timestamp: ts.Signed.Version, timestampExpires: ts.Signed.Expires}
+		if m := ts.Signed.Meta[workspace.RoleFile(metadata.SNAPSHOT)]; m != nil {
+			r.snapshot = m.Version
+			r.snapshotMeta, err = checkRemoteSnapshot(ctx, store, rel, m)
+		}
+		return r, err
 	}
 	return remoteState{}, fmt.Errorf("%s serves a timestamp.json that no online key of this repository signed: check that --to names this repository's destination", store)
 }
 
-// checkRemoteSnapshot refuses to publish over a store that serves newer
-// targets than the workspace knows: the publish would roll clients back.
-func checkRemoteSnapshot(ctx context.Context, store storage.Store, rel *workspace.Release, version int64) error {
-	if version == 0 {
-		return nil
-	}
-	data, err := store.Get(ctx, workspace.VersionedFile(version, metadata.SNAPSHOT), maxSnapshot)
+// checkRemoteSnapshot reads the served snapshot and refuses to publish over
+// a store that serves newer metadata than the workspace knows: the publish
+// would roll clients back. It returns the snapshot's meta when the snapshot
+// matches what the timestamp lists and the online key signed it.
+func checkRemoteSnapshot(ctx context.Context, store storage.Store, rel *workspace.Release, want *metadata.MetaFiles) (map[string]*metadata.MetaFiles, error) {
+	data, err := store.Get(ctx, workspace.VersionedFile(want.Version, metadata.SNAPSHOT), maxSnapshot)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return storeError(store, "snapshot", err)
+		return nil, storeError(store, "snapshot", err)
+	}
+	if want.VerifyLengthHashes(data) != nil {
+		return nil, nil
 	}
 	snap, err := metadata.Snapshot().FromBytes(data)
-	if err != nil {
-		return nil
+	if err != nil || rel.Root().VerifyDelegate(metadata.SNAPSHOT, snap) != nil {
+		return nil, nil
 	}
 	known := map[string]int64{workspace.RoleFile(metadata.TARGETS): rel.Targets.Signed.Version}
 	for role, md := range rel.Delegated {
@@ -340,8 +404,8 @@ func checkRemoteSnapshot(ctx context.Context, store storage.Store, rel *workspac
 	}
 	for name, m := range snap.Signed.Meta {
 		if m.Version > known[name] {
-			return fmt.Errorf("%s serves %s v%d, newer than this workspace knows (v%d): update the workspace (git pull) first: %w", store, name, m.Version, known[name], ErrStaleWorkspace)
+			return nil, fmt.Errorf("%s serves %s v%d, newer than this workspace knows (v%d): update the workspace (git pull) first: %w", store, name, m.Version, known[name], ErrStaleWorkspace)
 		}
 	}
-	return nil
+	return snap.Signed.Meta, nil
 }

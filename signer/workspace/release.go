@@ -33,9 +33,12 @@ type Release struct {
 	DelegatedBytes map[string][]byte
 	// NewRoles lists the roles this release signs anew.
 	NewRoles []string
-	// Snapshot and Timestamp are the last published ones, for version numbers.
-	Snapshot  *snapshotMD
-	Timestamp *timestampMD
+	// Snapshot and Timestamp are the last published ones, for version
+	// numbers and for publishing the same release to another store.
+	Snapshot       *snapshotMD
+	Timestamp      *timestampMD
+	SnapshotBytes  []byte
+	TimestampBytes []byte
 }
 
 // Root is the root in effect.
@@ -69,6 +72,8 @@ func (w *Workspace) Release(includeStaged bool) (*Release, error) {
 		DelegatedBytes: map[string][]byte{},
 		Snapshot:       st.Published.Snapshot,
 		Timestamp:      st.Published.Timestamp,
+		SnapshotBytes:  st.Published.SnapshotBytes,
+		TimestampBytes: st.Published.TimestampBytes,
 	}
 	for role, md := range st.Published.Delegated {
 		rel.Delegated[role] = md

@@ -33,6 +33,8 @@ type Published struct {
 	TargetsBytes   []byte
 	Snapshot       *snapshotMD
 	Timestamp      *timestampMD
+	SnapshotBytes  []byte
+	TimestampBytes []byte
 }
 
 // Root is the newest published root, nil before the first publish.
@@ -174,6 +176,7 @@ func (w *Workspace) loadPublished(p *Published) error {
 		}
 	}
 	if data, err := w.read(path.Join(publishedDir, RoleFile(metadata.SNAPSHOT))); err == nil {
+		p.SnapshotBytes = data
 		if p.Snapshot, err = metadata.Snapshot().FromBytes(data); err != nil {
 			return fmt.Errorf("published/snapshot.json is damaged (%v): restore it from git", err)
 		}
@@ -181,6 +184,7 @@ func (w *Workspace) loadPublished(p *Published) error {
 		return err
 	}
 	if data, err := w.read(path.Join(publishedDir, RoleFile(metadata.TIMESTAMP))); err == nil {
+		p.TimestampBytes = data
 		if p.Timestamp, err = metadata.Timestamp().FromBytes(data); err != nil {
 			return fmt.Errorf("published/timestamp.json is damaged (%v): restore it from git", err)
 		}

@@ -1,0 +1,61 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+func TestCachePolicy(t *testing.T) {
+	hash := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		name, cache string
+		immutable   bool
+	}{
+		{"timestamp.json", CacheNoStore, false},
+		{"12.root.json", CacheImmutable, true},
+		{"3.registry.example.test.json", CacheImmutable, true},
+		{"targets/registry.example.test/" + hash + ".keys.json", CacheImmutable, true},
+		{"root.json", CacheRevalidate, false},
+		{"targets/registry.example.test/keys.json", CacheRevalidate, false},
+	}
+	for _, tt := range tests {
+		if got := CacheControl(tt.name); got != tt.cache || Immutable(tt.name) != tt.immutable {
+			t.Errorf("%s: cache %q immutable %v", tt.name, got, Immutable(tt.name))
+		}
+	}
+}
+
+func TestDirStore(t *testing.T) {
+	ctx := context.Background()
+	d, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Get(ctx, "a/b.json", 10); !errors.Is(err, ErrNotFound) {
+		t.Errorf("get missing: %v", err)
+	}
+	if s, _ := d.Compare(ctx, "a/b.json", []byte("x")); s != Missing {
+		t.Errorf("compare missing = %v", s)
+	}
+	if err := d.Put(ctx, "a/b.json", []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		data string
+		want State
+	}{{"hello", Same}, {"hell", Different}, {"hello!", Different}, {"", Different}} {
+		if s, err := d.Compare(ctx, "a/b.json", []byte(tt.data)); s != tt.want || err != nil {
+			t.Errorf("compare %q = %v, %v; want %v", tt.data, s, err, tt.want)
+		}
+	}
+	if got, err := d.Get(ctx, "a/b.json", 5); err != nil || string(got) != "hello" {
+		t.Errorf("get = %q, %v", got, err)
+	}
+	if _, err := d.Get(ctx, "a/b.json", 4); err == nil {
+		t.Error("get beyond the bound succeeded")
+	}
+	if err := d.Put(ctx, "../escape.json", []byte("x")); err == nil {
+		t.Error("wrote outside the directory")
+	}
+}

@@ -1,0 +1,288 @@
+package workspace_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/signer/workspace"
+)
+
+const host = "registry.example.test"
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "bundle", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestParsePeriod(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"365d", 365 * 24 * time.Hour, true},
+		{"12h", 12 * time.Hour, true},
+		{"90m", 90 * time.Minute, true},
+		{"0d", 0, false},
+		{"-3d", 0, false},
+		{"5000d", 0, false},
+		{"soon", 0, false},
+		{"-1h", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := workspace.ParsePeriod(tt.in)
+		if (err == nil) != tt.ok || (tt.ok && time.Duration(got) != tt.want) {
+			t.Errorf("ParsePeriod(%q) = %v, %v", tt.in, time.Duration(got), err)
+		}
+	}
+	if s := workspace.Period(90 * 24 * time.Hour).String(); s != "90d" {
+		t.Errorf("String = %q", s)
+	}
+}
+
+func keys(t *testing.T, names ...string) []testrepo.Key {
+	t.Helper()
+	var out []testrepo.Key
+	for _, n := range names {
+		k, err := testrepo.NewKey(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestInitRefusals(t *testing.T) {
+	ks := keys(t, "alice", "bob", "online")
+	pubs := []workspace.PublicKey{ks[0].Public, ks[1].Public}
+	tests := []struct {
+		name string
+		opts workspace.InitOptions
+		want string
+	}{
+		{"no root keys", workspace.InitOptions{RootThreshold: 1, OnlineKey: ks[2].Public}, "no root keys"},
+		{"threshold zero", workspace.InitOptions{RootKeys: pubs, OnlineKey: ks[2].Public}, "root threshold 0 must be between 1 and the number of root keys (2)"},
+		{"threshold above keys", workspace.InitOptions{RootKeys: pubs, RootThreshold: 3, OnlineKey: ks[2].Public}, "between 1 and the number of root keys (2)"},
+		{"no online key", workspace.InitOptions{RootKeys: pubs, RootThreshold: 2}, "no online key"},
+		{"online key is a root key", workspace.InitOptions{RootKeys: pubs, RootThreshold: 2, OnlineKey: ks[0].Public}, "use a separate key"},
+		{"key twice", workspace.InitOptions{RootKeys: append(pubs, ks[0].Public), RootThreshold: 2, OnlineKey: ks[2].Public}, "listed twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			_, err := workspace.Init(dir, tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			if _, err := workspace.Open(dir); !errors.Is(err, workspace.ErrNotWorkspace) {
+				t.Errorf("a refused init left a workspace behind: %v", err)
+			}
+		})
+	}
+	dir := t.TempDir()
+	if _, err := workspace.Init(dir, workspace.InitOptions{RootKeys: pubs, RootThreshold: 2, OnlineKey: ks[2].Public}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := workspace.Init(dir, workspace.InitOptions{RootKeys: pubs, RootThreshold: 2, OnlineKey: ks[2].Public}); err == nil || !strings.Contains(err.Error(), "already a tufkeys workspace") {
+		t.Errorf("second init: %v", err)
+	}
+}
+
+func TestOpenNonWorkspace(t *testing.T) {
+	_, err := workspace.Open(t.TempDir())
+	if !errors.Is(err, workspace.ErrNotWorkspace) || !strings.Contains(err.Error(), "run tufkeys repo init") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.test", "-c", "init.defaultBranch=main"}, args...)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// Two maintainers sign separate clones; git merges their signatures without
+// a conflict and the merged workspace is ready to publish.
+func TestSignaturesFromSeparateClonesMerge(t *testing.T) {
+	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
+		t.Fatal(err)
+	}
+	origin := c.WS.Dir
+	git(t, origin, "init", "-q")
+	git(t, origin, "add", "-A")
+	git(t, origin, "commit", "-qm", "stage the rotated list")
+	base := t.TempDir()
+	var clones []string
+	for i, name := range []string{"alice", "bob"} {
+		dir := filepath.Join(base, name)
+		git(t, base, "clone", "-q", origin, dir)
+		ws, err := workspace.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ws.Sign(c.Maintainers[i].Signer); err != nil {
+			t.Fatal(err)
+		}
+		git(t, dir, "add", "-A")
+		git(t, dir, "commit", "-qm", name+" signs")
+		clones = append(clones, dir)
+	}
+	git(t, clones[0], "pull", "-q", "--no-rebase", clones[1], "HEAD")
+	ws, err := workspace.Open(clones[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ws.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Staged) != 1 || !st.Staged[0].Ready() {
+		t.Fatalf("after the merge: %+v", st.Staged)
+	}
+}
+
+func TestStatusCheckProblems(t *testing.T) {
+	now := time.Now()
+	c, err := testrepo.New(t.TempDir(), testrepo.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.WS.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := st.Problems(); len(p) != 0 {
+		t.Fatalf("fresh repository has problems: %v", p)
+	}
+	if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WS.Sign(c.Maintainers[2].Signer); err != nil {
+		t.Fatal(err)
+	}
+	// the timestamp (1 day, window 12 hours) is due 13 hours later
+	c.WS.Now = func() time.Time { return now.Add(13 * time.Hour) }
+	st, err = c.WS.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := strings.Join(st.Problems(), "\n")
+	for _, w := range []string{"targets v2 is staged but not yet signed: waiting for maintainer1", "timestamp v1 expires at", "within its re-sign window of 12h"} {
+		if !strings.Contains(problems, w) {
+			t.Errorf("problems lack %q:\n%s", w, problems)
+		}
+	}
+	if len(st.Bundles) != 1 || len(st.Bundles[0].Diff.Added) != 2 {
+		t.Errorf("bundle changes %+v", st.Bundles)
+	}
+}
+
+// A publish that wrote the workspace's history but stopped before removing
+// the staged copy leaves nothing staged behind.
+func TestStagedCopyOfPublishedVersionIsNotStaged(t *testing.T) {
+	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged := filepath.Join(c.WS.Dir, "staged", "targets.json")
+	leftover, err := os.ReadFile(staged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(staged, leftover, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.WS.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Staged.Empty() {
+		t.Errorf("published version counts as staged: %v", st.Staged.Roles())
+	}
+}
+
+func TestRotateRefusals(t *testing.T) {
+	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		opts workspace.RotateOptions
+		want string
+	}{
+		{"nothing", workspace.RotateOptions{}, "nothing to change"},
+		{"unknown key", workspace.RotateOptions{RemoveRootKeys: []string{"mallory"}}, `cannot remove root key "mallory"`},
+		{"threshold above keys", workspace.RotateOptions{RootThreshold: 4}, "root threshold 4 must be between 1 and the number of root keys (3)"},
+		{"removing below threshold", workspace.RotateOptions{RemoveRootKeys: []string{"maintainer1", "maintainer2"}}, "root threshold 2 must be between 1 and the number of root keys (1)"},
+		{"online key as root key", workspace.RotateOptions{OnlineKey: &c.Maintainers[0].Public}, "is also a root key"},
+	}
+	for _, tt := range tests {
+		_, err := c.WS.Rotate(tt.opts)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// Replacing the online key is a root change: the old key can no longer
+// publish, the new one can.
+func TestOnlineKeyRotation(t *testing.T) {
+	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	next := keys(t, "online-2")[0]
+	res, err := c.WS.Rotate(workspace.RotateOptions{OnlineKey: &next.Public})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RootVersion != 2 || res.TargetsVersion != 0 {
+		t.Errorf("rotate result %+v", res)
+	}
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); err == nil || !strings.Contains(err.Error(), "online is not the online key of root v2") {
+		t.Fatalf("publish with the old online key: %v", err)
+	}
+	c.Online = next
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+}
