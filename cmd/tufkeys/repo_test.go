@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The README's signing ceremony, command by command, with real encrypted
+// key files: it must produce a repository that serves the key list.
+func TestCLICeremony(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("TUFKEYS_PASSPHRASE", "correct horse battery staple")
+	for _, name := range []string{"alice", "bob", "online"} {
+		code, out, errOut := runCLI(t, "key", "generate", "--out", name)
+		if code != exitOK || !strings.Contains(out, "wrote "+name+".key (encrypted) and "+name+".pub") {
+			t.Fatalf("generate %s: exit %d\n%s%s", name, code, out, errOut)
+		}
+	}
+	keys, err := os.ReadFile(filepath.Join(pkgDir, fixtures, "npm/keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile("keys.json", keys, 0o644)
+	steps := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"repo", "init", "--workspace", "ws", "--root-key", "alice.pub", "--root-key", "bob.pub", "--root-threshold", "2", "--online-key", "online.pub"},
+			[]string{"staged root v1: 0 of 2 signatures — waiting for alice", "staged targets v1"}},
+		{[]string{"repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", "keys.json"},
+			[]string{"staged registry.example.test/keys.json in targets v1", "+ SHA256:DhQ8"}},
+		{[]string{"repo", "sign", "--workspace", "ws", "--key", "alice.key"},
+			[]string{"signed root v1: 1 of 2 signatures — waiting for bob", "signed targets v1: 1 of 2"}},
+		{[]string{"repo", "sign", "--workspace", "ws", "--key", "bob.key"},
+			[]string{"signed targets v1: 2 of 2 signatures — ready to publish"}},
+		{[]string{"repo", "status", "--workspace", "ws", "--check"},
+			[]string{"published: nothing yet", "staged root v1: 2 of 2 signatures — ready to publish", "key list registry.example.test (in targets):"}},
+		{[]string{"repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--to", "public"},
+			[]string{"published root v1, targets v1, snapshot v1, timestamp v1 to public (5 files uploaded, 0 unchanged)"}},
+		{[]string{"repo", "timestamp", "--workspace", "ws", "--online-key", "online.key", "--to", "public"},
+			[]string{"re-signed snapshot v2 and timestamp v2 to public (2 files uploaded"}},
+	}
+	for _, s := range steps {
+		code, out, errOut := runCLI(t, s.args...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d\n%s%s", s.args, code, out, errOut)
+		}
+		for _, w := range s.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: output lacks %q:\n%s", s.args[:2], w, out)
+			}
+		}
+	}
+	served, err := os.ReadFile(filepath.Join("public", "timestamp.json"))
+	if err != nil || !strings.Contains(string(served), `"_type": "timestamp"`) {
+		t.Fatalf("published timestamp: %v", err)
+	}
+
+	// refusals, each one sentence and exit 1
+	t.Setenv("TUFKEYS_PASSPHRASE", "wrong")
+	refusals := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"repo", "sign", "--workspace", "ws", "--key", "alice.key"}, "the passphrase does not open alice.key"},
+		{[]string{"repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", filepath.Join(pkgDir, fixtures, "invalid/key-off-curve.json")}, "is not valid"},
+		{[]string{"repo", "status", "--workspace", "elsewhere"}, "run tufkeys repo init there first"},
+		{[]string{"repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", filepath.Join(pkgDir, fixtures, "corepack-0.30.json")}, "--remove-key"},
+	}
+	for _, r := range refusals {
+		code, _, errOut := runCLI(t, r.args...)
+		if code != exitFail || !strings.Contains(errOut, r.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q; want one line with %q", r.args[:2], code, errOut, r.want)
+		}
+	}
+	code, _, errOut := runCLI(t, "repo", "publish", "--workspace", "ws", "--to", "public")
+	if code != exitUsage || !strings.Contains(errOut, "--online-key and --to are both required") {
+		t.Errorf("publish without --online-key: exit %d, %q", code, errOut)
+	}
+}
+
+// pkgDir is the package directory, for fixture paths after t.Chdir.
+var pkgDir, _ = os.Getwd()
+
+// lockedBuffer collects what a server writes from its goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "timestamp.json"), []byte(`{}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "1.root.json"), []byte(`{}`), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	var logs lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(ctx, serveOptions{streams: streams{Out: &logs, Err: &logs}, Dir: dir, Addr: "127.0.0.1:0", Listening: func(a string) { addr <- a }})
+	}()
+	base := "http://" + <-addr
+	for name, want := range map[string]string{"timestamp.json": "no-store", "1.root.json": "public, max-age=31536000, immutable"} {
+		resp, err := http.Get(base + "/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Header.Get("Cache-Control") != want {
+			t.Errorf("%s: Cache-Control %q", name, resp.Header.Get("Cache-Control"))
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not shut down")
+	}
+	if _, err := http.Get(base + "/timestamp.json"); err == nil {
+		t.Error("server still answers after shutdown")
+	}
+	if n := strings.Count(logs.String(), "msg=request"); n != 2 {
+		t.Errorf("%d request log lines, want 2:\n%s", n, logs.String())
+	}
+	if code, _, errOut := runCLI(t, "serve", filepath.Join(dir, "missing")); code != exitFail || !strings.Contains(errOut, "is not a directory") {
+		t.Errorf("serve of a missing directory: exit %d %q", code, errOut)
+	}
+}
