@@ -50,6 +50,14 @@ type fetcher struct {
 	unmodified  bool             // timestamp.json answered 304
 	requests    int
 	bytesServed int64
+	last        string // the last file go-tuf asked for, for messages
+}
+
+// lastFile names the last file go-tuf asked for.
+func (f *fetcher) lastFile() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return path.Base(f.last)
 }
 
 type fetchResult struct {
@@ -74,6 +82,9 @@ func (f *fetcher) timestampURL() string { return strings.TrimSuffix(f.base, "/")
 
 // DownloadFile implements go-tuf's Fetcher.
 func (f *fetcher) DownloadFile(urlPath string, maxLength int64, _ time.Duration) ([]byte, error) {
+	f.mu.Lock()
+	f.last = urlPath
+	f.mu.Unlock()
 	if m := rootProbe.FindStringSubmatch(urlPath); m != nil {
 		return f.rootProbe(urlPath, m[1], maxLength)
 	}

@@ -44,8 +44,8 @@ type repoServer struct {
 	*httptest.Server
 	dir string
 
-	mu       sync.Mutex
-	log      []string // "GET /path 200"
+	mu        sync.Mutex
+	log       []string // "GET /path 200"
 	intercept func(w http.ResponseWriter, r *http.Request) bool
 }
 

@@ -138,11 +138,11 @@ func (c *Client) attempt(ctx context.Context, repo string, names []string) (map[
 	}
 	up, err := updater.New(cfg)
 	if err != nil {
-		return nil, explain(repo, err)
+		return nil, explain(repo, err, f)
 	}
 	up.UnsafeSetRefTime(now)
 	if err := up.Refresh(); err != nil {
-		return nil, explain(repo, err)
+		return nil, explain(repo, err, f)
 	}
 	got := map[string][]byte{}
 	for _, name := range names {
@@ -151,7 +151,7 @@ func (c *Client) attempt(ctx context.Context, repo string, names []string) (map[
 			if strings.Contains(err.Error(), "not found") && !errors.Is(err, &metadata.ErrRepository{}) {
 				return nil, fmt.Errorf("the repository at %s has no key list %s: check the registry host (--registry or --keys-host): %w", redact(repo), name, ErrNoKeyList)
 			}
-			return nil, explain(repo, err)
+			return nil, explain(repo, err, f)
 		}
 		var data []byte
 		if work != "" {
@@ -159,7 +159,7 @@ func (c *Client) attempt(ctx context.Context, repo string, names []string) (map[
 		}
 		if data == nil {
 			if _, data, err = up.DownloadTarget(info, "", ""); err != nil {
-				return nil, explain(repo, err)
+				return nil, explain(repo, err, f)
 			}
 		}
 		if _, err := parseList(strings.TrimSuffix(name, "/keys.json"), data); err != nil {
@@ -200,8 +200,12 @@ func earliestExpiry(ts ...time.Time) time.Time {
 
 // explain turns go-tuf's errors into one sentence that says what happened
 // and what it means, keeping the error kinds for errors.Is.
-func explain(repo string, err error) error {
+func explain(repo string, err error, f *fetcher) error {
 	r := redact(repo)
+	file := "a file"
+	if name := f.lastFile(); name != "" && name != "." {
+		file = name
+	}
 	switch {
 	case errors.Is(err, ErrUnavailable):
 		return err
@@ -212,7 +216,7 @@ func explain(repo string, err error) error {
 	case errors.Is(err, &metadata.ErrUnsignedMetadata{}):
 		return fmt.Errorf("metadata from %s lacks the signatures the trusted root requires (%v): tampered, or signed by keys outside the root of trust; refusing it: %w", r, err, ErrUntrusted)
 	case errors.Is(err, &metadata.ErrLengthOrHashMismatch{}):
-		return fmt.Errorf("a file from %s does not match the length or hash its signed metadata lists (%v): tampered in transit or on the server; refusing it: %w", r, err, ErrUntrusted)
+		return fmt.Errorf("%s from %s does not match the length or hash its signed metadata lists (%v): tampered in transit or on the server; refusing it: %w", file, r, err, ErrUntrusted)
 	case errors.Is(err, &metadata.ErrDownloadLengthMismatch{}):
 		return fmt.Errorf("%s sent more data than its signed metadata allows (%v); refusing it: %w", r, err, ErrUntrusted)
 	case errors.Is(err, &metadata.ErrRepository{}), errors.Is(err, &metadata.ErrValue{}), errors.Is(err, &metadata.ErrType{}):
