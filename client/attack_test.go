@@ -124,7 +124,7 @@ func TestAttacksFailClosed(t *testing.T) {
 				}
 			},
 			want:  client.ErrUntrusted,
-			words: []string{"does not match the length or hash"},
+			words: []string{"3.snapshot.json", "refusing it"},
 		},
 		{
 			name: "mix and match of targets versions",

@@ -80,19 +80,19 @@ func (c *cache) path(parts ...string) string {
 	return filepath.Join(append([]string{c.dir}, parts...)...)
 }
 
-// prepare creates the cache directories and proves they are writable.
+// prepare creates the cache directories and the lock file, which proves
+// the directory writable.
 func (c *cache) prepare() error {
 	for _, d := range []string{c.dir, c.path(rootsDir), c.path(metadataDir), c.path(targetsDir)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return err
 		}
 	}
-	probe, err := os.CreateTemp(c.dir, ".probe-*")
+	f, err := os.OpenFile(c.path(lockFile), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return err
 	}
-	probe.Close()
-	return os.Remove(probe.Name())
+	return f.Close()
 }
 
 func (c *cache) lock(ctx context.Context, exclusive bool) (func(), error) {
@@ -126,7 +126,7 @@ func (c *cache) writeState(s state) error {
 	if err != nil {
 		return err
 	}
-	return safefile.Write(c.path(stateFile), data, 0o600)
+	return safefile.WriteAtomic(c.path(stateFile), data, 0o600)
 }
 
 func (c *cache) read(parts ...string) ([]byte, error) {
@@ -325,7 +325,7 @@ func (c *cache) commit(work string, roots map[int64][]byte, st state) error {
 	}
 	sort.Slice(versions, func(i, j int) bool { return versions[i] < versions[j] })
 	for _, v := range versions {
-		if err := safefile.Write(c.path(rootsDir, strconv.FormatInt(v, 10)+".root.json"), roots[v], 0o600); err != nil {
+		if err := safefile.WriteAtomic(c.path(rootsDir, strconv.FormatInt(v, 10)+".root.json"), roots[v], 0o600); err != nil {
 			return err
 		}
 	}
@@ -364,4 +364,28 @@ func moveAll(src, dst string, last []string) error {
 		}
 	}
 	return nil
+}
+
+// versions reads what the cache holds without verifying it, to steer
+// speculative requests; nothing read here is trusted.
+func (c *cache) versions(names []string) cachedVersions {
+	v := cachedVersions{hashes: map[string]string{}}
+	if data, err := c.read(metadataDir, "snapshot.json"); err == nil {
+		if md, err := metadata.Snapshot().FromBytes(data); err == nil {
+			v.snapshot = md.Signed.Version
+		}
+	}
+	if data, err := c.read(metadataDir, "targets.json"); err == nil {
+		if md, err := metadata.Targets().FromBytes(data); err == nil {
+			v.targets = md.Signed.Version
+			for _, n := range names {
+				if tf, ok := md.Signed.Targets[n]; ok {
+					if _, err := c.readTarget(n, tf); err == nil {
+						v.hashes[n] = hex.EncodeToString(tf.Hashes["sha256"])
+					}
+				}
+			}
+		}
+	}
+	return v
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -267,5 +268,44 @@ func TestCacheInfoAndClear(t *testing.T) {
 	}
 	if info, _ := cl.CacheInfo(ctx); info.Verified || len(info.KeyLists) != 0 {
 		t.Errorf("after clear: %+v", info)
+	}
+}
+
+// With speculation off, requests go one at a time in the order the TUF
+// specification lists them.
+func TestSequentialFollowsTheSpecificationOrder(t *testing.T) {
+	w := newWorld(t, "npm/keys.json")
+	var order []string
+	var inflight, maxInflight int
+	var mu sync.Mutex
+	w.srv.setIntercept(func(http.ResponseWriter, *http.Request) bool {
+		mu.Lock()
+		inflight++
+		maxInflight = max(maxInflight, inflight)
+		mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+		mu.Lock()
+		inflight--
+		mu.Unlock()
+		return false
+	})
+	cl, _ := w.client(t.TempDir(), func(o *client.Options) { o.Sequential = true })
+	if _, err := cl.Keys(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range w.srv.takeLog() {
+		order = append(order, strings.Fields(l)[1])
+	}
+	want := []string{"/2.root.json", "/timestamp.json", "/1.snapshot.json", "/1.targets.json", "/targets/" + host + "/"}
+	if len(order) != len(want) {
+		t.Fatalf("requests %v", order)
+	}
+	for i := range want {
+		if !strings.HasPrefix(order[i], want[i]) {
+			t.Errorf("request %d is %s, want %s", i, order[i], want[i])
+		}
+	}
+	if maxInflight != 1 {
+		t.Errorf("%d requests overlapped", maxInflight)
 	}
 }

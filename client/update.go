@@ -1,11 +1,15 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -91,6 +95,50 @@ func (c *Client) allCached(names []string) (map[string][]byte, bool) {
 	return got, true
 }
 
+// unchanged is the common case of a stale cache: no new root, and
+// timestamp.json answers 304 Not Modified (or the same bytes). Then the
+// cached metadata is still the newest, and the cache answers once it
+// verifies again at the current time, which TUF's own workflow would do
+// with the same files, without copying them through go-tuf.
+func (c *Client) unchanged(f *fetcher, repo string, names []string, nextRoot int64, cachedTimestamp []byte, now time.Time) (map[string][]byte, bool) {
+	if c.cache == nil || cachedTimestamp == nil || f.sequential {
+		return nil, false
+	}
+	// verify the cache while the two requests are on the wire
+	local := make(chan map[string][]byte, 1)
+	go func() {
+		got := map[string][]byte{}
+		for _, n := range names {
+			data, ok := c.cachedLocked(n, false)
+			if !ok {
+				local <- nil
+				return
+			}
+			got[n] = data
+		}
+		local <- got
+	}()
+	root, _ := f.wait(f.url(strconv.FormatInt(nextRoot, 10) + ".root.json"))
+	ts, _ := f.wait(f.url("timestamp.json"))
+	got := <-local
+	switch root.code {
+	case http.StatusNotFound, http.StatusForbidden, http.StatusGone:
+	default:
+		return nil, false
+	}
+	if got == nil || ts.err != nil || !bytes.Equal(ts.data, cachedTimestamp) {
+		return nil, false
+	}
+	etag := ts.etag
+	if etag == "" {
+		etag = f.etag
+	}
+	if err := c.cache.writeState(state{Repository: repo, CheckedAt: now, TimestampETag: etag}); err != nil {
+		return nil, false
+	}
+	return got, true
+}
+
 // attempt is one TUF update from one repository, through go-tuf's updater,
 // in a work directory that holds a copy of the cache: only when every step
 // verifies does the result replace the cache, so a failed or hostile
@@ -99,11 +147,40 @@ func (c *Client) attempt(ctx context.Context, repo string, names []string) (map[
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	now := c.now()
-	var work string
 	var prev state
 	var cachedTimestamp []byte
 	if c.cache != nil {
-		var err error
+		prev = c.cache.readState()
+		if prev.Repository == repo && prev.TimestampETag != "" {
+			cachedTimestamp, _ = c.cache.read(metadataDir, "timestamp.json")
+		}
+	}
+	f := newFetcher(ctx, c, repo, prev.TimestampETag, cachedTimestamp)
+	f.wanted = names
+	if c.cache != nil {
+		f.have = c.cache.versions(names)
+	}
+	// the requests start before the root chain is verified: which root to
+	// probe for is a guess from the cache's file names, and go-tuf asks
+	// again for anything else
+	nextRoot := c.guessNextRoot()
+	f.begin(nextRoot)
+	rootBytes, tm, err := verifiedRoot(c.cache, c.opts.TrustedRoot, now)
+	if err != nil {
+		return nil, err
+	}
+	if cachedTimestamp != nil && !signedTimestamp(tm.Root, cachedTimestamp) {
+		// a 304 would hand go-tuf a cached copy that does not verify
+		f.dropConditional()
+		cachedTimestamp = nil
+	}
+	if tm.Root.Signed.Version+1 == nextRoot {
+		if got, ok := c.unchanged(f, repo, names, nextRoot, cachedTimestamp, now); ok {
+			return got, nil
+		}
+	}
+	var work string
+	if c.cache != nil {
 		if work, err = os.MkdirTemp(c.cache.dir, ".work-"); err != nil {
 			return nil, fmt.Errorf("prepare the cache: %w", err)
 		}
@@ -111,20 +188,7 @@ func (c *Client) attempt(ctx context.Context, repo string, names []string) (map[
 		if err := c.cache.copyInto(work); err != nil {
 			return nil, fmt.Errorf("prepare the cache: %w", err)
 		}
-		prev = c.cache.readState()
-		if prev.Repository == repo {
-			cachedTimestamp, _ = os.ReadFile(filepath.Join(work, metadataDir, "timestamp.json"))
-		}
 	}
-	rootBytes, _, err := verifiedRoot(c.cache, c.opts.TrustedRoot, now)
-	if err != nil {
-		return nil, err
-	}
-	etag := ""
-	if cachedTimestamp != nil {
-		etag = prev.TimestampETag
-	}
-	f := newFetcher(ctx, c, repo, etag, cachedTimestamp)
 	cfg, err := config.New(repo, rootBytes)
 	if err != nil {
 		return nil, fmt.Errorf("repository URL %s: %w", redact(repo), err)
@@ -223,4 +287,30 @@ func explain(repo string, err error, f *fetcher) error {
 		return fmt.Errorf("the repository at %s serves metadata that does not verify (%v); refusing it: %w", r, err, ErrUntrusted)
 	}
 	return fmt.Errorf("the update from %s failed and its data is not used (%v): %w", r, err, ErrUntrusted)
+}
+
+// guessNextRoot is the root version the update will probe for, read from
+// file names alone.
+func (c *Client) guessNextRoot() int64 {
+	var trusted struct {
+		Signed struct{ Version int64 } `json:"signed"`
+	}
+	json.Unmarshal(c.opts.TrustedRoot, &trusted)
+	v := trusted.Signed.Version
+	if c.cache != nil {
+		for {
+			if _, err := os.Stat(c.cache.path(rootsDir, strconv.FormatInt(v+1, 10)+".root.json")); err != nil {
+				break
+			}
+			v++
+		}
+	}
+	return v + 1
+}
+
+// signedTimestamp reports whether cached timestamp bytes parse and carry
+// the root's timestamp signatures, so that revalidating them makes sense.
+func signedTimestamp(root *metadata.Metadata[metadata.RootType], data []byte) bool {
+	ts, err := metadata.Timestamp().FromBytes(data)
+	return err == nil && root.VerifyDelegate(metadata.TIMESTAMP, ts) == nil
 }

@@ -13,9 +13,20 @@ import (
 // ErrTooLarge marks a file larger than the caller allows.
 var ErrTooLarge = errors.New("file too large")
 
-// Write replaces path with data atomically: it writes a temporary file in
-// the same directory, syncs it and renames it over path.
+// Write replaces path with data atomically and durably: it writes a
+// temporary file in the same directory, syncs it and renames it over path.
 func Write(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, true)
+}
+
+// WriteAtomic replaces path with data atomically but does not wait for the
+// disk: after a crash the file holds the old bytes or the new ones. For
+// caches, which can always be fetched again.
+func WriteAtomic(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, false)
+}
+
+func write(path string, data []byte, perm os.FileMode, durable bool) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -34,8 +45,10 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	if err := tmp.Chmod(perm); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -44,7 +57,9 @@ func Write(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	done = true
-	syncDir(dir)
+	if durable {
+		syncDir(dir)
+	}
 	return nil
 }
 
