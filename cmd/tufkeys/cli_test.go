@@ -88,7 +88,7 @@ func TestCLIVerdicts(t *testing.T) {
 			name:     "missing flags",
 			args:     []string{"verify", "--keys", fixtures + "npm/keys.json"},
 			wantCode: exitUsage,
-			wantErr:  []string{"--keys and --manifest are both required"},
+			wantErr:  []string{"give NAME@VERSION, or both --keys and --manifest"},
 		},
 		{
 			name:     "unknown flag",

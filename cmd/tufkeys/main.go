@@ -107,6 +107,10 @@ client without a new release, and a forged key reaches none.`,
 		newKeyCommand(std),
 		newRepoCommand(std),
 		newServeCommand(std),
+		newKeysCommand(std),
+		newRefreshCommand(std),
+		newCacheCommand(std),
+		newDemoCommand(std),
 	)
 	return root
 }

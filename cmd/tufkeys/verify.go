@@ -18,33 +18,64 @@ type verifyFileOptions struct {
 }
 
 func newVerifyCommand(std streams) *cobra.Command {
-	opts := verifyFileOptions{streams: std}
+	file := verifyFileOptions{streams: std}
+	online := verifyOnlineOptions{streams: std}
 	cmd := &cobra.Command{
-		Use:   "verify --keys FILE --manifest FILE [--published RFC3339]",
+		Use:   "verify NAME@VERSION | --keys FILE --manifest FILE",
 		Short: "Verify a package version's registry signatures",
-		Long: `Verify the registry signatures of one package version against a key list.
+		Long: `Verify the registry signatures of one package version.
 
-The manifest is a registry version document (name, version, dist.integrity,
+With NAME@VERSION, fetch the version's document and publish time from the
+registry (--registry, else npm_config_registry, else the user's .npmrc) and
+verify it with the registry's key list from the TUF repository. A version
+signed by a key the cached list lacks makes the client refresh the list once
+before it decides: that is how a key rotation reaches it. A registry proxy
+passes the origin's signatures through: --keys-host names whose keys verify.
+
+With --keys and --manifest, verify offline against a key list file. The
+manifest is a registry version document (name, version, dist.integrity,
 dist.signatures) or the flat form with integrity and signatures at the top.
-A key with an expiry vouches only for versions published before it; pass the
-publish time with --published. Without it the key is treated as valid, as npm
-does, and the verdict says so.
+
+A key with an expiry vouches only for versions published before it. Without
+a publish time (--published, or the registry's) the key is treated as valid,
+as npm does, and the verdict says so.
 
 Exit status: 0 verified, 1 refused or invalid input, 2 bad usage.`,
-		Example: `  tufkeys verify --keys keys.json --manifest pnpm@10.1.0.json
+		Example: `  tufkeys verify pnpm@10.1.0 --registry https://registry.example.test/
+  tufkeys verify --keys keys.json --manifest pnpm@10.1.0.json
   tufkeys verify --keys keys.json --manifest doc.json --published 2025-01-10T08:00:00Z`,
-		Args: exactArgs(0, "no arguments"),
-		RunE: func(*cobra.Command, []string) error { return runVerifyFile(opts) },
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usagef("tufkeys verify takes one NAME@VERSION; got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			online.Published = file.Published
+			switch {
+			case len(args) == 1 && (file.Keys != "" || file.Manifest != ""):
+				return usagef("give either NAME@VERSION or --keys with --manifest, not both")
+			case len(args) == 1:
+				online.Spec = args[0]
+				return runVerifyOnline(cmd.Context(), online)
+			default:
+				return runVerifyFile(file)
+			}
+		},
 	}
-	cmd.Flags().StringVar(&opts.Keys, "keys", "", "key list file, in any form")
-	cmd.Flags().StringVar(&opts.Manifest, "manifest", "", "version document file")
-	cmd.Flags().StringVar(&opts.Published, "published", "", "when the version was published (RFC 3339)")
+	f := cmd.Flags()
+	f.StringVar(&file.Keys, "keys", "", "key list file, in any form (offline mode)")
+	f.StringVar(&file.Manifest, "manifest", "", "version document file (offline mode)")
+	f.StringVar(&file.Published, "published", "", "when the version was published (RFC 3339)")
+	f.StringVar(&online.Registry, "registry", "", "registry URL to fetch the version from")
+	f.StringVar(&online.KeysHost, "keys-host", "", "registry host whose key list verifies (default: the registry's)")
+	addClientFlags(cmd, &online.Client)
 	return cmd
 }
 
 func runVerifyFile(opts verifyFileOptions) error {
 	if opts.Keys == "" || opts.Manifest == "" {
-		return usagef("--keys and --manifest are both required: give a key list and a version document")
+		return usagef("give NAME@VERSION, or both --keys and --manifest for an offline check")
 	}
 	var published time.Time
 	if opts.Published != "" {

@@ -1,0 +1,263 @@
+// Package registry reads what verification needs from a package registry:
+// a version's document and its publish time, and which registry the user
+// has configured for npm. It trusts nothing it reads: signatures are
+// checked against key lists from the TUF repository.
+package registry
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/tufkeys/tufkeys/bundle"
+)
+
+var (
+	// ErrNoRegistry marks a machine with no registry configured.
+	ErrNoRegistry = errors.New("no registry configured")
+	// ErrNotFound marks a package or version the registry does not have.
+	ErrNotFound = errors.New("package version not found")
+)
+
+// Limits on what is read from a registry. A full packument of a popular
+// package runs to tens of megabytes; it is read as a stream and only its
+// "time" object is kept.
+const (
+	maxVersionDoc = bundle.MaxManifestBytes
+	maxPackument  = 256 << 20
+)
+
+// Resolve picks the registry URL: the flag, else npm_config_registry, else
+// the project's .npmrc (in dir), else the user's .npmrc. No registry is
+// assumed: without one, it says how to name it.
+func Resolve(flag, dir string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	for _, name := range []string{"npm_config_registry", "NPM_CONFIG_REGISTRY"} {
+		if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+			return v, nil
+		}
+	}
+	var files []string
+	if dir != "" {
+		files = append(files, filepath.Join(dir, ".npmrc"))
+	}
+	if user := os.Getenv("NPM_CONFIG_USERCONFIG"); user != "" {
+		files = append(files, user)
+	} else if home, err := os.UserHomeDir(); err == nil {
+		files = append(files, filepath.Join(home, ".npmrc"))
+	}
+	for _, f := range files {
+		if v, ok := npmrcRegistry(f); ok {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("%w: pass --registry URL, set npm_config_registry, or add a registry= line to .npmrc", ErrNoRegistry)
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// npmrcRegistry reads the registry= line of an .npmrc, expanding ${VAR}
+// the way npm does.
+func npmrcRegistry(path string) (string, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, 1<<20))
+	found := ""
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		key, value, ok := strings.Cut(line, "=")
+		if !ok || strings.TrimSpace(key) != "registry" {
+			continue
+		}
+		value = strings.Trim(strings.TrimSpace(value), `"'`)
+		found = envRef.ReplaceAllStringFunc(value, func(ref string) string {
+			return os.Getenv(envRef.FindStringSubmatch(ref)[1])
+		})
+	}
+	return found, found != ""
+}
+
+// SplitSpec splits NAME@VERSION; scoped names keep their leading @.
+func SplitSpec(spec string) (name, version string, err error) {
+	i := strings.LastIndex(spec, "@")
+	if i <= 0 || i == len(spec)-1 {
+		return "", "", fmt.Errorf("%q is not NAME@VERSION: give an exact version, such as pnpm@10.1.0", spec)
+	}
+	return spec[:i], spec[i+1:], nil
+}
+
+// Client fetches from one registry.
+type Client struct {
+	Base    *url.URL
+	HTTP    *http.Client
+	Timeout time.Duration
+}
+
+// New parses the registry URL.
+func New(registry string, hc *http.Client, timeout time.Duration) (*Client, error) {
+	if !strings.Contains(registry, "://") {
+		registry = "https://" + registry
+	}
+	u, err := url.Parse(registry)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("%q is not a registry URL such as https://registry.example.test/", registry)
+	}
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	return &Client{Base: u, HTTP: hc, Timeout: timeout}, nil
+}
+
+// packagePath is a package's path on the registry: scoped names keep the
+// @ and escape the slash.
+func packagePath(name string) string {
+	return strings.ReplaceAll(url.PathEscape(name), "%40", "@")
+}
+
+// url joins escaped path parts to the registry URL, which may have a path
+// of its own (a proxy serving several registries).
+func (c *Client) url(parts ...string) string {
+	base := *c.Base
+	base.RawQuery, base.Fragment = "", ""
+	return strings.TrimSuffix(base.String(), "/") + "/" + strings.Join(parts, "/")
+}
+
+func (c *Client) get(ctx context.Context, rawURL string) (*http.Response, context.CancelFunc, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "tufkeys")
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("cannot reach the registry at %s: %w", c.Base.Host, err)
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		resp.Body.Close()
+		cancel()
+		return nil, nil, ErrNotFound
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		cancel()
+		return nil, nil, fmt.Errorf("the registry at %s answered %s for %s", c.Base.Host, resp.Status, rawURL)
+	}
+	return resp, cancel, nil
+}
+
+// Version fetches a version's document and, from the packument, its
+// publish time. A publish time that cannot be read is left zero and the
+// reason returned as a note: verification then treats keys as unexpired,
+// as npm does.
+func (c *Client) Version(ctx context.Context, name, version string) (bundle.Version, string, error) {
+	resp, cancel, err := c.get(ctx, c.url(packagePath(name), url.PathEscape(version)))
+	if errors.Is(err, ErrNotFound) {
+		return bundle.Version{}, "", fmt.Errorf("%w: the registry at %s has no %s@%s", ErrNotFound, c.Base.Host, name, version)
+	}
+	if err != nil {
+		return bundle.Version{}, "", err
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxVersionDoc+1))
+	resp.Body.Close()
+	cancel()
+	if err != nil {
+		return bundle.Version{}, "", fmt.Errorf("read %s@%s from the registry: %w", name, version, err)
+	}
+	v, err := bundle.ParseManifest(data)
+	if err != nil {
+		return bundle.Version{}, "", fmt.Errorf("the registry's document for %s@%s: %w", name, version, err)
+	}
+	if v.Name != name || v.Version != version {
+		return bundle.Version{}, "", fmt.Errorf("the registry answered for %s@%s with a document for %s: refusing it", name, version, v.ID())
+	}
+	published, err := c.publishTime(ctx, name, version)
+	if err != nil {
+		return v, fmt.Sprintf("publish time unknown (%v)", err), nil
+	}
+	v.Published = published
+	return v, "", nil
+}
+
+// publishTime streams the packument and keeps only time[version].
+func (c *Client) publishTime(ctx context.Context, name, version string) (time.Time, error) {
+	resp, cancel, err := c.get(ctx, c.url(packagePath(name)))
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	dec := json.NewDecoder(io.LimitReader(resp.Body, maxPackument))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return time.Time{}, errors.New("the packument is not a JSON object")
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return time.Time{}, fmt.Errorf("read the packument: %w", err)
+		}
+		if key, _ := tok.(string); key == "time" {
+			var times map[string]string
+			if err := dec.Decode(&times); err != nil {
+				return time.Time{}, fmt.Errorf("the packument's time is not an object of times: %w", err)
+			}
+			raw, ok := times[version]
+			if !ok {
+				return time.Time{}, fmt.Errorf("the packument lists no time for %s", version)
+			}
+			t, err := time.Parse(time.RFC3339Nano, raw)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("the packument's time for %s is %q, not an RFC 3339 time", version, raw)
+			}
+			return t, nil
+		}
+		if err := skipValue(dec); err != nil {
+			return time.Time{}, fmt.Errorf("read the packument: %w", err)
+		}
+	}
+	return time.Time{}, errors.New("the packument has no time field")
+}
+
+// skipValue consumes one JSON value token by token, without keeping it.
+func skipValue(dec *json.Decoder) error {
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func fixture(t *testing.T, id string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "bundle", "testdata", "npm", id+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.Unmarshal(data, &m)
+	return m
+}
+
+// fakeRegistry serves version documents in the registry's form and
+// packuments whose "time" comes after a large "versions" object.
+func fakeRegistry(t *testing.T, published map[string]string, ids ...string) *httptest.Server {
+	docs := map[string]any{}
+	packuments := map[string]string{}
+	for _, id := range ids {
+		f := fixture(t, id)
+		name, version := f["name"].(string), f["version"].(string)
+		doc := map[string]any{"name": name, "version": version, "dist": map[string]any{"integrity": f["integrity"], "shasum": f["shasum"], "signatures": f["signatures"]}}
+		docs["/"+strings.ReplaceAll(name, "/", "%2F")+"/"+version] = doc
+		filler := strings.Repeat(`"x",`, 50000)
+		timeObj, _ := json.Marshal(map[string]string{version: published[name+"@"+version], "created": "2020-01-01T00:00:00Z"})
+		packuments["/"+strings.ReplaceAll(name, "/", "%2F")] = `{"name":"` + name + `","versions":{"big":[` + filler + `"y"]},"time":` + string(timeObj) + `}`
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.EscapedPath()
+		if d, ok := docs[p]; ok {
+			json.NewEncoder(w).Encode(d)
+			return
+		}
+		if pk, ok := packuments[p]; ok {
+			w.Write([]byte(pk))
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestVersionWithPublishTime(t *testing.T) {
+	srv := fakeRegistry(t, map[string]string{"pnpm@10.1.0": "2025-01-22T10:00:00.000Z"}, "pnpm@10.1.0")
+	c, err := New(srv.URL+"/", nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, note, err := c.Version(context.Background(), "pnpm", "10.1.0")
+	if err != nil || note != "" {
+		t.Fatalf("%v, note %q", err, note)
+	}
+	if v.Name != "pnpm" || len(v.Signatures) != 1 || !v.Published.Equal(time.Date(2025, 1, 22, 10, 0, 0, 0, time.UTC)) {
+		t.Errorf("version %+v", v)
+	}
+	if _, _, err := c.Version(context.Background(), "pnpm", "99.0.0"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing version: %v", err)
+	}
+}
+
+func TestScopedPackageAndMissingTime(t *testing.T) {
+	srv := fakeRegistry(t, map[string]string{}, "yarnpkg__cli-dist@4.18.1")
+	c, _ := New(srv.URL, nil, 5*time.Second)
+	v, note, err := c.Version(context.Background(), "@yarnpkg/cli-dist", "4.18.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Name != "@yarnpkg/cli-dist" || !v.Published.IsZero() || !strings.Contains(note, "publish time unknown") {
+		t.Errorf("version %+v, note %q", v, note)
+	}
+}
+
+func TestSplitSpec(t *testing.T) {
+	tests := []struct{ in, name, version string }{
+		{"pnpm@10.1.0", "pnpm", "10.1.0"},
+		{"@yarnpkg/cli-dist@4.18.1", "@yarnpkg/cli-dist", "4.18.1"},
+	}
+	for _, tt := range tests {
+		n, v, err := SplitSpec(tt.in)
+		if err != nil || n != tt.name || v != tt.version {
+			t.Errorf("SplitSpec(%q) = %q %q %v", tt.in, n, v, err)
+		}
+	}
+	for _, bad := range []string{"pnpm", "@scope/pkg", "pnpm@", "@pnpm"} {
+		if _, _, err := SplitSpec(bad); err == nil {
+			t.Errorf("SplitSpec(%q) accepted", bad)
+		}
+	}
+}
+
+func TestResolve(t *testing.T) {
+	home := t.TempDir()
+	project := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("NPM_CONFIG_USERCONFIG", "")
+	t.Setenv("npm_config_registry", "")
+	t.Setenv("NPM_CONFIG_REGISTRY", "")
+	if _, err := Resolve("", project); !errors.Is(err, ErrNoRegistry) || !strings.Contains(err.Error(), "--registry") {
+		t.Fatalf("nothing configured: %v", err)
+	}
+	os.WriteFile(filepath.Join(home, ".npmrc"), []byte("; comment\nregistry=https://${REG_HOST}/\n"), 0o600)
+	t.Setenv("REG_HOST", "user.example.test")
+	if got, _ := Resolve("", project); got != "https://user.example.test/" {
+		t.Errorf("user .npmrc: %q", got)
+	}
+	os.WriteFile(filepath.Join(project, ".npmrc"), []byte("registry = \"https://project.example.test/\"\n"), 0o600)
+	if got, _ := Resolve("", project); got != "https://project.example.test/" {
+		t.Errorf("project .npmrc: %q", got)
+	}
+	t.Setenv("npm_config_registry", "https://env.example.test/")
+	if got, _ := Resolve("", project); got != "https://env.example.test/" {
+		t.Errorf("environment: %q", got)
+	}
+	if got, _ := Resolve("https://flag.example.test/", project); got != "https://flag.example.test/" {
+		t.Errorf("flag: %q", got)
+	}
+}

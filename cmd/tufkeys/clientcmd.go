@@ -1,0 +1,397 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/client/registry"
+)
+
+// clientFlags are the flags of every command that reads the repository,
+// each with its TUFKEYS_* environment variable.
+type clientFlags struct {
+	Repos   []string
+	Root    string
+	Cache   string
+	MaxAge  time.Duration
+	Offline bool
+	// set records which flags the user gave, so the environment fills the rest
+	set func(name string) bool
+}
+
+func addClientFlags(cmd *cobra.Command, f *clientFlags) {
+	fs := cmd.Flags()
+	fs.StringArrayVar(&f.Repos, "repo", nil, "repository URL, tried in order when repeated (env TUFKEYS_REPO, comma-separated)")
+	fs.StringVar(&f.Root, "root", "", "trusted root.json (env TUFKEYS_ROOT; default: the root embedded in this build)")
+	fs.StringVar(&f.Cache, "cache", "", "cache directory (env TUFKEYS_CACHE; default: the user cache directory)")
+	fs.DurationVar(&f.MaxAge, "max-age", client.DefaultMaxAge, "how long the cache answers without the network (env TUFKEYS_MAX_AGE)")
+	fs.BoolVar(&f.Offline, "offline", false, "never use the network; answer from the cache while its metadata is unexpired (env TUFKEYS_OFFLINE)")
+	f.set = func(name string) bool { return fs.Changed(name) }
+}
+
+// fromEnv fills what the flags left unset from TUFKEYS_* variables.
+func (f *clientFlags) fromEnv() error {
+	changed := f.set
+	if changed == nil {
+		changed = func(string) bool { return true }
+	}
+	if !changed("repo") {
+		if v := os.Getenv("TUFKEYS_REPO"); v != "" {
+			f.Repos = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
+		}
+	}
+	if !changed("root") && f.Root == "" {
+		f.Root = os.Getenv("TUFKEYS_ROOT")
+	}
+	if !changed("cache") && f.Cache == "" {
+		f.Cache = os.Getenv("TUFKEYS_CACHE")
+	}
+	if !changed("max-age") {
+		if v := os.Getenv("TUFKEYS_MAX_AGE"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return usagef("TUFKEYS_MAX_AGE=%q is not a duration such as 1h or 30m", v)
+			}
+			f.MaxAge = d
+		}
+	}
+	if !changed("offline") {
+		switch strings.ToLower(os.Getenv("TUFKEYS_OFFLINE")) {
+		case "1", "true", "yes":
+			f.Offline = true
+		}
+	}
+	return nil
+}
+
+// open makes the client the flags describe; warnings go to standard error.
+func (f *clientFlags) open(std streams) (*client.Client, error) {
+	if err := f.fromEnv(); err != nil {
+		return nil, err
+	}
+	opts := client.Options{
+		Repositories: f.Repos,
+		CacheDir:     f.Cache,
+		MaxAge:       f.MaxAge,
+		Offline:      f.Offline,
+		Logger:       warnLogger(std),
+	}
+	if f.Root != "" {
+		root, err := readInput(std, f.Root, 1<<20)
+		if err != nil {
+			return nil, fileError(f.Root, "trusted root", err)
+		}
+		opts.TrustedRoot = root
+	}
+	return client.New(opts)
+}
+
+// warnLogger prints warnings as plain lines: "tufkeys: warning: …".
+func warnLogger(std streams) *slog.Logger {
+	return slog.New(slog.NewTextHandler(std.Err, &slog.HandlerOptions{
+		Level: slog.LevelWarn,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			switch a.Key {
+			case slog.TimeKey, slog.LevelKey:
+				return slog.Attr{}
+			case slog.MessageKey:
+				return slog.String("tufkeys: warning", a.Value.String())
+			}
+			return a
+		},
+	}))
+}
+
+type keysOptions struct {
+	streams
+	Client   clientFlags
+	Registry string
+	Format   string
+}
+
+func newKeysCommand(std streams) *cobra.Command {
+	opts := keysOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "keys [--registry URL|HOST] [--format table|json|npm|corepack|sigstore]",
+		Short: "Print a registry's verified key list",
+		Long: `Print the key list of a registry, verified through the TUF repository. The
+registry is --registry, else npm_config_registry, else the registry of the
+user's .npmrc. --format corepack prints a value for COREPACK_INTEGRITY_KEYS,
+so Corepack verifies with the current keys today.`,
+		Example: `  tufkeys keys --registry registry.example.test
+  export COREPACK_INTEGRITY_KEYS="$(tufkeys keys --format corepack)"`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runKeys(cmd.Context(), opts) },
+	}
+	cmd.Flags().StringVar(&opts.Registry, "registry", "", "registry URL or host")
+	cmd.Flags().StringVar(&opts.Format, "format", "table", "table, json, npm, corepack or sigstore")
+	addClientFlags(cmd, &opts.Client)
+	return cmd
+}
+
+func runKeys(ctx context.Context, opts keysOptions) error {
+	format := opts.Format
+	var form bundle.Form
+	if format != "table" && format != "json" {
+		f, err := bundle.ParseForm(format)
+		if err != nil {
+			return usagef("--format %q is not one of table, json, npm, corepack, sigstore", format)
+		}
+		form = f
+	}
+	reg, err := registry.Resolve(opts.Registry, cwd())
+	if err != nil {
+		return err
+	}
+	host, err := bundle.RegistryHost(reg)
+	if err != nil {
+		return err
+	}
+	cl, err := opts.Client.open(opts.streams)
+	if err != nil {
+		return err
+	}
+	list, err := cl.Keys(orBackground(ctx), host)
+	if err != nil {
+		return err
+	}
+	switch format {
+	case "table":
+		tw := tabwriter.NewWriter(opts.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "KEYID\tTYPE\tEXPIRES\n")
+		for _, k := range list.Keys {
+			exp := "never"
+			if k.Expires != nil {
+				exp = *k.Expires
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", k.KeyID, k.KeyType, exp)
+		}
+		return tw.Flush()
+	case "json":
+		npm, err := bundle.Encode(list, bundle.FormNPM)
+		if err != nil {
+			return err
+		}
+		doc := struct {
+			Registry string          `json:"registry"`
+			Keys     json.RawMessage `json:"keys"`
+		}{Registry: host}
+		var wrapped struct {
+			Keys json.RawMessage `json:"keys"`
+		}
+		json.Unmarshal(npm, &wrapped)
+		doc.Keys = wrapped.Keys
+		out, err := json.MarshalIndent(doc, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(opts.Out, string(out))
+		return nil
+	default:
+		out, err := bundle.Encode(list, form)
+		if err != nil {
+			return err
+		}
+		_, err = opts.Out.Write(out)
+		return err
+	}
+}
+
+func cwd() string {
+	d, _ := os.Getwd()
+	return d
+}
+
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
+}
+
+type verifyOnlineOptions struct {
+	streams
+	Client    clientFlags
+	Spec      string
+	Registry  string
+	KeysHost  string
+	Published string
+}
+
+func runVerifyOnline(ctx context.Context, opts verifyOnlineOptions) error {
+	ctx = orBackground(ctx)
+	name, version, err := registry.SplitSpec(opts.Spec)
+	if err != nil {
+		return usageError{err}
+	}
+	var published time.Time
+	if opts.Published != "" {
+		if published, err = time.Parse(time.RFC3339Nano, opts.Published); err != nil {
+			return usagef("--published %q is not an RFC 3339 time such as 2025-01-10T08:00:00Z", opts.Published)
+		}
+	}
+	reg, err := registry.Resolve(opts.Registry, cwd())
+	if err != nil {
+		return err
+	}
+	keysHost := opts.KeysHost
+	if keysHost == "" {
+		keysHost = reg
+	}
+	if keysHost, err = bundle.RegistryHost(keysHost); err != nil {
+		return err
+	}
+	cl, err := opts.Client.open(opts.streams)
+	if err != nil {
+		return err
+	}
+	rc, err := registry.New(reg, nil, 0)
+	if err != nil {
+		return usageError{err}
+	}
+	ver, note, err := rc.Version(ctx, name, version)
+	if err != nil {
+		return err
+	}
+	if !published.IsZero() {
+		ver.Published, note = published, ""
+	}
+	if note != "" {
+		fmt.Fprintf(opts.Err, "tufkeys: warning: %s\n", note)
+	}
+	v, err := cl.VerifyVersion(ctx, keysHost, ver)
+	if err != nil {
+		return fmt.Errorf("refused: %w", err)
+	}
+	line := verdictLine(v.Result)
+	if v.Refreshed {
+		line += " (the key list was refreshed first: the registry rotated its key)"
+	}
+	fmt.Fprintln(opts.Out, line)
+	return nil
+}
+
+type refreshOptions struct {
+	streams
+	Client clientFlags
+}
+
+func newRefreshCommand(std streams) *cobra.Command {
+	opts := refreshOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "refresh",
+		Short: "Bring the verified cache up to date now",
+		Long: `Run a TUF update now, whatever the cache's age, and fetch again every key list
+the cache holds. Nothing is cached unless it verifies against the trusted root.`,
+		Example: `  tufkeys refresh --repo https://keys.example.test/tuf --root root.json`,
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := opts.Client.open(opts.streams)
+			if err != nil {
+				return err
+			}
+			repo, err := cl.Refresh(orBackground(cmd.Context()))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(opts.Out, "refreshed from %s\n", repo)
+			return nil
+		},
+	}
+	addClientFlags(cmd, &opts.Client)
+	return cmd
+}
+
+type cacheOptions struct {
+	streams
+	Client clientFlags
+}
+
+func newCacheCommand(std streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "cache",
+		Short: "Inspect or clear the verified cache",
+		Args:  exactArgs(0, "a subcommand: info or clear"),
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	info := cacheOptions{streams: std}
+	infoCmd := &cobra.Command{
+		Use:     "info",
+		Short:   "Show what the cache holds and whether it verifies",
+		Example: `  tufkeys cache info`,
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCacheInfo(orBackground(cmd.Context()), info)
+		},
+	}
+	addClientFlags(infoCmd, &info.Client)
+	clear := cacheOptions{streams: std}
+	clearCmd := &cobra.Command{
+		Use:     "clear",
+		Short:   "Remove everything the cache holds",
+		Example: `  tufkeys cache clear`,
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := clear.Client.open(clear.streams)
+			if err != nil {
+				return err
+			}
+			if err := cl.ClearCache(orBackground(cmd.Context())); err != nil {
+				return err
+			}
+			fmt.Fprintf(clear.Out, "cleared %s\n", cl.CacheDir())
+			return nil
+		},
+	}
+	addClientFlags(clearCmd, &clear.Client)
+	cmd.AddCommand(infoCmd, clearCmd)
+	return cmd
+}
+
+func runCacheInfo(ctx context.Context, opts cacheOptions) error {
+	cl, err := opts.Client.open(opts.streams)
+	if err != nil {
+		return err
+	}
+	info, err := cl.CacheInfo(ctx)
+	if err != nil {
+		return err
+	}
+	dir := info.Dir
+	if dir == "" {
+		dir = "(in memory)"
+	}
+	fmt.Fprintf(opts.Out, "cache       %s\n", dir)
+	if !info.CheckedAt.IsZero() {
+		fmt.Fprintf(opts.Out, "repository  %s\nchecked     %s (%s)\n", info.Repository, info.CheckedAt.Format(time.RFC3339), freshness(info.Fresh))
+	}
+	if info.Problem != "" {
+		fmt.Fprintf(opts.Out, "status      %s\n", info.Problem)
+	} else {
+		fmt.Fprintf(opts.Out, "status      verified\n")
+	}
+	for _, r := range info.Roles {
+		fmt.Fprintf(opts.Out, "%-11s v%d, expires %s\n", r.Role, r.Version, r.Expires.Format(time.RFC3339))
+	}
+	for _, k := range info.KeyLists {
+		fmt.Fprintf(opts.Out, "key list    %s\n", k)
+	}
+	return nil
+}
+
+func freshness(fresh bool) string {
+	if fresh {
+		return "fresh"
+	}
+	return "stale: the next lookup asks the repository"
+}

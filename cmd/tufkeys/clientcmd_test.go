@@ -1,0 +1,153 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tufkeys/tufkeys/internal/repohttp"
+	"github.com/tufkeys/tufkeys/internal/testrepo"
+)
+
+// published starts a repository with a key list for registry.example.test
+// and returns its URL and the trusted root's file.
+func published(t *testing.T, list string) (*testrepo.Ceremony, string, string) {
+	t.Helper()
+	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(pkgDir, fixtures, list))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StagePublish("registry.example.test", data, 2); err != nil {
+		t.Fatal(err)
+	}
+	h, err := repohttp.Handler(c.RepoDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	root := filepath.Join(t.TempDir(), "root.json")
+	rb, _ := c.RootBytes(1)
+	os.WriteFile(root, rb, 0o644)
+	return c, srv.URL, root
+}
+
+// fakeRegistry serves one version document and its packument.
+func fakeRegistry(t *testing.T, id, publishedAt string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(pkgDir, fixtures, "npm", id+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]any
+	json.Unmarshal(raw, &f)
+	name, version := f["name"].(string), f["version"].(string)
+	doc, _ := json.Marshal(map[string]any{"name": name, "version": version, "dist": map[string]any{"integrity": f["integrity"], "signatures": f["signatures"]}})
+	pack, _ := json.Marshal(map[string]any{"name": name, "time": map[string]string{version: publishedAt}})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/" + name + "/" + version:
+			w.Write(doc)
+		case "/" + name:
+			w.Write(pack)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func clearClientEnv(t *testing.T) {
+	for _, v := range []string{"TUFKEYS_REPO", "TUFKEYS_ROOT", "TUFKEYS_CACHE", "TUFKEYS_MAX_AGE", "TUFKEYS_OFFLINE", "npm_config_registry", "NPM_CONFIG_REGISTRY", "NPM_CONFIG_USERCONFIG"} {
+		t.Setenv(v, "")
+	}
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+}
+
+func TestCLIClientCommands(t *testing.T) {
+	clearClientEnv(t)
+	_, repo, root := published(t, "npm/keys.json")
+	cache := t.TempDir()
+	flags := []string{"--repo", repo, "--root", root, "--cache", cache}
+	reg := fakeRegistry(t, "pnpm@10.1.0", "2025-01-22T10:00:00.000Z")
+	tests := []struct {
+		args    []string
+		code    int
+		wantOut []string
+		wantErr []string
+	}{
+		{args: []string{"keys", "--registry", "https://registry.example.test/"}, wantOut: []string{"KEYID", "SHA256:jl3b", "2025-01-29T00:00:00.000Z", "SHA256:DhQ8", "never"}},
+		{args: []string{"keys", "--registry", "registry.example.test", "--format", "corepack"}, wantOut: []string{`{"npm":[{"expires":"2025-01-29T00:00:00.000Z"`}},
+		{args: []string{"keys", "--registry", "registry.example.test", "--format", "json"}, wantOut: []string{`"registry": "registry.example.test"`, `"keyid": "SHA256:DhQ8`}},
+		{args: []string{"keys", "--registry", "registry.example.test", "--format", "xml"}, code: exitUsage, wantErr: []string{`--format "xml"`}},
+		{args: []string{"keys", "--registry", "other.example.test"}, code: exitFail, wantErr: []string{"has no key list other.example.test/keys.json"}},
+		{args: []string{"verify", "pnpm@10.1.0", "--registry", reg, "--keys-host", "registry.example.test"}, wantOut: []string{"verified pnpm@10.1.0: signed by SHA256:DhQ8"}},
+		{args: []string{"verify", "pnpm@10.1.0", "--registry", reg}, code: exitFail, wantErr: []string{"has no key list 127.0.0.1"}},
+		{args: []string{"verify", "pnpm@99.0.0", "--registry", reg, "--keys-host", "registry.example.test"}, code: exitFail, wantErr: []string{"has no pnpm@99.0.0"}},
+		{args: []string{"verify", "pnpm", "--registry", reg}, code: exitUsage, wantErr: []string{"is not NAME@VERSION"}},
+		{args: []string{"refresh"}, wantOut: []string{"refreshed from " + repo}},
+		{args: []string{"cache", "info"}, wantOut: []string{"cache       " + cache, "status      verified", "key list    registry.example.test/keys.json"}},
+		{args: []string{"cache", "clear"}, wantOut: []string{"cleared " + cache}},
+		{args: []string{"cache", "info"}, wantOut: []string{"status      never refreshed"}},
+		{args: []string{"keys", "--registry", "registry.example.test", "--offline"}, code: exitFail, wantErr: []string{"--offline forbids fetching it"}},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runCLI(t, append(tt.args, flags...)...)
+		if code != tt.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", tt.args, code, tt.code, out, errOut)
+			continue
+		}
+		for _, w := range tt.wantOut {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: stdout lacks %q:\n%s", tt.args, w, out)
+			}
+		}
+		for _, w := range tt.wantErr {
+			if !strings.Contains(errOut, w) {
+				t.Errorf("%v: stderr lacks %q:\n%s", tt.args, w, errOut)
+			}
+		}
+	}
+}
+
+func TestCLIClientEnvironment(t *testing.T) {
+	clearClientEnv(t)
+	_, repo, root := published(t, "npm/keys.json")
+	code, _, errOut := runCLI(t, "keys", "--registry", "registry.example.test")
+	if code != exitFail || !strings.Contains(errOut, "embeds no root of trust, so pass --root FILE or set TUFKEYS_ROOT") {
+		t.Errorf("no root: exit %d %q", code, errOut)
+	}
+	t.Setenv("TUFKEYS_ROOT", root)
+	code, _, errOut = runCLI(t, "keys", "--registry", "registry.example.test")
+	if code != exitFail || !strings.Contains(errOut, "pass --repo URL or set TUFKEYS_REPO") {
+		t.Errorf("no repository: exit %d %q", code, errOut)
+	}
+	t.Setenv("TUFKEYS_REPO", "http://127.0.0.1:1,"+repo)
+	t.Setenv("TUFKEYS_CACHE", t.TempDir())
+	t.Setenv("npm_config_registry", "https://registry.example.test/")
+	code, out, errOut := runCLI(t, "keys")
+	if code != exitOK || !strings.Contains(out, "SHA256:DhQ8") || !strings.Contains(errOut, "used a later repository") {
+		t.Errorf("from the environment with failover: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Setenv("TUFKEYS_MAX_AGE", "soon")
+	if code, _, errOut := runCLI(t, "keys"); code != exitUsage || !strings.Contains(errOut, `TUFKEYS_MAX_AGE="soon"`) {
+		t.Errorf("bad max age: exit %d %q", code, errOut)
+	}
+}
+
+func TestCLIDemo(t *testing.T) {
+	code, out, errOut := runCLI(t, "demo")
+	if code != exitOK || !strings.Contains(out, "every step behaved as stated") {
+		t.Errorf("demo: exit %d\n%s%s", code, out, errOut)
+	}
+}

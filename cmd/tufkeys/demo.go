@@ -1,0 +1,27 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/tufkeys/tufkeys/internal/demo"
+)
+
+func newDemoCommand(std streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "demo",
+		Short: "Replay the January 2025 key rotation on loopback, no setup",
+		Long: `Run the whole story on loopback, with no setup and no network beyond it: a
+throwaway signing ceremony publishes the registry's key list as it was before
+the January 2025 rotation; a client verifies a package signed with the old key
+and refuses one signed with the new key (Corepack's failure); the maintainers
+publish the rotated list; the same client picks it up by itself and verifies
+the package; a man in the middle then swaps the key list and is refused.
+
+Exit status 0 only if every step behaved as stated.`,
+		Example: `  go run ./cmd/tufkeys demo`,
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return demo.Run(orBackground(cmd.Context()), std.Out)
+		},
+	}
+}

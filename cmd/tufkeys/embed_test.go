@@ -1,0 +1,105 @@
+package main
+
+import (
+	"io/fs"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tufkeys/tufkeys/internal/repohttp"
+	"github.com/tufkeys/tufkeys/internal/testrepo"
+)
+
+// copyModule copies the module's source (Go files, go.mod, go.sum and
+// repo-metadata) to dst, so a test can build it with other embedded files.
+func copyModule(t *testing.T, dst string) {
+	t.Helper()
+	src := filepath.Join(pkgDir, "..", "..")
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") && rel != "." || d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		keep := strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") ||
+			rel == "go.mod" || rel == "go.sum" || strings.HasPrefix(rel, "repo-metadata"+string(filepath.Separator)) ||
+			strings.HasPrefix(rel, filepath.Join("internal", "demo", "data"))
+		if !keep {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func build(t *testing.T, module string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tufkeys")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/tufkeys")
+	cmd.Dir = module
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// A deployment puts its root.json and repository URLs in repo-metadata/;
+// the binary built from that tree needs no flags. The tree as shipped has
+// neither, and the binary says what to pass.
+func TestEmbeddedRootOfTrust(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary twice")
+	}
+	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := os.ReadFile(filepath.Join(pkgDir, fixtures, "npm/keys.json"))
+	if err := c.StagePublish("registry.example.test", keys, 2); err != nil {
+		t.Fatal(err)
+	}
+	h, err := repohttp.Handler(c.RepoDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	env := []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "XDG_CACHE_HOME=" + t.TempDir()}
+	bare := t.TempDir()
+	copyModule(t, bare)
+	os.Remove(filepath.Join(bare, "repo-metadata", "root.json"))
+	os.Remove(filepath.Join(bare, "repo-metadata", "repositories.txt"))
+	cmd := exec.Command(build(t, bare), "keys", "--registry", "registry.example.test")
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "embeds no root of trust, so pass --root FILE or set TUFKEYS_ROOT") {
+		t.Errorf("binary without an embedded root: %v\n%s", err, out)
+	}
+
+	deployed := t.TempDir()
+	copyModule(t, deployed)
+	root, _ := c.RootBytes(1)
+	os.WriteFile(filepath.Join(deployed, "repo-metadata", "root.json"), root, 0o644)
+	os.WriteFile(filepath.Join(deployed, "repo-metadata", "repositories.txt"), []byte("# test\n"+srv.URL+"\n"), 0o644)
+	cmd = exec.Command(build(t, deployed), "keys", "--registry", "registry.example.test", "--format", "corepack")
+	cmd.Env = env
+	out, err = cmd.CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), `{"npm":[`) || !strings.Contains(string(out), "SHA256:DhQ8") {
+		t.Errorf("binary with an embedded root and no flags: %v\n%s", err, out)
+	}
+}
