@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's one test command: formatting, vet, and every test with the
-# race detector. It needs only Go; it installs whatever else it uses.
+# race detector, with a real S3-compatible server (versitygw) on loopback
+# for the storage tests. It needs only Go; it installs what else it uses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,10 @@ fi
 
 echo "== go vet"
 go vet ./...
+
+echo "== S3 test server"
+. scripts/s3-server.sh
+s3_start
 
 echo "== go test -race"
 go test -race -count=1 ./...

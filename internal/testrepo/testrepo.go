@@ -127,7 +127,7 @@ func (c *Ceremony) StagePublish(host string, list []byte, n int) error {
 }
 
 // RootBytes returns the published root version v, the trust anchor a
-// client embeds.
+// client embeds, from the workspace's history (whatever the destination).
 func (c *Ceremony) RootBytes(v int) ([]byte, error) {
-	return os.ReadFile(filepath.Join(c.RepoDir, fmt.Sprintf("%d.root.json", v)))
+	return os.ReadFile(filepath.Join(c.WS.Dir, "published", fmt.Sprintf("%d.root.json", v)))
 }

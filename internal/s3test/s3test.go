@@ -1,0 +1,67 @@
+// Package s3test connects tests to the S3-compatible server that
+// scripts/test.sh starts once per run (versitygw on loopback).
+package s3test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tufkeys/tufkeys/internal/storage"
+)
+
+// Server is the test server's settings.
+type Server struct {
+	Endpoint string
+	Bucket   string
+}
+
+// Get returns the test server, or skips the test with a message saying how
+// to run it when TUFKEYS_S3_ENDPOINT is unset (scripts/test.sh always sets it).
+func Get(t testing.TB) Server {
+	t.Helper()
+	endpoint := os.Getenv("TUFKEYS_S3_ENDPOINT")
+	if endpoint == "" {
+		t.Skip("TUFKEYS_S3_ENDPOINT is unset: run scripts/test.sh, which starts an S3 server for these tests")
+	}
+	bucket := os.Getenv("TUFKEYS_S3_BUCKET")
+	if bucket == "" {
+		bucket = "tufkeys-test"
+	}
+	return Server{Endpoint: endpoint, Bucket: bucket}
+}
+
+var unsafe = regexp.MustCompile(`[^A-Za-z0-9-]+`)
+
+// Prefix is a fresh key prefix for one test, so tests share the bucket
+// without seeing each other's objects.
+func Prefix(t testing.TB) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return strings.Trim(unsafe.ReplaceAllString(t.Name(), "-"), "-") + "-" + hex.EncodeToString(b)
+}
+
+// Store opens a fresh prefix of the test bucket.
+func (s Server) Store(t testing.TB) (storage.Store, string) {
+	t.Helper()
+	prefix := Prefix(t)
+	st, err := storage.OpenS3(context.Background(), s.Bucket+"/"+prefix, s.Options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, prefix
+}
+
+// Options are the storage options for the test server.
+func (s Server) Options() storage.Options {
+	return storage.Options{EndpointURL: s.Endpoint, PathStyle: true}
+}
+
+// PublicURL is the plain HTTP URL under which anyone reads prefix.
+func (s Server) PublicURL(prefix string) string {
+	return strings.TrimSuffix(s.Endpoint, "/") + "/" + s.Bucket + "/" + prefix
+}

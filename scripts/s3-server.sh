@@ -1,0 +1,57 @@
+# Sourced by scripts/test.sh and scripts/bench.sh: installs versitygw (cached
+# across runs), starts it on loopback with a data directory under a temp
+# dir, creates a publicly readable bucket, exports the settings tests read,
+# and stops it on exit, whatever happened.
+
+VERSITYGW_VERSION=v1.8.0
+TOOLS_DIR="${TUFKEYS_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tufkeys-tools}"
+VERSITYGW="$TOOLS_DIR/bin/versitygw"
+
+install_versitygw() {
+	if [ -x "$VERSITYGW" ] && go version -m "$VERSITYGW" 2>/dev/null | grep -q "mod[[:space:]]*github.com/versity/versitygw[[:space:]]*$VERSITYGW_VERSION"; then
+		return
+	fi
+	echo "== installing versitygw $VERSITYGW_VERSION into $TOOLS_DIR/bin (once; later runs reuse it)"
+	mkdir -p "$TOOLS_DIR/bin"
+	GOBIN="$TOOLS_DIR/bin" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+}
+
+s3_stop() {
+	if [ -n "${S3_PID:-}" ]; then
+		kill "$S3_PID" 2>/dev/null || true
+		wait "$S3_PID" 2>/dev/null || true
+	fi
+	[ -n "${S3_TMP:-}" ] && rm -rf "$S3_TMP"
+}
+
+s3_start() {
+	install_versitygw
+	S3_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tufkeys-s3.XXXXXX")
+	trap s3_stop EXIT
+	mkdir -p "$S3_TMP/data"
+	export AWS_ACCESS_KEY_ID="test$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+	export AWS_SECRET_ACCESS_KEY="$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')"
+	export AWS_REGION=us-east-1
+	unset AWS_PROFILE AWS_SESSION_TOKEN
+	export AWS_EC2_METADATA_DISABLED=true
+	export TUFKEYS_S3_BUCKET=tufkeys-test
+	local attempt port
+	for attempt in 1 2 3 4 5; do
+		port=$((20000 + RANDOM % 20000))
+		"$VERSITYGW" --access "$AWS_ACCESS_KEY_ID" --secret "$AWS_SECRET_ACCESS_KEY" \
+			--port "127.0.0.1:$port" --quiet posix "$S3_TMP/data" >"$S3_TMP/versitygw.log" 2>&1 &
+		S3_PID=$!
+		export TUFKEYS_S3_ENDPOINT="http://127.0.0.1:$port"
+		if go run ./internal/s3test/setup -endpoint "$TUFKEYS_S3_ENDPOINT" -bucket "$TUFKEYS_S3_BUCKET" -wait 20s; then
+			echo "== versitygw listening on $TUFKEYS_S3_ENDPOINT, bucket $TUFKEYS_S3_BUCKET readable by anyone"
+			return 0
+		fi
+		kill "$S3_PID" 2>/dev/null || true
+		wait "$S3_PID" 2>/dev/null || true
+		S3_PID=
+		echo "versitygw did not start on port $port (attempt $attempt):" >&2
+		cat "$S3_TMP/versitygw.log" >&2
+	done
+	echo "could not start versitygw; see the log above" >&2
+	return 1
+}

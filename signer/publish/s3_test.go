@@ -1,0 +1,222 @@
+package publish_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/internal/s3test"
+	"github.com/tufkeys/tufkeys/internal/storage"
+	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/signer/publish"
+)
+
+func clientFor(t *testing.T, url string, root []byte) *client.Client {
+	t.Helper()
+	cl, err := client.New(client.Options{Repositories: []string{url}, TrustedRoot: root, CacheDir: t.TempDir(), RequestTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+func realVersion(t *testing.T, id string) bundle.Version {
+	t.Helper()
+	v, err := bundle.ParseManifest(fixture(t, "npm/"+id+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// Publish to a real S3 server, then a client reads the bucket over plain
+// HTTP, as it would through a CDN, and verifies a package.
+func TestPublishToS3(t *testing.T) {
+	srv := s3test.Get(t)
+	ctx := context.Background()
+	store, prefix := srv.Store(t)
+	c := newCeremony(t, testrepo.Options{})
+	if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	dry, err := publish.Publish(ctx, c.WS, c.Online.Signer, store, publish.Options{DryRun: true})
+	if err != nil || len(dry.Uploaded) != 5 {
+		t.Fatalf("dry run: %+v, %v", dry, err)
+	}
+	if _, err := store.Get(ctx, "timestamp.json", 1<<16); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the dry run uploaded: %v", err)
+	}
+	rep, err := publish.Publish(ctx, c.WS, c.Online.Signer, store, publish.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Uploaded) != 5 {
+		t.Errorf("uploaded %v", rep.Uploaded)
+	}
+	url := srv.PublicURL(prefix)
+	root, _ := c.RootBytes(1)
+	res, err := clientFor(t, url, root).VerifyVersion(ctx, host, realVersion(t, "pnpm@10.1.0"))
+	if err != nil || res.VerifiedBy[0] != "SHA256:DhQ8wR5APBvFHLF/+Tc+AYvPOdTpcIDqOhxsBHRwC7U" {
+		t.Fatalf("client over the bucket's HTTP URL: %v", err)
+	}
+	headers := map[string]string{
+		"timestamp.json": storage.CacheNoStore,
+		"1.root.json":    storage.CacheImmutable,
+		"1.targets.json": storage.CacheImmutable,
+	}
+	for name, cache := range headers {
+		resp, err := http.Get(url + "/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != cache || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s: %d, Cache-Control %q, Content-Type %q", name, resp.StatusCode, resp.Header.Get("Cache-Control"), resp.Header.Get("Content-Type"))
+		}
+	}
+	again, err := publish.Publish(ctx, c.WS, c.Online.Signer, store, publish.Options{})
+	if err != nil || len(again.Uploaded) != 0 {
+		t.Errorf("a second publish with no change uploaded %v (%v)", again.Uploaded, err)
+	}
+}
+
+// A publish to S3 that fails after any number of uploads never leaves a
+// bucket in which a client refresh fails or sees a mix, and running it
+// again completes it.
+func TestInterruptedS3Publish(t *testing.T) {
+	srv := s3test.Get(t)
+	ctx := context.Background()
+	for failAfter := 0; ; failAfter++ {
+		store, prefix := srv.Store(t)
+		c := newCeremony(t, testrepo.Options{})
+		if _, err := c.WS.Stage(host, fixture(t, "corepack-0.30.json"), nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Sign(2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, store, publish.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Sign(2); err != nil {
+			t.Fatal(err)
+		}
+		_, perr := publish.Publish(ctx, c.WS, c.Online.Signer, &failingStore{Store: store, left: failAfter}, publish.Options{})
+		root, _ := c.RootBytes(1)
+		keys, err := clientFor(t, srv.PublicURL(prefix), root).Keys(ctx, host)
+		if err != nil {
+			t.Fatalf("failing at upload %d: a client refresh fails: %v", failAfter, err)
+		}
+		if n := len(keys.Keys); n != 1 && n != 2 {
+			t.Fatalf("failing at upload %d: the client sees %d keys", failAfter, n)
+		}
+		if perr == nil {
+			if len(keys.Keys) != 2 {
+				t.Fatal("a completed publish serves the old list")
+			}
+			return
+		}
+		if !errors.Is(perr, errInjected) {
+			t.Fatalf("failing at upload %d: %v", failAfter, perr)
+		}
+		if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, store, publish.Options{}); err != nil {
+			t.Fatalf("publishing again after failing at upload %d: %v", failAfter, err)
+		}
+		if keys, err := clientFor(t, srv.PublicURL(prefix), root).Keys(ctx, host); err != nil || len(keys.Keys) != 2 {
+			t.Fatalf("after publishing again: %v", err)
+		}
+	}
+}
+
+// A versioned file already in the bucket with other bytes is never
+// overwritten.
+func TestS3NeverOverwritesPublishedFiles(t *testing.T) {
+	srv := s3test.Get(t)
+	ctx := context.Background()
+	store, _ := srv.Store(t)
+	if err := store.Put(ctx, "1.root.json", []byte(`{"not":"this repository"}`)); err != nil {
+		t.Fatal(err)
+	}
+	c := newCeremony(t, testrepo.Options{})
+	_, err := publish.Publish(ctx, c.WS, c.Online.Signer, store, publish.Options{})
+	if !errors.Is(err, publish.ErrConflict) || !strings.Contains(err.Error(), "already holds a different 1.root.json") {
+		t.Fatalf("err = %v", err)
+	}
+	got, _ := store.Get(ctx, "1.root.json", 1<<16)
+	if !bytes.Equal(got, []byte(`{"not":"this repository"}`)) {
+		t.Error("the existing file was overwritten")
+	}
+}
+
+func TestS3Errors(t *testing.T) {
+	srv := s3test.Get(t)
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		setup func(t *testing.T) (storage.Store, error)
+		is    error
+		words []string
+	}{
+		{
+			name: "wrong credentials",
+			setup: func(t *testing.T) (storage.Store, error) {
+				t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+				return storage.OpenS3(ctx, srv.Bucket+"/x", srv.Options())
+			},
+			is:    storage.ErrAccessDenied,
+			words: []string{"refused the credentials", "AWS_ACCESS_KEY_ID"},
+		},
+		{
+			name: "missing bucket",
+			setup: func(t *testing.T) (storage.Store, error) {
+				return storage.OpenS3(ctx, "no-such-bucket-here/x", srv.Options())
+			},
+			is:    storage.ErrNoBucket,
+			words: []string{"bucket no-such-bucket-here does not exist"},
+		},
+		{
+			name: "unreachable endpoint",
+			setup: func(t *testing.T) (storage.Store, error) {
+				return storage.OpenS3(ctx, srv.Bucket+"/x", storage.Options{EndpointURL: "http://127.0.0.1:1", PathStyle: true})
+			},
+			is:    storage.ErrUnreachable,
+			words: []string{"cannot reach the S3 endpoint", "--endpoint-url"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store, err := tt.setup(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newCeremony(t, testrepo.Options{})
+			_, err = publish.Publish(ctx, c.WS, c.Online.Signer, store, publish.Options{})
+			if !errors.Is(err, tt.is) {
+				t.Fatalf("err = %v, want %v", err, tt.is)
+			}
+			for _, w := range tt.words {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			st, _ := c.WS.Status()
+			if len(st.Published) != 0 {
+				t.Error("a failed publish was recorded in the workspace")
+			}
+		})
+	}
+}
