@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ import (
 
 const host = "registry.example.test"
 
-func fixture(t *testing.T, name string) []byte {
+func fixture(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "..", "bundle", "testdata", name))
 	if err != nil {
@@ -199,11 +200,14 @@ func TestPublishSameReleaseToAnotherStore(t *testing.T) {
 
 type recordingStore struct {
 	storage.Store
+	mu   sync.Mutex
 	puts []string
 }
 
 func (r *recordingStore) Put(ctx context.Context, name string, data []byte) error {
+	r.mu.Lock()
 	r.puts = append(r.puts, name)
+	r.mu.Unlock()
 	return r.Store.Put(ctx, name, data)
 }
 
@@ -597,15 +601,19 @@ func readPublished(c *testrepo.Ceremony) ([]byte, error) {
 
 type failingStore struct {
 	storage.Store
+	mu   sync.Mutex
 	left int
 }
 
 var errInjected = errors.New("injected upload failure")
 
 func (f *failingStore) Put(ctx context.Context, name string, data []byte) error {
+	f.mu.Lock()
 	if f.left == 0 {
+		f.mu.Unlock()
 		return errInjected
 	}
 	f.left--
+	f.mu.Unlock()
 	return f.Store.Put(ctx, name, data)
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
@@ -60,10 +61,24 @@ type Report struct {
 	Resigned bool
 }
 
+// file is one object of a release. Files of a lower phase are all in
+// place before any file of a higher phase is written: key lists, then
+// delegated metadata, targets, roots, snapshot and timestamp, so that a
+// reader sees the old repository or the new one, never a mix.
 type file struct {
-	name string
-	data []byte
+	name  string
+	data  []byte
+	phase int
 }
+
+const (
+	phaseTargets = iota
+	phaseDelegated
+	phaseTargetsMeta
+	phaseRoot
+	phaseSnapshot
+	phaseTimestamp
+)
 
 // Publish signs snapshot and timestamp with the online key and writes the
 // release: key lists, delegated metadata, targets, every root, snapshot,
@@ -80,14 +95,14 @@ func Publish(ctx context.Context, ws *workspace.Workspace, online *keyfile.Signe
 		if err != nil {
 			return Report{}, err
 		}
-		files = append(files, file{workspace.TargetPath(t.name, t.info), data})
+		files = append(files, file{workspace.TargetPath(t.name, t.info), data, phaseTargets})
 	}
 	for _, role := range sortedRoles(rel.Delegated) {
-		files = append(files, file{workspace.VersionedFile(rel.Delegated[role].Signed.Version, role), rel.DelegatedBytes[role]})
+		files = append(files, file{workspace.VersionedFile(rel.Delegated[role].Signed.Version, role), rel.DelegatedBytes[role], phaseDelegated})
 	}
-	files = append(files, file{workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes})
+	files = append(files, file{workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes, phaseTargetsMeta})
 	for i, data := range rel.RootBytes {
-		files = append(files, file{workspace.VersionedFile(int64(i+1), metadata.ROOT), data})
+		files = append(files, file{workspace.VersionedFile(int64(i+1), metadata.ROOT), data, phaseRoot})
 	}
 	return finish(ctx, ws, rel, online, store, files, len(rel.NewRoles) > 0, opts)
 }
@@ -102,9 +117,9 @@ func Timestamp(ctx context.Context, ws *workspace.Workspace, online *keyfile.Sig
 	}
 	var required []file
 	for _, role := range sortedRoles(rel.Delegated) {
-		required = append(required, file{workspace.VersionedFile(rel.Delegated[role].Signed.Version, role), rel.DelegatedBytes[role]})
+		required = append(required, file{workspace.VersionedFile(rel.Delegated[role].Signed.Version, role), rel.DelegatedBytes[role], phaseDelegated})
 	}
-	required = append(required, file{workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes})
+	required = append(required, file{workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes, phaseTargetsMeta})
 	for _, f := range required {
 		state, err := store.Compare(ctx, f.name, f.data)
 		if err != nil {
@@ -166,38 +181,85 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 	}
 	if snapBytes != nil {
 		files = append(files,
-			file{workspace.VersionedFile(snapVersion, metadata.SNAPSHOT), snapBytes},
-			file{workspace.RoleFile(metadata.TIMESTAMP), tsBytes},
+			file{workspace.VersionedFile(snapVersion, metadata.SNAPSHOT), snapBytes, phaseSnapshot},
+			file{workspace.RoleFile(metadata.TIMESTAMP), tsBytes, phaseTimestamp},
 		)
 	}
 	rep := Report{Root: root.Signed.Version, Targets: rel.Targets.Signed.Version, Snapshot: snapVersion, Timestamp: tsVersion, NewRoles: rel.NewRoles, Resigned: resign}
-	for _, f := range files {
-		state, err := store.Compare(ctx, f.name, f.data)
-		if err != nil {
-			return rep, storeError(store, f.name, err)
-		}
-		switch {
-		case state == storage.Same:
-			rep.Skipped++
-			progress(opts, "unchanged %s", f.name)
-			continue
-		case state == storage.Different && storage.Immutable(f.name):
-			return rep, fmt.Errorf("%s already holds a different %s; published files never change, so this is not the repository this workspace published to, or someone altered it: %w", store, f.name, ErrConflict)
-		}
-		rep.Uploaded = append(rep.Uploaded, f.name)
-		if opts.DryRun {
-			progress(opts, "would upload %s", f.name)
-			continue
-		}
-		if err := store.Put(ctx, f.name, f.data); err != nil {
-			return rep, storeError(store, f.name, err)
-		}
-		progress(opts, "uploaded %s", f.name)
+	if err := upload(ctx, store, files, opts, &rep); err != nil {
+		return rep, err
 	}
 	if opts.DryRun || !resign {
 		return rep, nil
 	}
 	return rep, ws.Record(rel, snapBytes, tsBytes)
+}
+
+// uploadWorkers bounds the requests in flight within one phase.
+const uploadWorkers = 8
+
+// upload writes the files phase by phase. Within a phase, files are
+// checked and written concurrently; a file already there with the same
+// bytes is skipped, and an immutable file there with other bytes stops the
+// publish before anything of a later phase is written.
+func upload(ctx context.Context, store storage.Store, files []file, opts Options, rep *Report) error {
+	for start := 0; start < len(files); {
+		end := start
+		for end < len(files) && files[end].phase == files[start].phase {
+			end++
+		}
+		phase := files[start:end]
+		outcome := make([]string, len(phase)) // "", "skipped" or "uploaded"
+		errs := make([]error, len(phase))
+		sem := make(chan struct{}, uploadWorkers)
+		var wg sync.WaitGroup
+		for i, f := range phase {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				outcome[i], errs[i] = put(ctx, store, f, opts)
+			}()
+		}
+		wg.Wait()
+		for i, f := range phase {
+			switch outcome[i] {
+			case "skipped":
+				rep.Skipped++
+			case "uploaded":
+				rep.Uploaded = append(rep.Uploaded, f.name)
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+func put(ctx context.Context, store storage.Store, f file, opts Options) (string, error) {
+	state, err := store.Compare(ctx, f.name, f.data)
+	if err != nil {
+		return "", storeError(store, f.name, err)
+	}
+	switch {
+	case state == storage.Same:
+		progress(opts, "unchanged %s", f.name)
+		return "skipped", nil
+	case state == storage.Different && storage.Immutable(f.name):
+		return "", fmt.Errorf("%s already holds a different %s; published files never change, so this is not the repository this workspace published to, or someone altered it: %w", store, f.name, ErrConflict)
+	}
+	if opts.DryRun {
+		progress(opts, "would upload %s", f.name)
+		return "uploaded", nil
+	}
+	if err := store.Put(ctx, f.name, f.data); err != nil {
+		return "", storeError(store, f.name, err)
+	}
+	progress(opts, "uploaded %s", f.name)
+	return "uploaded", nil
 }
 
 // freeSnapshotVersion skips snapshot versions that a publish which stopped
@@ -254,8 +316,12 @@ func sameMeta(a, b map[string]*metadata.MetaFiles) bool {
 	return true
 }
 
+var progressMu sync.Mutex
+
 func progress(opts Options, format string, args ...any) {
 	if opts.Progress != nil {
+		progressMu.Lock()
+		defer progressMu.Unlock()
 		fmt.Fprintf(opts.Progress, format+"\n", args...)
 	}
 }

@@ -1,0 +1,152 @@
+package publish_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tufkeys/tufkeys/internal/s3test"
+	"github.com/tufkeys/tufkeys/internal/storage"
+	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/signer/publish"
+)
+
+const (
+	benchRegistries = 50
+	benchVersions   = 20
+)
+
+// BenchmarkIncrementalPublish measures, against the real S3 server, a
+// publish that changes one registry in a repository holding 50 registries
+// and 20 published versions, and in the same run a naive upload of every
+// file of that repository. Run it with scripts/bench.sh, which starts the
+// server.
+func BenchmarkIncrementalPublish(b *testing.B) {
+	srv := s3test.Get(b)
+	ctx := context.Background()
+	s3, _ := srv.Store(b)
+	c, err := testrepo.New(b.TempDir(), testrepo.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lists := [][]byte{fixture(b, "npm/keys.json"), fixture(b, "corepack-0.30.json")}
+	dropNew := []string{"SHA256:DhQ8wR5APBvFHLF/+Tc+AYvPOdTpcIDqOhxsBHRwC7U"}
+	host := func(i int) string { return fmt.Sprintf("registry%02d.example.test", i) }
+	// history: every file ever published, kept in a local directory too
+	history, err := storage.NewDir(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	state := make([]int, benchRegistries) // which list each registry has
+	change := func(i int) {
+		r := i % benchRegistries
+		state[r] = 1 - state[r]
+		var remove []string
+		if state[r] == 1 {
+			remove = dropNew
+		}
+		if _, err := c.WS.Stage(host(r), lists[state[r]], remove); err != nil {
+			b.Fatal(err)
+		}
+	}
+	publishBoth := func() publish.Report {
+		if err := c.Sign(2); err != nil {
+			b.Fatal(err)
+		}
+		rep, err := publish.Publish(ctx, c.WS, c.Online.Signer, s3, publish.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, history, publish.Options{}); err != nil {
+			b.Fatal(err)
+		}
+		return rep
+	}
+	for r := range benchRegistries {
+		if _, err := c.WS.Stage(host(r), lists[0], nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	publishBoth()
+	for v := 1; v < benchVersions; v++ {
+		change(v)
+		publishBoth()
+	}
+	var incTime, naiveTime time.Duration
+	var incObjects, naiveObjects int
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		change(benchVersions + i)
+		if err := c.Sign(2); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		rep, err := publish.Publish(ctx, c.WS, c.Online.Signer, s3, publish.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		incTime += time.Since(start)
+		incObjects += len(rep.Uploaded)
+		b.StopTimer()
+		if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, history, publish.Options{}); err != nil {
+			b.Fatal(err)
+		}
+		naive, _ := srv.Store(b)
+		b.StartTimer()
+		start = time.Now()
+		n, err := uploadEverything(ctx, history.Root, naive)
+		if err != nil {
+			b.Fatal(err)
+		}
+		naiveTime += time.Since(start)
+		naiveObjects += n
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(incObjects)/n, "incremental-objects")
+	b.ReportMetric(float64(incTime.Milliseconds())/n, "incremental-ms")
+	b.ReportMetric(float64(naiveObjects)/n, "naive-objects")
+	b.ReportMetric(float64(naiveTime.Milliseconds())/n, "naive-ms")
+	b.ReportMetric(float64(incTime)/float64(naiveTime), "time-ratio")
+}
+
+// uploadEverything is the naive publish: every file of the repository's
+// history, whether or not the store has it, with the same eight requests
+// in flight as a real publish.
+func uploadEverything(ctx context.Context, dir string, store storage.Store) (int, error) {
+	var names []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			names = append(names, p)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	sem := make(chan struct{}, 8)
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, p := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			data, err := os.ReadFile(p)
+			if err == nil {
+				rel, _ := filepath.Rel(dir, p)
+				err = store.Put(ctx, filepath.ToSlash(rel), data)
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	return len(names), errors.Join(errs...)
+}
