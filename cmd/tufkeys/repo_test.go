@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tufkeys/tufkeys/internal/s3test"
 )
 
 // The README's signing ceremony, command by command, with real encrypted
@@ -55,6 +57,23 @@ func TestCLICeremony(t *testing.T) {
 		for _, w := range s.want {
 			if !strings.Contains(out, w) {
 				t.Errorf("%v: output lacks %q:\n%s", s.args[:2], w, out)
+			}
+		}
+	}
+	if endpoint := os.Getenv("TUFKEYS_S3_ENDPOINT"); endpoint != "" {
+		to := "s3://" + os.Getenv("TUFKEYS_S3_BUCKET") + "/" + s3test.Prefix(t)
+		for _, s := range []struct {
+			extra []string
+			want  string
+		}{
+			{[]string{"--dry-run"}, "dry run: would publish root v1, targets v1, snapshot v2, timestamp v2 to " + to + " (5 files uploaded"},
+			{nil, "published root v1, targets v1, snapshot v2, timestamp v2 to " + to + " (5 files uploaded"},
+			{nil, "(0 files uploaded, 5 unchanged)"},
+		} {
+			args := append([]string{"repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--to", to, "--endpoint-url", endpoint, "--path-style"}, s.extra...)
+			code, out, errOut := runCLI(t, args...)
+			if code != exitOK || !strings.Contains(out, s.want) {
+				t.Errorf("%v: exit %d\n%s%s", s.extra, code, out, errOut)
 			}
 		}
 	}
