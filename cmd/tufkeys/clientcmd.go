@@ -14,7 +14,7 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
-	"github.com/tufkeys/tufkeys/client/registry"
+	"github.com/tufkeys/tufkeys/internal/registry"
 )
 
 // clientFlags are the flags of every command that reads the repository,

@@ -27,7 +27,7 @@ var (
 	// ErrWrongOnlineKey marks an online key the root does not name.
 	ErrWrongOnlineKey = errors.New("wrong online key")
 	// ErrConflict marks a published file that exists with other content.
-	ErrConflict = errors.New("published file differs")
+	ErrConflict = storage.ErrConflict
 	// ErrStaleWorkspace marks a workspace older than what the store serves.
 	ErrStaleWorkspace = errors.New("workspace is behind the repository")
 )
@@ -61,25 +61,6 @@ type Report struct {
 	Resigned bool
 }
 
-// file is one object of a release. Files of a lower phase are all in
-// place before any file of a higher phase is written: key lists, then
-// delegated metadata, targets, roots, snapshot and timestamp, so that a
-// reader sees the old repository or the new one, never a mix.
-type file struct {
-	name  string
-	data  []byte
-	phase int
-}
-
-const (
-	phaseTargets = iota
-	phaseDelegated
-	phaseTargetsMeta
-	phaseRoot
-	phaseSnapshot
-	phaseTimestamp
-)
-
 // Publish signs snapshot and timestamp with the online key and writes the
 // release: key lists, delegated metadata, targets, every root, snapshot,
 // timestamp. Files already published with the same bytes are skipped, so a
@@ -89,20 +70,20 @@ func Publish(ctx context.Context, ws *workspace.Workspace, online *keyfile.Signe
 	if err != nil {
 		return Report{}, err
 	}
-	var files []file
+	var files []storage.Object
 	for _, t := range allTargets(rel) {
 		data, err := ws.ReadTarget(t.name, t.info)
 		if err != nil {
 			return Report{}, err
 		}
-		files = append(files, file{workspace.TargetPath(t.name, t.info), data, phaseTargets})
+		files = append(files, object(workspace.TargetPath(t.name, t.info), data, storage.PhaseTargets))
 	}
 	for _, role := range sortedRoles(rel.Delegated) {
-		files = append(files, file{workspace.VersionedFile(rel.Delegated[role].Signed.Version, role), rel.DelegatedBytes[role], phaseDelegated})
+		files = append(files, object(workspace.VersionedFile(rel.Delegated[role].Signed.Version, role), rel.DelegatedBytes[role], storage.PhaseDelegated))
 	}
-	files = append(files, file{workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes, phaseTargetsMeta})
+	files = append(files, object(workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes, storage.PhaseTargetsMeta))
 	for i, data := range rel.RootBytes {
-		files = append(files, file{workspace.VersionedFile(int64(i+1), metadata.ROOT), data, phaseRoot})
+		files = append(files, object(workspace.VersionedFile(int64(i+1), metadata.ROOT), data, storage.PhaseRoot))
 	}
 	return finish(ctx, ws, rel, online, store, files, len(rel.NewRoles) > 0, opts)
 }
@@ -115,24 +96,24 @@ func Timestamp(ctx context.Context, ws *workspace.Workspace, online *keyfile.Sig
 	if err != nil {
 		return Report{}, err
 	}
-	var required []file
+	var required []storage.Object
 	for _, role := range sortedRoles(rel.Delegated) {
-		required = append(required, file{workspace.VersionedFile(rel.Delegated[role].Signed.Version, role), rel.DelegatedBytes[role], phaseDelegated})
+		required = append(required, object(workspace.VersionedFile(rel.Delegated[role].Signed.Version, role), rel.DelegatedBytes[role], storage.PhaseDelegated))
 	}
-	required = append(required, file{workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes, phaseTargetsMeta})
+	required = append(required, object(workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes, storage.PhaseTargetsMeta))
 	for _, f := range required {
-		state, err := store.Compare(ctx, f.name, f.data)
+		state, err := store.Compare(ctx, f.Name, f.Data)
 		if err != nil {
-			return Report{}, storeError(store, f.name, err)
+			return Report{}, storeError(store, f.Name, err)
 		}
 		if state != storage.Same {
-			return Report{}, fmt.Errorf("%s does not serve this workspace's %s: run tufkeys repo publish first", store, f.name)
+			return Report{}, fmt.Errorf("%s does not serve this workspace's %s: run tufkeys repo publish first", store, f.Name)
 		}
 	}
 	return finish(ctx, ws, rel, online, store, nil, true, opts)
 }
 
-func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release, online *keyfile.Signer, store storage.Store, files []file, resign bool, opts Options) (Report, error) {
+func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release, online *keyfile.Signer, store storage.Store, files []storage.Object, resign bool, opts Options) (Report, error) {
 	root := rel.Root()
 	for _, role := range []string{metadata.SNAPSHOT, metadata.TIMESTAMP} {
 		if !slices.Contains(root.Signed.Roles[role].KeyIDs, online.KeyID) {
@@ -181,85 +162,20 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 	}
 	if snapBytes != nil {
 		files = append(files,
-			file{workspace.VersionedFile(snapVersion, metadata.SNAPSHOT), snapBytes, phaseSnapshot},
-			file{workspace.RoleFile(metadata.TIMESTAMP), tsBytes, phaseTimestamp},
+			object(workspace.VersionedFile(snapVersion, metadata.SNAPSHOT), snapBytes, storage.PhaseSnapshot),
+			object(workspace.RoleFile(metadata.TIMESTAMP), tsBytes, storage.PhaseTimestamp),
 		)
 	}
 	rep := Report{Root: root.Signed.Version, Targets: rel.Targets.Signed.Version, Snapshot: snapVersion, Timestamp: tsVersion, NewRoles: rel.NewRoles, Resigned: resign}
-	if err := upload(ctx, store, files, opts, &rep); err != nil {
+	sr, err := storage.Sync(ctx, store, files, storage.SyncOptions{DryRun: opts.DryRun, Progress: progress(opts)})
+	rep.Uploaded, rep.Skipped = sr.Uploaded, sr.Skipped
+	if err != nil {
 		return rep, err
 	}
 	if opts.DryRun || !resign {
 		return rep, nil
 	}
 	return rep, ws.Record(rel, snapBytes, tsBytes)
-}
-
-// uploadWorkers bounds the requests in flight within one phase.
-const uploadWorkers = 8
-
-// upload writes the files phase by phase. Within a phase, files are
-// checked and written concurrently; a file already there with the same
-// bytes is skipped, and an immutable file there with other bytes stops the
-// publish before anything of a later phase is written.
-func upload(ctx context.Context, store storage.Store, files []file, opts Options, rep *Report) error {
-	for start := 0; start < len(files); {
-		end := start
-		for end < len(files) && files[end].phase == files[start].phase {
-			end++
-		}
-		phase := files[start:end]
-		outcome := make([]string, len(phase)) // "", "skipped" or "uploaded"
-		errs := make([]error, len(phase))
-		sem := make(chan struct{}, uploadWorkers)
-		var wg sync.WaitGroup
-		for i, f := range phase {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				outcome[i], errs[i] = put(ctx, store, f, opts)
-			}()
-		}
-		wg.Wait()
-		for i, f := range phase {
-			switch outcome[i] {
-			case "skipped":
-				rep.Skipped++
-			case "uploaded":
-				rep.Uploaded = append(rep.Uploaded, f.name)
-			}
-		}
-		if err := errors.Join(errs...); err != nil {
-			return err
-		}
-		start = end
-	}
-	return nil
-}
-
-func put(ctx context.Context, store storage.Store, f file, opts Options) (string, error) {
-	state, err := store.Compare(ctx, f.name, f.data)
-	if err != nil {
-		return "", storeError(store, f.name, err)
-	}
-	switch {
-	case state == storage.Same:
-		progress(opts, "unchanged %s", f.name)
-		return "skipped", nil
-	case state == storage.Different && storage.Immutable(f.name):
-		return "", fmt.Errorf("%s already holds a different %s; published files never change, so this is not the repository this workspace published to, or someone altered it: %w", store, f.name, ErrConflict)
-	}
-	if opts.DryRun {
-		progress(opts, "would upload %s", f.name)
-		return "uploaded", nil
-	}
-	if err := store.Put(ctx, f.name, f.data); err != nil {
-		return "", storeError(store, f.name, err)
-	}
-	progress(opts, "uploaded %s", f.name)
-	return "uploaded", nil
 }
 
 // freeSnapshotVersion skips snapshot versions that a publish which stopped
@@ -316,13 +232,16 @@ func sameMeta(a, b map[string]*metadata.MetaFiles) bool {
 	return true
 }
 
-var progressMu sync.Mutex
-
-func progress(opts Options, format string, args ...any) {
-	if opts.Progress != nil {
-		progressMu.Lock()
-		defer progressMu.Unlock()
-		fmt.Fprintf(opts.Progress, format+"\n", args...)
+// progress reports each object on opts.Progress, one line at a time.
+func progress(opts Options) func(verb, name string) {
+	if opts.Progress == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	return func(verb, name string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(opts.Progress, "%s %s\n", verb, name)
 	}
 }
 
@@ -373,6 +292,10 @@ func metaFile(version int64, data []byte) *metadata.MetaFiles {
 	m.Length = int64(len(data))
 	m.Hashes = metadata.Hashes{"sha256": sum[:]}
 	return m
+}
+
+func object(name string, data []byte, phase int) storage.Object {
+	return storage.Object{Name: name, Data: data, Phase: phase}
 }
 
 func snapshotVersion(md *metadata.Metadata[metadata.SnapshotType]) int64 {
