@@ -69,7 +69,15 @@ type Options struct {
 	// Sequential turns off overlapping requests, for servers or harnesses
 	// that expect one request at a time in the TUF specification's order.
 	Sequential bool
+	// AcceptExpired accepts metadata that expired up to this long ago, for
+	// air-gapped networks fed by archives that age in transit. It weakens
+	// the protection against freeze attacks by as much, is never the
+	// default, and is bounded by MaxAcceptExpired.
+	AcceptExpired time.Duration
 }
+
+// MaxAcceptExpired bounds Options.AcceptExpired.
+const MaxAcceptExpired = 90 * 24 * time.Hour
 
 // Client answers for registry key lists from a verified cache.
 type Client struct {
@@ -108,11 +116,17 @@ func New(opts Options) (*Client, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if opts.AcceptExpired < 0 || opts.AcceptExpired > MaxAcceptExpired {
+		return nil, fmt.Errorf("accepting metadata expired up to %s ago is beyond the %s allowed: export a fresher archive instead", days(opts.AcceptExpired), days(MaxAcceptExpired))
+	}
+	if opts.AcceptExpired > 0 {
+		opts.Logger.Warn("accepting metadata that expired up to " + days(opts.AcceptExpired) + " ago: protection against freeze attacks is weakened by as much")
+	}
 	c := &Client{opts: opts, http: opts.HTTPClient, log: opts.Logger}
 	if c.http == nil {
 		c.http = defaultHTTPClient()
 	}
-	if _, _, err := verifiedRoot(nil, opts.TrustedRoot, c.now()); err != nil {
+	if _, _, err := verifiedRoot(nil, opts.TrustedRoot, c.refTime()); err != nil {
 		return nil, err
 	}
 	dir := opts.CacheDir
@@ -132,6 +146,14 @@ func New(opts Options) (*Client, error) {
 	return c, nil
 }
 
+// days writes a duration in days when it is a whole number of them.
+func days(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
 // defaultHTTPClient honours HTTPS_PROXY and NO_PROXY through the standard
 // transport, and SSL_CERT_FILE through the system certificate pool.
 func defaultHTTPClient() *http.Client {
@@ -142,6 +164,10 @@ func defaultHTTPClient() *http.Client {
 }
 
 func (c *Client) now() time.Time { return c.opts.Clock().UTC() }
+
+// refTime is TUF's reference time for expiry: now, or earlier by the
+// accepted expiry.
+func (c *Client) refTime() time.Time { return c.now().Add(-c.opts.AcceptExpired) }
 
 // CacheDir is where the cache lives, empty when it is kept in memory.
 func (c *Client) CacheDir() string {
@@ -297,7 +323,7 @@ func (c *Client) cachedLocked(name string, requireFresh bool) ([]byte, bool) {
 			return nil, false
 		}
 	}
-	l, err := loadVerified(c.cache, c.opts.TrustedRoot, now)
+	l, err := loadVerified(c.cache, c.opts.TrustedRoot, c.refTime())
 	if err != nil {
 		return nil, false
 	}

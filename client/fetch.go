@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/tufkeys/tufkeys/client/archive"
 )
 
 // ErrUnavailable marks a repository that could not be reached or did not
@@ -65,6 +67,8 @@ type fetcher struct {
 	// what the cache already holds, so speculation skips it
 	have   cachedVersions
 	wanted []string // target names this update needs
+	// archive holds the files of an archive repository, read once
+	archive map[string][]byte
 
 	mu      sync.Mutex
 	ahead   map[string]*early // requests started before go-tuf asked
@@ -112,6 +116,20 @@ func newFetcher(ctx context.Context, c *Client, base string, etag string, cached
 }
 
 func (f *fetcher) url(name string) string { return f.base + "/" + name }
+
+// openArchive reads the repository when it is an archive file.
+func (f *fetcher) openArchive() error {
+	p, ok := archive.IsArchive(f.base)
+	if !ok {
+		return nil
+	}
+	files, err := archive.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	f.archive = files
+	return nil
+}
 
 // lastFile names the last file go-tuf asked for.
 func (f *fetcher) lastFile() string {
@@ -268,6 +286,9 @@ func (f *fetcher) DownloadFile(urlPath string, maxLength int64, _ time.Duration)
 // get fetches one file with the update's context, a per-request timeout
 // and a bound on its size.
 func (f *fetcher) get(rawURL string, maxLength int64, cond conditional) fetchResult {
+	if f.archive != nil {
+		return f.getArchived(rawURL, maxLength)
+	}
 	if u, err := url.Parse(rawURL); err == nil && u.Scheme == "file" {
 		return getFile(u, maxLength)
 	}
@@ -309,6 +330,18 @@ func (f *fetcher) get(rawURL string, maxLength int64, cond conditional) fetchRes
 		return fetchResult{code: resp.StatusCode, err: &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s sent more than the %d bytes expected", redact(rawURL), maxLength)}}
 	}
 	return fetchResult{data: data, etag: resp.Header.Get("ETag"), code: resp.StatusCode}
+}
+
+// getArchived serves a file of an archive repository.
+func (f *fetcher) getArchived(rawURL string, maxLength int64) fetchResult {
+	data, ok := f.archive[strings.TrimPrefix(rawURL, f.base+"/")]
+	if !ok {
+		return fetchResult{code: http.StatusNotFound, err: fmt.Errorf("%w: %w", ErrUnavailable, &metadata.ErrDownloadHTTP{StatusCode: http.StatusNotFound, URL: rawURL})}
+	}
+	if int64(len(data)) > maxLength {
+		return fetchResult{err: &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is longer than the %d bytes expected", rawURL, maxLength)}}
+	}
+	return fetchResult{data: data, code: http.StatusOK}
 }
 
 // getFile serves file:// repositories: a mirror on a mounted share.

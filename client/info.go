@@ -55,7 +55,7 @@ func (c *Client) CacheInfo(ctx context.Context) (CacheInfo, error) {
 		info.Problem = "never refreshed"
 		return info, nil
 	}
-	l, err := loadVerified(c.cache, c.opts.TrustedRoot, now)
+	l, err := loadVerified(c.cache, c.opts.TrustedRoot, c.refTime())
 	if err != nil {
 		info.Problem = err.Error()
 		return info, nil

@@ -31,7 +31,7 @@ func (c *Client) memCached(name string, requireFresh bool) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
-	if c.mem == nil || !now.Before(c.mem.expires) {
+	if c.mem == nil || !c.refTime().Before(c.mem.expires) {
 		return nil, false
 	}
 	if requireFresh && now.Sub(c.mem.checkedAt) >= c.opts.MaxAge {
@@ -47,6 +47,10 @@ func (c *Client) memCached(name string, requireFresh bool) ([]byte, bool) {
 // take turns under the cache's lock; one that finds the cache freshly
 // refreshed by another uses it without asking the network.
 func (c *Client) refresh(ctx context.Context, names []string, force bool) (map[string][]byte, string, error) {
+	return c.refreshFrom(ctx, c.opts.Repositories, names, force)
+}
+
+func (c *Client) refreshFrom(ctx context.Context, repos []string, names []string, force bool) (map[string][]byte, string, error) {
 	started := c.now()
 	if c.cache != nil {
 		unlock, err := c.cache.lock(ctx, true)
@@ -62,7 +66,7 @@ func (c *Client) refresh(ctx context.Context, names []string, force bool) (map[s
 	}
 	var failures []string
 	var errs []error
-	for _, repo := range c.opts.Repositories {
+	for _, repo := range repos {
 		got, err := c.attempt(ctx, repo, names)
 		if err == nil {
 			if len(failures) > 0 {
@@ -156,6 +160,9 @@ func (c *Client) attempt(ctx context.Context, repo string, names []string) (map[
 		}
 	}
 	f := newFetcher(ctx, c, repo, prev.TimestampETag, cachedTimestamp)
+	if err := f.openArchive(); err != nil {
+		return nil, err
+	}
 	f.wanted = names
 	if c.cache != nil {
 		f.have = c.cache.versions(names)
@@ -165,7 +172,7 @@ func (c *Client) attempt(ctx context.Context, repo string, names []string) (map[
 	// again for anything else
 	nextRoot := c.guessNextRoot()
 	f.begin(nextRoot)
-	rootBytes, tm, err := verifiedRoot(c.cache, c.opts.TrustedRoot, now)
+	rootBytes, tm, err := verifiedRoot(c.cache, c.opts.TrustedRoot, c.refTime())
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +211,7 @@ func (c *Client) attempt(ctx context.Context, repo string, names []string) (map[
 	if err != nil {
 		return nil, explain(repo, err, f)
 	}
-	up.UnsafeSetRefTime(now)
+	up.UnsafeSetRefTime(c.refTime())
 	if err := up.Refresh(); err != nil {
 		return nil, explain(repo, err, f)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/internal/registry"
+	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 
 // clientFlags are the flags of every command that reads the repository,
@@ -25,6 +26,8 @@ type clientFlags struct {
 	Cache   string
 	MaxAge  time.Duration
 	Offline bool
+	// AcceptExpired is the --accept-expired period, e.g. "14d".
+	AcceptExpired string
 	// set records which flags the user gave, so the environment fills the rest
 	set func(name string) bool
 }
@@ -36,6 +39,7 @@ func addClientFlags(cmd *cobra.Command, f *clientFlags) {
 	fs.StringVar(&f.Cache, "cache", "", "cache directory (env TUFKEYS_CACHE; default: the user cache directory)")
 	fs.DurationVar(&f.MaxAge, "max-age", client.DefaultMaxAge, "how long the cache answers without the network (env TUFKEYS_MAX_AGE)")
 	fs.BoolVar(&f.Offline, "offline", false, "never use the network; answer from the cache while its metadata is unexpired (env TUFKEYS_OFFLINE)")
+	fs.StringVar(&f.AcceptExpired, "accept-expired", "", "accept metadata that expired up to this long ago, e.g. 14d, at most 90d; weakens freeze protection (env TUFKEYS_ACCEPT_EXPIRED)")
 	f.set = func(name string) bool { return fs.Changed(name) }
 }
 
@@ -65,6 +69,9 @@ func (f *clientFlags) fromEnv() error {
 			f.MaxAge = d
 		}
 	}
+	if !changed("accept-expired") && f.AcceptExpired == "" {
+		f.AcceptExpired = os.Getenv("TUFKEYS_ACCEPT_EXPIRED")
+	}
 	if !changed("offline") {
 		switch strings.ToLower(os.Getenv("TUFKEYS_OFFLINE")) {
 		case "1", "true", "yes":
@@ -85,6 +92,13 @@ func (f *clientFlags) open(std streams) (*client.Client, error) {
 		MaxAge:       f.MaxAge,
 		Offline:      f.Offline,
 		Logger:       warnLogger(std),
+	}
+	if f.AcceptExpired != "" {
+		p, err := workspace.ParsePeriod(f.AcceptExpired)
+		if err != nil {
+			return nil, usagef("--accept-expired: %v", err)
+		}
+		opts.AcceptExpired = time.Duration(p)
 	}
 	if f.Root != "" {
 		root, err := readInput(std, f.Root, 1<<20)

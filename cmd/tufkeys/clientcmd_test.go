@@ -151,3 +151,33 @@ func TestCLIDemo(t *testing.T) {
 		t.Errorf("demo: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+func TestCLIMirrorExportImport(t *testing.T) {
+	clearClientEnv(t)
+	_, repo, root := published(t, "npm/keys.json")
+	dir := t.TempDir()
+	mirrorDir := filepath.Join(dir, "mirror")
+	archive := filepath.Join(dir, "keys.tar.gz")
+	inside := filepath.Join(dir, "inside-cache")
+	steps := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"mirror", "--from", repo, "--to", mirrorDir, "--root", root, "--cache", filepath.Join(dir, "c1")}, exitOK, "mirrored root v1, targets v1, 1 key list (registry.example.test/keys.json) to " + mirrorDir + ": 5 files copied, 0 unchanged"},
+		{[]string{"mirror", "--from", repo, "--to", mirrorDir, "--root", root, "--cache", filepath.Join(dir, "c1")}, exitOK, "0 files copied, 5 unchanged"},
+		{[]string{"export", "--repo", repo, "--out", archive, "--root", root, "--cache", filepath.Join(dir, "c2")}, exitOK, "exported root v1, targets v1, 1 key list to " + archive + " (5 files)"},
+		{[]string{"import", archive, "--root", root, "--cache", inside}, exitOK, "imported root v1, targets v1, key lists registry.example.test/keys.json into " + inside},
+		{[]string{"keys", "--registry", "registry.example.test", "--offline", "--root", root, "--repo", "http://127.0.0.1:1", "--cache", inside}, exitOK, "SHA256:DhQ8"},
+		{[]string{"keys", "--registry", "registry.example.test", "--root", root, "--repo", archive, "--cache", filepath.Join(dir, "c3")}, exitOK, "SHA256:jl3b"},
+		{[]string{"import", filepath.Join(dir, "missing.tar.gz"), "--root", root, "--cache", inside}, exitFail, "missing.tar.gz"},
+		{[]string{"import", archive, "--root", root, "--cache", inside, "--accept-expired", "200d"}, exitFail, "accepting metadata expired up to 200 days ago is beyond the 90 days allowed"},
+		{[]string{"mirror", "--from", repo, "--root", root}, exitUsage, "--from and --to are both required"},
+	}
+	for _, s := range steps {
+		code, out, errOut := runCLI(t, s.args...)
+		if code != s.code || !strings.Contains(out+errOut, s.want) {
+			t.Errorf("%v: exit %d, want %d and %q\n%s%s", s.args[:2], code, s.code, s.want, out, errOut)
+		}
+	}
+}

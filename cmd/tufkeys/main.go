@@ -111,6 +111,9 @@ client without a new release, and a forged key reaches none.`,
 		newRefreshCommand(std),
 		newCacheCommand(std),
 		newDemoCommand(std),
+		newMirrorCommand(std),
+		newExportCommand(std),
+		newImportCommand(std),
 	)
 	return root
 }

@@ -1,0 +1,249 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"path"
+	"sort"
+	"strconv"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
+
+	"github.com/tufkeys/tufkeys/internal/storage"
+)
+
+// Bounds on a whole repository, so that a hostile mirror cannot make a
+// collection run forever.
+const (
+	maxRootVersions = 256
+	maxRoles        = 64
+)
+
+// Repository is a whole repository, verified: every file a mirror must
+// serve, in the order a writer must put them in place.
+type Repository struct {
+	Objects []storage.Object
+	// KeyLists are the target names, e.g. registry.example.test/keys.json.
+	KeyLists       []string
+	RootVersion    int64
+	TargetsVersion int64
+}
+
+// Collect downloads a whole repository (every root version; the current
+// timestamp, snapshot, targets and delegated metadata; every key list they
+// name) and verifies it with TUF against the trusted root, as a client
+// would. Nothing unverified is returned.
+func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	f := newFetcher(ctx, c, repo, "", nil)
+	f.sequential = true
+	if err := f.openArchive(); err != nil {
+		return nil, err
+	}
+	get := func(name string, max int64) ([]byte, error) {
+		data, err := f.DownloadFile(f.url(name), max, 0)
+		if err != nil {
+			return nil, explain(repo, err, f)
+		}
+		return data, nil
+	}
+	tm, err := trustedmetadata.New(c.opts.TrustedRoot)
+	if err != nil {
+		return nil, fmt.Errorf("the trusted root is not valid TUF root metadata: %w", err)
+	}
+	tm.RefTime = c.refTime()
+	r := &Repository{}
+	add := func(name string, data []byte, phase int) {
+		r.Objects = append(r.Objects, storage.Object{Name: name, Data: data, Phase: phase})
+	}
+	trustedVersion := tm.Root.Signed.Version
+	earlier, err := c.earlierRoots(get, trustedVersion)
+	if err != nil {
+		return nil, err
+	}
+	for i, data := range earlier {
+		add(rootName(int64(i+1)), data, storage.PhaseRoot)
+	}
+	add(rootName(trustedVersion), c.opts.TrustedRoot, storage.PhaseRoot)
+	for v := trustedVersion + 1; v < trustedVersion+maxRootVersions; v++ {
+		data, err := f.DownloadFile(f.url(rootName(v)), rootMax, 0)
+		var httpErr *metadata.ErrDownloadHTTP
+		if errors.As(err, &httpErr) && httpErr.StatusCode == http.StatusNotFound {
+			break
+		}
+		if err != nil {
+			return nil, explain(repo, err, f)
+		}
+		if _, err := tm.UpdateRoot(data); err != nil {
+			return nil, explain(repo, err, f)
+		}
+		add(rootName(v), data, storage.PhaseRoot)
+	}
+	r.RootVersion = tm.Root.Signed.Version
+	ts, err := get("timestamp.json", timestampMax)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tm.UpdateTimestamp(ts); err != nil {
+		return nil, explain(repo, err, f)
+	}
+	snapMeta := tm.Timestamp.Signed.Meta["snapshot.json"]
+	snapName := fmt.Sprintf("%d.snapshot.json", snapMeta.Version)
+	snap, err := get(snapName, lengthOr(snapMeta.Length, snapshotMax))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tm.UpdateSnapshot(snap, false); err != nil {
+		return nil, explain(repo, err, f)
+	}
+	// breadth first through the delegations, parents before children
+	type role struct{ name, parent string }
+	queue := []role{{metadata.TARGETS, metadata.ROOT}}
+	seen := map[string]bool{}
+	var delegated, top []storage.Object
+	for len(queue) > 0 {
+		next := queue[0]
+		queue = queue[1:]
+		if seen[next.name] {
+			continue
+		}
+		if seen[next.name] = true; len(seen) > maxRoles {
+			return nil, fmt.Errorf("the repository at %s delegates to more than %d roles: refusing it: %w", redact(repo), maxRoles, ErrUntrusted)
+		}
+		meta, ok := tm.Snapshot.Signed.Meta[next.name+".json"]
+		if !ok {
+			return nil, fmt.Errorf("the snapshot of %s lists no %s: refusing it: %w", redact(repo), next.name, ErrUntrusted)
+		}
+		name := fmt.Sprintf("%d.%s.json", meta.Version, next.name)
+		data, err := get(name, lengthOr(meta.Length, targetsMax))
+		if err != nil {
+			return nil, err
+		}
+		md, err := tm.UpdateDelegatedTargets(data, next.name, next.parent)
+		if err != nil {
+			return nil, explain(repo, err, f)
+		}
+		if next.name == metadata.TARGETS {
+			top = append(top, storage.Object{Name: name, Data: data, Phase: storage.PhaseTargetsMeta})
+			r.TargetsVersion = md.Signed.Version
+		} else {
+			delegated = append(delegated, storage.Object{Name: name, Data: data, Phase: storage.PhaseDelegated})
+		}
+		if err := c.collectTargets(get, md, r); err != nil {
+			return nil, explain(repo, err, f)
+		}
+		if md.Signed.Delegations != nil {
+			for _, d := range md.Signed.Delegations.Roles {
+				queue = append(queue, role{d.Name, next.name})
+			}
+		}
+	}
+	objs := r.Objects
+	r.Objects = nil
+	for _, o := range objs {
+		if o.Phase == storage.PhaseTargets {
+			r.Objects = append(r.Objects, o)
+		}
+	}
+	r.Objects = append(r.Objects, delegated...)
+	r.Objects = append(r.Objects, top...)
+	for _, o := range objs {
+		if o.Phase == storage.PhaseRoot {
+			r.Objects = append(r.Objects, o)
+		}
+	}
+	r.Objects = append(r.Objects,
+		storage.Object{Name: snapName, Data: snap, Phase: storage.PhaseSnapshot},
+		storage.Object{Name: "timestamp.json", Data: ts, Phase: storage.PhaseTimestamp},
+	)
+	sort.Strings(r.KeyLists)
+	return r, nil
+}
+
+// collectTargets downloads and checks every target a role lists.
+func (c *Client) collectTargets(get func(string, int64) ([]byte, error), md *metadata.Metadata[metadata.TargetsType], r *Repository) error {
+	names := make([]string, 0, len(md.Signed.Targets))
+	for n := range md.Signed.Targets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		tf := md.Signed.Targets[n]
+		dir, base := path.Split(n)
+		name := "targets/" + dir + hex.EncodeToString(tf.Hashes["sha256"]) + "." + base
+		data, err := get(name, tf.Length)
+		if err != nil {
+			return err
+		}
+		if err := tf.VerifyLengthHashes(data); err != nil {
+			return err
+		}
+		r.Objects = append(r.Objects, storage.Object{Name: name, Data: data, Phase: storage.PhaseTargets})
+		r.KeyLists = append(r.KeyLists, n)
+	}
+	return nil
+}
+
+// earlierRoots fetches the roots older than the trusted one, which a
+// mirror must serve to clients that embed them, and checks that they chain
+// up to the trusted root: root 1 signs itself, each next root is signed by
+// its predecessor's threshold, and the chain ends in the trusted root's
+// exact bytes.
+func (c *Client) earlierRoots(get func(string, int64) ([]byte, error), trusted int64) ([][]byte, error) {
+	if trusted == 1 {
+		return nil, nil
+	}
+	var chain [][]byte
+	var tm *trustedmetadata.TrustedMetadata
+	for v := int64(1); v <= trusted; v++ {
+		data, err := get(rootName(v), rootMax)
+		if err != nil {
+			return nil, err
+		}
+		if v == 1 {
+			tm, err = trustedmetadata.New(data)
+		} else {
+			_, err = tm.UpdateRoot(data)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("root v%d does not chain to the trusted root v%d (%v): refusing it: %w", v, trusted, err, ErrUntrusted)
+		}
+		if v == trusted {
+			if !bytes.Equal(data, c.opts.TrustedRoot) {
+				return nil, fmt.Errorf("the repository's root v%d is not the trusted root v%d: refusing it: %w", v, trusted, ErrUntrusted)
+			}
+			break
+		}
+		chain = append(chain, data)
+	}
+	return chain, nil
+}
+
+func rootName(v int64) string { return strconv.FormatInt(v, 10) + ".root.json" }
+
+func lengthOr(length, max int64) int64 {
+	if length > 0 {
+		return length
+	}
+	return max
+}
+
+// Import verifies an archive like a mirror and fills the cache with every
+// key list it holds, so that clients in an air-gapped network answer from
+// the cache (with --offline, or with the archive as their repository).
+func (c *Client) Import(ctx context.Context, archivePath string) (*Repository, error) {
+	r, err := c.Collect(ctx, archivePath)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := c.refreshFrom(ctx, []string{archivePath}, r.KeyLists, true); err != nil {
+		return nil, err
+	}
+	return r, nil
+}

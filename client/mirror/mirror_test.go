@@ -1,0 +1,350 @@
+package mirror_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/client/archive"
+	"github.com/tufkeys/tufkeys/client/mirror"
+	"github.com/tufkeys/tufkeys/internal/repohttp"
+	"github.com/tufkeys/tufkeys/internal/s3test"
+	"github.com/tufkeys/tufkeys/internal/storage"
+	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/signer/workspace"
+)
+
+const (
+	host     = "registry.example.test"
+	operated = "operated.example.test"
+)
+
+var ctx = context.Background()
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "bundle", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// origin publishes a repository with two root versions, a key list in
+// targets and one in a delegated role, and serves it.
+func origin(t *testing.T) (*testrepo.Ceremony, string) {
+	t.Helper()
+	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	extra, _ := testrepo.NewKey("maintainer4")
+	if _, err := c.WS.Rotate(workspace.RotateOptions{AddRootKeys: []workspace.PublicKey{extra.Public}}); err != nil {
+		t.Fatal(err)
+	}
+	operator, _ := testrepo.NewKey("operator")
+	if _, err := c.WS.Delegate(operated, []workspace.PublicKey{operator.Public}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WS.Stage(operated, fixture(t, "npm/keys.json"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WS.Sign(operator.Signer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	return c, serveDir(t, c.RepoDir)
+}
+
+func serveDir(t *testing.T, dir string) string {
+	t.Helper()
+	h, err := repohttp.Handler(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+type logs struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func newClient(t *testing.T, c *testrepo.Ceremony, repos []string, opts ...func(*client.Options)) (*client.Client, *logs) {
+	t.Helper()
+	root, err := c.RootBytes(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &logs{}
+	o := client.Options{Repositories: repos, TrustedRoot: root, CacheDir: t.TempDir(), RequestTimeout: 3 * time.Second, Logger: slog.New(slog.NewTextHandler(l, nil))}
+	for _, f := range opts {
+		f(&o)
+	}
+	cl, err := client.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl, l
+}
+
+// sameFiles checks that every file of want is in got with the same bytes.
+func sameFiles(t *testing.T, want, got string) {
+	t.Helper()
+	n := 0
+	filepath.WalkDir(got, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(got, p)
+		a, _ := os.ReadFile(filepath.Join(want, rel))
+		b, _ := os.ReadFile(p)
+		if !bytes.Equal(a, b) {
+			t.Errorf("mirror's %s differs from the origin's", rel)
+		}
+		n++
+		return nil
+	})
+	if n == 0 {
+		t.Error("the mirror is empty")
+	}
+}
+
+func TestMirrorServesWhatTheOriginServes(t *testing.T) {
+	c, originURL := origin(t)
+	cl, _ := newClient(t, c, []string{originURL})
+	dir := t.TempDir()
+	store, _ := storage.NewDir(dir)
+	repo, rep, err := mirror.Mirror(ctx, cl, originURL, store, storage.SyncOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if repo.RootVersion != 2 || len(repo.KeyLists) != 2 || len(rep.Uploaded) != len(repo.Objects) {
+		t.Errorf("repository %+v, report %+v", repo, rep)
+	}
+	sameFiles(t, c.RepoDir, dir)
+	mirrorURL := serveDir(t, dir)
+	for _, h := range []string{host, operated} {
+		viaMirror, _ := newClient(t, c, []string{mirrorURL})
+		keys, err := viaMirror.Keys(ctx, h)
+		if err != nil {
+			t.Fatalf("client at the mirror, %s: %v", h, err)
+		}
+		viaOrigin, _ := newClient(t, c, []string{originURL})
+		want, _ := viaOrigin.Keys(ctx, h)
+		if len(keys.Keys) != len(want.Keys) {
+			t.Errorf("%s: mirror gives %d keys, origin %d", h, len(keys.Keys), len(want.Keys))
+		}
+	}
+	// incremental: nothing changed, nothing copied; one change, a few files
+	if _, rep, err = mirror.Mirror(ctx, cl, originURL, store, storage.SyncOptions{}); err != nil || len(rep.Uploaded) != 0 {
+		t.Errorf("second mirror uploaded %v (%v)", rep.Uploaded, err)
+	}
+	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, rep, err = mirror.Mirror(ctx, cl, originURL, store, storage.SyncOptions{}); err != nil || len(rep.Uploaded) != 4 {
+		t.Errorf("mirror after one change uploaded %v (%v)", rep.Uploaded, err)
+	}
+	// a mirror of the mirror is a mirror too
+	second := t.TempDir()
+	store2, _ := storage.NewDir(second)
+	if _, _, err := mirror.Mirror(ctx, cl, mirrorURL, store2, storage.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sameFiles(t, c.RepoDir, second)
+	viaSecond, _ := newClient(t, c, []string{serveDir(t, second)})
+	if keys, err := viaSecond.Keys(ctx, host); err != nil || len(keys.Keys) != 2 {
+		t.Errorf("client at the mirror of the mirror: %v", err)
+	}
+}
+
+func tamperedServer(t *testing.T, dir string) string {
+	t.Helper()
+	h, err := repohttp.Handler(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".keys.json") {
+			w.Write([]byte(`{"keys":[]}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestMirrorRefusesATamperedSource(t *testing.T) {
+	c, _ := origin(t)
+	bad := tamperedServer(t, c.RepoDir)
+	cl, _ := newClient(t, c, []string{bad})
+	dir := t.TempDir()
+	store, _ := storage.NewDir(dir)
+	_, _, err := mirror.Mirror(ctx, cl, bad, store, storage.SyncOptions{})
+	if !errors.Is(err, client.ErrUntrusted) || !strings.Contains(err.Error(), "does not match the length or hash") {
+		t.Fatalf("err = %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused mirror wrote %d files", len(entries))
+	}
+}
+
+func TestExportImportAirGapped(t *testing.T) {
+	c, originURL := origin(t)
+	cl, _ := newClient(t, c, []string{originURL})
+	out := filepath.Join(t.TempDir(), "keys.tar.gz")
+	repo, err := mirror.Export(ctx, cl, originURL, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := archive.ReadFile(out)
+	if err != nil || len(files) != len(repo.Objects) {
+		t.Fatalf("archive holds %d files, %v", len(files), err)
+	}
+	// inside the air gap the origin is unreachable
+	inside, _ := newClient(t, c, []string{"http://127.0.0.1:1"})
+	imported, err := inside.Import(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imported.KeyLists) != 2 {
+		t.Errorf("imported %v", imported.KeyLists)
+	}
+	for _, h := range []string{host, operated} {
+		if _, err := inside.Keys(ctx, h); err != nil {
+			t.Errorf("after import, %s: %v", h, err)
+		}
+	}
+	offline, _ := newClient(t, c, []string{"http://127.0.0.1:1"}, func(o *client.Options) { o.Offline = true; o.CacheDir = inside.CacheDir() })
+	if _, err := offline.Keys(ctx, host); err != nil {
+		t.Errorf("offline after import: %v", err)
+	}
+	// the archive also works as a repository of its own
+	direct, _ := newClient(t, c, []string{out})
+	if keys, err := direct.Keys(ctx, operated); err != nil || len(keys.Keys) != 2 {
+		t.Errorf("archive as --repo: %v", err)
+	}
+}
+
+func TestTamperedArchiveIsRefused(t *testing.T) {
+	c, originURL := origin(t)
+	cl, _ := newClient(t, c, []string{originURL})
+	out := filepath.Join(t.TempDir(), "keys.tar.gz")
+	if _, err := mirror.Export(ctx, cl, originURL, out); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := archive.ReadFile(out)
+	var forged []archive.File
+	for name, data := range files {
+		if strings.HasSuffix(name, ".keys.json") {
+			data = []byte(`{"keys":[]}`)
+		}
+		forged = append(forged, archive.File{Name: name, Data: data})
+	}
+	bad := filepath.Join(t.TempDir(), "forged.tar.gz")
+	if err := archive.WriteFile(bad, forged); err != nil {
+		t.Fatal(err)
+	}
+	inside, _ := newClient(t, c, []string{"http://127.0.0.1:1"})
+	if _, err := inside.Import(ctx, bad); !errors.Is(err, client.ErrUntrusted) {
+		t.Fatalf("import of a forged archive: %v", err)
+	}
+	if info, _ := inside.CacheInfo(ctx); len(info.KeyLists) != 0 {
+		t.Errorf("a refused import filled the cache: %v", info.KeyLists)
+	}
+}
+
+func TestExpiredArchive(t *testing.T) {
+	c, originURL := origin(t)
+	cl, _ := newClient(t, c, []string{originURL})
+	out := filepath.Join(t.TempDir(), "keys.tar.gz")
+	if _, err := mirror.Export(ctx, cl, originURL, out); err != nil {
+		t.Fatal(err)
+	}
+	// three days in transit: the timestamp (one day) has expired
+	later := func() time.Time { return time.Now().Add(72 * time.Hour) }
+	inside, _ := newClient(t, c, []string{"http://127.0.0.1:1"}, func(o *client.Options) { o.Clock = later })
+	_, err := inside.Import(ctx, out)
+	if !errors.Is(err, client.ErrUntrusted) || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("import of an expired archive: %v", err)
+	}
+	tolerant, logs := newClient(t, c, []string{"http://127.0.0.1:1"}, func(o *client.Options) { o.Clock = later; o.AcceptExpired = 4 * 24 * time.Hour })
+	if _, err := tolerant.Import(ctx, out); err != nil {
+		t.Fatalf("import with --accept-expired 4d: %v", err)
+	}
+	if !strings.Contains(logs.String(), "freeze attacks is weakened") {
+		t.Errorf("no warning:\n%s", logs)
+	}
+	root, _ := c.RootBytes(1)
+	if _, err := client.New(client.Options{Repositories: []string{out}, TrustedRoot: root, AcceptExpired: 400 * 24 * time.Hour}); err == nil {
+		t.Error("accepted metadata expired 400 days ago")
+	}
+}
+
+// Clients fail over to the next repository when one is down or serves
+// tampered data, and say which they used.
+func TestFailover(t *testing.T) {
+	c, originURL := origin(t)
+	for name, first := range map[string]string{"down": "http://127.0.0.1:1", "tampered": tamperedServer(t, c.RepoDir)} {
+		cl, logs := newClient(t, c, []string{first, originURL})
+		if keys, err := cl.Keys(ctx, host); err != nil || len(keys.Keys) != 1 {
+			t.Fatalf("%s first repository: %v", name, err)
+		}
+		if !strings.Contains(logs.String(), "used a later repository") || !strings.Contains(logs.String(), originURL) {
+			t.Errorf("%s: no warning naming the repository used:\n%s", name, logs)
+		}
+		info, _ := cl.CacheInfo(ctx)
+		if info.Repository != originURL {
+			t.Errorf("%s: cache records %s", name, info.Repository)
+		}
+	}
+}
+
+func TestMirrorToS3(t *testing.T) {
+	srv := s3test.Get(t)
+	c, originURL := origin(t)
+	cl, _ := newClient(t, c, []string{originURL})
+	store, prefix := srv.Store(t)
+	if _, _, err := mirror.Mirror(ctx, cl, originURL, store, storage.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	viaBucket, _ := newClient(t, c, []string{srv.PublicURL(prefix)})
+	if keys, err := viaBucket.Keys(ctx, operated); err != nil || len(keys.Keys) != 2 {
+		t.Fatalf("client at the bucket mirror: %v", err)
+	}
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/tufkeys/tufkeys/client/mirror"
+	"github.com/tufkeys/tufkeys/internal/storage"
+)
+
+type mirrorOptions struct {
+	streams
+	Client clientFlags
+	From   string
+	To     string
+	DryRun bool
+	Store  storage.Options
+}
+
+func newMirrorCommand(std streams) *cobra.Command {
+	opts := mirrorOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "mirror --from URL --to DIR|s3://BUCKET/PREFIX",
+		Short: "Copy a verified repository to a directory or a bucket",
+		Long: `Copy a whole repository (every root version, the current timestamp, snapshot,
+targets and delegated metadata, every key list) after verifying it with TUF
+against the trusted root. Files the destination already holds with the same
+bytes are skipped, and files go in the order publishing uses, so the mirror
+never serves a mix. Clients pointed at the mirror behave exactly as at the
+origin; a mirror of a mirror works too. Progress is shown on a terminal.`,
+		Example: `  tufkeys mirror --from https://keys.example.test/tuf --to /srv/www/tuf
+  tufkeys mirror --from https://keys.example.test/tuf --to s3://internal-mirror/tuf --endpoint-url https://s3.example.test --path-style`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runMirror(cmd.Context(), opts) },
+	}
+	cmd.Flags().StringVar(&opts.From, "from", "", "repository URL (or archive file) to copy")
+	cmd.Flags().StringVar(&opts.To, "to", "", "destination: a directory or s3://BUCKET/PREFIX")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be copied and change nothing")
+	addStoreFlags(cmd.Flags(), &opts.Store)
+	addClientFlags(cmd, &opts.Client)
+	return cmd
+}
+
+// terminalProgress prints one line per file when w is a terminal, and
+// nothing otherwise, so that logs of scheduled jobs stay short.
+func terminalProgress(w any) func(verb, name string) {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	var mu sync.Mutex
+	return func(verb, name string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(f, "%s %s\n", verb, name)
+	}
+}
+
+func runMirror(ctx context.Context, opts mirrorOptions) error {
+	if opts.From == "" || opts.To == "" {
+		return usagef("--from and --to are both required")
+	}
+	ctx = orBackground(ctx)
+	if len(opts.Client.Repos) == 0 {
+		opts.Client.Repos = []string{opts.From}
+	}
+	cl, err := opts.Client.open(opts.streams)
+	if err != nil {
+		return err
+	}
+	store, err := storage.Open(ctx, opts.To, opts.Store)
+	if err != nil {
+		return err
+	}
+	repo, rep, err := mirror.Mirror(ctx, cl, opts.From, store, storage.SyncOptions{DryRun: opts.DryRun, Progress: terminalProgress(opts.Err)})
+	if err != nil {
+		return err
+	}
+	verb := "mirrored"
+	if opts.DryRun {
+		verb = "dry run: would mirror"
+	}
+	fmt.Fprintf(opts.Out, "%s root v%d, targets v%d, %d key %s (%s) to %s: %d %s copied, %d unchanged\n",
+		verb, repo.RootVersion, repo.TargetsVersion, len(repo.KeyLists), plural(len(repo.KeyLists), "list", "lists"), strings.Join(repo.KeyLists, ", "),
+		store, len(rep.Uploaded), plural(len(rep.Uploaded), "file", "files"), rep.Skipped)
+	return nil
+}
+
+type exportOptions struct {
+	streams
+	Client  clientFlags
+	Archive string
+}
+
+func newExportCommand(std streams) *cobra.Command {
+	opts := exportOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "export --repo URL --out FILE.tar.gz",
+		Short: "Write a verified repository to one archive for an air-gapped network",
+		Long: `Verify the repository with TUF against the trusted root and write all of it to
+one .tar.gz file, laid out like the published repository, to carry into an
+air-gapped network. There, tufkeys import FILE verifies it again and fills
+the cache, and --repo FILE serves as a repository.`,
+		Example: `  tufkeys export --repo https://keys.example.test/tuf --out keys-2026-11-26.tar.gz`,
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Archive == "" {
+				return usagef("--out is required: name the .tar.gz file to write")
+			}
+			if err := opts.Client.fromEnv(); err != nil {
+				return err
+			}
+			if len(opts.Client.Repos) != 1 {
+				return usagef("export takes exactly one --repo (or TUFKEYS_REPO): the repository to copy")
+			}
+			cl, err := opts.Client.open(opts.streams)
+			if err != nil {
+				return err
+			}
+			repo, err := mirror.Export(orBackground(cmd.Context()), cl, opts.Client.Repos[0], opts.Archive)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(opts.Out, "exported root v%d, targets v%d, %d key %s to %s (%d files)\n", repo.RootVersion, repo.TargetsVersion, len(repo.KeyLists), plural(len(repo.KeyLists), "list", "lists"), opts.Archive, len(repo.Objects))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&opts.Archive, "out", "", "archive file to write (.tar.gz)")
+	addClientFlags(cmd, &opts.Client)
+	return cmd
+}
+
+type importOptions struct {
+	streams
+	Client clientFlags
+	File   string
+}
+
+func newImportCommand(std streams) *cobra.Command {
+	opts := importOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "import FILE.tar.gz [--accept-expired DURATION]",
+		Short: "Verify an archive and fill the cache from it",
+		Long: `Verify an archive made by tufkeys export against the trusted root, exactly like
+a mirror, and fill the cache with every key list it holds. Metadata that has
+expired in transit is refused unless --accept-expired names how much expiry
+to tolerate (at most 90 days); that weakens the protection against freeze
+attacks by as much, and is said in a warning.`,
+		Example: `  tufkeys import keys-2026-11-26.tar.gz
+  tufkeys import keys-2026-11-26.tar.gz --accept-expired 14d`,
+		Args: exactArgs(1, "one archive FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.File = args[0]
+			if len(opts.Client.Repos) == 0 {
+				opts.Client.Repos = []string{opts.File}
+			}
+			cl, err := opts.Client.open(opts.streams)
+			if err != nil {
+				return err
+			}
+			repo, err := cl.Import(orBackground(cmd.Context()), opts.File)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(opts.Out, "imported root v%d, targets v%d, key lists %s into %s\n", repo.RootVersion, repo.TargetsVersion, strings.Join(repo.KeyLists, ", "), cl.CacheDir())
+			return nil
+		},
+	}
+	addClientFlags(cmd, &opts.Client)
+	return cmd
+}
