@@ -81,10 +81,11 @@ func (f *clientFlags) fromEnv() error {
 	return nil
 }
 
-// open makes the client the flags describe; warnings go to standard error.
-func (f *clientFlags) open(std streams) (*client.Client, error) {
+// options turns the flags, and the environment they leave unset, into
+// client options; warnings go to standard error.
+func (f *clientFlags) options(std streams) (client.Options, error) {
 	if err := f.fromEnv(); err != nil {
-		return nil, err
+		return client.Options{}, err
 	}
 	opts := client.Options{
 		Repositories: f.Repos,
@@ -96,16 +97,25 @@ func (f *clientFlags) open(std streams) (*client.Client, error) {
 	if f.AcceptExpired != "" {
 		p, err := workspace.ParsePeriod(f.AcceptExpired)
 		if err != nil {
-			return nil, usagef("--accept-expired: %v", err)
+			return opts, usagef("--accept-expired: %v", err)
 		}
 		opts.AcceptExpired = time.Duration(p)
 	}
 	if f.Root != "" {
 		root, err := readInput(std, f.Root, 1<<20)
 		if err != nil {
-			return nil, fileError(f.Root, "trusted root", err)
+			return opts, fileError(f.Root, "trusted root", err)
 		}
 		opts.TrustedRoot = root
+	}
+	return opts, nil
+}
+
+// open makes the client the flags describe.
+func (f *clientFlags) open(std streams) (*client.Client, error) {
+	opts, err := f.options(std)
+	if err != nil {
+		return nil, err
 	}
 	return client.New(opts)
 }

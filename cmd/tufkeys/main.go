@@ -114,6 +114,7 @@ client without a new release, and a forged key reaches none.`,
 		newMirrorCommand(std),
 		newExportCommand(std),
 		newImportCommand(std),
+		newWatchCommand(std),
 	)
 	return root
 }

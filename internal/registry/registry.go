@@ -261,3 +261,30 @@ func skipValue(dec *json.Decoder) error {
 		}
 	}
 }
+
+// KeyList fetches and validates the registry's live key list from
+// /-/npm/v1/keys. A list that does not validate is an error: it is never
+// passed on.
+func (c *Client) KeyList(ctx context.Context) (*bundle.KeyList, error) {
+	resp, cancel, err := c.get(ctx, c.url("-", "npm", "v1", "keys"))
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("the registry at %s serves no key list at /-/npm/v1/keys: check --registry", c.Base.Host)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, bundle.MaxListBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the key list of %s: %w", c.Base.Host, err)
+	}
+	if len(data) > bundle.MaxListBytes {
+		return nil, fmt.Errorf("the key list of %s is larger than %d bytes: refusing it", c.Base.Host, bundle.MaxListBytes)
+	}
+	p, err := bundle.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("the key list the registry at %s serves is not valid: %w", c.Base.Host, err)
+	}
+	return &p.List, nil
+}

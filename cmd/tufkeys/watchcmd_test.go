@@ -1,0 +1,141 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/internal/repohttp"
+	"github.com/tufkeys/tufkeys/internal/testrepo"
+)
+
+// liveRegistry serves /-/npm/v1/keys with whatever the test sets.
+type liveRegistry struct {
+	*httptest.Server
+	body   atomic.Pointer[[]byte]
+	status atomic.Int32
+}
+
+func newLiveRegistry(t *testing.T) *liveRegistry {
+	r := &liveRegistry{}
+	r.status.Store(200)
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path != "/-/npm/v1/keys" {
+			http.NotFound(w, req)
+			return
+		}
+		w.WriteHeader(int(r.status.Load()))
+		if b := r.body.Load(); b != nil {
+			w.Write(*b)
+		}
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *liveRegistry) serve(t *testing.T, fixtureName string) {
+	data, err := os.ReadFile(filepath.Join(pkgDir, fixtures, fixtureName))
+	if err != nil {
+		data = []byte(fixtureName) // raw text for malformed answers
+	}
+	r.body.Store(&data)
+}
+
+// newOnlyList is the rotated list without the old key.
+func newOnlyList(t *testing.T) string {
+	p, err := bundle.Parse(mustRead(t, filepath.Join(pkgDir, fixtures, "npm/keys.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.List.Keys = p.List.Keys[1:]
+	out, _ := bundle.Encode(&p.List, bundle.FormNPM)
+	return string(out)
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestCLIWatch(t *testing.T) {
+	tests := []struct {
+		name      string
+		published string // fixture published for the registry's host
+		upstream  string // fixture or raw body the registry serves
+		status    int
+		stage     bool
+		down      bool
+		code      int
+		want      []string
+	}{
+		{name: "same", published: "npm/keys.json", upstream: "npm/keys.json", code: exitOK, want: []string{"matches the published one (2 keys)"}},
+		{name: "key added", published: "corepack-0.30.json", upstream: "npm/keys.json", code: exitDiffers, want: []string{"differs", "+ SHA256:DhQ8", "~ SHA256:jl3b", "expires null -> 2025-01-29T00:00:00.000Z"}},
+		{name: "key added, staged", published: "corepack-0.30.json", upstream: "npm/keys.json", stage: true, code: exitDiffers, want: []string{"+ SHA256:DhQ8", "in targets v2 for signing (new keys and expiry changes only)"}},
+		{name: "key removed", published: "npm/keys.json", upstream: "NEW-ONLY", code: exitDiffers, want: []string{"- SHA256:jl3b", "SUSPICIOUS", "--remove-key SHA256:jl3b"}},
+		{name: "key removed, not staged", published: "npm/keys.json", upstream: "NEW-ONLY", stage: true, code: exitDiffers, want: []string{"SUSPICIOUS", "nothing staged: the registry only dropped keys"}},
+		{name: "registry down", published: "npm/keys.json", down: true, code: exitFail, want: []string{"cannot reach the registry"}},
+		{name: "malformed response", published: "npm/keys.json", upstream: "<html>maintenance</html>", code: exitFail, want: []string{"is not valid", "not a JSON object"}},
+		{name: "list fails validation", published: "npm/keys.json", upstream: "invalid/keyid-mismatch.json", code: exitFail, want: []string{"is not valid", "keyid does not match"}},
+		{name: "registry error", published: "npm/keys.json", upstream: "npm/keys.json", status: 502, code: exitFail, want: []string{"answered 502"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearClientEnv(t)
+			reg := newLiveRegistry(t)
+			host, _ := bundle.RegistryHost(reg.URL)
+			c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.StagePublish(host, mustRead(t, filepath.Join(pkgDir, fixtures, tt.published)), 2); err != nil {
+				t.Fatal(err)
+			}
+			h, _ := repohttp.Handler(c.RepoDir, nil)
+			repo := httptest.NewServer(h)
+			defer repo.Close()
+			root := filepath.Join(t.TempDir(), "root.json")
+			rb, _ := c.RootBytes(1)
+			os.WriteFile(root, rb, 0o644)
+			if tt.upstream == "NEW-ONLY" {
+				b := []byte(newOnlyList(t))
+				reg.body.Store(&b)
+			} else {
+				reg.serve(t, tt.upstream)
+			}
+			if tt.status != 0 {
+				reg.status.Store(int32(tt.status))
+			}
+			registryURL := reg.URL
+			if tt.down {
+				registryURL = "http://127.0.0.1:1"
+			}
+			args := []string{"watch", "--registry", registryURL, "--repo", repo.URL, "--root", root, "--cache", t.TempDir()}
+			if tt.stage {
+				args = append(args, "--workspace", c.WS.Dir, "--stage")
+			}
+			code, out, errOut := runCLI(t, args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tt.code, out, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out+errOut, w) {
+					t.Errorf("output lacks %q:\n%s%s", w, out, errOut)
+				}
+			}
+			if tt.stage && tt.name == "key added, staged" {
+				st, err := c.WS.Status()
+				if err != nil || len(st.Bundles) != 1 || len(st.Bundles[0].Diff.Added) != 1 || len(st.Bundles[0].Diff.Removed) != 0 {
+					t.Errorf("staged change %+v, %v", st.Bundles, err)
+				}
+			}
+		})
+	}
+}
