@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +14,7 @@ import (
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
+	"github.com/tufkeys/tufkeys/internal/syncbuf"
 	"github.com/tufkeys/tufkeys/internal/testrepo"
 )
 
@@ -150,27 +150,9 @@ func (w *world) root() []byte {
 	return data
 }
 
-// logBuffer collects a client's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (w *world) client(cacheDir string, mutate ...func(*client.Options)) (*client.Client, *logBuffer) {
+func (w *world) client(cacheDir string, mutate ...func(*client.Options)) (*client.Client, *syncbuf.Buffer) {
 	w.t.Helper()
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	opts := client.Options{
 		Repositories:   []string{w.srv.URL},
 		TrustedRoot:    w.root(),

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/tufkeys/tufkeys/internal/repohttp"
 	"github.com/tufkeys/tufkeys/internal/s3test"
 	"github.com/tufkeys/tufkeys/internal/storage"
+	"github.com/tufkeys/tufkeys/internal/syncbuf"
 	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
@@ -86,30 +86,13 @@ func serveDir(t *testing.T, dir string) string {
 	return srv.URL
 }
 
-type logs struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newClient(t *testing.T, c *testrepo.Ceremony, repos []string, opts ...func(*client.Options)) (*client.Client, *logs) {
+func newClient(t *testing.T, c *testrepo.Ceremony, repos []string, opts ...func(*client.Options)) (*client.Client, *syncbuf.Buffer) {
 	t.Helper()
 	root, err := c.RootBytes(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &logs{}
+	l := &syncbuf.Buffer{}
 	o := client.Options{Repositories: repos, TrustedRoot: root, CacheDir: t.TempDir(), RequestTimeout: 3 * time.Second, Logger: slog.New(slog.NewTextHandler(l, nil))}
 	for _, f := range opts {
 		f(&o)

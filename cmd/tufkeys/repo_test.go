@@ -6,11 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tufkeys/tufkeys/internal/s3test"
+	"github.com/tufkeys/tufkeys/internal/syncbuf"
 )
 
 // The README's signing ceremony, command by command, with real encrypted
@@ -108,31 +108,13 @@ func TestCLICeremony(t *testing.T) {
 // pkgDir is the package directory, for fixture paths after t.Chdir.
 var pkgDir, _ = os.Getwd()
 
-// lockedBuffer collects what a server writes from its goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestServe(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "timestamp.json"), []byte(`{}`), 0o644)
 	os.WriteFile(filepath.Join(dir, "1.root.json"), []byte(`{}`), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runServe(ctx, serveOptions{streams: streams{Out: &logs, Err: &logs}, Dir: dir, Addr: "127.0.0.1:0", Listening: func(a string) { addr <- a }})

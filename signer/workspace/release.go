@@ -93,24 +93,14 @@ func (w *Workspace) Release(includeStaged bool) (*Release, error) {
 		md, _, _ := st.stagedRole(role)
 		switch m := md.(type) {
 		case *rootMD:
-			c, err := cloneRoot(m)
-			if err != nil {
-				return nil, err
-			}
-			c.Signatures = sigs
-			data, err := c.ToBytes(true)
+			c, data, err := signedCopy(m, sigs)
 			if err != nil {
 				return nil, err
 			}
 			rel.Roots = append(rel.Roots, c)
 			rel.RootBytes = append(rel.RootBytes, data)
 		case *targetsMD:
-			c, err := cloneTargets(m)
-			if err != nil {
-				return nil, err
-			}
-			c.Signatures = sigs
-			data, err := c.ToBytes(true)
+			c, data, err := signedCopy(m, sigs)
 			if err != nil {
 				return nil, err
 			}

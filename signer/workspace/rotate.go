@@ -43,7 +43,7 @@ func (w *Workspace) Rotate(opts RotateOptions) (RotateResult, error) {
 	if err != nil {
 		return res, err
 	}
-	before, err := cloneRoot(root)
+	before, err := clone(root)
 	if err != nil {
 		return res, err
 	}

@@ -239,7 +239,7 @@ func (s *State) editable(role string, w *Workspace) (*targetsMD, error) {
 }
 
 func nextVersion(md *targetsMD) (*targetsMD, error) {
-	c, err := cloneTargets(md)
+	c, err := clone(md)
 	if err != nil {
 		return nil, err
 	}
@@ -248,20 +248,26 @@ func nextVersion(md *targetsMD) (*targetsMD, error) {
 	return c, nil
 }
 
-func cloneTargets(md *targetsMD) (*targetsMD, error) {
+// clone copies metadata through its serialization, so that the copy
+// shares nothing with the original.
+func clone[T metadata.Roles](md *metadata.Metadata[T]) (*metadata.Metadata[T], error) {
 	data, err := md.ToBytes(false)
 	if err != nil {
 		return nil, err
 	}
-	return metadata.Targets().FromBytes(data)
+	return (&metadata.Metadata[T]{}).FromBytes(data)
 }
 
-func cloneRoot(md *rootMD) (*rootMD, error) {
-	data, err := md.ToBytes(false)
+// signedCopy is a copy of staged metadata with signatures attached, and the
+// bytes it is published as.
+func signedCopy[T metadata.Roles](md *metadata.Metadata[T], sigs []metadata.Signature) (*metadata.Metadata[T], []byte, error) {
+	c, err := clone(md)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return metadata.Root().FromBytes(data)
+	c.Signatures = sigs
+	data, err := c.ToBytes(true)
+	return c, data, err
 }
 
 func sameSigned(a, b any) bool {
@@ -415,7 +421,7 @@ func (s *State) editableRoot() (*rootMD, error) {
 	if pub == nil {
 		return nil, errors.New("the workspace has no root: run tufkeys repo init first")
 	}
-	c, err := cloneRoot(pub)
+	c, err := clone(pub)
 	if err != nil {
 		return nil, err
 	}
