@@ -95,7 +95,13 @@ func (c *cache) prepare() error {
 	return f.Close()
 }
 
+// lockWait bounds how long a process waits for another to finish with the
+// cache; a refresh holds the lock for a few requests at most.
+const lockWait = 2 * time.Minute
+
 func (c *cache) lock(ctx context.Context, exclusive bool) (func(), error) {
+	ctx, cancel := context.WithTimeout(ctx, lockWait)
+	defer cancel()
 	l := flock.New(c.path(lockFile))
 	var ok bool
 	var err error
@@ -105,7 +111,7 @@ func (c *cache) lock(ctx context.Context, exclusive bool) (func(), error) {
 		ok, err = l.TryRLockContext(ctx, 20*time.Millisecond)
 	}
 	if err != nil || !ok {
-		return nil, fmt.Errorf("lock the cache %s: %w", c.dir, err)
+		return nil, fmt.Errorf("the cache %s stayed locked by another tufkeys process for %s (%v): check for a stuck process, or use another --cache", c.dir, lockWait, err)
 	}
 	return func() { l.Unlock() }, nil
 }

@@ -3,6 +3,8 @@ package publish_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"net/http/httptest"
 	"os"
@@ -616,4 +618,69 @@ func (f *failingStore) Put(ctx context.Context, name string, data []byte) error 
 	f.left--
 	f.mu.Unlock()
 	return f.Store.Put(ctx, name, data)
+}
+
+// A scheduled job whose workspace checkout is older than what the store
+// serves must not re-sign a snapshot that rolls clients back.
+func TestTimestampRefusesAStaleWorkspace(t *testing.T) {
+	c := newCeremony(t, testrepo.Options{})
+	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(t.TempDir(), "stale")
+	if err := os.CopyFS(stale, os.DirFS(c.WS.Dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	old, err := workspace.Open(stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = publish.Timestamp(context.Background(), old, c.Online.Signer, c.Store, publish.Options{})
+	if !errors.Is(err, publish.ErrStaleWorkspace) || !strings.Contains(err.Error(), "git pull") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// Ed25519 keys work for maintainers and for the online key alike.
+func TestEd25519Keys(t *testing.T) {
+	var keys []testrepo.Key
+	for _, name := range []string{"alice", "bob", "online"} {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := testrepo.KeyFrom(priv, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	dir := t.TempDir()
+	ws, err := workspace.Init(filepath.Join(dir, "ws"), workspace.InitOptions{
+		RootKeys: []workspace.PublicKey{keys[0].Public, keys[1].Public}, RootThreshold: 2, OnlineKey: keys[2].Public,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys[:2] {
+		if _, err := ws.Sign(k.Signer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repoDir := filepath.Join(dir, "repo")
+	store, _ := storage.NewDir(repoDir)
+	if _, err := publish.Publish(context.Background(), ws, keys[2].Signer, store, publish.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	root, _ := os.ReadFile(filepath.Join(repoDir, "1.root.json"))
+	got, _, err := fetchWithGoTUF(t, serve(t, repoDir), root, host+"/keys.json")
+	if err != nil || !bytes.Equal(got, fixture(t, "npm/keys.json")) {
+		t.Fatalf("go-tuf read: %v", err)
+	}
 }
