@@ -4,7 +4,7 @@
 # and stops it on exit, whatever happened.
 
 VERSITYGW_VERSION=v1.8.0
-TOOLS_DIR="${TUFKEYS_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tufkeys-tools}"
+TOOLS_DIR="${TUFKEYS_TOOLS_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/tufkeys-tools}"
 VERSITYGW="$TOOLS_DIR/bin/versitygw"
 
 install_versitygw() {
