@@ -309,3 +309,21 @@ func TestSequentialFollowsTheSpecificationOrder(t *testing.T) {
 		t.Errorf("%d requests overlapped", maxInflight)
 	}
 }
+
+// Without a home directory there is no default cache directory: the client
+// still works, in memory, and says so.
+func TestMissingHomeFallsBackToMemory(t *testing.T) {
+	w := newWorld(t, "npm/keys.json")
+	t.Setenv("HOME", "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	cl, logs := w.client("")
+	if cl.CacheDir() != "" {
+		t.Fatalf("cache dir %q without a home", cl.CacheDir())
+	}
+	if _, err := cl.Keys(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "keeping verified metadata in memory") {
+		t.Errorf("no warning:\n%s", logs)
+	}
+}
