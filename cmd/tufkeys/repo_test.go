@@ -3,12 +3,17 @@ package main
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/theupdateframework/go-tuf/v2/metadata/config"
+	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
+
+	"github.com/tufkeys/tufkeys/internal/repohttp"
 	"github.com/tufkeys/tufkeys/internal/s3test"
 	"github.com/tufkeys/tufkeys/internal/syncbuf"
 )
@@ -76,6 +81,27 @@ func TestCLICeremony(t *testing.T) {
 				t.Errorf("%v: exit %d\n%s%s", s.extra, code, out, errOut)
 			}
 		}
+	}
+	// what the README's ceremony publishes, go-tuf's own updater accepts
+	h, err := repohttp.Handler("public", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	root, _ := os.ReadFile(filepath.Join("public", "1.root.json"))
+	cfg, _ := config.New(srv.URL, root)
+	cfg.LocalMetadataDir, cfg.LocalTargetsDir = t.TempDir(), t.TempDir()
+	up, err := updater.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := up.GetTargetInfo("registry.example.test/keys.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := up.DownloadTarget(info, "", ""); err != nil || string(got) != string(keys) {
+		t.Fatalf("go-tuf download: %v", err)
 	}
 	served, err := os.ReadFile(filepath.Join("public", "timestamp.json"))
 	if err != nil || !strings.Contains(string(served), `"_type": "timestamp"`) {
