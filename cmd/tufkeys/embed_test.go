@@ -46,10 +46,25 @@ func copyModule(t *testing.T, dst string) {
 	}
 }
 
+// goEnv holds the go command's cache locations as they were when the tests
+// started, before any test moved HOME: builds keep using the warm caches.
+var goEnv = func() []string {
+	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	if err != nil {
+		return nil
+	}
+	v := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(v) != 3 {
+		return nil
+	}
+	return []string{"GOCACHE=" + v[0], "GOMODCACHE=" + v[1], "GOPATH=" + v[2]}
+}()
+
 func build(t *testing.T, module string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "tufkeys")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/tufkeys")
+	cmd.Env = append(os.Environ(), goEnv...)
 	cmd.Dir = module
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
