@@ -173,11 +173,7 @@ func runKeys(ctx context.Context, opts keysOptions) error {
 		}
 		form = f
 	}
-	reg, err := registry.Resolve(opts.Registry, cwd())
-	if err != nil {
-		return err
-	}
-	host, err := bundle.RegistryHost(reg)
+	_, host, err := resolveRegistry(opts.Registry)
 	if err != nil {
 		return err
 	}
@@ -229,6 +225,16 @@ func runKeys(ctx context.Context, opts keysOptions) error {
 		_, err = opts.Out.Write(out)
 		return err
 	}
+}
+
+// resolveRegistry finds the registry the user means (the flag, else npm's
+// configuration) and the host its key list is indexed by.
+func resolveRegistry(flag string) (url, host string, err error) {
+	if url, err = registry.Resolve(flag, cwd()); err != nil {
+		return "", "", err
+	}
+	host, err = bundle.RegistryHost(url)
+	return url, host, err
 }
 
 func cwd() string {

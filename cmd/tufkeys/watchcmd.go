@@ -58,11 +58,7 @@ func runWatch(ctx context.Context, opts watchOptions) error {
 	if opts.Stage && opts.Workspace == "" {
 		return usagef("--stage needs --workspace: the workspace to stage the change in")
 	}
-	reg, err := registry.Resolve(opts.Registry, cwd())
-	if err != nil {
-		return err
-	}
-	host, err := bundle.RegistryHost(reg)
+	reg, host, err := resolveRegistry(opts.Registry)
 	if err != nil {
 		return err
 	}
