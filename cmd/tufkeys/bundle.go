@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -161,12 +160,4 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-// shortID abbreviates a keyid for a table; full keyids appear in errors.
-func shortID(id string) string {
-	if len(id) > 16 && strings.HasPrefix(id, "SHA256:") {
-		return id[:15] + "…"
-	}
-	return id
 }
