@@ -113,9 +113,18 @@ func (f *clientFlags) options(std streams) (client.Options, error) {
 
 // open makes the client the flags describe.
 func (f *clientFlags) open(std streams) (*client.Client, error) {
+	return f.openOr(std, "")
+}
+
+// openOr is open for commands that name a repository of their own: it is
+// the client's repository unless --repo or TUFKEYS_REPO says otherwise.
+func (f *clientFlags) openOr(std streams, repo string) (*client.Client, error) {
 	opts, err := f.options(std)
 	if err != nil {
 		return nil, err
+	}
+	if len(opts.Repositories) == 0 && repo != "" {
+		opts.Repositories = []string{repo}
 	}
 	return client.New(opts)
 }
@@ -181,7 +190,7 @@ func runKeys(ctx context.Context, opts keysOptions) error {
 	if err != nil {
 		return err
 	}
-	list, err := cl.Keys(orBackground(ctx), host)
+	list, err := cl.Keys(ctx, host)
 	if err != nil {
 		return err
 	}
@@ -242,13 +251,6 @@ func cwd() string {
 	return d
 }
 
-func orBackground(ctx context.Context) context.Context {
-	if ctx == nil {
-		return context.Background()
-	}
-	return ctx
-}
-
 type verifyOnlineOptions struct {
 	streams
 	Client    clientFlags
@@ -259,7 +261,6 @@ type verifyOnlineOptions struct {
 }
 
 func runVerifyOnline(ctx context.Context, opts verifyOnlineOptions) error {
-	ctx = orBackground(ctx)
 	name, version, err := registry.SplitSpec(opts.Spec)
 	if err != nil {
 		return usageError{err}
@@ -330,7 +331,7 @@ the cache holds. Nothing is cached unless it verifies against the trusted root.`
 			if err != nil {
 				return err
 			}
-			repo, err := cl.Refresh(orBackground(cmd.Context()))
+			repo, err := cl.Refresh(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -361,7 +362,7 @@ func newCacheCommand(std streams) *cobra.Command {
 		Example: `  tufkeys cache info`,
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runCacheInfo(orBackground(cmd.Context()), info)
+			return runCacheInfo(cmd.Context(), info)
 		},
 	}
 	addClientFlags(infoCmd, &info.Client)
@@ -376,7 +377,7 @@ func newCacheCommand(std streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := cl.ClearCache(orBackground(cmd.Context())); err != nil {
+			if err := cl.ClearCache(cmd.Context()); err != nil {
 				return err
 			}
 			fmt.Fprintf(clear.Out, "cleared %s\n", cl.CacheDir())

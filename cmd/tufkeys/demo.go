@@ -21,7 +21,7 @@ Exit status 0 only if every step behaved as stated.`,
 		Example: `  go run ./cmd/tufkeys demo`,
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return demo.Run(orBackground(cmd.Context()), std.Out)
+			return demo.Run(cmd.Context(), std.Out)
 		},
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/client/mirror"
 	"github.com/tufkeys/tufkeys/internal/storage"
 )
@@ -66,11 +67,7 @@ func runMirror(ctx context.Context, opts mirrorOptions) error {
 	if opts.From == "" || opts.To == "" {
 		return usagef("--from and --to are both required")
 	}
-	ctx = orBackground(ctx)
-	if len(opts.Client.Repos) == 0 {
-		opts.Client.Repos = []string{opts.From}
-	}
-	cl, err := opts.Client.open(opts.streams)
+	cl, err := opts.Client.openOr(opts.streams, opts.From)
 	if err != nil {
 		return err
 	}
@@ -113,17 +110,18 @@ the cache, and --repo FILE serves as a repository.`,
 			if opts.Archive == "" {
 				return usagef("--out is required: name the .tar.gz file to write")
 			}
-			if err := opts.Client.fromEnv(); err != nil {
-				return err
-			}
-			if len(opts.Client.Repos) != 1 {
-				return usagef("export takes exactly one --repo (or TUFKEYS_REPO): the repository to copy")
-			}
-			cl, err := opts.Client.open(opts.streams)
+			co, err := opts.Client.options(opts.streams)
 			if err != nil {
 				return err
 			}
-			repo, err := mirror.Export(orBackground(cmd.Context()), cl, opts.Client.Repos[0], opts.Archive)
+			if len(co.Repositories) != 1 {
+				return usagef("export takes exactly one --repo (or TUFKEYS_REPO): the repository to copy")
+			}
+			cl, err := client.New(co)
+			if err != nil {
+				return err
+			}
+			repo, err := mirror.Export(cmd.Context(), cl, co.Repositories[0], opts.Archive)
 			if err != nil {
 				return err
 			}
@@ -157,14 +155,11 @@ attacks by as much, and is said in a warning.`,
 		Args: exactArgs(1, "one archive FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
-			if len(opts.Client.Repos) == 0 {
-				opts.Client.Repos = []string{opts.File}
-			}
-			cl, err := opts.Client.open(opts.streams)
+			cl, err := opts.Client.openOr(opts.streams, opts.File)
 			if err != nil {
 				return err
 			}
-			repo, err := cl.Import(orBackground(cmd.Context()), opts.File)
+			repo, err := cl.Import(cmd.Context(), opts.File)
 			if err != nil {
 				return err
 			}

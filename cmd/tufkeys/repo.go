@@ -413,9 +413,6 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 	if opts.OnlineKey == "" || opts.To == "" {
 		return usagef("--online-key and --to are both required")
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	w, err := workspace.Open(opts.Workspace)
 	if err != nil {
 		return err

@@ -54,7 +54,6 @@ maintainer who confirms the removal stages it with repo stage --remove-key.`,
 }
 
 func runWatch(ctx context.Context, opts watchOptions) error {
-	ctx = orBackground(ctx)
 	if opts.Stage && opts.Workspace == "" {
 		return usagef("--stage needs --workspace: the workspace to stage the change in")
 	}
