@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -78,7 +79,7 @@ func Publish(ctx context.Context, ws *workspace.Workspace, online *keyfile.Signe
 		}
 		files = append(files, object(workspace.TargetPath(t.name, t.info), data, storage.PhaseTargets))
 	}
-	for _, role := range sortedRoles(rel.Delegated) {
+	for _, role := range slices.Sorted(maps.Keys(rel.Delegated)) {
 		files = append(files, object(workspace.VersionedFile(rel.Delegated[role].Signed.Version, role), rel.DelegatedBytes[role], storage.PhaseDelegated))
 	}
 	files = append(files, object(workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes, storage.PhaseTargetsMeta))
@@ -97,7 +98,7 @@ func Timestamp(ctx context.Context, ws *workspace.Workspace, online *keyfile.Sig
 		return Report{}, err
 	}
 	var required []storage.Object
-	for _, role := range sortedRoles(rel.Delegated) {
+	for _, role := range slices.Sorted(maps.Keys(rel.Delegated)) {
 		required = append(required, object(workspace.VersionedFile(rel.Delegated[role].Signed.Version, role), rel.DelegatedBytes[role], storage.PhaseDelegated))
 	}
 	required = append(required, object(workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes, storage.PhaseTargetsMeta))
@@ -257,33 +258,15 @@ type target struct {
 func allTargets(rel *workspace.Release) []target {
 	var out []target
 	add := func(md *metadata.Metadata[metadata.TargetsType]) {
-		for _, name := range sortedTargets(md.Signed.Targets) {
+		for _, name := range slices.Sorted(maps.Keys(md.Signed.Targets)) {
 			out = append(out, target{name, md.Signed.Targets[name]})
 		}
 	}
-	for _, role := range sortedRoles(rel.Delegated) {
+	for _, role := range slices.Sorted(maps.Keys(rel.Delegated)) {
 		add(rel.Delegated[role])
 	}
 	add(rel.Targets)
 	return out
-}
-
-func sortedTargets(m map[string]*metadata.TargetFiles) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-func sortedRoles(m map[string]*metadata.Metadata[metadata.TargetsType]) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func metaFile(version int64, data []byte) *metadata.MetaFiles {

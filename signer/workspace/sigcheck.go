@@ -5,6 +5,8 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -199,7 +201,7 @@ func (w *Workspace) checkRole(st *State, role string, names map[string]string) (
 	check := RoleCheck{Role: role, Version: version, Expires: expires}
 	valid := map[string]bool{}
 	var sigs []metadata.Signature
-	for _, id := range sortedKeys(st.Staged.Signatures[role]) {
+	for _, id := range slices.Sorted(maps.Keys(st.Staged.Signatures[role])) {
 		sig := st.Staged.Signatures[role][id]
 		key := findKey(reqs, id)
 		if key == nil || !verifySignature(key, payload, sig) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -115,7 +116,7 @@ func (w *Workspace) Sign(s *keyfile.Signer) (SignResult, error) {
 
 // checkTargets verifies every key list a targets role names.
 func (w *Workspace) checkTargets(md *targetsMD) error {
-	for _, name := range sortedKeys(md.Signed.Targets) {
+	for _, name := range slices.Sorted(maps.Keys(md.Signed.Targets)) {
 		data, err := w.ReadTarget(name, md.Signed.Targets[name])
 		if err != nil {
 			return err

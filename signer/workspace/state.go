@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -70,7 +71,7 @@ func (s *Staged) Roles() []string {
 	if s.Targets != nil {
 		roles = append(roles, metadata.TARGETS)
 	}
-	return append(roles, sortedKeys(s.Delegated)...)
+	return append(roles, slices.Sorted(maps.Keys(s.Delegated))...)
 }
 
 // State is the whole workspace as read from disk.
@@ -294,15 +295,6 @@ func safeRead(w *Workspace, rel string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", rel, err)
 	}
 	return data, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // writeStaged stores a staged role without signatures and discards the

@@ -2,6 +2,8 @@ package workspace
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -72,7 +74,7 @@ func (w *Workspace) Status() (Status, error) {
 	if t := st.Published.Targets; t != nil {
 		s.Published = append(s.Published, PublishedRole{metadata.TARGETS, t.Signed.Version, t.Signed.Expires, win.For(metadata.TARGETS)})
 	}
-	for _, role := range sortedKeys(st.Published.Delegated) {
+	for _, role := range slices.Sorted(maps.Keys(st.Published.Delegated)) {
 		d := st.Published.Delegated[role]
 		s.Published = append(s.Published, PublishedRole{role, d.Signed.Version, d.Signed.Expires, win.For(role)})
 	}
@@ -94,7 +96,7 @@ func (w *Workspace) Status() (Status, error) {
 		if !ok {
 			continue
 		}
-		for _, name := range sortedKeys(t.Signed.Targets) {
+		for _, name := range slices.Sorted(maps.Keys(t.Signed.Targets)) {
 			host, ok := hostOfTarget(name)
 			if !ok {
 				continue
