@@ -386,7 +386,7 @@ func (c *cache) versions(names []string) cachedVersions {
 			v.targets = md.Signed.Version
 			for _, n := range names {
 				if tf, ok := md.Signed.Targets[n]; ok {
-					if _, err := c.readTarget(n, tf); err == nil {
+					if _, err := os.Stat(c.path(targetsDir, url.PathEscape(n))); err == nil {
 						v.hashes[n] = hex.EncodeToString(tf.Hashes["sha256"])
 					}
 				}

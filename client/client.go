@@ -193,9 +193,13 @@ func (c *Client) Keys(ctx context.Context, registry string) (*bundle.KeyList, er
 func parseList(host string, data []byte) (*bundle.KeyList, error) {
 	p, err := bundle.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("the repository's signed key list for %s does not validate (%v): its maintainers must fix it: %w", host, err, ErrUntrusted)
+		return nil, invalidList(host, err)
 	}
 	return &p.List, nil
+}
+
+func invalidList(host string, err error) error {
+	return fmt.Errorf("the repository's signed key list for %s does not validate (%v): its maintainers must fix it: %w", host, err, ErrUntrusted)
 }
 
 // Verdict is a verified version and how the client got there.
@@ -232,14 +236,15 @@ func (c *Client) VerifyVersion(ctx context.Context, registry string, v bundle.Ve
 	return Verdict{Result: res, Refreshed: true}, err
 }
 
+// verifyWith decodes a key list and lets NewVerifier validate it, once.
 func verifyWith(host string, data []byte, v bundle.Version) (bundle.Result, error) {
-	list, err := parseList(host, data)
-	if err != nil {
-		return bundle.Result{}, err
+	p, err := bundle.Decode(data)
+	var ver *bundle.Verifier
+	if err == nil {
+		ver, err = bundle.NewVerifier(&p.List)
 	}
-	ver, err := bundle.NewVerifier(list)
 	if err != nil {
-		return bundle.Result{}, err
+		return bundle.Result{}, invalidList(host, err)
 	}
 	return ver.Verify(v)
 }

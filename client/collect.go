@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -106,7 +107,6 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 	type role struct{ name, parent string }
 	queue := []role{{metadata.TARGETS, metadata.ROOT}}
 	seen := map[string]bool{}
-	var delegated, top []storage.Object
 	for len(queue) > 0 {
 		next := queue[0]
 		queue = queue[1:]
@@ -130,10 +130,10 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 			return nil, explain(repo, err, f)
 		}
 		if next.name == metadata.TARGETS {
-			top = append(top, storage.Object{Name: name, Data: data, Phase: storage.PhaseTargetsMeta})
+			add(name, data, storage.PhaseTargetsMeta)
 			r.TargetsVersion = md.Signed.Version
 		} else {
-			delegated = append(delegated, storage.Object{Name: name, Data: data, Phase: storage.PhaseDelegated})
+			add(name, data, storage.PhaseDelegated)
 		}
 		if err := c.collectTargets(get, md, r); err != nil {
 			return nil, explain(repo, err, f)
@@ -144,24 +144,11 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 			}
 		}
 	}
-	objs := r.Objects
-	r.Objects = nil
-	for _, o := range objs {
-		if o.Phase == storage.PhaseTargets {
-			r.Objects = append(r.Objects, o)
-		}
-	}
-	r.Objects = append(r.Objects, delegated...)
-	r.Objects = append(r.Objects, top...)
-	for _, o := range objs {
-		if o.Phase == storage.PhaseRoot {
-			r.Objects = append(r.Objects, o)
-		}
-	}
-	r.Objects = append(r.Objects,
-		storage.Object{Name: snapName, Data: snap, Phase: storage.PhaseSnapshot},
-		storage.Object{Name: "timestamp.json", Data: ts, Phase: storage.PhaseTimestamp},
-	)
+	add(snapName, snap, storage.PhaseSnapshot)
+	add("timestamp.json", ts, storage.PhaseTimestamp)
+	// writers put files in place phase by phase; within a phase, in the
+	// order they were verified
+	slices.SortStableFunc(r.Objects, func(a, b storage.Object) int { return a.Phase - b.Phase })
 	sort.Strings(r.KeyLists)
 	return r, nil
 }
