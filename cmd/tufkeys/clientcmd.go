@@ -211,15 +211,12 @@ func runKeys(ctx context.Context, opts keysOptions) error {
 		if err != nil {
 			return err
 		}
-		doc := struct {
-			Registry string          `json:"registry"`
-			Keys     json.RawMessage `json:"keys"`
-		}{Registry: host}
-		var wrapped struct {
-			Keys json.RawMessage `json:"keys"`
+		// the registry's own form, with the registry it belongs to
+		var doc map[string]json.RawMessage
+		if err := json.Unmarshal(npm, &doc); err != nil {
+			return err
 		}
-		json.Unmarshal(npm, &wrapped)
-		doc.Keys = wrapped.Keys
+		doc["registry"], _ = json.Marshal(host)
 		out, err := json.MarshalIndent(doc, "", "  ")
 		if err != nil {
 			return err
