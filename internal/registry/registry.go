@@ -175,6 +175,18 @@ func (c *Client) get(ctx context.Context, rawURL string) (*http.Response, contex
 // reason returned as a note: verification then treats keys as unexpired,
 // as npm does.
 func (c *Client) Version(ctx context.Context, name, version string) (bundle.Version, string, error) {
+	// the two requests do not depend on each other: overlap them
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	type publishTime struct {
+		at  time.Time
+		err error
+	}
+	pt := make(chan publishTime, 1)
+	go func() {
+		at, err := c.publishTime(ctx, name, version)
+		pt <- publishTime{at, err}
+	}()
 	resp, cancel, err := c.get(ctx, c.url(packagePath(name), url.PathEscape(version)))
 	if errors.Is(err, ErrNotFound) {
 		return bundle.Version{}, "", fmt.Errorf("%w: the registry at %s has no %s@%s", ErrNotFound, c.Base.Host, name, version)
@@ -195,11 +207,11 @@ func (c *Client) Version(ctx context.Context, name, version string) (bundle.Vers
 	if v.Name != name || v.Version != version {
 		return bundle.Version{}, "", fmt.Errorf("the registry answered for %s@%s with a document for %s: refusing it", name, version, v.ID())
 	}
-	published, err := c.publishTime(ctx, name, version)
-	if err != nil {
-		return v, fmt.Sprintf("publish time unknown (%v)", err), nil
+	published := <-pt
+	if published.err != nil {
+		return v, fmt.Sprintf("publish time unknown (%v)", published.err), nil
 	}
-	v.Published = published
+	v.Published = published.at
 	return v, "", nil
 }
 
