@@ -183,7 +183,7 @@ func (c *Client) Keys(ctx context.Context, registry string) (*bundle.KeyList, er
 	if err != nil {
 		return nil, err
 	}
-	data, _, err := c.target(ctx, bundle.TargetName(host), false)
+	data, err := c.target(ctx, bundle.TargetName(host), false)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (c *Client) VerifyVersion(ctx context.Context, registry string, v bundle.Ve
 		return Verdict{}, err
 	}
 	name := bundle.TargetName(host)
-	data, _, err := c.target(ctx, name, false)
+	data, err := c.target(ctx, name, false)
 	if err != nil {
 		return Verdict{}, err
 	}
@@ -228,7 +228,7 @@ func (c *Client) VerifyVersion(ctx context.Context, registry string, v bundle.Ve
 		return Verdict{Result: res}, err
 	}
 	c.log.Info("signed by a key the cached list lacks; refreshing the key list", "package", v.ID(), "registry", host)
-	fresh, _, rerr := c.target(ctx, name, true)
+	fresh, rerr := c.target(ctx, name, true)
 	if rerr != nil {
 		return Verdict{Result: res}, fmt.Errorf("%w (refreshing the key list failed: %v)", err, rerr)
 	}
@@ -279,30 +279,30 @@ func (c *Client) cachedNames() []string {
 // target returns a verified target's bytes: from the cache when it is
 // fresh, else through a refresh, else (network down) from an unexpired
 // cache with a warning.
-func (c *Client) target(ctx context.Context, name string, force bool) ([]byte, string, error) {
+func (c *Client) target(ctx context.Context, name string, force bool) ([]byte, error) {
 	if !force {
 		if data, ok := c.cached(ctx, name, true); ok {
-			return data, "cache", nil
+			return data, nil
 		}
 	}
 	if c.opts.Offline {
 		if data, ok := c.cached(ctx, name, false); ok {
-			return data, "cache", nil
+			return data, nil
 		}
-		return nil, "", fmt.Errorf("no unexpired cached key list %s and --offline forbids fetching it: refresh while online, or import an archive: %w", name, ErrOffline)
+		return nil, fmt.Errorf("no unexpired cached key list %s and --offline forbids fetching it: refresh while online, or import an archive: %w", name, ErrOffline)
 	}
-	got, repo, err := c.refresh(ctx, []string{name}, force)
+	got, _, err := c.refresh(ctx, []string{name}, force)
 	if err == nil {
-		return got[name], repo, nil
+		return got[name], nil
 	}
 	if errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrUntrusted) {
 		if data, ok := c.cached(ctx, name, false); ok {
 			c.log.Warn("repository unreachable; using the cached key list, whose metadata has not expired", "target", name, "error", err)
-			return data, "cache", nil
+			return data, nil
 		}
-		return nil, "", fmt.Errorf("%w, and the cache holds no unexpired copy of %s: check the network or the repository URL, and run tufkeys refresh once it is reachable", err, name)
+		return nil, fmt.Errorf("%w, and the cache holds no unexpired copy of %s: check the network or the repository URL, and run tufkeys refresh once it is reachable", err, name)
 	}
-	return nil, "", err
+	return nil, err
 }
 
 // cached answers from the cache alone. With requireFresh it answers only
