@@ -123,7 +123,7 @@ func BenchmarkRefresh(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				cacheDir, metaDir, targetsDir := b.TempDir(), b.TempDir(), b.TempDir()
-				cl, _ := w.client(cacheDir, func(o *client.Options) { o.MaxAge, o.Clock = sc.maxAge, time.Now })
+				cl, _ := w.client(cacheDir, func(o *client.Options) { o.MaxAge, o.Clock = client.Age(sc.maxAge), time.Now })
 				if sc.warm {
 					if _, err := cl.Keys(ctx, host); err != nil {
 						b.Fatal(err)

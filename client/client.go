@@ -12,16 +12,18 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
-	"sync"
+	"maps"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/bundle"
 	repometadata "github.com/tufkeys/tufkeys/repo-metadata"
 )
 
-// Defaults for Options fields left zero.
+// Defaults for Options fields left unset.
 const (
 	DefaultMaxAge         = time.Hour
 	DefaultRequestTimeout = 20 * time.Second
@@ -35,25 +37,37 @@ var (
 	// ErrUntrusted marks repository data that failed TUF verification:
 	// tampered, rolled back, frozen, or signed by the wrong keys.
 	ErrUntrusted = errors.New("repository data failed verification")
-	// ErrNoKeyList marks a registry host the repository has no list for.
-	ErrNoKeyList = errors.New("no key list for this registry")
+	// ErrInconsistent marks a repository that does not serve a file its
+	// own verified metadata names, or serves it with another length or
+	// hash: a publish half done, a broken mirror, or tampering in transit.
+	ErrInconsistent = errors.New("repository inconsistent")
+	// ErrNoTarget marks a target path the repository's verified metadata
+	// does not list.
+	ErrNoTarget = errors.New("no such target")
+	// ErrNoKeyList marks a registry host the repository has no list for;
+	// it is also an ErrNoTarget.
+	ErrNoKeyList = fmt.Errorf("no key list for this registry: %w", ErrNoTarget)
 	// ErrOffline marks an offline lookup the cache cannot answer.
 	ErrOffline = errors.New("offline and not cached")
 )
 
-// Options configure a Client. Zero values take the documented defaults.
+// Options configure a Client. Unset fields take the documented defaults.
 type Options struct {
 	// Repositories are tried in order; the first that answers and verifies
 	// is used. Default: the URLs embedded in the build.
 	Repositories []string
+	// TargetBaseURL is where target files are fetched from. Default: the
+	// targets/ folder of the repository in use.
+	TargetBaseURL string
 	// TrustedRoot is the root of trust. Default: the root embedded in the
 	// build.
 	TrustedRoot []byte
 	// CacheDir holds the verified cache. Default:
 	// os.UserCacheDir()/tufkeys/<escaped first repository URL>.
 	CacheDir string
-	// MaxAge is how long the cache answers without asking the network.
-	MaxAge time.Duration
+	// MaxAge is how long the cache answers without asking the network:
+	// nil takes DefaultMaxAge, Age(0) asks the network on every call.
+	MaxAge *time.Duration
 	// Offline forbids network access: the cache answers while its
 	// metadata has not expired, whatever its age.
 	Offline bool
@@ -69,6 +83,10 @@ type Options struct {
 	// Sequential turns off overlapping requests, for servers or harnesses
 	// that expect one request at a time in the TUF specification's order.
 	Sequential bool
+	// NoFallback fails a lookup when the repository is unreachable or
+	// inconsistent, instead of answering from the unexpired cache with a
+	// warning, as the TUF specification's client workflow does.
+	NoFallback bool
 	// AcceptExpired accepts metadata that expired up to this long ago, for
 	// air-gapped networks fed by archives that age in transit. It weakens
 	// the protection against freeze attacks by as much, is never the
@@ -76,18 +94,21 @@ type Options struct {
 	AcceptExpired time.Duration
 }
 
+// Age is a max age for Options.MaxAge.
+func Age(d time.Duration) *time.Duration { return &d }
+
 // MaxAcceptExpired bounds Options.AcceptExpired.
 const MaxAcceptExpired = 90 * 24 * time.Hour
 
-// Client answers for registry key lists from a verified cache.
+// Client answers for registry key lists, and any other target of the
+// repository, from a verified cache.
 type Client struct {
-	opts  Options
-	http  *http.Client
-	log   *slog.Logger
-	cache *cache // nil when no cache directory is usable
-
-	mu  sync.Mutex
-	mem *memoryCache
+	opts   Options
+	maxAge time.Duration
+	http   *http.Client
+	log    *slog.Logger
+	st     store
+	dir    string // empty when the cache is kept in memory
 }
 
 // New checks the options and prepares the cache. It does no network I/O.
@@ -104,8 +125,12 @@ func New(opts Options) (*Client, error) {
 	if len(opts.Repositories) == 0 {
 		return nil, fmt.Errorf("%w: this build names no repository, so pass --repo URL or set TUFKEYS_REPO", ErrNoRepository)
 	}
-	if opts.MaxAge <= 0 {
-		opts.MaxAge = DefaultMaxAge
+	c := &Client{maxAge: DefaultMaxAge}
+	if opts.MaxAge != nil {
+		if *opts.MaxAge < 0 {
+			return nil, fmt.Errorf("a max age of %s is negative: use 0 to ask the repository on every lookup", *opts.MaxAge)
+		}
+		c.maxAge = *opts.MaxAge
 	}
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = DefaultRequestTimeout
@@ -122,7 +147,7 @@ func New(opts Options) (*Client, error) {
 	if opts.AcceptExpired > 0 {
 		opts.Logger.Warn("accepting metadata that expired up to " + days(opts.AcceptExpired) + " ago: protection against freeze attacks is weakened by as much")
 	}
-	c := &Client{opts: opts, http: opts.HTTPClient, log: opts.Logger}
+	c.opts, c.http, c.log = opts, opts.HTTPClient, opts.Logger
 	if c.http == nil {
 		c.http = defaultHTTPClient()
 	}
@@ -135,13 +160,14 @@ func New(opts Options) (*Client, error) {
 		dir, err = DefaultCacheDir(opts.Repositories[0])
 	}
 	if err == nil {
-		cc := &cache{dir: dir}
-		if err = cc.prepare(); err == nil {
-			c.cache = cc
+		d := &diskStore{dir: dir}
+		if err = d.prepare(); err == nil {
+			c.st, c.dir = d, dir
 		}
 	}
-	if c.cache == nil {
+	if c.st == nil {
 		c.log.Warn("no usable cache directory; keeping verified metadata in memory for this run only, so every run fetches it again", "dir", dir, "reason", err)
+		c.st = newMemoryStore()
 	}
 	return c, nil
 }
@@ -170,12 +196,7 @@ func (c *Client) now() time.Time { return c.opts.Clock().UTC() }
 func (c *Client) refTime() time.Time { return c.now().Add(-c.opts.AcceptExpired) }
 
 // CacheDir is where the cache lives, empty when it is kept in memory.
-func (c *Client) CacheDir() string {
-	if c.cache == nil {
-		return ""
-	}
-	return c.cache.dir
-}
+func (c *Client) CacheDir() string { return c.dir }
 
 // Keys returns the verified key list of a registry (URL or host).
 func (c *Client) Keys(ctx context.Context, registry string) (*bundle.KeyList, error) {
@@ -183,11 +204,53 @@ func (c *Client) Keys(ctx context.Context, registry string) (*bundle.KeyList, er
 	if err != nil {
 		return nil, err
 	}
-	data, err := c.target(ctx, bundle.TargetName(host), false)
+	data, err := c.keyList(ctx, host, false)
 	if err != nil {
 		return nil, err
 	}
 	return parseList(host, data)
+}
+
+// keyList is target for a registry's key list, with the key-list kind of
+// error when the repository has none.
+func (c *Client) keyList(ctx context.Context, host string, force bool) ([]byte, error) {
+	name := bundle.TargetName(host)
+	out, err := c.obtain(ctx, want{names: []string{name}, force: force, stopAtMissing: true})
+	if errors.Is(err, ErrNoTarget) {
+		return nil, fmt.Errorf("the repository at %s has no key list %s: check the registry host (--registry or --keys-host): %w", redact(out.repo), name, ErrNoKeyList)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out.got[name], nil
+}
+
+// Target returns a target file of the repository, verified against its
+// signed length and hashes.
+func (c *Client) Target(ctx context.Context, targetPath string) ([]byte, error) {
+	got, err := c.Targets(ctx, []string{targetPath})
+	if err != nil {
+		return nil, err
+	}
+	return got[0], nil
+}
+
+// Targets returns target files in order, from one update: it stops at the
+// first that fails and returns, with the error, those before it.
+func (c *Client) Targets(ctx context.Context, paths []string) ([][]byte, error) {
+	out, err := c.obtain(ctx, want{names: paths, stopAtMissing: true})
+	var got [][]byte
+	for _, p := range paths {
+		data, ok := out.got[p]
+		if !ok {
+			break
+		}
+		got = append(got, data)
+	}
+	if errors.Is(err, ErrNoTarget) {
+		err = fmt.Errorf("the repository at %s lists no target %s: %w", redact(out.repo), paths[len(got)], ErrNoTarget)
+	}
+	return got, err
 }
 
 func parseList(host string, data []byte) (*bundle.KeyList, error) {
@@ -218,8 +281,7 @@ func (c *Client) VerifyVersion(ctx context.Context, registry string, v bundle.Ve
 	if err != nil {
 		return Verdict{}, err
 	}
-	name := bundle.TargetName(host)
-	data, err := c.target(ctx, name, false)
+	data, err := c.keyList(ctx, host, false)
 	if err != nil {
 		return Verdict{}, err
 	}
@@ -228,7 +290,7 @@ func (c *Client) VerifyVersion(ctx context.Context, registry string, v bundle.Ve
 		return Verdict{Result: res}, err
 	}
 	c.log.Info("signed by a key the cached list lacks; refreshing the key list", "package", v.ID(), "registry", host)
-	fresh, rerr := c.target(ctx, name, true)
+	fresh, rerr := c.keyList(ctx, host, true)
 	if rerr != nil {
 		return Verdict{Result: res}, fmt.Errorf("%w (refreshing the key list failed: %v)", err, rerr)
 	}
@@ -249,117 +311,71 @@ func verifyWith(host string, data []byte, v bundle.Version) (bundle.Result, erro
 	return ver.Verify(v)
 }
 
+// RefreshResult is what a refresh did.
+type RefreshResult struct {
+	// Repository is the repository that answered.
+	Repository string
+	// Dropped are the cached target files the repository no longer lists.
+	Dropped []string
+}
+
 // Refresh brings the cache up to date now, whatever its age: metadata and
-// every key list it holds.
-func (c *Client) Refresh(ctx context.Context) (string, error) {
+// every key list it holds. Key lists the repository no longer lists leave
+// the cache and are reported.
+func (c *Client) Refresh(ctx context.Context) (RefreshResult, error) {
+	if c.opts.Offline {
+		return RefreshResult{}, fmt.Errorf("cannot refresh while offline: drop --offline or TUFKEYS_OFFLINE: %w", ErrOffline)
+	}
+	names := slices.Sorted(maps.Keys(c.st.record(answerRecord).Targets))
+	out, err := c.obtain(ctx, want{names: names, force: true, noFallback: true})
+	if len(out.dropped) > 0 {
+		c.log.Warn("the repository no longer lists these cached target files; dropped them", "targets", strings.Join(out.dropped, ", "))
+	}
+	return RefreshResult{Repository: out.repo, Dropped: out.dropped}, err
+}
+
+// RefreshMetadata runs the TUF update of the repository's metadata now,
+// whatever the cache's age, and fetches no target file.
+func (c *Client) RefreshMetadata(ctx context.Context) (string, error) {
 	if c.opts.Offline {
 		return "", fmt.Errorf("cannot refresh while offline: drop --offline or TUFKEYS_OFFLINE: %w", ErrOffline)
 	}
-	names := c.cachedNames()
-	_, repo, err := c.refresh(ctx, names, true)
-	return repo, err
+	out, err := c.obtain(ctx, want{force: true, noFallback: true})
+	return out.repo, err
 }
 
-func (c *Client) cachedNames() []string {
-	if c.cache != nil {
-		return c.cache.cachedTargets()
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.mem == nil {
-		return nil
-	}
-	var names []string
-	for n := range c.mem.targets {
-		names = append(names, n)
-	}
-	return names
-}
-
-// target returns a verified target's bytes: from the cache when it is
-// fresh, else through a refresh, else (network down) from an unexpired
-// cache with a warning.
-func (c *Client) target(ctx context.Context, name string, force bool) ([]byte, error) {
-	if !force {
-		if data, ok := c.cached(ctx, name, true); ok {
-			return data, nil
-		}
-	}
-	if c.opts.Offline {
-		if data, ok := c.cached(ctx, name, false); ok {
-			return data, nil
-		}
-		return nil, fmt.Errorf("no unexpired cached key list %s and --offline forbids fetching it: refresh while online, or import an archive: %w", name, ErrOffline)
-	}
-	got, _, err := c.refresh(ctx, []string{name}, force)
-	if err == nil {
-		return got[name], nil
-	}
-	if errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrUntrusted) {
-		if data, ok := c.cached(ctx, name, false); ok {
-			c.log.Warn("repository unreachable; using the cached key list, whose metadata has not expired", "target", name, "error", err)
-			return data, nil
-		}
-		return nil, fmt.Errorf("%w, and the cache holds no unexpired copy of %s: check the network or the repository URL, and run tufkeys refresh once it is reachable", err, name)
-	}
-	return nil, err
-}
-
-// cached answers from the cache alone. With requireFresh it answers only
-// while the cache is younger than the max age; either way only from
-// metadata that verifies and has not expired.
-func (c *Client) cached(ctx context.Context, name string, requireFresh bool) ([]byte, bool) {
-	if c.cache == nil {
-		return c.memCached(name, requireFresh)
-	}
-	unlock, err := c.cache.lock(ctx, false)
+// TrustedMetadata returns the metadata the client trusts now, by role
+// name: the newest verified root, and the newest verified timestamp,
+// snapshot, targets and delegated roles, as the TUF specification's
+// client workflow keeps them, byte for byte.
+func (c *Client) TrustedMetadata(ctx context.Context) (map[string][]byte, error) {
+	unlock, err := c.st.lock(ctx, false)
 	if err != nil {
-		return nil, false
+		return nil, err
 	}
 	defer unlock()
-	return c.cachedLocked(name, requireFresh)
-}
-
-func (c *Client) cachedLocked(name string, requireFresh bool) ([]byte, bool) {
-	now := c.now()
-	if requireFresh {
-		st := c.cache.readState()
-		if st.CheckedAt.IsZero() || now.Sub(st.CheckedAt) >= c.opts.MaxAge || st.CheckedAt.After(now.Add(time.Minute)) {
-			return nil, false
+	_, root, err := verifiedRoot(c.st, c.opts.TrustedRoot, c.refTime())
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{metadata.ROOT: root}
+	state := c.st.record(trustedRecord)
+	named := map[string]string{metadata.TIMESTAMP: state.Timestamp, metadata.SNAPSHOT: state.Snapshot}
+	maps.Copy(named, state.Roles)
+	for role, obj := range named {
+		if data, err := c.st.object(obj); err == nil {
+			out[role] = data
 		}
 	}
-	l, err := loadVerified(c.cache, c.opts.TrustedRoot, c.refTime())
-	if err != nil {
-		return nil, false
-	}
-	tf, err := l.findTarget(c.cache, name)
-	if err != nil {
-		return nil, false
-	}
-	data, err := c.cache.readTarget(name, tf)
-	if err != nil {
-		return nil, false
-	}
-	return data, true
+	return out, nil
 }
 
 // ClearCache removes everything the cache holds.
 func (c *Client) ClearCache(ctx context.Context) error {
-	c.mu.Lock()
-	c.mem = nil
-	c.mu.Unlock()
-	if c.cache == nil {
-		return nil
-	}
-	unlock, err := c.cache.lock(ctx, true)
+	unlock, err := c.st.lock(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	for _, name := range []string{stateFile, rootsDir, metadataDir, targetsDir} {
-		if err := os.RemoveAll(filepath.Join(c.cache.dir, name)); err != nil {
-			return fmt.Errorf("clear the cache: %w", err)
-		}
-	}
-	return c.cache.prepare()
+	return c.st.clear()
 }

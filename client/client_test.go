@@ -141,7 +141,7 @@ func TestNetworkDownFallsBackToUnexpiredCache(t *testing.T) {
 	if err != nil || len(keys.Keys) != 2 {
 		t.Fatalf("network down, cache unexpired: %v", err)
 	}
-	if !strings.Contains(logs.String(), "repository unreachable; using the cached key list") {
+	if !strings.Contains(logs.String(), "the repository is unreachable; answering from the cache") {
 		t.Errorf("no warning:\n%s", logs)
 	}
 	// the timestamp lives one day: after that the cache cannot vouch
@@ -150,7 +150,7 @@ func TestNetworkDownFallsBackToUnexpiredCache(t *testing.T) {
 	if !errors.Is(err, client.ErrUnavailable) {
 		t.Fatalf("network down, cache expired: %v", err)
 	}
-	contains(t, err, "no unexpired copy", "run tufkeys refresh once it is reachable")
+	contains(t, err, "no unexpired copy", "run tufkeys refresh once it answers")
 }
 
 func TestOfflineUsesCacheOnly(t *testing.T) {
@@ -188,12 +188,24 @@ func TestNoKeyListForHost(t *testing.T) {
 // A corrupt cache file is never trusted and never a crash: the client
 // fetches it again.
 func TestCorruptCacheFileIsFetchedAgain(t *testing.T) {
-	for _, name := range []string{"metadata/timestamp.json", "metadata/snapshot.json", "metadata/targets.json", "targets/" + strings.ReplaceAll(host+"/keys.json", "/", "%2F"), "state.json", "roots/2.root.json"} {
+	w := newWorld(t, "npm/keys.json")
+	warm := t.TempDir()
+	cl, _ := w.client(warm)
+	if _, err := cl.Keys(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	objects, _ := filepath.Glob(filepath.Join(warm, "objects", "*"))
+	if len(objects) != 4 {
+		t.Fatalf("cache holds %d objects, want timestamp, snapshot, targets and the key list", len(objects))
+	}
+	names := []string{"trusted.json", "current.json", "roots/2.root.json"}
+	for _, o := range objects {
+		names = append(names, "objects/"+filepath.Base(o))
+	}
+	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			w := newWorld(t, "npm/keys.json")
 			dir := t.TempDir()
-			cl, _ := w.client(dir)
-			if _, err := cl.Keys(ctx, host); err != nil {
+			if err := os.CopyFS(dir, os.DirFS(warm)); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(name)), []byte("{garbage"), 0o600); err != nil {
@@ -203,6 +215,15 @@ func TestCorruptCacheFileIsFetchedAgain(t *testing.T) {
 			keys, err := cl2.Keys(ctx, host)
 			if err != nil || len(keys.Keys) != 2 {
 				t.Fatalf("after corrupting %s: %v", name, err)
+			}
+			// and the cache is whole again: a second client answers alone
+			w.srv.takeLog()
+			cl3, _ := w.client(dir)
+			if _, err := cl3.Keys(ctx, host); err != nil {
+				t.Fatal(err)
+			}
+			if got := w.srv.takeLog(); len(got) != 0 {
+				t.Errorf("after repairing %s the cache still asks the network: %v", name, got)
 			}
 		})
 	}

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"net/http"
 	"path"
 	"slices"
 	"sort"
@@ -42,15 +40,17 @@ type Repository struct {
 func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	f := newFetcher(ctx, c, repo, "", nil)
+	f := newFetcher(ctx, c, repo)
 	f.sequential = true
 	if err := f.openArchive(); err != nil {
 		return nil, err
 	}
+	var last string
 	get := func(name string, max int64) ([]byte, error) {
-		data, err := f.DownloadFile(f.url(name), max, 0)
+		last = name
+		data, err := f.download(f.url(name), max)
 		if err != nil {
-			return nil, explain(repo, err, f)
+			return nil, explain(repo, name, err)
 		}
 		return data, nil
 	}
@@ -73,16 +73,16 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 	}
 	add(rootName(trustedVersion), c.opts.TrustedRoot, storage.PhaseRoot)
 	for v := trustedVersion + 1; v < trustedVersion+maxRootVersions; v++ {
-		data, err := f.DownloadFile(f.url(rootName(v)), rootMax, 0)
-		var httpErr *metadata.ErrDownloadHTTP
-		if errors.As(err, &httpErr) && httpErr.StatusCode == http.StatusNotFound {
+		last = rootName(v)
+		data, err := f.download(f.url(last), rootMax)
+		if isMissing(err) {
 			break
 		}
 		if err != nil {
-			return nil, explain(repo, err, f)
+			return nil, explain(repo, last, err)
 		}
 		if _, err := tm.UpdateRoot(data); err != nil {
-			return nil, explain(repo, err, f)
+			return nil, explain(repo, last, err)
 		}
 		add(rootName(v), data, storage.PhaseRoot)
 	}
@@ -92,7 +92,7 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 		return nil, err
 	}
 	if _, err := tm.UpdateTimestamp(ts); err != nil {
-		return nil, explain(repo, err, f)
+		return nil, explain(repo, last, err)
 	}
 	snapMeta := tm.Timestamp.Signed.Meta["snapshot.json"]
 	snapName := fmt.Sprintf("%d.snapshot.json", snapMeta.Version)
@@ -101,7 +101,7 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 		return nil, err
 	}
 	if _, err := tm.UpdateSnapshot(snap, false); err != nil {
-		return nil, explain(repo, err, f)
+		return nil, explain(repo, last, err)
 	}
 	// breadth first through the delegations, parents before children
 	type role struct{ name, parent string }
@@ -127,7 +127,7 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 		}
 		md, err := tm.UpdateDelegatedTargets(data, next.name, next.parent)
 		if err != nil {
-			return nil, explain(repo, err, f)
+			return nil, explain(repo, last, err)
 		}
 		if next.name == metadata.TARGETS {
 			add(name, data, storage.PhaseTargetsMeta)
@@ -136,7 +136,7 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 			add(name, data, storage.PhaseDelegated)
 		}
 		if err := c.collectTargets(get, md, r); err != nil {
-			return nil, explain(repo, err, f)
+			return nil, explain(repo, last, err)
 		}
 		if md.Signed.Delegations != nil {
 			for _, d := range md.Signed.Delegations.Roles {
@@ -229,7 +229,8 @@ func (c *Client) Import(ctx context.Context, archivePath string) (*Repository, e
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := c.refreshFrom(ctx, []string{archivePath}, r.KeyLists, true); err != nil {
+	w := want{names: r.KeyLists, force: true, stopAtMissing: true, repos: []string{archivePath}}
+	if _, err := c.update(ctx, w, c.st.record(answerRecord).Generation); err != nil {
 		return nil, err
 	}
 	return r, nil

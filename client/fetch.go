@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,43 +40,43 @@ const (
 	targetsMax   = 5000000
 )
 
-// fetcher is the go-tuf Fetcher for one update. go-tuf's interface takes no
-// context, so the update's context lives here. Beyond fetching with a bound
-// and a timeout, it does not make go-tuf wait for requests one after
+// fetcher fetches the files of one update, with the update's context, a
+// timeout per request and a bound on each file's size. Unless the client
+// is sequential, it does not make the update wait for requests one after
 // another when they can overlap:
 //
-//   - the first root probe and timestamp.json start together, before go-tuf
-//     asks for either (a timestamp fetched before a new root appears is
-//     discarded and fetched again);
-//   - as soon as a timestamp, snapshot or targets file arrives, the file it
-//     points to starts downloading, if the cache lacks that version;
+//   - the first root probe and timestamp.json start together;
+//   - as soon as a root, timestamp, snapshot or targets file arrives, the
+//     file it points to starts downloading, unless the cache holds it;
 //   - timestamp.json is revalidated with If-None-Match.
 //
-// Speculation only decides when a file is requested: go-tuf verifies every
-// byte it uses, exactly as if it had asked for the file itself. Root probes
-// answered 403 or 410 count as 404, because object stores answer 403 for
-// objects that do not exist.
+// Speculation only decides when a file is requested: the update verifies
+// every byte it uses exactly as if it had asked for the file itself, and
+// no URL is requested twice in one update.
 type fetcher struct {
-	ctx        context.Context
-	client     *http.Client
-	timeout    time.Duration
-	sequential bool
-	base       string
+	ctx         context.Context
+	log         *slog.Logger
+	client      *http.Client
+	timeout     time.Duration
+	sequential  bool
+	base        string
+	targetsBase string
 
-	// conditional timestamp: the cached copy and the ETag it came with
+	// conditional timestamp: the trusted copy and the ETag it came with
 	etag            string
 	cachedTimestamp []byte
-	// what the cache already holds, so speculation skips it
-	have   cachedVersions
+	// what the trusted state holds, unverified, so speculation skips it
+	have   record
 	wanted []string // target names this update needs
+	// consistent is the trusted root's consistent_snapshot, for guessing
+	// file names ahead
+	consistent bool
 	// archive holds the files of an archive repository, read once
 	archive map[string][]byte
 
-	mu      sync.Mutex
-	ahead   map[string]*early // requests started before go-tuf asked
-	newETag string
-	roots   map[int64][]byte // new roots fetched, by version
-	last    string           // the last file go-tuf asked for, for messages
+	mu        sync.Mutex
+	ahead     map[string]*early // requests started before the update asked
+	requested map[string]bool   // every URL requested in this update
 }
 
 type early struct {
@@ -96,26 +98,51 @@ type fetchResult struct {
 	code int
 }
 
-// cachedVersions is what the cache holds, read without verification: it
-// only steers speculation.
-type cachedVersions struct {
-	snapshot int64
-	targets  int64
-	hashes   map[string]string // target name -> sha256 of the cached copy
-}
-
-func newFetcher(ctx context.Context, c *Client, base string, etag string, cachedTimestamp []byte) *fetcher {
-	f := &fetcher{
-		ctx: ctx, client: c.http, timeout: c.opts.RequestTimeout, sequential: c.opts.Sequential,
-		base: strings.TrimSuffix(base, "/"), roots: map[int64][]byte{}, ahead: map[string]*early{},
+func newFetcher(ctx context.Context, c *Client, base string) *fetcher {
+	base = strings.TrimSuffix(base, "/")
+	targets := base + "/targets"
+	if c.opts.TargetBaseURL != "" {
+		targets = strings.TrimSuffix(c.opts.TargetBaseURL, "/")
 	}
-	if etag != "" && cachedTimestamp != nil {
-		f.etag, f.cachedTimestamp = etag, cachedTimestamp
+	return &fetcher{
+		ctx: ctx, log: c.log, client: c.http, timeout: c.opts.RequestTimeout, sequential: c.opts.Sequential,
+		base: base, targetsBase: targets, ahead: map[string]*early{}, requested: map[string]bool{},
 	}
-	return f
 }
 
 func (f *fetcher) url(name string) string { return f.base + "/" + name }
+
+// targetURL is where a target file is: prefixed with one of its hashes
+// when the repository takes consistent snapshots (sha256 when listed).
+func (f *fetcher) targetURL(targetPath string, tf *metadata.TargetFiles, consistent bool) string {
+	dir, base := path.Split(targetPath)
+	if consistent {
+		alg := "sha256"
+		if _, ok := tf.Hashes[alg]; !ok {
+			algs := make([]string, 0, len(tf.Hashes))
+			for a := range tf.Hashes {
+				algs = append(algs, a)
+			}
+			sort.Strings(algs)
+			if len(algs) > 0 {
+				alg = algs[0]
+			}
+		}
+		if sum := tf.Hashes[alg]; len(sum) > 0 {
+			base = hex.EncodeToString(sum) + "." + base
+		}
+	}
+	return f.targetsBase + "/" + escapePath(dir+base)
+}
+
+// escapePath escapes each segment of a target path for a URL.
+func escapePath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		parts[i] = url.PathEscape(s)
+	}
+	return strings.Join(parts, "/")
+}
 
 // openArchive reads the repository when it is an archive file.
 func (f *fetcher) openArchive() error {
@@ -131,13 +158,6 @@ func (f *fetcher) openArchive() error {
 	return nil
 }
 
-// lastFile names the last file go-tuf asked for.
-func (f *fetcher) lastFile() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return path.Base(f.last)
-}
-
 // begin starts the update's first two requests.
 func (f *fetcher) begin(nextRoot int64) {
 	if f.sequential {
@@ -145,71 +165,99 @@ func (f *fetcher) begin(nextRoot int64) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.startLocked(f.url(strconv.FormatInt(nextRoot, 10)+".root.json"), rootMax, conditional{})
+	f.startLocked(f.url(rootFile(nextRoot)), rootMax, conditional{})
 	f.startLocked(f.url("timestamp.json"), timestampMax, conditional{f.etag, f.cachedTimestamp})
 }
 
-// startLocked starts a request ahead of go-tuf; f.mu is held.
+// startLocked starts a request ahead of the update, unless this update
+// has requested the URL already; f.mu is held.
 func (f *fetcher) startLocked(u string, max int64, cond conditional) {
-	if _, ok := f.ahead[u]; ok {
+	if f.requested[u] {
 		return
 	}
+	f.requested[u] = true
 	e := &early{done: make(chan struct{})}
 	f.ahead[u] = e
 	go func() {
 		e.res = f.get(u, max, cond)
-		close(e.done)
+		// what this file points to is requested before the update hears
+		// of it, so the update never asks for it a second time
 		f.followUp(u, e.res)
+		close(e.done)
 	}()
 }
 
-// dropConditional stops revalidating timestamp.json against the cached
-// copy, and forgets an answer already obtained that way.
-func (f *fetcher) dropConditional() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.etag != "" {
-		delete(f.ahead, f.url("timestamp.json"))
-	}
-	f.etag, f.cachedTimestamp = "", nil
-}
-
-// wait waits for a request started ahead and leaves it for go-tuf.
-func (f *fetcher) wait(u string) (fetchResult, bool) {
+// fetch returns a file: the request started ahead for it, or a new one.
+func (f *fetcher) fetch(u string, max int64, cond conditional) fetchResult {
 	f.mu.Lock()
 	e, ok := f.ahead[u]
+	if ok {
+		delete(f.ahead, u)
+	}
+	f.requested[u] = true
 	f.mu.Unlock()
-	if !ok {
-		return fetchResult{}, false
+	var r fetchResult
+	if ok {
+		select {
+		case <-e.done:
+			r = e.res
+		case <-f.ctx.Done():
+			return fetchResult{err: fmt.Errorf("%w: %v", ErrUnavailable, f.ctx.Err())}
+		}
+	} else {
+		r = f.get(u, max, cond)
+		f.followUp(u, r)
 	}
-	select {
-	case <-e.done:
-		return e.res, true
-	case <-f.ctx.Done():
-		return fetchResult{err: fmt.Errorf("%w: %v", ErrUnavailable, f.ctx.Err())}, true
+	if r.err == nil && int64(len(r.data)) > max {
+		r.err = &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is longer than the %d bytes expected", redact(u), max)}
 	}
+	return r
 }
 
-// take is wait that also hands the result over, once.
-func (f *fetcher) take(u string) (fetchResult, bool) {
-	r, ok := f.wait(u)
-	if ok {
-		f.mu.Lock()
-		delete(f.ahead, u)
-		f.mu.Unlock()
+// download fetches a file and returns its bytes or why not.
+func (f *fetcher) download(u string, max int64) ([]byte, error) {
+	r := f.fetch(u, max, conditional{})
+	return r.data, r.err
+}
+
+// timestamp fetches timestamp.json, revalidating the trusted copy.
+func (f *fetcher) timestamp() ([]byte, string, error) {
+	r := f.fetch(f.url("timestamp.json"), timestampMax, conditional{f.etag, f.cachedTimestamp})
+	return r.data, r.etag, r.err
+}
+
+// isMissing reports an answer that means "no such file": 404, and 403 or
+// 410, which object stores give for objects that do not exist.
+func isMissing(err error) bool {
+	var h *metadata.ErrDownloadHTTP
+	if !errors.As(err, &h) {
+		return false
 	}
-	return r, ok
+	switch h.StatusCode {
+	case http.StatusNotFound, http.StatusForbidden, http.StatusGone:
+		return true
+	}
+	return false
 }
 
 // followUp starts the download a newly arrived file points to.
 func (f *fetcher) followUp(u string, r fetchResult) {
-	if f.sequential || r.err != nil || r.code != http.StatusOK {
+	if f.sequential || r.err != nil || r.code != http.StatusOK && r.code != http.StatusNotModified {
+		return
+	}
+	name := path.Base(u)
+	if m := rootProbe.FindStringSubmatch(u); m != nil {
+		v, _ := strconv.ParseInt(m[1], 10, 64)
+		f.mu.Lock()
+		f.startLocked(f.url(rootFile(v+1)), rootMax, conditional{})
+		f.mu.Unlock()
 		return
 	}
 	var doc struct {
 		Signed struct {
 			Meta    map[string]struct{ Version int64 } `json:"meta"`
 			Targets map[string]struct {
+				Length int64             `json:"length"`
 				Hashes map[string]string `json:"hashes"`
 			} `json:"targets"`
 		} `json:"signed"`
@@ -217,75 +265,44 @@ func (f *fetcher) followUp(u string, r fetchResult) {
 	if json.Unmarshal(r.data, &doc) != nil {
 		return
 	}
+	versioned := func(role string, v int64) string {
+		if f.consistent {
+			return fmt.Sprintf("%d.%s.json", v, role)
+		}
+		return role + ".json"
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	switch name := path.Base(u); {
+	switch {
 	case name == "timestamp.json":
-		if v := doc.Signed.Meta["snapshot.json"].Version; v > 0 && v != f.have.snapshot {
-			f.startLocked(f.url(fmt.Sprintf("%d.snapshot.json", v)), snapshotMax, conditional{})
+		if v := doc.Signed.Meta["snapshot.json"].Version; v > 0 && v != f.have.Versions[metadata.SNAPSHOT] {
+			f.startLocked(f.url(versioned(metadata.SNAPSHOT, v)), snapshotMax, conditional{})
 		}
-	case strings.HasSuffix(name, ".snapshot.json"):
-		if v := doc.Signed.Meta["targets.json"].Version; v > 0 && v != f.have.targets {
-			f.startLocked(f.url(fmt.Sprintf("%d.targets.json", v)), targetsMax, conditional{})
+	case strings.HasSuffix(name, "snapshot.json"):
+		if v := doc.Signed.Meta["targets.json"].Version; v > 0 && v != f.have.Versions[metadata.TARGETS] {
+			f.startLocked(f.url(versioned(metadata.TARGETS, v)), targetsMax, conditional{})
 		}
-	case strings.HasSuffix(name, ".targets.json"):
+	case strings.HasSuffix(name, "targets.json"):
 		for _, want := range f.wanted {
 			t, ok := doc.Signed.Targets[want]
 			sum := t.Hashes["sha256"]
-			if !ok || sum == "" || sum == f.have.hashes[want] {
+			if !ok || sum == "" || sum == f.have.Targets[want] || t.Length <= 0 || t.Length > targetsMax {
 				continue
 			}
-			if _, err := hex.DecodeString(sum); err != nil {
+			raw, err := hex.DecodeString(sum)
+			if err != nil {
 				continue
 			}
-			dir, base := path.Split(want)
-			f.startLocked(f.url("targets/"+dir+sum+"."+base), targetsMax, conditional{})
+			tf := &metadata.TargetFiles{Length: t.Length, Hashes: metadata.Hashes{"sha256": raw}}
+			f.startLocked(f.targetURL(want, tf, f.consistent), t.Length, conditional{})
 		}
 	}
-}
-
-// DownloadFile implements go-tuf's Fetcher.
-func (f *fetcher) DownloadFile(urlPath string, maxLength int64, _ time.Duration) ([]byte, error) {
-	f.mu.Lock()
-	f.last = urlPath
-	f.mu.Unlock()
-	r, ok := f.take(urlPath)
-	if !ok {
-		var cond conditional
-		if urlPath == f.url("timestamp.json") {
-			f.mu.Lock()
-			cond = conditional{f.etag, f.cachedTimestamp}
-			f.mu.Unlock()
-		}
-		r = f.get(urlPath, maxLength, cond)
-	}
-	if r.err == nil && int64(len(r.data)) > maxLength {
-		r.err = &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is longer than the %d bytes expected", redact(urlPath), maxLength)}
-	}
-	m := rootProbe.FindStringSubmatch(urlPath)
-	switch {
-	case m != nil && r.err != nil && (r.code == http.StatusForbidden || r.code == http.StatusNotFound || r.code == http.StatusGone):
-		return nil, &metadata.ErrDownloadHTTP{StatusCode: http.StatusNotFound, URL: urlPath}
-	case r.err != nil:
-		return nil, r.err
-	case m != nil:
-		v, _ := strconv.ParseInt(m[1], 10, 64)
-		f.mu.Lock()
-		f.roots[v] = r.data
-		// whatever was fetched ahead predates the new root: fetch it again
-		f.ahead = map[string]*early{}
-		f.mu.Unlock()
-	case urlPath == f.url("timestamp.json"):
-		f.mu.Lock()
-		f.newETag = r.etag
-		f.mu.Unlock()
-	}
-	return r.data, nil
 }
 
 // get fetches one file with the update's context, a per-request timeout
 // and a bound on its size.
 func (f *fetcher) get(rawURL string, maxLength int64, cond conditional) fetchResult {
+	f.log.Debug("request", "url", redact(rawURL))
 	if f.archive != nil {
 		return f.getArchived(rawURL, maxLength)
 	}

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -31,38 +33,31 @@ type CacheInfo struct {
 
 // CacheInfo reports on the cache without touching the network.
 func (c *Client) CacheInfo(ctx context.Context) (CacheInfo, error) {
-	if c.cache == nil {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		info := CacheInfo{Problem: "no usable cache directory: the cache lives in memory for one run"}
-		if c.mem != nil {
-			info.CheckedAt = c.mem.checkedAt
-			for n := range c.mem.targets {
-				info.KeyLists = append(info.KeyLists, n)
-			}
-		}
-		return info, nil
-	}
-	unlock, err := c.cache.lock(ctx, false)
+	unlock, err := c.st.lock(ctx, false)
 	if err != nil {
 		return CacheInfo{}, err
 	}
 	defer unlock()
-	st := c.cache.readState()
+	set := c.st.record(answerRecord)
 	now := c.now()
-	info := CacheInfo{Dir: c.cache.dir, Repository: st.Repository, CheckedAt: st.CheckedAt, KeyLists: c.cache.cachedTargets()}
-	if st.CheckedAt.IsZero() {
-		info.Problem = "never refreshed"
+	info := CacheInfo{Dir: c.dir, Repository: set.Repository, CheckedAt: set.CheckedAt, KeyLists: slices.Sorted(maps.Keys(set.Targets))}
+	if c.dir == "" {
+		info.Problem = "no usable cache directory: the cache lives in memory for one run"
+	}
+	if set.CheckedAt.IsZero() {
+		if info.Problem == "" {
+			info.Problem = "never refreshed"
+		}
 		return info, nil
 	}
-	l, err := loadVerified(c.cache, c.opts.TrustedRoot, c.refTime())
+	s, err := c.openSet(set)
 	if err != nil {
 		info.Problem = err.Error()
 		return info, nil
 	}
 	info.Verified = true
-	info.Fresh = now.Sub(st.CheckedAt) < c.opts.MaxAge
-	tm := l.tm
+	info.Fresh = now.Sub(set.CheckedAt) < c.maxAge
+	tm := s.tm
 	info.Roles = []RoleInfo{
 		{metadata.ROOT, tm.Root.Signed.Version, tm.Root.Signed.Expires},
 		{metadata.TIMESTAMP, tm.Timestamp.Signed.Version, tm.Timestamp.Signed.Expires},

@@ -1,80 +1,209 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
-	"github.com/theupdateframework/go-tuf/v2/metadata/config"
-	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 )
 
-// memoryCache stands in for the cache directory when none is usable: the
-// verified key lists of this run, with the time they were checked and the
-// earliest expiry of the metadata that vouched for them.
-type memoryCache struct {
-	targets   map[string][]byte
-	checkedAt time.Time
-	expires   time.Time
-}
-
-func (c *Client) memCached(name string, requireFresh bool) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	if c.mem == nil || !c.refTime().Before(c.mem.expires) {
-		return nil, false
+// DefaultCacheDir is where a repository's cache lives unless told
+// otherwise: the user's cache directory, then tufkeys, then a name made
+// from the repository URL.
+func DefaultCacheDir(repository string) (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
 	}
-	if requireFresh && now.Sub(c.mem.checkedAt) >= c.opts.MaxAge {
-		return nil, false
+	return filepath.Join(base, "tufkeys", escapeRepository(repository)), nil
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// escapeRepository turns a URL into a directory name that is safe on every
+// file system and unique: readable part plus a hash of the whole URL.
+func escapeRepository(repository string) string {
+	readable := unsafeChars.ReplaceAllString(strings.TrimPrefix(strings.TrimPrefix(repository, "https://"), "http://"), "_")
+	if len(readable) > 64 {
+		readable = readable[:64]
 	}
-	data, ok := c.mem.targets[name]
-	return data, ok
+	sum := sha256.Sum256([]byte(repository))
+	return strings.Trim(readable, "_") + "-" + hex.EncodeToString(sum[:4])
 }
 
-// refresh runs a TUF update against each repository in turn until one
-// succeeds, and returns the requested targets and the repository used.
-// Concurrent refreshes of one cache directory, in this process or others,
-// take turns under the cache's lock; one that finds the cache freshly
-// refreshed by another uses it without asking the network.
-func (c *Client) refresh(ctx context.Context, names []string, force bool) (map[string][]byte, string, error) {
-	return c.refreshFrom(ctx, c.opts.Repositories, names, force)
+// want is what one call needs from the repository.
+type want struct {
+	names []string
+	// force asks the network whatever the answer set's age
+	force bool
+	// stopAtMissing ends the update at the first name the repository does
+	// not list; otherwise such names are dropped and reported
+	stopAtMissing bool
+	// noFallback fails instead of answering from the cache when the
+	// repository is unreachable or inconsistent
+	noFallback bool
+	// repos overrides the client's repositories
+	repos []string
 }
 
-func (c *Client) refreshFrom(ctx context.Context, repos []string, names []string, force bool) (map[string][]byte, string, error) {
-	started := c.now()
-	if c.cache != nil {
-		unlock, err := c.cache.lock(ctx, true)
-		if err != nil {
-			return nil, "", err
+// outcome is what an update or the answer set gave.
+type outcome struct {
+	repo    string
+	got     map[string][]byte
+	dropped []string
+}
+
+// obtain answers from the answer set while it is fresh, else updates from
+// the repositories; when the network is down or the repository is
+// inconsistent, an unexpired answer set still answers, with a warning.
+func (c *Client) obtain(ctx context.Context, w want) (outcome, error) {
+	generation := c.st.record(answerRecord).Generation
+	if !w.force {
+		if out, err, ok := c.answer(ctx, w.names, true); ok {
+			return out, err
 		}
-		defer unlock()
-		if st := c.cache.readState(); !force || st.CheckedAt.After(started) {
-			if got, ok := c.allCached(names); ok {
-				return got, st.Repository, nil
-			}
+	}
+	if c.opts.Offline {
+		if out, err, ok := c.answer(ctx, w.names, false); ok {
+			return out, err
+		}
+		return outcome{}, fmt.Errorf("the cache holds no unexpired copy of %s and --offline forbids fetching it: refresh while online, or import an archive: %w", strings.Join(w.names, ", "), ErrOffline)
+	}
+	out, err := c.update(ctx, w, generation)
+	if err == nil || errors.Is(err, ErrUntrusted) || errors.Is(err, ErrNoTarget) || w.noFallback || c.opts.NoFallback {
+		return out, err
+	}
+	what := ""
+	switch {
+	case errors.Is(err, ErrInconsistent):
+		what = "the repository is inconsistent"
+	case errors.Is(err, ErrUnavailable):
+		what = "the repository is unreachable"
+	default:
+		return out, err
+	}
+	if cached, cerr, ok := c.answer(ctx, w.names, false); ok && cerr == nil {
+		c.log.Warn(what+"; answering from the cache, whose metadata verified together and has not expired", "error", err)
+		return cached, nil
+	}
+	if len(w.names) == 0 {
+		return out, err
+	}
+	return out, fmt.Errorf("%w, and the cache holds no unexpired copy of %s: check the network or the repository URL, and run tufkeys refresh once it answers", err, strings.Join(w.names, ", "))
+}
+
+// answer answers from the answer set alone, under the shared lock. ok is
+// false when the set cannot answer for every name: missing, stale when
+// fresh is required, expired, or no longer verifying.
+func (c *Client) answer(ctx context.Context, names []string, fresh bool) (outcome, error, bool) {
+	unlock, err := c.st.lock(ctx, false)
+	if err != nil {
+		return outcome{}, nil, false
+	}
+	defer unlock()
+	return c.answerLocked(names, fresh)
+}
+
+func (c *Client) answerLocked(names []string, fresh bool) (outcome, error, bool) {
+	set := c.st.record(answerRecord)
+	if set.CheckedAt.IsZero() {
+		return outcome{}, nil, false
+	}
+	now := c.now()
+	if fresh && (now.Sub(set.CheckedAt) >= c.maxAge || set.CheckedAt.After(now.Add(time.Minute))) {
+		return outcome{}, nil, false
+	}
+	s, err := c.openSet(set)
+	if err != nil {
+		return outcome{}, nil, false
+	}
+	out := outcome{repo: set.Repository, got: map[string][]byte{}}
+	for _, name := range names {
+		data, err := s.target(name)
+		if errors.Is(err, errNoTarget) && fresh {
+			// fresh verified metadata that lists no such target is an answer
+			return out, ErrNoTarget, true
+		}
+		if err != nil {
+			return outcome{}, nil, false
+		}
+		out.got[name] = data
+	}
+	return out, nil, true
+}
+
+// openSet verifies an answer set's top-level metadata against the newest
+// trusted root at the reference time, without the network.
+func (c *Client) openSet(set record) (*session, error) {
+	tm, _, err := verifiedRoot(c.st, c.opts.TrustedRoot, c.refTime())
+	if err != nil {
+		return nil, err
+	}
+	data, err := c.st.object(set.Timestamp)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tm.UpdateTimestamp(data); err != nil {
+		return nil, err
+	}
+	if data, err = c.st.object(set.Snapshot); err != nil {
+		return nil, err
+	}
+	if _, err := tm.UpdateSnapshot(data, true); err != nil {
+		return nil, err
+	}
+	s := &session{c: c, st: c.st, tm: tm, repo: set.Repository, sources: []record{set}, loaded: map[string]string{}}
+	if _, err := s.role(metadata.TARGETS, metadata.ROOT); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// update runs the TUF client workflow against each repository in turn
+// until one succeeds. Updates of one cache, in this process or others,
+// take turns under the exclusive lock; one that finds the answer set
+// renewed by another while it waited answers from it.
+func (c *Client) update(ctx context.Context, w want, generation int64) (outcome, error) {
+	unlock, err := c.st.lock(ctx, true)
+	if err != nil {
+		return outcome{}, err
+	}
+	defer unlock()
+	if set := c.st.record(answerRecord); !w.force || set.Generation != generation {
+		if out, err, ok := c.answerLocked(w.names, true); ok {
+			return out, err
 		}
 	}
 	var failures []string
 	var errs []error
+	var last outcome
+	repos := c.opts.Repositories
+	if w.repos != nil {
+		repos = w.repos
+	}
 	for _, repo := range repos {
-		got, err := c.attempt(ctx, repo, names)
+		out, err := c.attempt(ctx, repo, w)
 		if err == nil {
 			if len(failures) > 0 {
 				c.log.Warn("used a later repository after earlier ones failed", "repository", redact(repo), "failures", strings.Join(failures, "; "))
 			}
 			c.log.Info("refreshed", "repository", redact(repo))
-			return got, repo, nil
+			return out, nil
 		}
+		if errors.Is(err, ErrNoTarget) {
+			// verified metadata said so; a mirror serves the same metadata
+			return out, err
+		}
+		last = out
 		failures = append(failures, err.Error())
 		errs = append(errs, err)
 		if ctx.Err() != nil {
@@ -82,242 +211,96 @@ func (c *Client) refreshFrom(ctx context.Context, repos []string, names []string
 		}
 	}
 	if len(errs) == 1 {
-		return nil, "", errs[0]
+		return last, errs[0]
 	}
-	return nil, "", fmt.Errorf("every repository failed: %s: %w", strings.Join(failures, "; "), errors.Join(errs...))
+	return last, fmt.Errorf("every repository failed: %s: %w", strings.Join(failures, "; "), errors.Join(errs...))
 }
 
-func (c *Client) allCached(names []string) (map[string][]byte, bool) {
-	got := map[string][]byte{}
-	for _, n := range names {
-		data, ok := c.cachedLocked(n, true)
-		if !ok {
-			return nil, false
-		}
-		got[n] = data
-	}
-	return got, true
-}
-
-// unchanged is the common case of a stale cache: no new root, and
-// timestamp.json answers 304 Not Modified (or the same bytes). Then the
-// cached metadata is still the newest, and the cache answers once it
-// verifies again at the current time, which TUF's own workflow would do
-// with the same files, without copying them through go-tuf.
-func (c *Client) unchanged(f *fetcher, repo string, names []string, nextRoot int64, cachedTimestamp []byte, now time.Time) (map[string][]byte, bool) {
-	if c.cache == nil || cachedTimestamp == nil || f.sequential {
-		return nil, false
-	}
-	// verify the cache while the two requests are on the wire
-	local := make(chan map[string][]byte, 1)
-	go func() {
-		got := map[string][]byte{}
-		for _, n := range names {
-			data, ok := c.cachedLocked(n, false)
-			if !ok {
-				local <- nil
-				return
-			}
-			got[n] = data
-		}
-		local <- got
-	}()
-	root, _ := f.wait(f.url(strconv.FormatInt(nextRoot, 10) + ".root.json"))
-	ts, _ := f.wait(f.url("timestamp.json"))
-	got := <-local
-	switch root.code {
-	case http.StatusNotFound, http.StatusForbidden, http.StatusGone:
-	default:
-		return nil, false
-	}
-	if got == nil || ts.err != nil || !bytes.Equal(ts.data, cachedTimestamp) {
-		return nil, false
-	}
-	etag := ts.etag
-	if etag == "" {
-		etag = f.etag
-	}
-	if err := c.cache.writeState(state{Repository: repo, CheckedAt: now, TimestampETag: etag}); err != nil {
-		return nil, false
-	}
-	return got, true
-}
-
-// attempt is one TUF update from one repository, through go-tuf's updater,
-// in a work directory that holds a copy of the cache: only when every step
-// verifies does the result replace the cache, so a failed or hostile
-// update leaves the cache as it was.
-func (c *Client) attempt(ctx context.Context, repo string, names []string) (map[string][]byte, error) {
+// attempt is one update from one repository. Each role is kept in the
+// trusted state as soon as it verifies; once the top-level metadata has
+// verified, it becomes the answer set with the target files that verified
+// with it, and earlier answers that still verify against it.
+func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	now := c.now()
-	var prev state
-	var cachedTimestamp []byte
-	if c.cache != nil {
-		prev = c.cache.readState()
-		if prev.Repository == repo && prev.TimestampETag != "" {
-			cachedTimestamp, _ = c.cache.read(metadataDir, "timestamp.json")
-		}
+	out := outcome{repo: repo, got: map[string][]byte{}}
+	tm, _, err := verifiedRoot(c.st, c.opts.TrustedRoot, c.refTime())
+	if err != nil {
+		return out, err
 	}
-	f := newFetcher(ctx, c, repo, prev.TimestampETag, cachedTimestamp)
+	state := c.st.record(trustedRecord).clone()
+	f := newFetcher(ctx, c, repo)
 	if err := f.openArchive(); err != nil {
-		return nil, err
+		return out, err
 	}
-	f.wanted = names
-	if c.cache != nil {
-		f.have = c.cache.versions(names)
-	}
-	// the requests start before the root chain is verified: which root to
-	// probe for is a guess from the cache's file names, and go-tuf asks
-	// again for anything else
-	nextRoot := c.guessNextRoot()
-	f.begin(nextRoot)
-	rootBytes, tm, err := verifiedRoot(c.cache, c.opts.TrustedRoot, c.refTime())
-	if err != nil {
-		return nil, err
-	}
-	if cachedTimestamp != nil && !signedTimestamp(tm.Root, cachedTimestamp) {
-		// a 304 would hand go-tuf a cached copy that does not verify
-		f.dropConditional()
-		cachedTimestamp = nil
-	}
-	if tm.Root.Signed.Version+1 == nextRoot {
-		if got, ok := c.unchanged(f, repo, names, nextRoot, cachedTimestamp, now); ok {
-			return got, nil
+	if state.TimestampFrom == repo && state.TimestampETag != "" {
+		// a 304 stands for exactly the bytes the ETag came with
+		if data, err := c.st.object(state.Timestamp); err == nil && objectName(data) == state.Timestamp {
+			f.etag, f.cachedTimestamp = state.TimestampETag, data
 		}
 	}
-	var work string
-	if c.cache != nil {
-		if work, err = os.MkdirTemp(c.cache.dir, ".work-"); err != nil {
-			return nil, fmt.Errorf("prepare the cache: %w", err)
+	f.have, f.wanted, f.consistent = state, w.names, tm.Root.Signed.ConsistentSnapshot
+	f.begin(tm.Root.Signed.Version + 1)
+	s := &session{c: c, st: c.st, tm: tm, f: f, repo: repo, state: state, sources: []record{state}, loaded: map[string]string{}}
+	if err := s.refreshMetadata(); err != nil {
+		return out, err
+	}
+	targets := map[string]string{}
+	var failure error
+	for _, name := range w.names {
+		data, err := s.target(name)
+		if errors.Is(err, errNoTarget) && !w.stopAtMissing {
+			out.dropped = append(out.dropped, name)
+			continue
 		}
-		defer os.RemoveAll(work)
-		if err := c.cache.copyInto(work); err != nil {
-			return nil, fmt.Errorf("prepare the cache: %w", err)
+		if errors.Is(err, errNoTarget) {
+			failure = ErrNoTarget
+			break
 		}
-	}
-	cfg, err := config.New(repo, rootBytes)
-	if err != nil {
-		return nil, fmt.Errorf("repository URL %s: %w", redact(repo), err)
-	}
-	cfg.Fetcher = f
-	if work == "" {
-		cfg.DisableLocalCache = true
-	} else {
-		cfg.LocalMetadataDir = filepath.Join(work, metadataDir)
-		cfg.LocalTargetsDir = filepath.Join(work, targetsDir)
-	}
-	up, err := updater.New(cfg)
-	if err != nil {
-		return nil, explain(repo, err, f)
-	}
-	up.UnsafeSetRefTime(c.refTime())
-	if err := up.Refresh(); err != nil {
-		return nil, explain(repo, err, f)
-	}
-	got := map[string][]byte{}
-	for _, name := range names {
-		info, err := up.GetTargetInfo(name)
 		if err != nil {
-			if strings.Contains(err.Error(), "not found") && !errors.Is(err, &metadata.ErrRepository{}) {
-				return nil, fmt.Errorf("the repository at %s has no key list %s: check the registry host (--registry or --keys-host): %w", redact(repo), name, ErrNoKeyList)
-			}
-			return nil, explain(repo, err, f)
+			failure = err
+			break
 		}
-		var data []byte
-		if work != "" {
-			_, data, _ = up.FindCachedTarget(info, "")
-		}
-		if data == nil {
-			if _, data, err = up.DownloadTarget(info, "", ""); err != nil {
-				return nil, explain(repo, err, f)
-			}
-		}
-		if _, err := parseList(strings.TrimSuffix(name, "/keys.json"), data); err != nil {
-			return nil, err
-		}
-		got[name] = data
+		out.got[name] = data
+		targets[name] = objectName(data)
 	}
-	trusted := up.GetTrustedMetadataSet()
-	if work == "" {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.mem == nil {
-			c.mem = &memoryCache{targets: map[string][]byte{}}
+	prev := c.st.record(answerRecord)
+	s.f, s.sources = nil, []record{prev}
+	for name := range prev.Targets {
+		if _, done := targets[name]; done || slices.Contains(out.dropped, name) {
+			continue
 		}
-		for n, d := range got {
-			c.mem.targets[n] = d
-		}
-		c.mem.checkedAt = now
-		c.mem.expires = earliestExpiry(trusted.Timestamp.Signed.Expires, trusted.Snapshot.Signed.Expires, trusted.Targets[metadata.TARGETS].Signed.Expires, trusted.Root.Signed.Expires)
-		return got, nil
-	}
-	st := state{Repository: repo, CheckedAt: now, TimestampETag: f.newETag}
-	if err := c.cache.commit(work, f.roots, st); err != nil {
-		return nil, fmt.Errorf("save the verified metadata in %s: %w", c.cache.dir, err)
-	}
-	return got, nil
-}
-
-func earliestExpiry(ts ...time.Time) time.Time {
-	min := ts[0]
-	for _, t := range ts[1:] {
-		if t.Before(min) {
-			min = t
+		if data, err := s.target(name); err == nil {
+			targets[name] = objectName(data)
 		}
 	}
-	return min
+	if err := c.st.putRecord(answerRecord, s.answerSet(now, prev.Generation+1, targets)); err != nil {
+		return out, fmt.Errorf("keep the verified metadata in the cache: %w", err)
+	}
+	c.st.collect()
+	return out, failure
 }
 
 // explain turns go-tuf's errors into one sentence that says what happened
 // and what it means, keeping the error kinds for errors.Is.
-func explain(repo string, err error, f *fetcher) error {
+func explain(repo, file string, err error) error {
 	r := redact(repo)
-	file := "a file"
-	if name := f.lastFile(); name != "" && name != "." {
-		file = name
-	}
 	switch {
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrInconsistent), errors.Is(err, ErrUntrusted):
 		return err
 	case errors.Is(err, &metadata.ErrExpiredMetadata{}):
-		return fmt.Errorf("the repository at %s serves expired metadata (%v): a freeze attack, or a repository whose timestamp is no longer re-signed; refusing it: %w", r, err, ErrUntrusted)
+		return fmt.Errorf("the repository at %s serves expired metadata in %s (%v): a freeze attack, or a repository whose timestamp is no longer re-signed; refusing it: %w", r, file, err, ErrUntrusted)
 	case errors.Is(err, &metadata.ErrBadVersionNumber{}):
-		return fmt.Errorf("the repository at %s serves older metadata than this client has already verified (%v): a rollback attack or a stale mirror; refusing it: %w", r, err, ErrUntrusted)
+		return fmt.Errorf("the repository at %s serves older metadata in %s than this client has already verified (%v): a rollback attack or a stale mirror; refusing it: %w", r, file, err, ErrUntrusted)
 	case errors.Is(err, &metadata.ErrUnsignedMetadata{}):
-		return fmt.Errorf("metadata from %s lacks the signatures the trusted root requires (%v): tampered, or signed by keys outside the root of trust; refusing it: %w", r, err, ErrUntrusted)
-	case errors.Is(err, &metadata.ErrLengthOrHashMismatch{}):
-		return fmt.Errorf("%s from %s does not match the length or hash its signed metadata lists (%v): tampered in transit or on the server; refusing it: %w", file, r, err, ErrUntrusted)
+		return fmt.Errorf("%s from %s lacks the signatures the trusted root requires (%v): tampered, or signed by keys outside the root of trust; refusing it: %w", file, r, err, ErrUntrusted)
 	case errors.Is(err, &metadata.ErrDownloadLengthMismatch{}):
-		return fmt.Errorf("%s sent more data than its signed metadata allows (%v); refusing it: %w", r, err, ErrUntrusted)
+		return fmt.Errorf("%s from %s is longer than any such file may be (%v); refusing it: %w", file, r, err, ErrUntrusted)
+	case errors.Is(err, &metadata.ErrLengthOrHashMismatch{}):
+		return fmt.Errorf("the repository at %s is inconsistent: %s does not match the length or hash its signed metadata lists (%v): a publish half done, a broken mirror, or tampering in transit: %w", r, file, err, ErrInconsistent)
 	case errors.Is(err, &metadata.ErrRepository{}), errors.Is(err, &metadata.ErrValue{}), errors.Is(err, &metadata.ErrType{}):
-		return fmt.Errorf("the repository at %s serves metadata that does not verify (%v); refusing it: %w", r, err, ErrUntrusted)
+		return fmt.Errorf("the repository at %s serves %s, which does not verify (%v); refusing it: %w", r, file, err, ErrUntrusted)
 	}
-	return fmt.Errorf("the update from %s failed and its data is not used (%v): %w", r, err, ErrUntrusted)
-}
-
-// guessNextRoot is the root version the update will probe for, read from
-// file names alone.
-func (c *Client) guessNextRoot() int64 {
-	var trusted struct {
-		Signed struct{ Version int64 } `json:"signed"`
-	}
-	json.Unmarshal(c.opts.TrustedRoot, &trusted)
-	v := trusted.Signed.Version
-	if c.cache != nil {
-		for {
-			if _, err := os.Stat(c.cache.path(rootsDir, strconv.FormatInt(v+1, 10)+".root.json")); err != nil {
-				break
-			}
-			v++
-		}
-	}
-	return v + 1
-}
-
-// signedTimestamp reports whether cached timestamp bytes parse and carry
-// the root's timestamp signatures, so that revalidating them makes sense.
-func signedTimestamp(root *metadata.Metadata[metadata.RootType], data []byte) bool {
-	ts, err := metadata.Timestamp().FromBytes(data)
-	return err == nil && root.VerifyDelegate(metadata.TIMESTAMP, ts) == nil
+	return fmt.Errorf("the update from %s failed at %s and its data is not used (%v): %w", r, file, err, ErrUntrusted)
 }

@@ -199,7 +199,7 @@ func TestMirrorRefusesATamperedSource(t *testing.T) {
 	dir := t.TempDir()
 	store, _ := storage.NewDir(dir)
 	_, _, err := mirror.Mirror(ctx, cl, bad, store, storage.SyncOptions{})
-	if !errors.Is(err, client.ErrUntrusted) || !strings.Contains(err.Error(), "does not match the length or hash") {
+	if !errors.Is(err, client.ErrInconsistent) || !strings.Contains(err.Error(), "does not match the length or hash") {
 		t.Fatalf("err = %v", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
@@ -264,7 +264,7 @@ func TestTamperedArchiveIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	inside, _ := newClient(t, c, []string{"http://127.0.0.1:1"})
-	if _, err := inside.Import(ctx, bad); !errors.Is(err, client.ErrUntrusted) {
+	if _, err := inside.Import(ctx, bad); !errors.Is(err, client.ErrInconsistent) {
 		t.Fatalf("import of a forged archive: %v", err)
 	}
 	if info, _ := inside.CacheInfo(ctx); len(info.KeyLists) != 0 {

@@ -14,8 +14,8 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/internal/duration"
 	"github.com/tufkeys/tufkeys/internal/registry"
-	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 
 // clientFlags are the flags of every command that reads the repository,
@@ -24,7 +24,9 @@ type clientFlags struct {
 	Repos   []string
 	Root    string
 	Cache   string
-	MaxAge  time.Duration
+	// MaxAge is the --max-age duration, e.g. "30m", "1d" or "0"; empty
+	// keeps the client's default.
+	MaxAge  string
 	Offline bool
 	// AcceptExpired is the --accept-expired period, e.g. "14d".
 	AcceptExpired string
@@ -37,7 +39,7 @@ func addClientFlags(cmd *cobra.Command, f *clientFlags) {
 	fs.StringArrayVar(&f.Repos, "repo", nil, "repository URL, tried in order when repeated (env TUFKEYS_REPO, comma-separated)")
 	fs.StringVar(&f.Root, "root", "", "trusted root.json (env TUFKEYS_ROOT; default: the root embedded in this build)")
 	fs.StringVar(&f.Cache, "cache", "", "cache directory (env TUFKEYS_CACHE; default: the user cache directory)")
-	fs.DurationVar(&f.MaxAge, "max-age", client.DefaultMaxAge, "how long the cache answers without the network (env TUFKEYS_MAX_AGE)")
+	fs.StringVar(&f.MaxAge, "max-age", "", "how long the cache answers without the network, e.g. 30m or 1d; 0 asks the repository every time (env TUFKEYS_MAX_AGE; default "+duration.String(client.DefaultMaxAge)+")")
 	fs.BoolVar(&f.Offline, "offline", false, "never use the network; answer from the cache while its metadata is unexpired (env TUFKEYS_OFFLINE)")
 	fs.StringVar(&f.AcceptExpired, "accept-expired", "", "accept metadata that expired up to this long ago, e.g. 14d, at most 90d; weakens freeze protection (env TUFKEYS_ACCEPT_EXPIRED)")
 	f.set = func(name string) bool { return fs.Changed(name) }
@@ -60,14 +62,8 @@ func (f *clientFlags) fromEnv() error {
 	if !changed("cache") && f.Cache == "" {
 		f.Cache = os.Getenv("TUFKEYS_CACHE")
 	}
-	if !changed("max-age") {
-		if v := os.Getenv("TUFKEYS_MAX_AGE"); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return usagef("TUFKEYS_MAX_AGE=%q is not a duration such as 1h or 30m", v)
-			}
-			f.MaxAge = d
-		}
+	if !changed("max-age") && f.MaxAge == "" {
+		f.MaxAge = os.Getenv("TUFKEYS_MAX_AGE")
 	}
 	if !changed("accept-expired") && f.AcceptExpired == "" {
 		f.AcceptExpired = os.Getenv("TUFKEYS_ACCEPT_EXPIRED")
@@ -90,16 +86,22 @@ func (f *clientFlags) options(std streams) (client.Options, error) {
 	opts := client.Options{
 		Repositories: f.Repos,
 		CacheDir:     f.Cache,
-		MaxAge:       f.MaxAge,
 		Offline:      f.Offline,
 		Logger:       warnLogger(std),
 	}
-	if f.AcceptExpired != "" {
-		p, err := workspace.ParsePeriod(f.AcceptExpired)
+	if f.MaxAge != "" {
+		d, err := duration.Parse(f.MaxAge)
 		if err != nil {
-			return opts, usagef("--accept-expired: %v", err)
+			return opts, usagef("--max-age (or TUFKEYS_MAX_AGE): %v", err)
 		}
-		opts.AcceptExpired = time.Duration(p)
+		opts.MaxAge = client.Age(d)
+	}
+	if f.AcceptExpired != "" {
+		d, err := duration.Parse(f.AcceptExpired)
+		if err != nil {
+			return opts, usagef("--accept-expired (or TUFKEYS_ACCEPT_EXPIRED): %v", err)
+		}
+		opts.AcceptExpired = d
 	}
 	if f.Root != "" {
 		root, err := readInput(std, f.Root, 1<<20)
@@ -328,11 +330,14 @@ the cache holds. Nothing is cached unless it verifies against the trusted root.`
 			if err != nil {
 				return err
 			}
-			repo, err := cl.Refresh(cmd.Context())
+			res, err := cl.Refresh(cmd.Context())
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(opts.Out, "refreshed from %s\n", repo)
+			fmt.Fprintf(opts.Out, "refreshed from %s\n", res.Repository)
+			for _, name := range res.Dropped {
+				fmt.Fprintf(opts.Out, "dropped %s: the repository no longer lists it\n", name)
+			}
 			return nil
 		},
 	}

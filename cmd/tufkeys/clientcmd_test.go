@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -139,9 +140,21 @@ func TestCLIClientEnvironment(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "SHA256:DhQ8") || !strings.Contains(errOut, "used a later repository") {
 		t.Errorf("from the environment with failover: exit %d\n%s%s", code, out, errOut)
 	}
-	t.Setenv("TUFKEYS_MAX_AGE", "soon")
-	if code, _, errOut := runCLI(t, "keys"); code != exitUsage || !strings.Contains(errOut, `TUFKEYS_MAX_AGE="soon"`) {
-		t.Errorf("bad max age: exit %d %q", code, errOut)
+	for _, bad := range []string{"soon", "-1h", "-2d"} {
+		t.Setenv("TUFKEYS_MAX_AGE", bad)
+		if code, _, errOut := runCLI(t, "keys"); code != exitUsage || !strings.Contains(errOut, "TUFKEYS_MAX_AGE") || !strings.Contains(errOut, strconv.Quote(bad)) {
+			t.Errorf("max age %q: exit %d %q", bad, code, errOut)
+		}
+	}
+	// days, and zero for "always ask the repository", are durations too
+	for _, good := range []string{"1d", "0", "1d12h"} {
+		t.Setenv("TUFKEYS_MAX_AGE", good)
+		if code, _, errOut := runCLI(t, "keys"); code != exitOK {
+			t.Errorf("max age %q: exit %d %q", good, code, errOut)
+		}
+	}
+	if code, _, errOut := runCLI(t, "keys", "--max-age", "-5m"); code != exitUsage || !strings.Contains(errOut, "negative") {
+		t.Errorf("--max-age -5m: exit %d %q", code, errOut)
 	}
 }
 

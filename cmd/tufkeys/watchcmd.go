@@ -70,7 +70,7 @@ func runWatch(ctx context.Context, opts watchOptions) error {
 		return err
 	}
 	// the comparison is with what the repository publishes now
-	co.MaxAge = time.Nanosecond
+	co.MaxAge = client.Age(0)
 	cl, err := client.New(co)
 	if err != nil {
 		return err

@@ -27,12 +27,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
+	"github.com/tufkeys/tufkeys/internal/duration"
 	"github.com/tufkeys/tufkeys/internal/safefile"
 )
 
@@ -102,30 +101,17 @@ type Period time.Duration
 
 // ParsePeriod reads "90d", "36h" or any time.ParseDuration form.
 func ParsePeriod(s string) (Period, error) {
-	var d time.Duration
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n <= 0 || n > 3650 {
-			return 0, fmt.Errorf("period %q is not a number of days between 1 and 3650", s)
-		}
-		d = time.Duration(n) * 24 * time.Hour
-	} else {
-		var err error
-		d, err = time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return 0, fmt.Errorf("period %q is not a duration such as 90d or 12h", s)
-		}
+	d, err := duration.Parse(s)
+	if err != nil {
+		return 0, fmt.Errorf("period: %w", err)
+	}
+	if d <= 0 || d > 3650*24*time.Hour {
+		return 0, fmt.Errorf("period %q must be more than 0 and at most 3650d", s)
 	}
 	return Period(d), nil
 }
 
-func (p Period) String() string {
-	d := time.Duration(p)
-	if d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	return d.String()
-}
+func (p Period) String() string { return duration.String(time.Duration(p)) }
 
 func (p Period) MarshalJSON() ([]byte, error) { return json.Marshal(p.String()) }
 

@@ -1,0 +1,59 @@
+// Package duration reads the durations tufkeys takes on its command line
+// and in its environment: Go's own form (90m, 12h, 1h30m) and whole days,
+// alone or before Go's form (14d, 1d12h), since expiry periods and cache
+// ages are thought of in days.
+package duration
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrInvalid marks text that is not a duration tufkeys takes.
+var ErrInvalid = errors.New("not a duration")
+
+// maxDays bounds the days part, far beyond any period tufkeys uses and
+// well inside time.Duration.
+const maxDays = 36500
+
+const day = 24 * time.Hour
+
+// Parse reads a duration; negative ones are refused.
+func Parse(s string) (time.Duration, error) {
+	text := strings.TrimSpace(s)
+	if text == "" {
+		return 0, fmt.Errorf("an empty value is %w: write one such as 30m, 12h or 14d", ErrInvalid)
+	}
+	if strings.HasPrefix(text, "-") {
+		return 0, fmt.Errorf("%q is negative, and %w tufkeys takes: write 0 or more, such as 30m, 12h or 14d", s, ErrInvalid)
+	}
+	var total time.Duration
+	if daysText, rest, ok := strings.Cut(text, "d"); ok {
+		n, err := strconv.Atoi(strings.TrimPrefix(daysText, "+"))
+		if err != nil || n < 0 || n > maxDays {
+			return 0, fmt.Errorf("%q is %w: the days before \"d\" must be a whole number up to %d, as in 14d or 1d12h", s, ErrInvalid, maxDays)
+		}
+		total = time.Duration(n) * day
+		text = rest
+		if text == "" {
+			return total, nil
+		}
+	}
+	d, err := time.ParseDuration(text)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is %w: write one such as 30m, 12h, 14d or 1d12h", s, ErrInvalid)
+	}
+	return total + d, nil
+}
+
+// String writes a duration the way Parse reads it, in days when it is a
+// whole number of them.
+func String(d time.Duration) string {
+	if d != 0 && d%day == 0 {
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	}
+	return d.String()
+}
