@@ -21,9 +21,9 @@ import (
 // clientFlags are the flags of every command that reads the repository,
 // each with its TUFKEYS_* environment variable.
 type clientFlags struct {
-	Repos   []string
-	Root    string
-	Cache   string
+	Repos []string
+	Root  string
+	Cache string
 	// MaxAge is the --max-age duration, e.g. "30m", "1d" or "0"; empty
 	// keeps the client's default.
 	MaxAge  string
