@@ -217,9 +217,10 @@ func (c *Client) update(ctx context.Context, w want, generation int64) (outcome,
 }
 
 // attempt is one update from one repository. Each role is kept in the
-// trusted state as soon as it verifies; once the top-level metadata has
-// verified, it becomes the answer set with the target files that verified
-// with it, and earlier answers that still verify against it.
+// trusted state as soon as it verifies. Once the top-level metadata has
+// verified and each requested target has been found or found missing, the
+// metadata becomes the answer set, with the target files that verified
+// with it and the earlier answers that still verify against it.
 func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -264,6 +265,11 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 		}
 		out.got[name] = data
 		targets[name] = objectName(data)
+	}
+	if errors.Is(failure, ErrUnavailable) || errors.Is(failure, ErrInconsistent) {
+		// the answer set stays as it was, so that it can answer with a
+		// warning as when the metadata itself cannot be fetched
+		return out, failure
 	}
 	prev := c.st.record(answerRecord)
 	s.f, s.sources = nil, []record{prev}
