@@ -85,6 +85,10 @@ type record struct {
 	// TimestampETag revalidates Timestamp at TimestampFrom.
 	TimestampETag string `json:"timestamp_etag,omitempty"`
 	TimestampFrom string `json:"timestamp_from,omitempty"`
+	// NotConsistent hints that the newest root turns consistent_snapshot
+	// off, to name files fetched ahead before the root chain has verified;
+	// with no hint, speculation guesses versioned names.
+	NotConsistent bool `json:"not_consistent,omitempty"`
 
 	// answer set only
 	Generation int64     `json:"generation,omitempty"`
@@ -124,6 +128,7 @@ func (r record) objects() []string {
 type store interface {
 	lock(ctx context.Context, exclusive bool) (func(), error)
 	root(version int64) ([]byte, error)
+	hasRoot(version int64) bool
 	putRoot(version int64, data []byte) error
 	dropRootsFrom(version int64)
 	object(name string) ([]byte, error)
@@ -202,6 +207,11 @@ func rootFile(v int64) string { return strconv.FormatInt(v, 10) + ".root.json" }
 
 func (d *diskStore) root(v int64) ([]byte, error) {
 	return safefile.Read(d.path(rootsDir, rootFile(v)), maxCacheFile)
+}
+
+func (d *diskStore) hasRoot(v int64) bool {
+	fi, err := os.Lstat(d.path(rootsDir, rootFile(v)))
+	return err == nil && fi.Mode().IsRegular()
 }
 
 func (d *diskStore) putRoot(v int64, data []byte) error {
@@ -320,6 +330,13 @@ func (m *memoryStore) root(v int64) ([]byte, error) {
 		return data, nil
 	}
 	return nil, errNotCached
+}
+
+func (m *memoryStore) hasRoot(v int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.roots[v]
+	return ok
 }
 
 func (m *memoryStore) putRoot(v int64, data []byte) error {

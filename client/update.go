@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -226,10 +227,6 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 	defer cancel()
 	now := c.now()
 	out := outcome{repo: repo, got: map[string][]byte{}}
-	tm, _, err := verifiedRoot(c.st, c.opts.TrustedRoot, c.refTime())
-	if err != nil {
-		return out, err
-	}
 	state := c.st.record(trustedRecord).clone()
 	f := newFetcher(ctx, c, repo)
 	if err := f.openArchive(); err != nil {
@@ -241,8 +238,18 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 			f.etag, f.cachedTimestamp = state.TimestampETag, data
 		}
 	}
-	f.have, f.wanted, f.consistent = state, w.names, tm.Root.Signed.ConsistentSnapshot
-	f.begin(tm.Root.Signed.Version + 1)
+	f.have, f.wanted, f.consistent = state.clone(), w.names, !state.NotConsistent
+	// the first requests go out while the root chain verifies: which root
+	// to probe for is read from the stored roots' names, unverified, and
+	// the walk asks for any other itself
+	f.begin(c.guessNextRoot())
+	tm, _, err := verifiedRoot(c.st, c.opts.TrustedRoot, c.refTime())
+	if err != nil {
+		return out, err
+	}
+	f.mu.Lock()
+	f.consistent = tm.Root.Signed.ConsistentSnapshot
+	f.mu.Unlock()
 	s := &session{c: c, st: c.st, tm: tm, f: f, repo: repo, state: state, sources: []record{state}, loaded: map[string]string{}}
 	if err := s.refreshMetadata(); err != nil {
 		return out, err
@@ -281,11 +288,28 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 			targets[name] = objectName(data)
 		}
 	}
-	if err := c.st.putRecord(answerRecord, s.answerSet(now, prev.Generation+1, targets)); err != nil {
+	next := s.answerSet(now, prev.Generation+1, targets)
+	if err := c.st.putRecord(answerRecord, next); err != nil {
 		return out, fmt.Errorf("keep the verified metadata in the cache: %w", err)
 	}
-	c.st.collect()
+	if s.wrote || !slices.Equal(slices.Sorted(slices.Values(prev.objects())), slices.Sorted(slices.Values(next.objects()))) {
+		c.st.collect()
+	}
 	return out, failure
+}
+
+// guessNextRoot is the root version an update will probe for first, read
+// from the trusted root's version and the stored roots' names alone.
+func (c *Client) guessNextRoot() int64 {
+	var trusted struct {
+		Signed struct{ Version int64 } `json:"signed"`
+	}
+	json.Unmarshal(c.opts.TrustedRoot, &trusted)
+	v := trusted.Signed.Version
+	for c.st.hasRoot(v + 1) {
+		v++
+	}
+	return v + 1
 }
 
 // explain turns go-tuf's errors into one sentence that says what happened

@@ -68,6 +68,8 @@ type session struct {
 	sources []record
 	// loaded names the object behind each role of tm
 	loaded map[string]string
+	// wrote is set once the session stored a new object
+	wrote bool
 }
 
 func (s *session) save() error {
@@ -83,6 +85,7 @@ func (s *session) keep(data []byte, set func(string)) error {
 	if err != nil {
 		return fmt.Errorf("keep the verified metadata in the cache: %w", err)
 	}
+	s.wrote = true
 	set(obj)
 	return s.save()
 }
@@ -134,6 +137,12 @@ func (s *session) walkRoots() error {
 			return fmt.Errorf("keep the verified root in the cache: %w", err)
 		}
 	}
+	if s.state.NotConsistent == s.tm.Root.Signed.ConsistentSnapshot {
+		s.state.NotConsistent = !s.tm.Root.Signed.ConsistentSnapshot
+		if err := s.save(); err != nil {
+			return err
+		}
+	}
 	if s.tm.Root.Signed.IsExpired(s.tm.RefTime) {
 		return fmt.Errorf("the newest root of %s (v%d) expired at %s: a freeze attack, or a repository whose maintainers have not re-signed the root; refusing it: %w", redact(s.repo), s.tm.Root.Signed.Version, s.tm.Root.Signed.Expires.Format(time.RFC3339), ErrUntrusted)
 	}
@@ -177,7 +186,7 @@ func (s *session) loadTimestamp() error {
 		if !errors.Is(err, &metadata.ErrEqualVersionNumber{}) {
 			return s.failed("timestamp.json", err)
 		}
-		if objectName(data) != s.state.Timestamp {
+		if objectName(data) != s.state.Timestamp || etag == s.state.TimestampETag && s.state.TimestampFrom == s.repo {
 			return nil
 		}
 	}
