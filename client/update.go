@@ -67,12 +67,14 @@ type outcome struct {
 // the repositories; when the network is down or the repository is
 // inconsistent, an unexpired answer set still answers, with a warning.
 func (c *Client) obtain(ctx context.Context, w want) (outcome, error) {
-	generation := c.st.record(answerRecord).Generation
 	if !w.force {
 		if out, err, ok := c.answer(ctx, w.names, true); ok {
 			return out, err
 		}
 	}
+	// an update that completes while this one waits for the lock answers
+	// for both
+	generation := c.st.record(answerRecord).Generation
 	if c.opts.Offline {
 		if out, err, ok := c.answer(ctx, w.names, false); ok {
 			return out, err
