@@ -90,7 +90,8 @@ func (s *session) keep(data []byte, set func(string)) error {
 	return s.save()
 }
 
-// metadataURL is a metadata file's name on the repository.
+// metadataName is a metadata file's name on the repository: versioned
+// when the root turns consistent snapshots on.
 func (s *session) metadataName(role string, version int64) string {
 	name := url.PathEscape(role) + ".json"
 	if s.tm.Root.Signed.ConsistentSnapshot {
