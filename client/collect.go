@@ -18,10 +18,7 @@ import (
 
 // Bounds on a whole repository, so that a hostile mirror cannot make a
 // collection run forever.
-const (
-	maxRootVersions = 256
-	maxRoles        = 64
-)
+const maxRoles = 64
 
 // Repository is a whole repository, verified: every file a mirror must
 // serve, in the order a writer must put them in place.
@@ -72,7 +69,7 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 		add(rootName(int64(i+1)), data, storage.PhaseRoot)
 	}
 	add(rootName(trustedVersion), c.opts.TrustedRoot, storage.PhaseRoot)
-	for v := trustedVersion + 1; v < trustedVersion+maxRootVersions; v++ {
+	for v := trustedVersion + 1; v < trustedVersion+maxRootRotations; v++ {
 		last = rootName(v)
 		data, err := f.download(f.url(last), rootMax)
 		if isMissing(err) {

@@ -165,7 +165,7 @@ func (f *fetcher) begin(nextRoot int64) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.startLocked(f.url(rootFile(nextRoot)), rootMax, conditional{})
+	f.startLocked(f.url(rootName(nextRoot)), rootMax, conditional{})
 	f.startLocked(f.url("timestamp.json"), timestampMax, conditional{f.etag, f.cachedTimestamp})
 }
 
@@ -249,7 +249,7 @@ func (f *fetcher) followUp(u string, r fetchResult) {
 	if m := rootProbe.FindStringSubmatch(u); m != nil {
 		v, _ := strconv.ParseInt(m[1], 10, 64)
 		f.mu.Lock()
-		f.startLocked(f.url(rootFile(v+1)), rootMax, conditional{})
+		f.startLocked(f.url(rootName(v+1)), rootMax, conditional{})
 		f.mu.Unlock()
 		return
 	}

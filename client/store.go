@@ -22,7 +22,8 @@ package client
 //
 //	lock               held shared to read, exclusive to update
 //	roots/N.root.json  every root verified after the embedded one
-//	objects/SHA256     metadata and target files, named by their sha256,
+//	objects/SHA256     metadata and target files, named by their sha256
+//	                   (checked on every read),
 //	                   written once, never changed
 //	trusted.json       the trusted state: which object holds each role
 //	current.json       the answer set, with when and where it was checked
@@ -124,6 +125,11 @@ func (r record) objects() []string {
 	return out
 }
 
+// sameObjects reports whether two records name the same objects.
+func (r record) sameObjects(o record) bool {
+	return r.Timestamp == o.Timestamp && r.Snapshot == o.Snapshot && maps.Equal(r.Roles, o.Roles) && maps.Equal(r.Targets, o.Targets)
+}
+
 // store is where the client keeps what it verified.
 type store interface {
 	lock(ctx context.Context, exclusive bool) (func(), error)
@@ -149,6 +155,30 @@ var objectPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // errNotCached marks something the store does not hold.
 var errNotCached = errors.New("not cached")
+
+// DefaultCacheDir is where a repository's cache lives unless told
+// otherwise: the user's cache directory, then tufkeys, then a name made
+// from the repository URL.
+func DefaultCacheDir(repository string) (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(base, "tufkeys", escapeRepository(repository)), nil
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// escapeRepository turns a URL into a directory name that is safe on every
+// file system and unique: readable part plus a hash of the whole URL.
+func escapeRepository(repository string) string {
+	readable := unsafeChars.ReplaceAllString(strings.TrimPrefix(strings.TrimPrefix(repository, "https://"), "http://"), "_")
+	if len(readable) > 64 {
+		readable = readable[:64]
+	}
+	sum := sha256.Sum256([]byte(repository))
+	return strings.Trim(readable, "_") + "-" + hex.EncodeToString(sum[:4])
+}
 
 // diskStore is a cache directory.
 type diskStore struct {
@@ -203,19 +233,17 @@ func (d *diskStore) lock(ctx context.Context, exclusive bool) (func(), error) {
 	return func() { l.Unlock() }, nil
 }
 
-func rootFile(v int64) string { return strconv.FormatInt(v, 10) + ".root.json" }
-
 func (d *diskStore) root(v int64) ([]byte, error) {
-	return safefile.Read(d.path(rootsDir, rootFile(v)), maxCacheFile)
+	return safefile.Read(d.path(rootsDir, rootName(v)), maxCacheFile)
 }
 
 func (d *diskStore) hasRoot(v int64) bool {
-	fi, err := os.Lstat(d.path(rootsDir, rootFile(v)))
+	fi, err := os.Lstat(d.path(rootsDir, rootName(v)))
 	return err == nil && fi.Mode().IsRegular()
 }
 
 func (d *diskStore) putRoot(v int64, data []byte) error {
-	return safefile.WriteAtomic(d.path(rootsDir, rootFile(v)), data, 0o600)
+	return safefile.WriteAtomic(d.path(rootsDir, rootName(v)), data, 0o600)
 }
 
 // dropRootsFrom deletes cached roots from version v on: they do not chain.
@@ -235,6 +263,10 @@ func (d *diskStore) object(name string) ([]byte, error) {
 	}
 	data, err := safefile.Read(d.path(objectsDir, name), maxCacheFile)
 	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errNotCached
+	}
+	if err == nil && objectName(data) != name {
+		// damaged on disk: fetched again, never used
 		return nil, errNotCached
 	}
 	return data, err

@@ -2,44 +2,15 @@ package client
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
-
-// DefaultCacheDir is where a repository's cache lives unless told
-// otherwise: the user's cache directory, then tufkeys, then a name made
-// from the repository URL.
-func DefaultCacheDir(repository string) (string, error) {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(base, "tufkeys", escapeRepository(repository)), nil
-}
-
-var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-
-// escapeRepository turns a URL into a directory name that is safe on every
-// file system and unique: readable part plus a hash of the whole URL.
-func escapeRepository(repository string) string {
-	readable := unsafeChars.ReplaceAllString(strings.TrimPrefix(strings.TrimPrefix(repository, "https://"), "http://"), "_")
-	if len(readable) > 64 {
-		readable = readable[:64]
-	}
-	sum := sha256.Sum256([]byte(repository))
-	return strings.Trim(readable, "_") + "-" + hex.EncodeToString(sum[:4])
-}
 
 // want is what one call needs from the repository.
 type want struct {
@@ -68,7 +39,7 @@ type outcome struct {
 // inconsistent, an unexpired answer set still answers, with a warning.
 func (c *Client) obtain(ctx context.Context, w want) (outcome, error) {
 	if !w.force {
-		if out, err, ok := c.answer(ctx, w.names, true); ok {
+		if out, ok, err := c.answer(ctx, w.names, true); ok {
 			return out, err
 		}
 	}
@@ -76,7 +47,7 @@ func (c *Client) obtain(ctx context.Context, w want) (outcome, error) {
 	// for both
 	generation := c.st.record(answerRecord).Generation
 	if c.opts.Offline {
-		if out, err, ok := c.answer(ctx, w.names, false); ok {
+		if out, ok, err := c.answer(ctx, w.names, false); ok {
 			return out, err
 		}
 		return outcome{}, fmt.Errorf("the cache holds no unexpired copy of %s and --offline forbids fetching it: refresh while online, or import an archive: %w", strings.Join(w.names, ", "), ErrOffline)
@@ -94,7 +65,7 @@ func (c *Client) obtain(ctx context.Context, w want) (outcome, error) {
 	default:
 		return out, err
 	}
-	if cached, cerr, ok := c.answer(ctx, w.names, false); ok && cerr == nil {
+	if cached, ok, cerr := c.answer(ctx, w.names, false); ok && cerr == nil {
 		c.log.Warn(what+"; answering from the cache, whose metadata verified together and has not expired", "error", err)
 		return cached, nil
 	}
@@ -107,41 +78,41 @@ func (c *Client) obtain(ctx context.Context, w want) (outcome, error) {
 // answer answers from the answer set alone, under the shared lock. ok is
 // false when the set cannot answer for every name: missing, stale when
 // fresh is required, expired, or no longer verifying.
-func (c *Client) answer(ctx context.Context, names []string, fresh bool) (outcome, error, bool) {
+func (c *Client) answer(ctx context.Context, names []string, fresh bool) (outcome, bool, error) {
 	unlock, err := c.st.lock(ctx, false)
 	if err != nil {
-		return outcome{}, nil, false
+		return outcome{}, false, nil
 	}
 	defer unlock()
 	return c.answerLocked(names, fresh)
 }
 
-func (c *Client) answerLocked(names []string, fresh bool) (outcome, error, bool) {
+func (c *Client) answerLocked(names []string, fresh bool) (outcome, bool, error) {
 	set := c.st.record(answerRecord)
 	if set.CheckedAt.IsZero() {
-		return outcome{}, nil, false
+		return outcome{}, false, nil
 	}
 	now := c.now()
 	if fresh && (now.Sub(set.CheckedAt) >= c.maxAge || set.CheckedAt.After(now.Add(time.Minute))) {
-		return outcome{}, nil, false
+		return outcome{}, false, nil
 	}
 	s, err := c.openSet(set)
 	if err != nil {
-		return outcome{}, nil, false
+		return outcome{}, false, nil
 	}
 	out := outcome{repo: set.Repository, got: map[string][]byte{}}
 	for _, name := range names {
 		data, err := s.target(name)
 		if errors.Is(err, errNoTarget) && fresh {
 			// fresh verified metadata that lists no such target is an answer
-			return out, ErrNoTarget, true
+			return out, true, ErrNoTarget
 		}
 		if err != nil {
-			return outcome{}, nil, false
+			return outcome{}, false, nil
 		}
 		out.got[name] = data
 	}
-	return out, nil, true
+	return out, true, nil
 }
 
 // openSet verifies an answer set's top-level metadata against the newest
@@ -182,7 +153,7 @@ func (c *Client) update(ctx context.Context, w want, generation int64) (outcome,
 	}
 	defer unlock()
 	if set := c.st.record(answerRecord); !w.force || set.Generation != generation {
-		if out, err, ok := c.answerLocked(w.names, true); ok {
+		if out, ok, err := c.answerLocked(w.names, true); ok {
 			return out, err
 		}
 	}
@@ -235,8 +206,7 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 		return out, err
 	}
 	if state.TimestampFrom == repo && state.TimestampETag != "" {
-		// a 304 stands for exactly the bytes the ETag came with
-		if data, err := c.st.object(state.Timestamp); err == nil && objectName(data) == state.Timestamp {
+		if data, err := c.st.object(state.Timestamp); err == nil {
 			f.etag, f.cachedTimestamp = state.TimestampETag, data
 		}
 	}
@@ -294,7 +264,7 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 	if err := c.st.putRecord(answerRecord, next); err != nil {
 		return out, fmt.Errorf("keep the verified metadata in the cache: %w", err)
 	}
-	if s.wrote || !slices.Equal(slices.Sorted(slices.Values(prev.objects())), slices.Sorted(slices.Values(next.objects()))) {
+	if s.wrote || !prev.sameObjects(next) {
 		c.st.collect()
 	}
 	return out, failure

@@ -123,7 +123,7 @@ func (s *session) walkRoots() error {
 	start := s.tm.Root
 	first := s.tm.Root.Signed.Version + 1
 	for v := first; v < first+maxRootRotations; v++ {
-		name := rootFile(v)
+		name := rootName(v)
 		data, err := s.f.download(s.f.url(name), rootMax)
 		if isMissing(err) {
 			break

@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/internal/syncbuf"
 	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/internal/tufrepo"
 	"github.com/tufkeys/tufkeys/signer/workspace"
@@ -67,37 +69,35 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// trustedVersion is the version of a role in the client's trusted state.
+// trustedVersion is the version of a role in the client's trusted state,
+// 0 when it trusts none.
 func trustedVersion(t *testing.T, cl *client.Client, role string) int64 {
 	t.Helper()
 	roles, err := cl.TrustedMetadata(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	data, ok := roles[role]
 	if !ok {
 		return 0
 	}
-	var v int64
-	switch role {
-	case metadata.ROOT:
-		md, err := metadata.Root().FromBytes(data)
-		must(t, err)
-		v = md.Signed.Version
-	case metadata.TIMESTAMP:
-		md, err := metadata.Timestamp().FromBytes(data)
-		must(t, err)
-		v = md.Signed.Version
-	case metadata.SNAPSHOT:
-		md, err := metadata.Snapshot().FromBytes(data)
-		must(t, err)
-		v = md.Signed.Version
-	default:
-		md, err := metadata.Targets().FromBytes(data)
-		must(t, err)
-		v = md.Signed.Version
+	var md struct {
+		Signed struct{ Version int64 } `json:"signed"`
 	}
-	return v
+	must(t, json.Unmarshal(data, &md))
+	return md.Signed.Version
+}
+
+// staleAfterChange is a client whose cache holds the corepack 0.30 list
+// and has gone stale while the repository published the rotated list.
+func staleAfterChange(t *testing.T) (*world, *client.Client, *syncbuf.Buffer) {
+	t.Helper()
+	w := newWorld(t, "corepack-0.30.json")
+	cl, logs := w.client(t.TempDir())
+	if _, err := cl.Keys(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	w.publish("npm/keys.json")
+	w.advance(2 * time.Hour)
+	return w, cl, logs
 }
 
 // failOnce makes the first request whose path ends with suffix answer code.
@@ -164,11 +164,11 @@ func TestVerifiedRootSurvivesALaterFailure(t *testing.T) {
 // update fails later (5.4.5, 5.5.7, 5.6.6).
 func TestVerifiedVersionsSurviveALaterFailure(t *testing.T) {
 	w := newWorld(t, "corepack-0.30.json")
+	oldTimestamp := readRepo(t, w, "timestamp.json")
 	cl, logs := w.client(t.TempDir())
 	if _, err := cl.Keys(ctx, host); err != nil {
 		t.Fatal(err)
 	}
-	oldTimestamp := readRepo(t, w, "timestamp.json")
 	w.publish("npm/keys.json")
 	w.advance(2 * time.Hour)
 	failOnce(w.srv, ".keys.json", http.StatusInternalServerError)
@@ -196,13 +196,7 @@ func TestVerifiedVersionsSurviveALaterFailure(t *testing.T) {
 // Asking for a registry the repository does not list keeps the update
 // that verified on the way: the metadata is not fetched again.
 func TestUnknownRegistryKeepsTheVerifiedUpdate(t *testing.T) {
-	w := newWorld(t, "corepack-0.30.json")
-	cl, _ := w.client(t.TempDir())
-	if _, err := cl.Keys(ctx, host); err != nil {
-		t.Fatal(err)
-	}
-	w.publish("npm/keys.json")
-	w.advance(2 * time.Hour)
+	w, cl, _ := staleAfterChange(t)
 	w.srv.takeLog()
 	if _, err := cl.Keys(ctx, "other.example.test"); !errors.Is(err, client.ErrNoKeyList) {
 		t.Fatalf("unlisted registry: %v", err)
@@ -454,13 +448,7 @@ func TestInconsistentIsNotUnavailable(t *testing.T) {
 		}
 	})
 	t.Run("warm", func(t *testing.T) {
-		w := newWorld(t, "corepack-0.30.json")
-		cl, logs := w.client(t.TempDir())
-		if _, err := cl.Keys(ctx, host); err != nil {
-			t.Fatal(err)
-		}
-		w.publish("npm/keys.json")
-		w.advance(2 * time.Hour)
+		w, cl, logs := staleAfterChange(t)
 		w.srv.setIntercept(missingSnapshot)
 		keys, err := cl.Keys(ctx, host)
 		if err != nil || len(keys.Keys) != 1 {

@@ -105,10 +105,14 @@ func download(ctx context.Context, opts options) error {
 	return errors.Join(err, export(ctx, cl, opts.MetadataDir))
 }
 
-// writeTarget stores a verified target under its URL-quoted path, leaving
-// a file that already holds the same bytes alone.
+// writeTarget stores a verified target under its URL-quoted path.
 func writeTarget(dir, targetPath string, data []byte) error {
-	p := filepath.Join(dir, url.QueryEscape(targetPath))
+	return writeIfChanged(filepath.Join(dir, url.QueryEscape(targetPath)), data)
+}
+
+// writeIfChanged replaces a file atomically, leaving one that already
+// holds the same bytes alone.
+func writeIfChanged(p string, data []byte) error {
 	if old, err := safefile.Read(p, int64(len(data))+1); err == nil && bytes.Equal(old, data) {
 		return nil
 	}
@@ -127,11 +131,7 @@ func export(ctx context.Context, cl *client.Client, dir string) error {
 	for role, data := range roles {
 		name := url.PathEscape(role) + ".json"
 		keep[name] = true
-		p := filepath.Join(dir, name)
-		if old, err := safefile.Read(p, int64(len(data))+1); err == nil && bytes.Equal(old, data) {
-			continue
-		}
-		if err := safefile.Write(p, data, 0o644); err != nil {
+		if err := writeIfChanged(filepath.Join(dir, name), data); err != nil {
 			return err
 		}
 	}

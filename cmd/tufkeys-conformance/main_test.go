@@ -122,6 +122,17 @@ func (s *suite) version(role string) int64 {
 	return md.Signed.Version
 }
 
+// publishTarget publishes new content for a target of the top-level role.
+func (s *suite) publishTarget(targetPath, content string) {
+	s.t.Helper()
+	if err := s.repo.AddTarget(metadata.TARGETS, targetPath, []byte(content)); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := s.repo.Publish(metadata.TARGETS); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
 func (s *suite) roleFiles() []string {
 	entries, _ := os.ReadDir(s.meta)
 	var out []string
@@ -152,12 +163,7 @@ func TestInitRefreshDownload(t *testing.T) {
 		}
 	}
 
-	if err := s.repo.AddTarget(metadata.TARGETS, "dir/file.txt", []byte("v1")); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.repo.Publish(metadata.TARGETS); err != nil {
-		t.Fatal(err)
-	}
+	s.publishTarget("dir/file.txt", "v1")
 	if code, errOut := s.download("dir/file.txt"); code != 0 {
 		t.Fatalf("download: exit %d: %s", code, errOut)
 	}
@@ -176,12 +182,7 @@ func TestInitRefreshDownload(t *testing.T) {
 		}
 	}
 	// changed: downloaded again, into the same file
-	if err := s.repo.AddTarget(metadata.TARGETS, "dir/file.txt", []byte("v2")); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.repo.Publish(metadata.TARGETS); err != nil {
-		t.Fatal(err)
-	}
+	s.publishTarget("dir/file.txt", "v2")
 	if code, errOut := s.download("dir/file.txt"); code != 0 {
 		t.Fatalf("download after a change: exit %d: %s", code, errOut)
 	}
