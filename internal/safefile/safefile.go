@@ -27,6 +27,25 @@ func WriteAtomic(path string, data []byte, perm os.FileMode) error {
 }
 
 func write(path string, data []byte, perm os.FileMode, durable bool) error {
+	return place(path, data, perm, durable, os.Rename)
+}
+
+// Create writes path with data atomically and durably, only if path does
+// not exist yet: it fails with an error matching fs.ErrExist otherwise,
+// even when another process creates path at the same moment.
+func Create(path string, data []byte, perm os.FileMode) error {
+	return place(path, data, perm, true, func(tmp, path string) error {
+		// link, unlike rename, never replaces an existing name
+		if err := os.Link(tmp, path); err != nil {
+			return err
+		}
+		os.Remove(tmp) // path holds the data now; a leftover name costs nothing
+		return nil
+	})
+}
+
+// place writes data to a temporary file next to path and moves it there.
+func place(path string, data []byte, perm os.FileMode, durable bool, move func(tmp, path string) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -53,7 +72,7 @@ func write(path string, data []byte, perm os.FileMode, durable bool) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := move(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	done = true

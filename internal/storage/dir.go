@@ -1,14 +1,18 @@
 package storage
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
+
+	"github.com/gofrs/flock"
 
 	"github.com/tufkeys/tufkeys/internal/safefile"
 )
@@ -18,6 +22,16 @@ import (
 type Dir struct {
 	Root string
 }
+
+// DirLockFile is taken by every conditional write to a directory store,
+// so that two writers on one machine, or on one network file system with
+// working locks, check and replace an object one at a time. Its name
+// starts with a dot: tufkeys serve does not serve it.
+const DirLockFile = ".tufkeys.lock"
+
+// dirLockWait bounds the wait for another writer's conditional write,
+// which holds the lock for one small file.
+const dirLockWait = 30 * time.Second
 
 // NewDir returns a store rooted at dir, creating it if needed.
 func NewDir(dir string) (*Dir, error) {
@@ -37,22 +51,25 @@ func (d *Dir) path(name string) (string, error) {
 	return filepath.Join(d.Root, local), nil
 }
 
-func (d *Dir) Get(ctx context.Context, name string, max int64) ([]byte, error) {
+func (d *Dir) Get(ctx context.Context, name string, max int64) ([]byte, Tag, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, Absent, err
 	}
 	p, err := d.path(name)
 	if err != nil {
-		return nil, err
+		return nil, Absent, err
 	}
 	data, err := safefile.Read(p, max)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
+		return nil, Absent, fmt.Errorf("%s: %w", name, ErrNotFound)
 	}
-	return data, err
+	if err != nil {
+		return nil, Absent, err
+	}
+	return data, contentTag(data), nil
 }
 
-func (d *Dir) Put(ctx context.Context, name string, data []byte) error {
+func (d *Dir) Put(ctx context.Context, name string, data []byte, ifMatch Tag) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -63,32 +80,85 @@ func (d *Dir) Put(ctx context.Context, name string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("create directory for %s: %w", name, err)
 	}
+	switch ifMatch {
+	case Always:
+		return safefile.Write(p, data, 0o644)
+	case Absent:
+		// a hard link never replaces an existing name, so of two writers
+		// creating one name exactly one succeeds, and neither needs a lock
+		err := safefile.Create(p, data, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s: %s was created by another writer: %w", d.Root, name, ErrChanged)
+		}
+		return err
+	}
+	unlock, err := d.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	have, err := fileTag(p)
+	if err != nil {
+		return err
+	}
+	if have != ifMatch {
+		return fmt.Errorf("%s: %s was changed by another writer: %w", d.Root, name, ErrChanged)
+	}
 	return safefile.Write(p, data, 0o644)
 }
 
-func (d *Dir) Compare(ctx context.Context, name string, data []byte) (State, error) {
+func (d *Dir) lock(ctx context.Context) (func(), error) {
+	ctx, cancel := context.WithTimeout(ctx, dirLockWait)
+	defer cancel()
+	l := flock.New(filepath.Join(d.Root, DirLockFile))
+	ok, err := l.TryLockContext(ctx, 10*time.Millisecond)
+	if !ok {
+		return nil, fmt.Errorf("%s stayed locked by another writer for %s (%v): check for a stuck tufkeys process", filepath.Join(d.Root, DirLockFile), dirLockWait, err)
+	}
+	return func() { l.Unlock() }, nil
+}
+
+func (d *Dir) Compare(ctx context.Context, name string, data []byte) (State, Tag, error) {
 	if err := ctx.Err(); err != nil {
-		return Missing, err
+		return Missing, Absent, err
 	}
 	p, err := d.path(name)
 	if err != nil {
-		return Missing, err
+		return Missing, Absent, err
 	}
+	tag, err := fileTag(p)
+	switch {
+	case err != nil:
+		return Missing, Absent, err
+	case tag == Absent:
+		return Missing, Absent, nil
+	case tag == contentTag(data):
+		return Same, tag, nil
+	default:
+		return Different, tag, nil
+	}
+}
+
+// contentTag is a directory object's tag: the hash of its bytes.
+func contentTag(data []byte) Tag {
+	sum := sha256.Sum256(data)
+	return Tag("sha256:" + hex.EncodeToString(sum[:]))
+}
+
+// fileTag hashes a file as it is streamed, so that a large object costs no
+// memory; Absent when there is no such file.
+func fileTag(p string) (Tag, error) {
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Missing, nil
+		return Absent, nil
 	}
 	if err != nil {
-		return Missing, err
+		return Absent, err
 	}
 	defer f.Close()
-	// read one byte more than data holds, so a longer file shows as different
-	have, err := io.ReadAll(io.LimitReader(f, int64(len(data))+1))
-	if err != nil {
-		return Missing, err
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return Absent, err
 	}
-	if bytes.Equal(have, data) {
-		return Same, nil
-	}
-	return Different, nil
+	return Tag("sha256:" + hex.EncodeToString(h.Sum(nil))), nil
 }

@@ -86,67 +86,93 @@ func (s *S3) key(name string) string {
 	return s.prefix + "/" + name
 }
 
-func (s *S3) Get(ctx context.Context, name string, max int64) ([]byte, error) {
+func (s *S3) Get(ctx context.Context, name string, max int64) ([]byte, Tag, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(name))})
 	if err != nil {
-		return nil, s.explain(name, err)
+		return nil, Absent, s.explain(name, err)
 	}
 	defer out.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(out.Body, max+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+		return nil, Absent, fmt.Errorf("read %s: %w", name, err)
 	}
 	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, max)
+		return nil, Absent, fmt.Errorf("%s is larger than %d bytes", name, max)
 	}
-	return data, nil
+	return data, etag(out.ETag), nil
 }
 
-func (s *S3) Put(ctx context.Context, name string, data []byte) error {
+// Put makes conditional writes with S3's own preconditions: If-None-Match:
+// * for Absent and If-Match for a tag, which the store checks atomically
+// with the write and answers with 412 when another writer got there first.
+func (s *S3) Put(ctx context.Context, name string, data []byte, ifMatch Tag) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+	in := &s3.PutObjectInput{
 		Bucket:        &s.bucket,
 		Key:           aws.String(s.key(name)),
 		Body:          bytes.NewReader(data),
 		ContentLength: aws.Int64(int64(len(data))),
 		ContentType:   aws.String(ContentType(name)),
 		CacheControl:  aws.String(CacheControl(name)),
-	})
+	}
+	switch ifMatch {
+	case Always:
+	case Absent:
+		in.IfNoneMatch = aws.String("*")
+	default:
+		in.IfMatch = aws.String(string(ifMatch))
+	}
+	_, err := s.client.PutObject(ctx, in)
 	return s.explain(name, err)
+}
+
+// etag is an object's tag: its ETag as the store sent it, quotes and all,
+// which is what If-Match compares against.
+func etag(v *string) Tag {
+	if v == nil || *v == "" {
+		// a store that sends no ETag cannot take If-Match; a tag that
+		// matches nothing makes a conditional write fail closed
+		return "no-etag"
+	}
+	return Tag(*v)
 }
 
 // Compare asks for the object's size and ETag first; for objects uploaded
 // in one part the ETag is the MD5 of the content. When it does not settle
 // the question (multipart or encrypted objects), it reads the object.
-func (s *S3) Compare(ctx context.Context, name string, data []byte) (State, error) {
+func (s *S3) Compare(ctx context.Context, name string, data []byte) (State, Tag, error) {
 	hctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	head, err := s.client.HeadObject(hctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(name))})
 	if err != nil {
 		err = s.explain(name, err)
 		if errors.Is(err, ErrNotFound) {
-			return Missing, nil
+			return Missing, Absent, nil
 		}
-		return Missing, err
+		return Missing, Absent, err
 	}
+	tag := etag(head.ETag)
 	if head.ContentLength != nil && *head.ContentLength != int64(len(data)) {
-		return Different, nil
+		return Different, tag, nil
 	}
 	sum := md5.Sum(data)
-	if strings.Trim(aws.ToString(head.ETag), `"`) == hex.EncodeToString(sum[:]) {
-		return Same, nil
+	if strings.Trim(string(tag), `"`) == hex.EncodeToString(sum[:]) {
+		return Same, tag, nil
 	}
-	have, err := s.Get(ctx, name, int64(len(data))+1)
+	have, tag, err := s.Get(ctx, name, int64(len(data))+1)
+	if errors.Is(err, ErrNotFound) {
+		return Missing, Absent, nil
+	}
 	if err != nil {
-		return Missing, err
+		return Missing, Absent, err
 	}
 	if bytes.Equal(have, data) {
-		return Same, nil
+		return Same, tag, nil
 	}
-	return Different, nil
+	return Different, tag, nil
 }
 
 // explain turns SDK errors into one sentence saying what to do.
@@ -159,6 +185,8 @@ func (s *S3) explain(name string, err error) error {
 		switch apiErr.ErrorCode() {
 		case "NoSuchKey", "NotFound":
 			return fmt.Errorf("%s: %w", name, ErrNotFound)
+		case "PreconditionFailed", "ConditionalRequestConflict":
+			return fmt.Errorf("%s: %s was changed by another writer: %w", s.label, name, ErrChanged)
 		case "NoSuchBucket":
 			return fmt.Errorf("bucket %s does not exist: create it or correct --to: %w", s.bucket, ErrNoBucket)
 		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden", "InvalidToken", "ExpiredToken":
@@ -170,6 +198,8 @@ func (s *S3) explain(name string, err error) error {
 		switch respErr.HTTPStatusCode() {
 		case http.StatusNotFound:
 			return fmt.Errorf("%s: %w", name, ErrNotFound)
+		case http.StatusPreconditionFailed:
+			return fmt.Errorf("%s: %s was changed by another writer: %w", s.label, name, ErrChanged)
 		case http.StatusForbidden:
 			return fmt.Errorf("%s refused access to %s: check the credentials, and that they may read, write and list the bucket: %w", s.label, name, ErrAccessDenied)
 		}

@@ -10,8 +10,26 @@ import (
 	"regexp"
 )
 
-// ErrNotFound marks an object that does not exist.
-var ErrNotFound = errors.New("object not found")
+var (
+	// ErrNotFound marks an object that does not exist.
+	ErrNotFound = errors.New("object not found")
+	// ErrChanged marks a conditional write that found the object other
+	// than the writer last saw it: another writer got there first.
+	ErrChanged = errors.New("changed by another writer")
+)
+
+// Tag names the content of an object as a store sees it, for a
+// conditional write: S3's ETag, or a hash of the file in a directory.
+type Tag string
+
+// Conditions of a Put besides the tag of what the writer last saw.
+const (
+	// Always writes whatever the store holds.
+	Always Tag = ""
+	// Absent writes only when the object does not exist yet: an exclusive
+	// create, which a second writer of the same name loses.
+	Absent Tag = "absent"
+)
 
 // State says how an object in the store relates to the bytes we hold.
 type State int
@@ -25,13 +43,17 @@ const (
 // Store holds the files of a repository under slash-separated names such as
 // "3.root.json" or "targets/registry.example.test/<sha256>.keys.json".
 type Store interface {
-	// Get returns an object's bytes, at most max of them; ErrNotFound when
-	// it does not exist.
-	Get(ctx context.Context, name string, max int64) ([]byte, error)
+	// Get returns an object's bytes, at most max of them, and its tag;
+	// ErrNotFound when it does not exist.
+	Get(ctx context.Context, name string, max int64) ([]byte, Tag, error)
 	// Put writes an object whole: a reader sees the old bytes or the new.
-	Put(ctx context.Context, name string, data []byte) error
-	// Compare tells whether the object exists and holds exactly data.
-	Compare(ctx context.Context, name string, data []byte) (State, error)
+	// Unless ifMatch is Always, the write happens only if the object is
+	// still as the tag says (Absent: not there), atomically with the
+	// check; otherwise it fails with ErrChanged and writes nothing.
+	Put(ctx context.Context, name string, data []byte, ifMatch Tag) error
+	// Compare tells whether the object exists and holds exactly data, and
+	// gives its tag (Absent when it does not exist).
+	Compare(ctx context.Context, name string, data []byte) (State, Tag, error)
 	// String names the store for messages, e.g. "s3://bucket/prefix".
 	String() string
 }

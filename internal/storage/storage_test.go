@@ -32,30 +32,30 @@ func TestDirStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Get(ctx, "a/b.json", 10); !errors.Is(err, ErrNotFound) {
+	if _, _, err := d.Get(ctx, "a/b.json", 10); !errors.Is(err, ErrNotFound) {
 		t.Errorf("get missing: %v", err)
 	}
-	if s, _ := d.Compare(ctx, "a/b.json", []byte("x")); s != Missing {
+	if s, _, _ := d.Compare(ctx, "a/b.json", []byte("x")); s != Missing {
 		t.Errorf("compare missing = %v", s)
 	}
-	if err := d.Put(ctx, "a/b.json", []byte("hello")); err != nil {
+	if err := d.Put(ctx, "a/b.json", []byte("hello"), Always); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
 		data string
 		want State
 	}{{"hello", Same}, {"hell", Different}, {"hello!", Different}, {"", Different}} {
-		if s, err := d.Compare(ctx, "a/b.json", []byte(tt.data)); s != tt.want || err != nil {
+		if s, _, err := d.Compare(ctx, "a/b.json", []byte(tt.data)); s != tt.want || err != nil {
 			t.Errorf("compare %q = %v, %v; want %v", tt.data, s, err, tt.want)
 		}
 	}
-	if got, err := d.Get(ctx, "a/b.json", 5); err != nil || string(got) != "hello" {
+	if got, _, err := d.Get(ctx, "a/b.json", 5); err != nil || string(got) != "hello" {
 		t.Errorf("get = %q, %v", got, err)
 	}
-	if _, err := d.Get(ctx, "a/b.json", 4); err == nil {
+	if _, _, err := d.Get(ctx, "a/b.json", 4); err == nil {
 		t.Error("get beyond the bound succeeded")
 	}
-	if err := d.Put(ctx, "../escape.json", []byte("x")); err == nil {
+	if err := d.Put(ctx, "../escape.json", []byte("x"), Always); err == nil {
 		t.Error("wrote outside the directory")
 	}
 }

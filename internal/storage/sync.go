@@ -91,7 +91,7 @@ func Sync(ctx context.Context, store Store, objs []Object, opts SyncOptions) (Sy
 }
 
 func syncOne(ctx context.Context, store Store, o Object, opts SyncOptions) (string, error) {
-	state, err := store.Compare(ctx, o.Name, o.Data)
+	state, tag, err := store.Compare(ctx, o.Name, o.Data)
 	if err != nil {
 		return "", fmt.Errorf("%s: %s: %w", store, o.Name, err)
 	}
@@ -100,11 +100,22 @@ func syncOne(ctx context.Context, store Store, o Object, opts SyncOptions) (stri
 	case state == Same:
 		verb = "unchanged"
 	case state == Different && Immutable(o.Name):
-		return "", fmt.Errorf("%s already holds a different %s; published files never change, so this is not the same repository, or someone altered it: %w", store, o.Name, ErrConflict)
+		return "", conflict(store, o.Name)
 	case opts.DryRun:
 		verb = "would upload"
 	default:
-		if err := store.Put(ctx, o.Name, o.Data); err != nil {
+		if Immutable(o.Name) {
+			tag = Absent
+		}
+		err := store.Put(ctx, o.Name, o.Data, tag)
+		if errors.Is(err, ErrChanged) && Immutable(o.Name) {
+			// another writer created it meanwhile: fine if with these bytes
+			if state, _, err = store.Compare(ctx, o.Name, o.Data); err == nil && state != Same {
+				return "", conflict(store, o.Name)
+			}
+			verb = "unchanged"
+		}
+		if err != nil {
 			return "", fmt.Errorf("%s: %s: %w", store, o.Name, err)
 		}
 	}
@@ -112,4 +123,8 @@ func syncOne(ctx context.Context, store Store, o Object, opts SyncOptions) (stri
 		opts.Progress(verb, o.Name)
 	}
 	return verb, nil
+}
+
+func conflict(store Store, name string) error {
+	return fmt.Errorf("%s already holds a different %s; published files never change, so this is not the same repository, or someone altered it: %w", store, name, ErrConflict)
 }

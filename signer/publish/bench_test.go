@@ -142,7 +142,7 @@ func uploadEverything(ctx context.Context, dir string, store storage.Store) (int
 			data, err := os.ReadFile(p)
 			if err == nil {
 				rel, _ := filepath.Rel(dir, p)
-				err = store.Put(ctx, filepath.ToSlash(rel), data)
+				err = store.Put(ctx, filepath.ToSlash(rel), data, storage.Always)
 			}
 			errs[i] = err
 		}()

@@ -206,11 +206,11 @@ type recordingStore struct {
 	puts []string
 }
 
-func (r *recordingStore) Put(ctx context.Context, name string, data []byte) error {
+func (r *recordingStore) Put(ctx context.Context, name string, data []byte, ifMatch storage.Tag) error {
 	r.mu.Lock()
 	r.puts = append(r.puts, name)
 	r.mu.Unlock()
-	return r.Store.Put(ctx, name, data)
+	return r.Store.Put(ctx, name, data, ifMatch)
 }
 
 // A client that holds only root v1 walks v1 -> v2 -> v3 and trusts the
@@ -609,7 +609,7 @@ type failingStore struct {
 
 var errInjected = errors.New("injected upload failure")
 
-func (f *failingStore) Put(ctx context.Context, name string, data []byte) error {
+func (f *failingStore) Put(ctx context.Context, name string, data []byte, ifMatch storage.Tag) error {
 	f.mu.Lock()
 	if f.left == 0 {
 		f.mu.Unlock()
@@ -617,7 +617,7 @@ func (f *failingStore) Put(ctx context.Context, name string, data []byte) error 
 	}
 	f.left--
 	f.mu.Unlock()
-	return f.Store.Put(ctx, name, data)
+	return f.Store.Put(ctx, name, data, ifMatch)
 }
 
 // A scheduled job whose workspace checkout is older than what the store

@@ -31,6 +31,8 @@ var (
 	ErrConflict = storage.ErrConflict
 	// ErrStaleWorkspace marks a workspace older than what the store serves.
 	ErrStaleWorkspace = errors.New("workspace is behind the repository")
+	// ErrBusy marks a publish that kept losing to other writers.
+	ErrBusy = errors.New("repository busy")
 )
 
 // maxTimestamp bounds the timestamp read back from the store.
@@ -103,7 +105,7 @@ func Timestamp(ctx context.Context, ws *workspace.Workspace, online *keyfile.Sig
 	}
 	required = append(required, object(workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes, storage.PhaseTargetsMeta))
 	for _, f := range required {
-		state, err := store.Compare(ctx, f.Name, f.Data)
+		state, _, err := store.Compare(ctx, f.Name, f.Data)
 		if err != nil {
 			return Report{}, storeError(store, f.Name, err)
 		}
@@ -122,18 +124,59 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 				online.Name, root.Signed.Version, root.Signed.Roles[role].KeyIDs, role, ErrWrongOnlineKey)
 		}
 	}
+	// read before writing anything: a store that serves someone else's
+	// repository, or newer metadata than the workspace knows, is refused
 	remote, err := readRemote(ctx, store, rel)
 	if err != nil {
 		return Report{}, err
 	}
+	rep := Report{Root: root.Signed.Version, Targets: rel.Targets.Signed.Version, NewRoles: rel.NewRoles}
+	sr, err := storage.Sync(ctx, store, files, storage.SyncOptions{DryRun: opts.DryRun, Progress: progress(opts)})
+	rep.Uploaded, rep.Skipped = sr.Uploaded, sr.Skipped
+	if err != nil {
+		return rep, err
+	}
+	// Another publish or scheduled timestamp run may write snapshot and
+	// timestamp at the same time. Both writes are conditional: the
+	// snapshot is created only under a version nobody holds yet, and
+	// timestamp.json replaced only while it is the one read above. The
+	// loser reads the repository again and takes the next versions; a
+	// release older than what the winner published is refused there.
+	for attempt := 1; ; attempt++ {
+		err = release(ctx, ws, rel, online, store, remote, resign, opts, &rep)
+		if !errors.Is(err, storage.ErrChanged) {
+			return rep, err
+		}
+		if attempt == maxAttempts {
+			return rep, fmt.Errorf("another publish to %s changed the repository %d times while this one ran (%v): run again once it is done: %w", store, maxAttempts, err, ErrBusy)
+		}
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "retrying: %v\n", err)
+		}
+		if remote, err = readRemote(ctx, store, rel); err != nil {
+			return rep, err
+		}
+	}
+}
+
+// maxAttempts bounds how often a publish that lost a race to another
+// writer tries again.
+const maxAttempts = 5
+
+// release signs and writes snapshot and timestamp as remote, what the
+// store served when last read, requires. It fails with storage.ErrChanged
+// when another writer changed the store since.
+func release(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release, online *keyfile.Signer, store storage.Store, remote remoteState, resign bool, opts Options, rep *Report) error {
 	now := ws.Now().UTC()
 	want := snapshotMeta(rel)
 	var snapVersion, tsVersion int64
 	var snapBytes, tsBytes []byte
+	var err error
 	switch {
 	case !resign && remote.snapshotMeta != nil && sameMeta(remote.snapshotMeta, want) && now.Before(remote.timestampExpires):
 		// the store already serves this release with a live timestamp
-		snapVersion, tsVersion = remote.snapshot, remote.timestamp
+		rep.Snapshot, rep.Timestamp = remote.snapshot, remote.timestamp
+		return nil
 	case !resign && reusable(ctx, store, rel, want, remote, now):
 		// a new destination gets the same snapshot and timestamp as the
 		// last one, so that every copy of the repository is identical
@@ -143,13 +186,13 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 		resign = true
 		snapVersion, err = freeSnapshotVersion(ctx, store, max(snapshotVersion(rel.Snapshot), remote.snapshot)+1)
 		if err != nil {
-			return Report{}, err
+			return err
 		}
 		snap := metadata.Snapshot(now.Add(ws.Config.Expiry.For(metadata.SNAPSHOT)).Truncate(time.Second))
 		snap.Signed.Version = snapVersion
 		snap.Signed.Meta = want
 		if snapBytes, err = sign(snap, online); err != nil {
-			return Report{}, err
+			return err
 		}
 		ts := metadata.Timestamp(now.Add(ws.Config.Expiry.For(metadata.TIMESTAMP)).Truncate(time.Second))
 		tsVersion = max(timestampVersion(rel.Timestamp), remote.timestamp) + 1
@@ -158,25 +201,48 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 			workspace.RoleFile(metadata.SNAPSHOT): metaFile(snapVersion, snapBytes),
 		}
 		if tsBytes, err = sign(ts, online); err != nil {
-			return Report{}, err
+			return err
 		}
 	}
-	if snapBytes != nil {
-		files = append(files,
-			object(workspace.VersionedFile(snapVersion, metadata.SNAPSHOT), snapBytes, storage.PhaseSnapshot),
-			object(workspace.RoleFile(metadata.TIMESTAMP), tsBytes, storage.PhaseTimestamp),
-		)
+	rep.Snapshot, rep.Timestamp, rep.Resigned = snapVersion, tsVersion, resign
+	report := progress(opts)
+	put := func(name string, data []byte, ifMatch storage.Tag) error {
+		verb := "would upload"
+		if !opts.DryRun {
+			if err := store.Put(ctx, name, data, ifMatch); err != nil {
+				return storeError(store, name, err)
+			}
+			verb = "uploaded"
+		}
+		rep.Uploaded = append(rep.Uploaded, name)
+		if report != nil {
+			report(verb, name)
+		}
+		return nil
 	}
-	rep := Report{Root: root.Signed.Version, Targets: rel.Targets.Signed.Version, Snapshot: snapVersion, Timestamp: tsVersion, NewRoles: rel.NewRoles, Resigned: resign}
-	sr, err := storage.Sync(ctx, store, files, storage.SyncOptions{DryRun: opts.DryRun, Progress: progress(opts)})
-	rep.Uploaded, rep.Skipped = sr.Uploaded, sr.Skipped
+	snapName := workspace.VersionedFile(snapVersion, metadata.SNAPSHOT)
+	state, _, err := store.Compare(ctx, snapName, snapBytes)
 	if err != nil {
-		return rep, err
+		return storeError(store, snapName, err)
+	}
+	switch state {
+	case storage.Same:
+		rep.Skipped++
+	case storage.Different:
+		// taken since freeSnapshotVersion looked: another writer's
+		return fmt.Errorf("%s: %s was created by another writer: %w", store, snapName, storage.ErrChanged)
+	default:
+		if err := put(snapName, snapBytes, storage.Absent); err != nil {
+			return err
+		}
+	}
+	if err := put(workspace.RoleFile(metadata.TIMESTAMP), tsBytes, remote.tag); err != nil {
+		return err
 	}
 	if opts.DryRun || !resign {
-		return rep, nil
+		return nil
 	}
-	return rep, ws.Record(rel, snapBytes, tsBytes)
+	return ws.Record(rel, snapBytes, tsBytes)
 }
 
 // freeSnapshotVersion skips snapshot versions that a publish which stopped
@@ -184,7 +250,7 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 // taken and published names never change.
 func freeSnapshotVersion(ctx context.Context, store storage.Store, v int64) (int64, error) {
 	for {
-		state, err := store.Compare(ctx, workspace.VersionedFile(v, metadata.SNAPSHOT), nil)
+		state, _, err := store.Compare(ctx, workspace.VersionedFile(v, metadata.SNAPSHOT), nil)
 		if err != nil {
 			return 0, storeError(store, "snapshot", err)
 		}
@@ -204,7 +270,7 @@ func reusable(ctx context.Context, store storage.Store, rel *workspace.Release, 
 	if !sameMeta(rel.Snapshot.Signed.Meta, want) || !now.Before(rel.Timestamp.Signed.Expires) || rel.Timestamp.Signed.Version <= remote.timestamp {
 		return false
 	}
-	state, err := store.Compare(ctx, workspace.VersionedFile(rel.Snapshot.Signed.Version, metadata.SNAPSHOT), rel.SnapshotBytes)
+	state, _, err := store.Compare(ctx, workspace.VersionedFile(rel.Snapshot.Signed.Version, metadata.SNAPSHOT), rel.SnapshotBytes)
 	return err == nil && state != storage.Different
 }
 
@@ -314,6 +380,9 @@ func sign[T metadata.Roles](md *metadata.Metadata[T], online *keyfile.Signer) ([
 
 // remoteState is what the store serves now.
 type remoteState struct {
+	// tag is timestamp.json's as read: a write of a new timestamp
+	// succeeds only while the store still holds this one
+	tag              storage.Tag
 	timestamp        int64
 	timestampExpires time.Time
 	snapshot         int64
@@ -326,9 +395,9 @@ type remoteState struct {
 // repository's online key signed it: a store with someone else's
 // repository in it is the wrong --to.
 func readRemote(ctx context.Context, store storage.Store, rel *workspace.Release) (remoteState, error) {
-	data, err := store.Get(ctx, workspace.RoleFile(metadata.TIMESTAMP), maxTimestamp)
+	data, tag, err := store.Get(ctx, workspace.RoleFile(metadata.TIMESTAMP), maxTimestamp)
 	if errors.Is(err, storage.ErrNotFound) {
-		return remoteState{}, nil
+		return remoteState{tag: storage.Absent}, nil
 	}
 	if err != nil {
 		return remoteState{}, storeError(store, "timestamp.json", err)
@@ -341,7 +410,7 @@ func readRemote(ctx context.Context, store storage.Store, rel *workspace.Release
 		if root.VerifyDelegate(metadata.TIMESTAMP, ts) != nil {
 			continue
 		}
-		r := remoteState{timestamp: ts.Signed.Version, timestampExpires: ts.Signed.Expires}
+		r := remoteState{tag: tag, timestamp: ts.Signed.Version, timestampExpires: ts.Signed.Expires}
 		if m := ts.Signed.Meta[workspace.RoleFile(metadata.SNAPSHOT)]; m != nil {
 			r.snapshot = m.Version
 			r.snapshotMeta, err = checkRemoteSnapshot(ctx, store, rel, m)
@@ -356,7 +425,7 @@ func readRemote(ctx context.Context, store storage.Store, rel *workspace.Release
 // would roll clients back. It returns the snapshot's meta when the snapshot
 // matches what the timestamp lists and the online key signed it.
 func checkRemoteSnapshot(ctx context.Context, store storage.Store, rel *workspace.Release, want *metadata.MetaFiles) (map[string]*metadata.MetaFiles, error) {
-	data, err := store.Get(ctx, workspace.VersionedFile(want.Version, metadata.SNAPSHOT), maxSnapshot)
+	data, _, err := store.Get(ctx, workspace.VersionedFile(want.Version, metadata.SNAPSHOT), maxSnapshot)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil
 	}

@@ -53,7 +53,7 @@ func TestPublishToS3(t *testing.T) {
 	if err != nil || len(dry.Uploaded) != 5 {
 		t.Fatalf("dry run: %+v, %v", dry, err)
 	}
-	if _, err := store.Get(ctx, "timestamp.json", 1<<16); !errors.Is(err, storage.ErrNotFound) {
+	if _, _, err := store.Get(ctx, "timestamp.json", 1<<16); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("the dry run uploaded: %v", err)
 	}
 	rep, err := publish.Publish(ctx, c.WS, c.Online.Signer, store, publish.Options{})
@@ -148,7 +148,7 @@ func TestS3NeverOverwritesPublishedFiles(t *testing.T) {
 	srv := s3test.Get(t)
 	ctx := context.Background()
 	store, _ := srv.Store(t)
-	if err := store.Put(ctx, "1.root.json", []byte(`{"not":"this repository"}`)); err != nil {
+	if err := store.Put(ctx, "1.root.json", []byte(`{"not":"this repository"}`), storage.Always); err != nil {
 		t.Fatal(err)
 	}
 	c := newCeremony(t, testrepo.Options{})
@@ -156,7 +156,7 @@ func TestS3NeverOverwritesPublishedFiles(t *testing.T) {
 	if !errors.Is(err, publish.ErrConflict) || !strings.Contains(err.Error(), "already holds a different 1.root.json") {
 		t.Fatalf("err = %v", err)
 	}
-	got, _ := store.Get(ctx, "1.root.json", 1<<16)
+	got, _, _ := store.Get(ctx, "1.root.json", 1<<16)
 	if !bytes.Equal(got, []byte(`{"not":"this repository"}`)) {
 		t.Error("the existing file was overwritten")
 	}
