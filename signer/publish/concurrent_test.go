@@ -1,9 +1,9 @@
 package publish_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"bytes"
 	"os"
 	"path/filepath"
 	"sync"
