@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
@@ -57,6 +60,7 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 	}
 	tm.RefTime = c.refTime()
 	r := &Repository{}
+	versions := map[string]int64{}
 	add := func(name string, data []byte, phase int) {
 		r.Objects = append(r.Objects, storage.Object{Name: name, Data: data, Phase: phase})
 	}
@@ -126,6 +130,7 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 		if err != nil {
 			return nil, explain(repo, last, err)
 		}
+		versions[next.name] = md.Signed.Version
 		if next.name == metadata.TARGETS {
 			add(name, data, storage.PhaseTargetsMeta)
 			r.TargetsVersion = md.Signed.Version
@@ -143,11 +148,87 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 	}
 	add(snapName, snap, storage.PhaseSnapshot)
 	add("timestamp.json", ts, storage.PhaseTimestamp)
+	versions[metadata.ROOT] = tm.Root.Signed.Version
+	versions[metadata.TIMESTAMP] = tm.Timestamp.Signed.Version
+	versions[metadata.SNAPSHOT] = tm.Snapshot.Signed.Version
+	if err := c.notOlderThanTrusted(ctx, repo, versions); err != nil {
+		return nil, err
+	}
 	// writers put files in place phase by phase; within a phase, in the
 	// order they were verified
 	slices.SortStableFunc(r.Objects, func(a, b storage.Object) int { return a.Phase - b.Phase })
 	sort.Strings(r.KeyLists)
 	return r, nil
+}
+
+// ErrRollback marks a repository older than what this client already
+// trusts: a stale mirror, or a replay of old metadata.
+var ErrRollback = fmt.Errorf("older than what this client trusts: %w", ErrUntrusted)
+
+// notOlderThanTrusted refuses a collected repository that any role of the
+// client's trusted state is newer than: a mirror or an archive made from
+// it would hand clients metadata they must refuse.
+func (c *Client) notOlderThanTrusted(ctx context.Context, repo string, collected map[string]int64) error {
+	trusted, err := c.TrustedMetadata(ctx)
+	if err != nil {
+		return err
+	}
+	// top-level roles first, in the order the workflow verifies them
+	order := func(role string) int {
+		if i := slices.Index(topRoles, role); i >= 0 {
+			return i
+		}
+		return len(topRoles)
+	}
+	roles := slices.SortedFunc(maps.Keys(trusted), func(a, b string) int {
+		if d := order(a) - order(b); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	for _, role := range roles {
+		var md struct {
+			Signed struct {
+				Version int64 `json:"version"`
+			} `json:"signed"`
+		}
+		if json.Unmarshal(trusted[role], &md) != nil {
+			continue
+		}
+		if have, ok := collected[role]; ok && have < md.Signed.Version {
+			return fmt.Errorf("%s serves %s v%d, older than v%d which this client already trusts: refusing to copy it; use an up-to-date source: %w", redact(repo), role, have, md.Signed.Version, ErrRollback)
+		}
+	}
+	return nil
+}
+
+var topRoles = []string{metadata.ROOT, metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS}
+
+// Object returns the bytes of the named file of the repository, or nil.
+func (r *Repository) Object(name string) []byte {
+	for _, o := range r.Objects {
+		if o.Name == name {
+			return o.Data
+		}
+	}
+	return nil
+}
+
+// Roots returns every root of the repository, parsed, oldest first.
+func (r *Repository) Roots() ([]*metadata.Metadata[metadata.RootType], error) {
+	var out []*metadata.Metadata[metadata.RootType]
+	for v := int64(1); v <= r.RootVersion; v++ {
+		data := r.Object(rootName(v))
+		if data == nil {
+			return nil, fmt.Errorf("the collected repository lacks root v%d", v)
+		}
+		md, err := metadata.Root().FromBytes(data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, md)
+	}
+	return out, nil
 }
 
 // collectTargets downloads and checks every target a role lists.

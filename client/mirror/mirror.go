@@ -6,6 +6,10 @@ package mirror
 
 import (
 	"context"
+	"errors"
+	"fmt"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/client/archive"
@@ -17,13 +21,95 @@ import (
 // delegated metadata, targets, roots, snapshot, timestamp), skipping files
 // the store already holds with the same bytes. The store never serves a
 // mix of two versions, and a mirror of a mirror is a mirror like any other.
+//
+// A mirror never goes backwards: when the store already serves this
+// repository at a newer version than the source, nothing is written and
+// the error matches ErrDestinationNewer. The new timestamp replaces only
+// the one checked, so a second mirror run racing this one cannot slip an
+// older one in between.
 func Mirror(ctx context.Context, cl *client.Client, from string, store storage.Store, opts storage.SyncOptions) (*client.Repository, storage.SyncReport, error) {
 	repo, err := cl.Collect(ctx, from)
 	if err != nil {
 		return nil, storage.SyncReport{}, err
 	}
+	tag, err := checkDestination(ctx, store, repo)
+	if err != nil {
+		return repo, storage.SyncReport{}, err
+	}
+	for i := range repo.Objects {
+		if repo.Objects[i].Name == timestampFile {
+			repo.Objects[i].IfMatch = tag
+		}
+	}
 	rep, err := storage.Sync(ctx, store, repo.Objects, opts)
 	return repo, rep, err
+}
+
+// ErrDestinationNewer marks a mirror destination that serves newer
+// metadata of the repository than the source: copying would roll back
+// every client that reads the destination.
+var ErrDestinationNewer = errors.New("the destination is newer than the source")
+
+const (
+	timestampFile = "timestamp.json"
+	maxTimestamp  = 1 << 20
+)
+
+// checkDestination reads what the store serves and refuses a copy that
+// would replace newer metadata by older: a later root, or a timestamp,
+// signed by the newest root's timestamp keys, of a higher version or
+// naming a higher snapshot. It returns the tag of the timestamp it
+// checked. A timestamp that no root of the repository signed is not this
+// repository's, and is refused as well: the destination is wrong.
+func checkDestination(ctx context.Context, store storage.Store, repo *client.Repository) (storage.Tag, error) {
+	next := fmt.Sprintf("%d.root.json", repo.RootVersion+1)
+	switch state, _, err := store.Compare(ctx, next, nil); {
+	case err != nil:
+		return "", fmt.Errorf("%s: %s: %w", store, next, err)
+	case state != storage.Missing:
+		return "", fmt.Errorf("%s serves %s, a root newer than the source's v%d: refusing to copy an older repository over it; mirror from an up-to-date source: %w", store, next, repo.RootVersion, ErrDestinationNewer)
+	}
+	data, tag, err := store.Get(ctx, timestampFile, maxTimestamp)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Absent, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: %s: %w", store, timestampFile, err)
+	}
+	have, err := metadata.Timestamp().FromBytes(data)
+	if err != nil {
+		return "", fmt.Errorf("%s serves a %s that is not TUF metadata (%v): check the destination", store, timestampFile, err)
+	}
+	ours, err := metadata.Timestamp().FromBytes(repo.Object(timestampFile))
+	if err != nil {
+		return "", err
+	}
+	roots, err := repo.Roots()
+	if err != nil {
+		return "", err
+	}
+	newest := roots[len(roots)-1]
+	if newest.VerifyDelegate(metadata.TIMESTAMP, have) == nil {
+		snap := func(ts *metadata.Metadata[metadata.TimestampType]) int64 {
+			if m := ts.Signed.Meta["snapshot.json"]; m != nil {
+				return m.Version
+			}
+			return 0
+		}
+		if have.Signed.Version > ours.Signed.Version || snap(have) > snap(ours) {
+			return "", fmt.Errorf("%s serves timestamp v%d (snapshot v%d), newer than the source's v%d (snapshot v%d): refusing to roll the mirror back; the source is stale or not the origin: mirror from an up-to-date source: %w",
+				store, have.Signed.Version, snap(have), ours.Signed.Version, snap(ours), ErrDestinationNewer)
+		}
+		return tag, nil
+	}
+	// signed under an older root, before the timestamp keys changed:
+	// clients drop such a timestamp themselves once they see the new root
+	for _, root := range roots[:len(roots)-1] {
+		if root.VerifyDelegate(metadata.TIMESTAMP, have) == nil {
+			return tag, nil
+		}
+	}
+	return "", fmt.Errorf("%s serves a %s that no root of this repository signed: it holds another repository; check the destination", store, timestampFile)
 }
 
 // Export verifies the repository at from and writes it to one .tar.gz

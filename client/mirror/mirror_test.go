@@ -22,6 +22,7 @@ import (
 	"github.com/tufkeys/tufkeys/internal/storage"
 	"github.com/tufkeys/tufkeys/internal/syncbuf"
 	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 
@@ -113,6 +114,9 @@ func sameFiles(t *testing.T, want, got string) {
 			return err
 		}
 		rel, _ := filepath.Rel(got, p)
+		if strings.HasPrefix(filepath.Base(rel), ".") {
+			return nil // the store's lock, not a file of the repository
+		}
 		a, _ := os.ReadFile(filepath.Join(want, rel))
 		b, _ := os.ReadFile(p)
 		if !bytes.Equal(a, b) {
@@ -172,6 +176,73 @@ func TestMirrorServesWhatTheOriginServes(t *testing.T) {
 	viaSecond, _ := newClient(t, c, []string{serveDir(t, second)})
 	if keys, err := viaSecond.Keys(ctx, host); err != nil || len(keys.Keys) != 2 {
 		t.Errorf("client at the mirror of the mirror: %v", err)
+	}
+}
+
+// staleCopy is what a stale upstream serves: the origin as it is now,
+// frozen, while the origin moves on.
+func staleCopy(t *testing.T, c *testrepo.Ceremony) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "stale")
+	if err := os.CopyFS(dir, os.DirFS(c.RepoDir)); err != nil {
+		t.Fatal(err)
+	}
+	return serveDir(t, dir)
+}
+
+func TestMirrorNeverGoesBackwards(t *testing.T) {
+	c, originURL := origin(t)
+	stale := staleCopy(t, c)
+	if _, err := publish.Timestamp(ctx, c.WS, c.Online.Signer, c.Store, publish.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	store, _ := storage.NewDir(dir)
+	cl, _ := newClient(t, c, []string{originURL})
+	if _, _, err := mirror.Mirror(ctx, cl, originURL, store, storage.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	current, _ := os.ReadFile(filepath.Join(dir, "timestamp.json"))
+	// a client that never saw the origin copies from the stale upstream
+	fresh, _ := newClient(t, c, []string{stale})
+	_, rep, err := mirror.Mirror(ctx, fresh, stale, store, storage.SyncOptions{})
+	if !errors.Is(err, mirror.ErrDestinationNewer) || !strings.Contains(err.Error(), "timestamp v3 (snapshot v3), newer than the source's v2 (snapshot v2)") {
+		t.Fatalf("mirror from a stale upstream: %v", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "timestamp.json")); !bytes.Equal(after, current) || len(rep.Uploaded) != 0 {
+		t.Errorf("the refused mirror wrote %v", rep.Uploaded)
+	}
+	// a client that trusts the newer repository refuses the stale one even
+	// towards a new, empty destination
+	empty, _ := storage.NewDir(t.TempDir())
+	if _, err := cl.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := mirror.Mirror(ctx, cl, stale, empty, storage.SyncOptions{}); !errors.Is(err, client.ErrRollback) {
+		t.Errorf("mirror from a stale upstream by a client that knows better: %v", err)
+	}
+}
+
+func TestExportRefusesARepositoryOlderThanTrusted(t *testing.T) {
+	c, originURL := origin(t)
+	stale := staleCopy(t, c)
+	if _, err := publish.Timestamp(ctx, c.WS, c.Online.Signer, c.Store, publish.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := newClient(t, c, []string{originURL})
+	if _, err := cl.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "keys.tar.gz")
+	_, err := mirror.Export(ctx, cl, stale, out)
+	if !errors.Is(err, client.ErrRollback) || !errors.Is(err, client.ErrUntrusted) || !strings.Contains(err.Error(), "serves timestamp v2, older than v3 which this client already trusts") {
+		t.Fatalf("export of a stale upstream: %v", err)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the refused export wrote %s", out)
+	}
+	if _, err := mirror.Export(ctx, cl, originURL, out); err != nil {
+		t.Errorf("export of the origin: %v", err)
 	}
 }
 

@@ -17,6 +17,11 @@ type Object struct {
 	Name  string
 	Data  []byte
 	Phase int
+	// IfMatch, when set, is the tag the store must still hold for a
+	// replaceable object to be replaced (Absent: not there): the tag of
+	// what the writer checked before deciding to replace it. Unset, the
+	// tag seen just before the write is used.
+	IfMatch Tag
 }
 
 // Phases of a TUF repository write: key lists, delegated metadata, targets,
@@ -104,8 +109,11 @@ func syncOne(ctx context.Context, store Store, o Object, opts SyncOptions) (stri
 	case opts.DryRun:
 		verb = "would upload"
 	default:
-		if Immutable(o.Name) {
+		switch {
+		case Immutable(o.Name):
 			tag = Absent
+		case o.IfMatch != Always:
+			tag = o.IfMatch
 		}
 		err := store.Put(ctx, o.Name, o.Data, tag)
 		if errors.Is(err, ErrChanged) && Immutable(o.Name) {
