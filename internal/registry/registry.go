@@ -7,7 +7,6 @@ package registry
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,11 +29,10 @@ var (
 )
 
 // Limits on what is read from a registry. A full packument of a popular
-// package runs to tens of megabytes; it is read as a stream and only its
-// "time" object is kept.
+// package runs to tens of megabytes; it is skimmed as a stream (see
+// packument.go).
 const (
 	maxVersionDoc = bundle.MaxManifestBytes
-	maxPackument  = 256 << 20
 )
 
 // Resolve picks the registry URL: the flag, else npm_config_registry, else
@@ -208,6 +206,10 @@ func (c *Client) Version(ctx context.Context, name, version string) (bundle.Vers
 		return bundle.Version{}, "", fmt.Errorf("the registry answered for %s@%s with a document for %s: refusing it", name, version, v.ID())
 	}
 	published := <-pt
+	if errors.Is(published.err, ErrBadAnswer) {
+		// not a registry's mistake but a hostile answer: say so
+		return bundle.Version{}, "", fmt.Errorf("refusing what %s sent for %s (%w); check --registry and any proxy in between", c.Base.Host, name, published.err)
+	}
 	if published.err != nil {
 		return v, fmt.Sprintf("publish time unknown (%v)", published.err), nil
 	}
@@ -223,55 +225,7 @@ func (c *Client) publishTime(ctx context.Context, name, version string) (time.Ti
 	}
 	defer cancel()
 	defer resp.Body.Close()
-	dec := json.NewDecoder(io.LimitReader(resp.Body, maxPackument))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return time.Time{}, errors.New("the packument is not a JSON object")
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return time.Time{}, fmt.Errorf("read the packument: %w", err)
-		}
-		if key, _ := tok.(string); key == "time" {
-			var times map[string]string
-			if err := dec.Decode(&times); err != nil {
-				return time.Time{}, fmt.Errorf("the packument's time is not an object of times: %w", err)
-			}
-			raw, ok := times[version]
-			if !ok {
-				return time.Time{}, fmt.Errorf("the packument lists no time for %s", version)
-			}
-			t, err := time.Parse(time.RFC3339Nano, raw)
-			if err != nil {
-				return time.Time{}, fmt.Errorf("the packument's time for %s is %q, not an RFC 3339 time", version, raw)
-			}
-			return t, nil
-		}
-		if err := skipValue(dec); err != nil {
-			return time.Time{}, fmt.Errorf("read the packument: %w", err)
-		}
-	}
-	return time.Time{}, errors.New("the packument has no time field")
-}
-
-// skipValue consumes one JSON value token by token, without keeping it.
-func skipValue(dec *json.Decoder) error {
-	depth := 0
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-		if depth == 0 {
-			return nil
-		}
-	}
+	return packumentTime(resp.Body, version)
 }
 
 // KeyList fetches and validates the registry's live key list from
