@@ -16,7 +16,9 @@ import (
 )
 
 func TestPackumentTime(t *testing.T) {
-	deep := func(n int) string { return `{"versions":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `,"time":{"1.0.0":"2025-01-22T10:00:00Z"}}` }
+	deep := func(n int) string {
+		return `{"versions":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `,"time":{"1.0.0":"2025-01-22T10:00:00Z"}}`
+	}
 	tests := []struct {
 		name, doc, want, err string
 		bad                  bool
