@@ -27,6 +27,7 @@ import (
 const (
 	DefaultMaxAge         = time.Hour
 	DefaultRequestTimeout = 20 * time.Second
+	DefaultLockWait       = 2 * time.Minute
 )
 
 var (
@@ -49,6 +50,9 @@ var (
 	ErrNoKeyList = fmt.Errorf("no key list for this registry: %w", ErrNoTarget)
 	// ErrOffline marks an offline lookup the cache cannot answer.
 	ErrOffline = errors.New("offline and not cached")
+	// ErrUnsafeCache marks a cache directory that another user owns or
+	// may write, or that holds a symbolic link: tufkeys refuses to use it.
+	ErrUnsafeCache = errors.New("unsafe cache directory")
 )
 
 // Options configure a Client. Unset fields take the documented defaults.
@@ -76,6 +80,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// RequestTimeout bounds each request.
 	RequestTimeout time.Duration
+	// LockWait bounds how long one call waits, in all, for other processes
+	// using the same cache (an update holds it for a few requests).
+	// Default: DefaultLockWait.
+	LockWait time.Duration
 	// Logger gets warnings (network fallbacks, memory cache) and progress.
 	Logger *slog.Logger
 	// Clock is TUF's reference time; tests move it.
@@ -132,6 +140,9 @@ func New(opts Options) (*Client, error) {
 		}
 		c.maxAge = *opts.MaxAge
 	}
+	if opts.LockWait <= 0 {
+		opts.LockWait = DefaultLockWait
+	}
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = DefaultRequestTimeout
 	}
@@ -160,8 +171,12 @@ func New(opts Options) (*Client, error) {
 		dir, err = DefaultCacheDir(opts.Repositories[0])
 	}
 	if err == nil {
-		d := &diskStore{dir: dir}
-		if err = d.prepare(); err == nil {
+		d := &diskStore{dir: dir, wait: opts.LockWait}
+		err = d.prepare()
+		if errors.Is(err, ErrUnsafeCache) {
+			return nil, err
+		}
+		if err == nil {
 			c.st, c.dir = d, dir
 		}
 	}

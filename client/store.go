@@ -183,6 +183,8 @@ func escapeRepository(repository string) string {
 // diskStore is a cache directory.
 type diskStore struct {
 	dir string
+	// wait bounds one call's wait for the lock
+	wait time.Duration
 }
 
 func (d *diskStore) path(parts ...string) string {
@@ -190,19 +192,51 @@ func (d *diskStore) path(parts ...string) string {
 }
 
 // prepare creates the cache directories and the lock file, which proves
-// the directory writable.
+// the directory writable, and refuses a cache that is not this user's
+// alone: owned by another user, writable by others, or holding symbolic
+// links where tufkeys keeps its files.
 func (d *diskStore) prepare() error {
-	for _, p := range []string{d.dir, d.path(rootsDir), d.path(objectsDir)} {
-		if err := os.MkdirAll(p, 0o700); err != nil {
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		return err
+	}
+	// the directory itself may be reached through a link the user made
+	// (a cache on another disk); what it holds may not
+	fi, err := os.Stat(d.dir)
+	if err != nil {
+		return err
+	}
+	if err := checkOwned(d.dir, fi); err != nil {
+		return err
+	}
+	for _, sub := range []string{rootsDir, objectsDir} {
+		if err := os.Mkdir(d.path(sub), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
 	}
-	f, err := os.OpenFile(d.path(lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(d.path(lockFile), os.O_CREATE|os.O_RDWR|noFollow, 0o600)
 	if err != nil {
+		if fi, lerr := os.Lstat(d.path(lockFile)); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return d.linkInside(lockFile)
+		}
 		return err
 	}
 	if err := f.Close(); err != nil {
 		return err
+	}
+	for _, name := range []string{lockFile, rootsDir, objectsDir, trustedRecord, answerRecord} {
+		fi, err := os.Lstat(d.path(name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return d.linkInside(name)
+		}
+		if err := checkOwned(d.path(name), fi); err != nil {
+			return err
+		}
 	}
 	for _, name := range legacyNames {
 		if _, err := os.Lstat(d.path(name)); err == nil {
@@ -212,14 +246,29 @@ func (d *diskStore) prepare() error {
 	return nil
 }
 
-// lockWait bounds how long a process waits for another to finish with the
-// cache; an update holds the lock for a few requests at most.
-const lockWait = 2 * time.Minute
+func (d *diskStore) linkInside(name string) error {
+	return fmt.Errorf("the cache %s holds a symbolic link at %s, and tufkeys follows none inside its cache: remove it, or run tufkeys cache clear: %w", d.dir, name, ErrUnsafeCache)
+}
+
+// lockDeadlineKey carries, in a context, when the current call stops
+// waiting for the cache lock, so that a call that takes the lock twice
+// (shared to answer, then exclusive to update) waits LockWait in all.
+type lockDeadlineKey struct{}
+
+// withLockDeadline starts the lock wait of one call, unless already
+// started.
+func withLockDeadline(ctx context.Context, wait time.Duration) context.Context {
+	if _, ok := ctx.Value(lockDeadlineKey{}).(time.Time); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, lockDeadlineKey{}, time.Now().Add(wait))
+}
 
 func (d *diskStore) lock(ctx context.Context, exclusive bool) (func(), error) {
-	ctx, cancel := context.WithTimeout(ctx, lockWait)
+	ctx = withLockDeadline(ctx, d.wait)
+	ctx, cancel := context.WithDeadline(ctx, ctx.Value(lockDeadlineKey{}).(time.Time))
 	defer cancel()
-	l := flock.New(d.path(lockFile))
+	l := flock.New(d.path(lockFile), flock.SetFlag(os.O_CREATE|os.O_RDWR|noFollow))
 	var ok bool
 	var err error
 	if exclusive {
@@ -228,13 +277,16 @@ func (d *diskStore) lock(ctx context.Context, exclusive bool) (func(), error) {
 		ok, err = l.TryRLockContext(ctx, 20*time.Millisecond)
 	}
 	if err != nil || !ok {
-		return nil, fmt.Errorf("the cache %s stayed locked by another tufkeys process for %s (%v): check for a stuck process, or use another --cache", d.dir, lockWait, err)
+		if errors.Is(err, context.Canceled) {
+			return nil, err // the caller gave up, not the wait
+		}
+		return nil, fmt.Errorf("another tufkeys process held the cache %s for longer than the %s this call waits: check for a stuck process, or use another --cache", d.dir, d.wait)
 	}
 	return func() { l.Unlock() }, nil
 }
 
 func (d *diskStore) root(v int64) ([]byte, error) {
-	return safefile.Read(d.path(rootsDir, rootName(v)), maxCacheFile)
+	return readNoFollow(d.path(rootsDir, rootName(v)), maxCacheFile)
 }
 
 func (d *diskStore) hasRoot(v int64) bool {
@@ -261,7 +313,7 @@ func (d *diskStore) object(name string) ([]byte, error) {
 	if !objectPattern.MatchString(name) {
 		return nil, errNotCached
 	}
-	data, err := safefile.Read(d.path(objectsDir, name), maxCacheFile)
+	data, err := readNoFollow(d.path(objectsDir, name), maxCacheFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errNotCached
 	}
@@ -276,7 +328,7 @@ func (d *diskStore) putObject(data []byte) (string, error) {
 	name := objectName(data)
 	p := d.path(objectsDir, name)
 	if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && fi.Size() == int64(len(data)) {
-		if old, err := safefile.Read(p, maxCacheFile); err == nil && bytes.Equal(old, data) {
+		if old, err := readNoFollow(p, maxCacheFile); err == nil && bytes.Equal(old, data) {
 			return name, nil
 		}
 	}
@@ -285,7 +337,7 @@ func (d *diskStore) putObject(data []byte) (string, error) {
 
 func (d *diskStore) record(name string) record {
 	var r record
-	data, err := safefile.Read(d.path(name), maxRecordFile)
+	data, err := readNoFollow(d.path(name), maxRecordFile)
 	if err != nil || json.Unmarshal(data, &r) != nil {
 		return record{}
 	}
@@ -300,7 +352,31 @@ func (d *diskStore) putRecord(name string, r record) error {
 	return safefile.WriteAtomic(d.path(name), data, 0o600)
 }
 
+// readNoFollow reads a file of the cache, refusing a symbolic link.
+func readNoFollow(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return safefile.ReadAll(f, path, max)
+}
+
+// leftover matches what an interrupted write leaves: safefile's temporary
+// files, and the work directories of earlier tufkeys versions.
+var leftover = regexp.MustCompile(`^\..+\.tmp-[0-9]+$|^\.work-`)
+
+// collect also removes what interrupted writes left behind: it runs under
+// the exclusive lock, so no other process is writing.
 func (d *diskStore) collect() {
+	for _, dir := range []string{d.dir, d.path(rootsDir), d.path(objectsDir)} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if leftover.MatchString(e.Name()) {
+				os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
 	keep := map[string]bool{}
 	for _, name := range []string{trustedRecord, answerRecord} {
 		for _, o := range d.record(name).objects() {

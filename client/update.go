@@ -38,6 +38,7 @@ type outcome struct {
 // the repositories; when the network is down or the repository is
 // inconsistent, an unexpired answer set still answers, with a warning.
 func (c *Client) obtain(ctx context.Context, w want) (outcome, error) {
+	ctx = withLockDeadline(ctx, c.opts.LockWait)
 	if !w.force {
 		if out, ok, err := c.answer(ctx, w.names, true); ok {
 			return out, err

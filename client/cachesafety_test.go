@@ -1,0 +1,151 @@
+package client_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"github.com/tufkeys/tufkeys/client"
+)
+
+// A cache another user may write is refused before anything is read from
+// it or locked in it: that user decides what the cache says.
+func TestCacheOfAnotherUserIsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the cache to another uid")
+	}
+	w := newWorld(t, "npm/keys.json")
+	tests := []struct {
+		name  string
+		setup func(dir string) error
+		want  string
+	}{
+		{"owned by another user", func(dir string) error { return os.Chown(dir, 61001, 61001) }, "belongs to uid 61001, not to this user (uid 0)"},
+		{"writable by others", func(dir string) error { return os.Chmod(dir, 0o777) }, "may be written by other users (mode 0777), who could change what tufkeys trusts: run chmod go-w"},
+		{"writable by the group", func(dir string) error { return os.Chmod(dir, 0o770) }, "may be written by other users (mode 0770)"},
+		{"objects owned by another user", func(dir string) error { return os.Chown(filepath.Join(dir, "objects"), 61001, 0) }, "objects belongs to uid 61001"},
+		{"record owned by another user", func(dir string) error { return os.Chown(filepath.Join(dir, "current.json"), 61001, 0) }, "current.json belongs to uid 61001"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "cache")
+			cl, _ := w.client(dir)
+			if _, err := cl.Keys(ctx, host); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.setup(dir); err != nil {
+				t.Fatal(err)
+			}
+			_, err := client.New(client.Options{Repositories: []string{w.srv.URL}, TrustedRoot: w.root(), CacheDir: dir})
+			if !errors.Is(err, client.ErrUnsafeCache) {
+				t.Fatalf("err = %v, want ErrUnsafeCache", err)
+			}
+			contains(t, err, tt.want)
+		})
+	}
+}
+
+// tufkeys follows no symbolic link inside its cache: where it keeps its
+// own files, a link is refused; an object replaced by a link is not read.
+func TestCacheFollowsNoLinks(t *testing.T) {
+	w := newWorld(t, "npm/keys.json")
+	elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.WriteFile(elsewhere, []byte(`{"not":"tufkeys"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"lock", "current.json", "trusted.json", "roots", "objects"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "cache")
+			cl, _ := w.client(dir)
+			if _, err := cl.Keys(ctx, host); err != nil {
+				t.Fatal(err)
+			}
+			os.RemoveAll(filepath.Join(dir, name))
+			if err := os.Symlink(elsewhere, filepath.Join(dir, name)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := client.New(client.Options{Repositories: []string{w.srv.URL}, TrustedRoot: w.root(), CacheDir: dir})
+			if !errors.Is(err, client.ErrUnsafeCache) {
+				t.Fatalf("err = %v, want ErrUnsafeCache", err)
+			}
+			contains(t, err, "holds a symbolic link at "+name)
+		})
+	}
+	t.Run("object", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "cache")
+		cl, _ := w.client(dir)
+		if _, err := cl.Keys(ctx, host); err != nil {
+			t.Fatal(err)
+		}
+		objects, _ := filepath.Glob(filepath.Join(dir, "objects", "*"))
+		for _, o := range objects {
+			os.Remove(o)
+			os.Symlink(elsewhere, o)
+		}
+		w.srv.takeLog()
+		again, _ := w.client(dir)
+		if keys, err := again.Keys(ctx, host); err != nil || len(keys.Keys) != 2 {
+			t.Fatalf("keys after the objects became links: %v", err)
+		}
+		if len(w.srv.takeLog()) == 0 {
+			t.Error("linked objects were answered from, not fetched again")
+		}
+	})
+}
+
+// What interrupted writes leave behind is removed by the next update.
+func TestLeftoversOfInterruptedWritesAreRemoved(t *testing.T) {
+	w := newWorld(t, "corepack-0.30.json")
+	dir := filepath.Join(t.TempDir(), "cache")
+	cl, _ := w.client(dir, func(o *client.Options) { o.MaxAge = client.Age(0) })
+	if _, err := cl.Keys(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	leftovers := []string{".current.json.tmp-1234", "objects/.0a1b.tmp-5678", "roots/.2.root.json.tmp-42", ".work-123/objects/x"}
+	for _, l := range leftovers {
+		p := filepath.Join(dir, l)
+		os.MkdirAll(filepath.Dir(p), 0o700)
+		if err := os.WriteFile(p, []byte("half written"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.publish("npm/keys.json")
+	if _, err := cl.Keys(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range append(leftovers, ".work-123") {
+		if _, err := os.Lstat(filepath.Join(dir, l)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is still there", l)
+		}
+	}
+}
+
+// A call waits for another process's hold on the cache for LockWait in
+// all, though it takes the lock twice (to answer, then to update), and
+// says how long it waited.
+func TestLockWaitIsOneBound(t *testing.T) {
+	w := newWorld(t, "npm/keys.json")
+	dir := filepath.Join(t.TempDir(), "cache")
+	const wait = 400 * time.Millisecond
+	cl, _ := w.client(dir, func(o *client.Options) { o.MaxAge = client.Age(0); o.LockWait = wait })
+	if _, err := cl.Keys(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	holder := flock.New(filepath.Join(dir, "lock"))
+	if err := holder.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Unlock()
+	start := time.Now()
+	_, err := cl.Keys(ctx, host)
+	took := time.Since(start)
+	contains(t, err, "another tufkeys process held the cache "+dir+" for longer than the 400ms this call waits")
+	// each lock taken with its own bound would wait twice as long
+	if took >= 2*wait {
+		t.Errorf("waited %s, more than the bound of %s", took, wait)
+	}
+}
