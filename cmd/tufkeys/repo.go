@@ -279,6 +279,13 @@ func runRepoSign(opts repoSignOptions) error {
 	if err != nil {
 		return err
 	}
+	// what the signature approves, before what it did
+	for _, b := range res.Changes {
+		fmt.Fprintf(opts.Out, "key list %s (in %s) against the published one:\n", b.Host, b.Role)
+		for _, l := range b.Lines() {
+			fmt.Fprintf(opts.Out, "  %s\n", l)
+		}
+	}
 	for _, c := range res.Checks {
 		verb := "signed"
 		for _, r := range res.Already {
@@ -343,7 +350,7 @@ func runRepoStatus(opts repoStatusOptions) error {
 	}
 	for _, b := range st.Bundles {
 		fmt.Fprintf(opts.Out, "key list %s (in %s):\n", b.Host, b.Role)
-		for _, l := range b.Diff.Lines() {
+		for _, l := range b.Lines() {
 			fmt.Fprintf(opts.Out, "  %s\n", l)
 		}
 	}

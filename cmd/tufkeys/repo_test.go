@@ -44,7 +44,7 @@ func TestCLICeremony(t *testing.T) {
 		{[]string{"repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", "keys.json"},
 			[]string{"staged registry.example.test/keys.json in targets v1", "+ SHA256:DhQ8"}},
 		{[]string{"repo", "sign", "--workspace", "ws", "--key", "alice.key"},
-			[]string{"signed root v1: 1 of 2 signatures — waiting for bob", "signed targets v1: 1 of 2"}},
+			[]string{"key list registry.example.test (in targets) against the published one:\n  + SHA256:jl3b", "signed root v1: 1 of 2 signatures — waiting for bob", "signed targets v1: 1 of 2"}},
 		{[]string{"repo", "sign", "--workspace", "ws", "--key", "bob.key"},
 			[]string{"signed targets v1: 2 of 2 signatures — ready to publish"}},
 		{[]string{"repo", "status", "--workspace", "ws", "--check"},

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -481,6 +483,87 @@ func TestDroppedKeyAllowedWhenNamed(t *testing.T) {
 	}
 	if _, err := c.WS.Stage(host, []byte(newOnly), []string{"SHA256:DhQ8wR5APBvFHLF/+Tc+AYvPOdTpcIDqOhxsBHRwC7U"}); err == nil {
 		t.Error("--remove-key of a key the list keeps was accepted")
+	}
+}
+
+// A staged key list edited by hand past repo stage, dropping a published
+// key, is refused at signing; the same drop asked for with --remove-key is
+// shown to each signer and signed into the metadata.
+func TestSignersSeeWhatTheySign(t *testing.T) {
+	c := newCeremony(t, testrepo.Options{})
+	full := fixture(t, "npm/keys.json")
+	if err := c.StagePublish(host, full, 2); err != nil {
+		t.Fatal(err)
+	}
+	oldKey, liveKey := "SHA256:jl3bwswu80PjjokCgh0o2w5c2U4LhQAE57gj9cz1kzA", "SHA256:DhQ8wR5APBvFHLF/+Tc+AYvPOdTpcIDqOhxsBHRwC7U"
+	newOnly := []byte(strings.Replace(string(full), strings.SplitN(strings.SplitN(string(full), "[", 2)[1], "},", 2)[0]+"},", "", 1))
+
+	// by hand: a re-dated list goes through repo stage, then the file and
+	// its entry in staged/targets.json are swapped for a list without the
+	// old key
+	redated := bytes.Replace(full, []byte("2025-01-29T00:00:00.000Z"), []byte("2025-02-28T00:00:00.000Z"), 1)
+	if _, err := c.WS.Stage(host, redated, nil); err != nil {
+		t.Fatal(err)
+	}
+	stagedPath := filepath.Join(c.WS.Dir, "staged", "targets.json")
+	staged, err := metadata.Targets().FromFile(stagedPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, _ := metadata.TargetFile().FromBytes(host+"/keys.json", newOnly, "sha256")
+	staged.Signed.Targets[host+"/keys.json"] = tf
+	if err := staged.ToFile(stagedPath, true); err != nil {
+		t.Fatal(err)
+	}
+	listPath := filepath.Join(c.WS.Dir, workspace.TargetPath(host+"/keys.json", tf))
+	os.MkdirAll(filepath.Dir(listPath), 0o755)
+	if err := os.WriteFile(listPath, newOnly, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.WS.Sign(c.Maintainers[0].Signer)
+	if !errors.Is(err, workspace.ErrKeyDropped) || !strings.Contains(err.Error(), "drops "+oldKey+", which the published list has, and no repo stage --remove-key asked for that") {
+		t.Fatalf("signing a hand-edited list that drops a key: %v", err)
+	}
+	status, err := c.WS.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems := strings.Join(status.Problems(), "\n"); !strings.Contains(problems, "which no repo stage --remove-key asked for") {
+		t.Errorf("status does not warn of the drop:\n%s", problems)
+	}
+
+	// through repo stage --remove-key, the drop is shown and signed
+	if _, err := c.WS.Stage(host, newOnly, []string{oldKey}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.WS.Sign(c.Maintainers[0].Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Changes) != 1 || res.Changes[0].Host != host {
+		t.Fatalf("the signer was shown %+v", res.Changes)
+	}
+	if lines := strings.Join(res.Changes[0].Lines(), "\n"); !strings.Contains(lines, "- "+oldKey) || !strings.Contains(lines, "removal asked for with repo stage --remove-key") || strings.Contains(lines, liveKey) {
+		t.Errorf("the signer was shown:\n%s", lines)
+	}
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	_, up, err := fetchWithGoTUF(t, serve(t, c.RepoDir), rootV(t, c, 1), host+"/keys.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := up.GetTargetInfo(host + "/keys.json")
+	var custom struct {
+		Tufkeys struct {
+			RemovedKeys []string `json:"removed_keys"`
+		} `json:"tufkeys"`
+	}
+	if info.Custom == nil || json.Unmarshal(*info.Custom, &custom) != nil || !slices.Equal(custom.Tufkeys.RemovedKeys, []string{oldKey}) {
+		t.Errorf("the published metadata does not record the removal: %v", info.Custom)
 	}
 }
 

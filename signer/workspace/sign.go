@@ -29,6 +29,9 @@ type SignResult struct {
 	Signed  []string // roles that got this key's signature now
 	Already []string // roles this key had signed before; left as they were
 	Checks  []RoleCheck
+	// Changes are the key-list changes the signed roles carry against
+	// the published lists: what the signature approves.
+	Changes []BundleChange
 }
 
 // Sign adds the key's signature to every staged role it may sign. Signing
@@ -72,11 +75,24 @@ func (w *Workspace) Sign(s *keyfile.Signer) (SignResult, error) {
 		return res, fmt.Errorf("key %s may sign none of the staged roles (%s): %w", res.Signer, strings.Join(wanted, "; "), ErrUnauthorizedKey)
 	}
 	for _, role := range mine {
-		md, _, _ := st.stagedRole(role)
+		md, v, _ := st.stagedRole(role)
 		if t, ok := md.(*targetsMD); ok {
 			if err := w.checkTargets(t); err != nil {
 				return res, fmt.Errorf("refusing to sign %s: %w", role, err)
 			}
+			changes, err := w.stagedChanges(st, role)
+			if err != nil {
+				return res, fmt.Errorf("refusing to sign %s: %w", role, err)
+			}
+			for _, c := range changes {
+				if len(c.Unrecorded) > 0 {
+					// the stage-time guard, again where it counts: a
+					// staged file edited by hand never went through it
+					return res, fmt.Errorf("refusing to sign %s v%d: its key list for %s drops %s, which the published list has, and no repo stage --remove-key asked for that; if the registry really retired the key, stage the list again with --remove-key %s: %w",
+						role, v, c.Host, strings.Join(c.Unrecorded, ", "), strings.Join(c.Unrecorded, " --remove-key "), ErrKeyDropped)
+				}
+			}
+			res.Changes = append(res.Changes, changes...)
 		}
 		payload, err := canonical(md)
 		if err != nil {

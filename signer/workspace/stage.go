@@ -3,6 +3,7 @@ package workspace
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -74,8 +75,15 @@ func (w *Workspace) Stage(registry string, list []byte, removeKeys []string) (St
 	if err != nil {
 		return res, fmt.Errorf("hash key list: %w", err)
 	}
+	if len(res.Diff.Removed) > 0 {
+		// the drop goes into the signed metadata, so that signers see it
+		// was asked for and sign it with the list
+		if tf.Custom, err = removalRecord(res.Diff.Removed); err != nil {
+			return res, err
+		}
+	}
 	res.Version = md.Signed.Version
-	if old, ok := md.Signed.Targets[name]; ok && old.Equal(*tf) && st.isStaged(res.Role) {
+	if old, ok := md.Signed.Targets[name]; ok && old.Equal(*tf) && slices.Equal(recordedRemovals(old), recordedRemovals(tf)) && st.isStaged(res.Role) {
 		res.Unchanged = true
 		return res, nil
 	}
@@ -115,6 +123,41 @@ func checkRemovals(d bundle.Diff, removeKeys []string, host string) error {
 		return fmt.Errorf("--remove-key %s names a key that the new list does not drop: the published list lacks it or the new list still has it", id)
 	}
 	return nil
+}
+
+// removalField names tufkeys' entry in a target's custom metadata.
+const removalField = "tufkeys"
+
+type removal struct {
+	// RemovedKeys are the key IDs of the published list that this list
+	// drops on purpose: repo stage --remove-key named them.
+	RemovedKeys []string `json:"removed_keys"`
+}
+
+func removalRecord(removed []bundle.Key) (*json.RawMessage, error) {
+	var r removal
+	for _, k := range removed {
+		r.RemovedKeys = append(r.RemovedKeys, k.KeyID)
+	}
+	data, err := json.Marshal(map[string]removal{removalField: r})
+	if err != nil {
+		return nil, err
+	}
+	raw := json.RawMessage(data)
+	return &raw, nil
+}
+
+// recordedRemovals are the key IDs a target's metadata says were dropped
+// on purpose.
+func recordedRemovals(tf *metadata.TargetFiles) []string {
+	if tf.Custom == nil {
+		return nil
+	}
+	var custom map[string]removal
+	if json.Unmarshal(*tf.Custom, &custom) != nil {
+		return nil
+	}
+	return custom[removalField].RemovedKeys
 }
 
 // targetPath is where a key list lives in the workspace and, under

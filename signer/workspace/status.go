@@ -28,6 +28,25 @@ type BundleChange struct {
 	Host string
 	Role string
 	Diff bundle.Diff
+	// Unrecorded are the published keys the list drops that no repo stage
+	// --remove-key recorded in the signed metadata: a hand-edited or
+	// mistaken list, which repo sign refuses.
+	Unrecorded []string
+}
+
+// Lines renders the change one key per line, marking each removal as
+// asked for or not.
+func (b BundleChange) Lines() []string {
+	out := b.Diff.Lines()
+	for i, k := range b.Diff.Removed {
+		line := &out[len(b.Diff.Added)+i]
+		if slices.Contains(b.Unrecorded, k.KeyID) {
+			*line += ", NOT asked for with repo stage --remove-key"
+		} else {
+			*line += ", removal asked for with repo stage --remove-key"
+		}
+	}
+	return out
 }
 
 // Status is the workspace at a glance.
@@ -42,6 +61,11 @@ type Status struct {
 // short of signatures, and published roles inside their re-sign window.
 func (s Status) Problems() []string {
 	var out []string
+	for _, b := range s.Bundles {
+		if len(b.Unrecorded) > 0 {
+			out = append(out, fmt.Sprintf("the staged key list of %s in %s drops %v, which no repo stage --remove-key asked for: repo sign refuses it; stage the list again", b.Host, b.Role, b.Unrecorded))
+		}
+	}
 	for _, c := range s.Staged {
 		if !c.Ready() {
 			out = append(out, fmt.Sprintf("%s v%d is staged but not yet signed: waiting for %s", c.Role, c.Version, joinRefs(c.MissingSigners())))
@@ -91,34 +115,56 @@ func (w *Workspace) Status() (Status, error) {
 			return s, err
 		}
 		s.Staged = append(s.Staged, c)
-		md, _, _ := st.stagedRole(role)
-		t, ok := md.(*targetsMD)
+		changes, err := w.stagedChanges(st, role)
+		if err != nil {
+			return s, err
+		}
+		s.Bundles = append(s.Bundles, changes...)
+	}
+	return s, nil
+}
+
+// stagedChanges compares each key list a staged targets role names with
+// the published list of its registry.
+func (w *Workspace) stagedChanges(st *State, role string) ([]BundleChange, error) {
+	md, _, _ := st.stagedRole(role)
+	t, ok := md.(*targetsMD)
+	if !ok {
+		return nil, nil
+	}
+	var out []BundleChange
+	for _, name := range slices.Sorted(maps.Keys(t.Signed.Targets)) {
+		host, ok := hostOfTarget(name)
 		if !ok {
 			continue
 		}
-		for _, name := range slices.Sorted(maps.Keys(t.Signed.Targets)) {
-			host, ok := hostOfTarget(name)
-			if !ok {
-				continue
-			}
-			data, err := w.ReadTarget(name, t.Signed.Targets[name])
-			if err != nil {
-				return s, err
-			}
-			p, err := bundle.Parse(data)
-			if err != nil {
-				return s, fmt.Errorf("staged %s is not a valid key list: %w", name, err)
-			}
-			published, err := w.publishedList(st, host)
-			if err != nil {
-				return s, err
-			}
-			if d := bundle.Compare(published, &p.List); !d.Empty() {
-				s.Bundles = append(s.Bundles, BundleChange{Host: host, Role: role, Diff: d})
+		tf := t.Signed.Targets[name]
+		data, err := w.ReadTarget(name, tf)
+		if err != nil {
+			return nil, err
+		}
+		p, err := bundle.Parse(data)
+		if err != nil {
+			return nil, fmt.Errorf("staged %s is not a valid key list: %w", name, err)
+		}
+		published, err := w.publishedList(st, host)
+		if err != nil {
+			return nil, err
+		}
+		d := bundle.Compare(published, &p.List)
+		if d.Empty() {
+			continue
+		}
+		c := BundleChange{Host: host, Role: role, Diff: d}
+		recorded := recordedRemovals(tf)
+		for _, k := range d.Removed {
+			if !slices.Contains(recorded, k.KeyID) {
+				c.Unrecorded = append(c.Unrecorded, k.KeyID)
 			}
 		}
+		out = append(out, c)
 	}
-	return s, nil
+	return out, nil
 }
 
 func hostOfTarget(name string) (string, bool) {
