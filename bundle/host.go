@@ -3,6 +3,7 @@ package bundle
 import (
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -13,8 +14,9 @@ func TargetName(host string) string { return host + "/keys.json" }
 const maxHostLen = 253 + 6
 
 // RegistryHost turns a registry URL or a bare host into the host that
-// indexes its key list: lower case, with the port only when it is not the
-// scheme's default. Ports do not change whose keys sign a registry's
+// indexes its key list: lower case, an IP address in its shortest form
+// (IPv6 in brackets), with the port, without leading zeros, only when it
+// is not the scheme's default. Ports do not change whose keys sign a registry's
 // packages, but two registries on one host differ by port.
 func RegistryHost(s string) (string, error) {
 	in := strings.TrimSpace(s)
@@ -23,6 +25,10 @@ func RegistryHost(s string) (string, error) {
 	}
 	if len(in) > 2048 {
 		return "", errorOf(ErrMalformed, "the registry %q is too long to be a URL or host", shorten(in, 60))
+	}
+	if ip := net.ParseIP(in); ip != nil && ip.To4() == nil {
+		// a bare IPv6 address, as the host names below print it unbracketed
+		in = "[" + in + "]"
 	}
 	if !strings.Contains(in, "://") {
 		in = "https://" + in
@@ -35,15 +41,35 @@ func RegistryHost(s string) (string, error) {
 		return "", errorOf(ErrMalformed, "registry %q uses scheme %q: only http and https registries exist", shorten(s, 60), shorten(u.Scheme, 20))
 	}
 	host := strings.ToLower(u.Hostname())
+	if ip := net.ParseIP(host); ip != nil {
+		// one address, one spelling: 0:0::1 and ::1 are the same registry
+		host = ip.String()
+	}
 	port := u.Port()
+	if port == "" && strings.HasSuffix(u.Host, ":") {
+		return "", errorOf(ErrMalformed, "%q ends in a colon with no port: give the port or drop the colon", shorten(s, 60))
+	}
+	if port != "" {
+		// one port, one spelling: 0443 is 443
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", errorOf(ErrMalformed, "%q has port %q, not one from 1 to 65535", shorten(s, 60), shorten(port, 10))
+		}
+		port = strconv.Itoa(n)
+	}
 	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
 		port = ""
 	}
 	if !validHostname(host) {
 		return "", errorOf(ErrMalformed, "%q is not a valid registry host name", shorten(u.Hostname(), 60))
 	}
-	if port != "" {
+	switch ip := net.ParseIP(host); {
+	case port != "":
 		host = net.JoinHostPort(host, port)
+	case ip != nil && ip.To4() == nil:
+		// bracketed with or without a port, so that the name reads back
+		// as a host wherever it is given again
+		host = "[" + host + "]"
 	}
 	if len(host) > maxHostLen {
 		return "", errorOf(ErrMalformed, "registry host %q is too long", shorten(host, 60))

@@ -16,14 +16,25 @@ func TestRegistryHost(t *testing.T) {
 		{"http://127.0.0.1:4873/", "127.0.0.1:4873"},
 		{"registry.example.test:8443", "registry.example.test:8443"},
 		{"https://[::1]:8443/", "[::1]:8443"},
+		{"https://[0:0::1]:08443/", "[::1]:8443"},
+		{"[::1]", "[::1]"},
+		{"::1", "[::1]"},
+		{"http://[::1]/", "[::1]"},
+		{"registry.example.test:0443", "registry.example.test"},
+		{"https://REGISTRY.example.test:00443/", "registry.example.test"},
+		{"http://127.0.0.1:0080", "127.0.0.1"},
 	}
 	for _, tt := range tests {
 		got, err := RegistryHost(tt.in)
 		if err != nil || got != tt.want {
 			t.Errorf("RegistryHost(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
+		// a host name as printed is given back as the same host
+		if again, err := RegistryHost(got); err != nil || again != got {
+			t.Errorf("RegistryHost(%q) = %q, %v; not the same host", got, again, err)
+		}
 	}
-	for _, bad := range []string{"", "ftp://registry.example.test", "https://user:pw@registry.example.test", "bad_host!", "https://", "-lead.example.test"} {
+	for _, bad := range []string{"", "ftp://registry.example.test", "https://user:pw@registry.example.test", "bad_host!", "https://", "-lead.example.test", "registry.example.test:0", "registry.example.test:65536", "registry.example.test:", "[fe80::1%25eth0]"} {
 		if got, err := RegistryHost(bad); !errors.Is(err, ErrMalformed) {
 			t.Errorf("RegistryHost(%q) = %q, %v; want ErrMalformed", bad, got, err)
 		}

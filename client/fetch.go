@@ -23,6 +23,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/client/archive"
+	"github.com/tufkeys/tufkeys/internal/safefile"
 )
 
 // ErrUnavailable marks a repository that could not be reached or did not
@@ -151,6 +152,10 @@ func (f *fetcher) openArchive() error {
 		return nil
 	}
 	files, err := archive.ReadFile(p)
+	if errors.Is(err, archive.ErrMalformed) || errors.Is(err, safefile.ErrTooLarge) {
+		// not a network that is down but input that is wrong: no fallback
+		return fmt.Errorf("%s is not a repository archive (%w): check the file, or export it again: %w", p, err, ErrUntrusted)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

@@ -20,11 +20,16 @@ import (
 )
 
 // Bounds on what an archive may hold: a repository's metadata and key
-// lists are small, and an archive is input from outside.
+// lists are small, and an archive is input from outside. Unpacked, an
+// archive may be at most MaxRatio times its packed size (plus a MiB), so
+// that a small archive cannot unpack into a large amount of memory:
+// repository JSON packs about 3 to 1.
 const (
-	MaxArchiveBytes = 256 << 20
-	MaxFileBytes    = 32 << 20
-	MaxFiles        = 100000
+	MaxArchiveBytes  = 64 << 20
+	MaxUnpackedBytes = 128 << 20
+	MaxFileBytes     = 8 << 20
+	MaxFiles         = 100000
+	MaxRatio         = 20
 )
 
 // ErrMalformed marks an archive that is not a repository archive.
@@ -98,12 +103,17 @@ func Decode(data []byte) (map[string][]byte, error) {
 		return nil, fmt.Errorf("not a gzip file: %w", ErrMalformed)
 	}
 	defer gz.Close()
-	tr := tar.NewReader(io.LimitReader(gz, MaxArchiveBytes))
+	limit := min(int64(MaxUnpackedBytes), int64(len(data))*MaxRatio+1<<20)
+	unpacked := &io.LimitedReader{R: gz, N: limit + 1}
+	tr := tar.NewReader(unpacked)
 	files := map[string][]byte{}
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		if unpacked.N <= 0 {
+			return nil, fmt.Errorf("it unpacks to more than %d MiB, beyond what a repository of its size holds: %w", limit>>20, ErrMalformed)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("not a tar archive (%v): %w", err, ErrMalformed)
@@ -125,8 +135,12 @@ func Decode(data []byte) (map[string][]byte, error) {
 		if hdr.Size > MaxFileBytes || len(files) >= MaxFiles {
 			return nil, fmt.Errorf("entry %q is beyond the archive's bounds: %w", name, ErrMalformed)
 		}
-		body, err := io.ReadAll(io.LimitReader(tr, MaxFileBytes+1))
-		if err != nil {
+		if hdr.Size > unpacked.N {
+			return nil, fmt.Errorf("it unpacks to more than %d MiB, beyond what a repository of its size holds: %w", limit>>20, ErrMalformed)
+		}
+		// the size is bounded above: read into exactly that much
+		body := make([]byte, hdr.Size)
+		if _, err := io.ReadFull(tr, body); err != nil {
 			return nil, fmt.Errorf("read entry %q: %v: %w", name, err, ErrMalformed)
 		}
 		files[name] = body

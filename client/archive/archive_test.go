@@ -5,8 +5,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/tufkeys/tufkeys/internal/memtest"
 )
 
 func TestRoundTripIsDeterministic(t *testing.T) {
@@ -68,5 +72,41 @@ func TestIsArchive(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("IsArchive(%q) = %q, %v", in, got, ok)
 		}
+	}
+}
+
+// A small archive that unpacks into gigabytes is refused after unpacking
+// what an archive of its size may hold, not what fits the overall bound.
+func TestGzipBombStaysBounded(t *testing.T) {
+	// gzip members concatenate into one stream: one entry's body of
+	// zeros, packed once, follows each packed header
+	pack := func(data []byte) []byte {
+		var buf bytes.Buffer
+		gz, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		gz.Write(data)
+		gz.Close()
+		return buf.Bytes()
+	}
+	size := int64(MaxFileBytes - 512)
+	body := pack(make([]byte, size))
+	var buf bytes.Buffer
+	for i := 0; buf.Len() < 1200<<10; i++ {
+		var hdr bytes.Buffer
+		tw := tar.NewWriter(&hdr)
+		tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("%d.targets.json", i), Typeflag: tar.TypeReg, Size: size, Mode: 0o644})
+		tw.Flush()
+		buf.Write(pack(hdr.Bytes()))
+		buf.Write(body)
+	}
+	bomb := buf.Bytes()
+	const bound = 32 << 20
+	var err error
+	peak := memtest.PeakHeap(func() { _, err = Decode(bomb) })
+	t.Logf("a %.1f MB archive cost %.1f MiB of heap before it was refused", float64(len(bomb))/1e6, float64(peak)/(1<<20))
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "unpacks to more than 24 MiB") {
+		t.Errorf("err = %v", err)
+	}
+	if peak > bound {
+		t.Errorf("the bomb cost %d MiB, more than the bound of %d MiB", peak>>20, bound>>20)
 	}
 }

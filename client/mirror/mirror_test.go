@@ -343,6 +343,31 @@ func TestTamperedArchiveIsRefused(t *testing.T) {
 	}
 }
 
+// An archive that is not one is wrong input, not an unreachable network:
+// the lookup fails instead of falling back to the cache.
+func TestMalformedArchiveAsRepository(t *testing.T) {
+	c, originURL := origin(t)
+	cl, _ := newClient(t, c, []string{originURL})
+	out := filepath.Join(t.TempDir(), "keys.tar.gz")
+	if _, err := mirror.Export(ctx, cl, originURL, out); err != nil {
+		t.Fatal(err)
+	}
+	fromArchive, logs := newClient(t, c, []string{out}, func(o *client.Options) { o.MaxAge = client.Age(0) })
+	if _, err := fromArchive.Keys(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, []byte("this is not a gzip file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := fromArchive.Keys(ctx, host)
+	if !errors.Is(err, client.ErrUntrusted) || !strings.Contains(err.Error(), "is not a repository archive") {
+		t.Errorf("lookup through a malformed archive: %v", err)
+	}
+	if strings.Contains(logs.String(), "answering from the cache") {
+		t.Errorf("fell back to the cache:\n%s", logs)
+	}
+}
+
 func TestExpiredArchive(t *testing.T) {
 	c, originURL := origin(t)
 	cl, _ := newClient(t, c, []string{originURL})

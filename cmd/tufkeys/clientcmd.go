@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -107,6 +108,10 @@ func (f *clientFlags) options(std streams) (client.Options, error) {
 		root, err := readInput(std, f.Root, 1<<20)
 		if err != nil {
 			return opts, fileError(f.Root, "trusted root", err)
+		}
+		if len(bytes.TrimSpace(root)) == 0 {
+			// an empty root would mean "the embedded one" to the client
+			return opts, fmt.Errorf("the trusted root %s is empty: give the root.json your repository's maintainers published", f.Root)
 		}
 		opts.TrustedRoot = root
 	}

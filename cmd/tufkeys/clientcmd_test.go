@@ -121,6 +121,18 @@ func TestCLIClientCommands(t *testing.T) {
 	}
 }
 
+// An empty --root file is refused, not read as "the embedded root".
+func TestCLIEmptyRootFile(t *testing.T) {
+	clearClientEnv(t)
+	_, repo, _ := published(t, "npm/keys.json")
+	empty := filepath.Join(t.TempDir(), "root.json")
+	os.WriteFile(empty, []byte("\n"), 0o644)
+	code, out, errOut := runCLI(t, "keys", "--registry", "registry.example.test", "--repo", repo, "--root", empty, "--cache", t.TempDir())
+	if code != exitFail || !strings.Contains(errOut, "the trusted root "+empty+" is empty") || out != "" {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
 func TestCLIClientEnvironment(t *testing.T) {
 	clearClientEnv(t)
 	_, repo, root := published(t, "npm/keys.json")

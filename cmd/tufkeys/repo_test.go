@@ -129,6 +129,12 @@ func TestCLICeremony(t *testing.T) {
 	if code != exitUsage || !strings.Contains(errOut, "--online-key and --to are both required") {
 		t.Errorf("publish without --online-key: exit %d, %q", code, errOut)
 	}
+	for period, want := range map[string]string{"1ns": "must be at least 1h", "59m": "must be at least 1h", "-5s": "is negative"} {
+		code, _, errOut := runCLI(t, "repo", "init", "--workspace", "ws2", "--root-key", "alice.pub", "--root-threshold", "1", "--online-key", "online.pub", "--timestamp-expiry", period)
+		if code != exitUsage || !strings.Contains(errOut, want) {
+			t.Errorf("--timestamp-expiry %s: exit %d, %q", period, code, errOut)
+		}
+	}
 }
 
 // pkgDir is the package directory, for fixture paths after t.Chdir.

@@ -52,8 +52,13 @@ func Parse(s string) (time.Duration, error) {
 // String writes a duration the way Parse reads it, in days when it is a
 // whole number of them.
 func String(d time.Duration) string {
-	if d != 0 && d%day == 0 {
+	switch {
+	case d != 0 && d%day == 0:
 		return strconv.FormatInt(int64(d/day), 10) + "d"
+	case d != 0 && d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d != 0 && d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
 	}
 	return d.String()
 }

@@ -7,12 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
-	"runtime/metrics"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tufkeys/tufkeys/internal/memtest"
 )
 
 func TestPackumentTime(t *testing.T) {
@@ -76,35 +75,6 @@ func hostile(t *testing.T, head, body, tail string, size int) string {
 	return srv.URL
 }
 
-// peakHeap runs f and reports the most heap memory in use while it ran,
-// above what was in use before, sampled every millisecond.
-func peakHeap(f func()) uint64 {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
-	runtime.GC()
-	base := read()
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	go func() {
-		for {
-			if v := read(); v > peak.Load() {
-				peak.Store(v)
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(time.Millisecond):
-			}
-		}
-	}()
-	f()
-	close(done)
-	if p := peak.Load(); p > base {
-		return p - base
-	}
-	return 0
-}
-
 // A registry, or a proxy in between, that answers with 200 MiB of nesting
 // or a 200 MiB time object costs a bounded amount of memory and is
 // refused or read in full, never decoded whole.
@@ -126,7 +96,7 @@ func TestHostilePackumentsStayBounded(t *testing.T) {
 				t.Fatal(err)
 			}
 			var v, note, verr = any(nil), "", error(nil)
-			peak := peakHeap(func() {
+			peak := memtest.PeakHeap(func() {
 				var got any
 				got, note, verr = c.Version(context.Background(), "pkg", "1.0.0")
 				v = got

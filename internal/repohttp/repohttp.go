@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tufkeys/tufkeys/internal/storage"
@@ -25,36 +26,39 @@ const maxFile = 32 << 20
 
 // Handler serves the files under dir read-only. Versioned metadata and
 // hash-prefixed targets are cacheable for a year; timestamp.json never is.
-// Paths cannot leave dir, directories are not listed, and each request is
-// logged in one line.
+// Paths cannot leave dir, directories, hidden files (.git) and anything
+// but regular files are not served, and each request is logged in one
+// line.
 func Handler(dir string, log *slog.Logger) (http.Handler, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, err
 	}
-	files := root.FS()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		serve(rec, r, files)
+		serve(rec, r, root)
 		if log != nil {
 			log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "bytes", rec.bytes, "duration", time.Since(start).Round(time.Microsecond))
 		}
 	}), nil
 }
 
-func serve(w http.ResponseWriter, r *http.Request, files fs.FS) {
+func serve(w http.ResponseWriter, r *http.Request, root *os.Root) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
 	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
-	if name == "" || !fs.ValidPath(name) {
+	if name == "" || !fs.ValidPath(name) || hidden(name) {
 		http.NotFound(w, r)
 		return
 	}
-	f, err := files.Open(name)
+	// non-blocking, so that a FIFO or a device placed in the directory
+	// answers 404 below instead of holding the request until a writer
+	// comes
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 			http.NotFound(w, r)
@@ -86,6 +90,17 @@ func serve(w http.ResponseWriter, r *http.Request, files fs.FS) {
 	// If-None-Match and get 304 Not Modified when it has not changed
 	w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
 	http.ServeContent(w, r, name, info.ModTime(), bytes.NewReader(data))
+}
+
+// hidden reports a name with a part starting with a dot: a repository
+// has none, while .git, a store's lock and editors' files do.
+func hidden(name string) bool {
+	for _, part := range strings.Split(name, "/") {
+		if strings.HasPrefix(part, ".") {
+			return true
+		}
+	}
+	return false
 }
 
 type statusRecorder struct {

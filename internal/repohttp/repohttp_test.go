@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func serveDir(t *testing.T) (*httptest.Server, *bytes.Buffer) {
@@ -18,6 +20,9 @@ func serveDir(t *testing.T) (*httptest.Server, *bytes.Buffer) {
 		"1.root.json":    `{"signed":{}}`,
 		"timestamp.json": `{"signed":{"v":1}}`,
 		"targets/registry.example.test/" + strings.Repeat("ab", 32) + ".keys.json": `{"keys":[]}`,
+		".git/config":     "[remote]",
+		".tufkeys.lock":   "",
+		"targets/.hidden": "x",
 	}
 	for name, content := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
@@ -27,6 +32,9 @@ func serveDir(t *testing.T) (*httptest.Server, *bytes.Buffer) {
 		}
 	}
 	os.WriteFile(filepath.Join(t.TempDir(), "secret"), []byte("x"), 0o600)
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var logs bytes.Buffer
 	h, err := Handler(dir, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
@@ -91,12 +99,17 @@ func TestRefusals(t *testing.T) {
 		{"GET", "/../secret", 404},
 		{"GET", "/%2e%2e/secret", 404},
 		{"GET", "/missing.json", 404},
+		{"GET", "/.git/config", 404},
+		{"GET", "/.tufkeys.lock", 404},
+		{"GET", "/targets/.hidden", 404},
+		{"GET", "/fifo.json", 404}, // answered at once, not when a writer comes
 		{"PUT", "/1.root.json", 405},
 		{"DELETE", "/timestamp.json", 405},
 	}
+	hc := &http.Client{Timeout: 5 * time.Second}
 	for _, tt := range tests {
 		req, _ := http.NewRequest(tt.method, srv.URL+tt.path, nil)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := hc.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -61,6 +61,25 @@ func Init(dir string, opts InitOptions) (*Workspace, error) {
 		}
 	}
 	cfg := Config{Format: configFormat, Expiry: withDefaults(opts.Expiry, DefaultExpiry), ResignWindow: withDefaults(opts.ResignWindow, DefaultResignWindow)}
+	for _, role := range []struct {
+		name           string
+		expiry, window *Period
+	}{
+		{metadata.ROOT, &cfg.Expiry.Root, &cfg.ResignWindow.Root},
+		{metadata.TARGETS, &cfg.Expiry.Targets, &cfg.ResignWindow.Targets},
+		{metadata.SNAPSHOT, &cfg.Expiry.Snapshot, &cfg.ResignWindow.Snapshot},
+		{metadata.TIMESTAMP, &cfg.Expiry.Timestamp, &cfg.ResignWindow.Timestamp},
+	} {
+		switch {
+		case *role.window < *role.expiry:
+		case opts.ResignWindow.For(role.name) != 0:
+			return nil, fmt.Errorf("the %s re-sign window of %s is not shorter than its expiry of %s: the role would always be due; shorten the window or lengthen the expiry", role.name, role.window, role.expiry)
+		default:
+			// a short expiry chosen with the default window: warn half
+			// way through its life instead of all the time
+			*role.window = *role.expiry / 2
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create workspace: %w", err)
 	}

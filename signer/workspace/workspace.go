@@ -105,11 +105,17 @@ func ParsePeriod(s string) (Period, error) {
 	if err != nil {
 		return 0, fmt.Errorf("period: %w", err)
 	}
-	if d <= 0 || d > 3650*24*time.Hour {
-		return 0, fmt.Errorf("period %q must be more than 0 and at most 3650d", s)
+	if d < MinPeriod || d > MaxPeriod {
+		return 0, fmt.Errorf("period %q must be at least %s and at most %s: metadata that expires sooner cannot reach clients before it does", s, duration.String(MinPeriod), duration.String(MaxPeriod))
 	}
 	return Period(d), nil
 }
+
+// Bounds on an expiry period or a re-sign window.
+const (
+	MinPeriod = time.Hour
+	MaxPeriod = 3650 * 24 * time.Hour
+)
 
 func (p Period) String() string { return duration.String(time.Duration(p)) }
 

@@ -38,6 +38,9 @@ func TestParsePeriod(t *testing.T) {
 		{"5000d", 0, false},
 		{"soon", 0, false},
 		{"-1h", 0, false},
+		{"1ns", 0, false},
+		{"59m", 0, false},
+		{"1h", time.Hour, true},
 	}
 	for _, tt := range tests {
 		got, err := workspace.ParsePeriod(tt.in)
@@ -63,6 +66,23 @@ func keys(t *testing.T, names ...string) []testrepo.Key {
 	return out
 }
 
+// A short expiry chosen with the default re-sign window is due half way
+// through its life, not from the start.
+func TestShortExpiryShortensTheWindow(t *testing.T) {
+	ks := keys(t, "alice", "online")
+	w, err := workspace.Init(t.TempDir(), workspace.InitOptions{RootKeys: []workspace.PublicKey{ks[0].Public}, RootThreshold: 1, OnlineKey: ks[1].Public,
+		Expiry: workspace.Periods{Timestamp: workspace.Period(6 * time.Hour)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Config.ResignWindow.Timestamp; got != workspace.Period(3*time.Hour) {
+		t.Errorf("timestamp re-sign window %s, want 3h", got)
+	}
+	if got := w.Config.ResignWindow.Targets; got != workspace.DefaultResignWindow.Targets {
+		t.Errorf("targets re-sign window %s, want the default", got)
+	}
+}
+
 func TestInitRefusals(t *testing.T) {
 	ks := keys(t, "alice", "bob", "online")
 	pubs := []workspace.PublicKey{ks[0].Public, ks[1].Public}
@@ -77,6 +97,9 @@ func TestInitRefusals(t *testing.T) {
 		{"no online key", workspace.InitOptions{RootKeys: pubs, RootThreshold: 2}, "no online key"},
 		{"online key is a root key", workspace.InitOptions{RootKeys: pubs, RootThreshold: 2, OnlineKey: ks[0].Public}, "use a separate key"},
 		{"key twice", workspace.InitOptions{RootKeys: append(pubs, ks[0].Public), RootThreshold: 2, OnlineKey: ks[2].Public}, "listed twice"},
+		{"window as long as the expiry", workspace.InitOptions{RootKeys: pubs, RootThreshold: 2, OnlineKey: ks[2].Public,
+			Expiry: workspace.Periods{Timestamp: workspace.Period(6 * time.Hour)}, ResignWindow: workspace.Periods{Timestamp: workspace.Period(6 * time.Hour)}},
+			"the timestamp re-sign window of 6h is not shorter than its expiry of 6h"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
