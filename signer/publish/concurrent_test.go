@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -45,12 +46,25 @@ func destinations(t *testing.T, c *testrepo.Ceremony) map[string]func(t *testing
 }
 
 // checkout copies a workspace, as a second machine's git checkout of it.
+// Files are hard-linked, not copied: the workspace replaces files by
+// renaming new ones over them, never writes into them, so the two
+// checkouts stay apart.
 func checkout(t *testing.T, ws *workspace.Workspace, dir string) *workspace.Workspace {
 	t.Helper()
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.CopyFS(dir, os.DirFS(ws.Dir)); err != nil {
+	err := filepath.WalkDir(ws.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(ws.Dir, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		}
+		return os.Link(p, filepath.Join(dir, rel))
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	other, err := workspace.Open(dir)
@@ -63,9 +77,11 @@ func checkout(t *testing.T, ws *workspace.Workspace, dir string) *workspace.Work
 // Two scheduled timestamp runs at once, from two checkouts of one
 // workspace: both succeed, one after the other, and no update is lost.
 func TestConcurrentTimestampRuns(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for kind, open := range destinations(t, nil) {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			c := newCeremony(t, testrepo.Options{})
 			if kind == "dir" {
 				open = destinations(t, c)[kind]
@@ -118,9 +134,11 @@ func TestConcurrentTimestampRuns(t *testing.T) {
 // always lands; the job lands before it or stops, never rolling the
 // release back.
 func TestPublishRacesScheduledTimestamp(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for kind, open := range destinations(t, nil) {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			c := newCeremony(t, testrepo.Options{})
 			if kind == "dir" {
 				open = destinations(t, c)[kind]
