@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // Two local users, as separate processes: the attacker prepares a cache
@@ -68,6 +70,12 @@ func TestCacheOfAnotherLocalUser(t *testing.T) {
 	if err := os.Chmod(trap, 0o777); err != nil {
 		t.Fatal(err)
 	}
+	// and holds its lock, which once hung the victim
+	holder := flock.New(filepath.Join(trap, "lock"))
+	if err := holder.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Unlock()
 	code, out := as(victim, append([]string{"keys"}, flags(trap)...)...)
 	if code != exitFail || !strings.Contains(out, "belongs to uid 61001, not to this user (uid 61002)") || strings.Contains(out, "SHA256:") {
 		t.Errorf("the victim used the attacker's cache: exit %d\n%s", code, out)
