@@ -46,6 +46,26 @@ func addClientFlags(cmd *cobra.Command, f *clientFlags) {
 	f.set = func(name string) bool { return fs.Changed(name) }
 }
 
+// given repeats the repository flags the user gave on the command line,
+// for a command to print as the next one to run.
+func (f *clientFlags) given() []string {
+	var out []string
+	if f.set == nil {
+		return nil
+	}
+	if f.set("repo") {
+		for _, r := range f.Repos {
+			out = append(out, "--repo", r)
+		}
+	}
+	for _, fl := range []struct{ name, value string }{{"root", f.Root}, {"cache", f.Cache}, {"accept-expired", f.AcceptExpired}} {
+		if f.set(fl.name) {
+			out = append(out, "--"+fl.name, fl.value)
+		}
+	}
+	return out
+}
+
 // fromEnv fills what the flags left unset from TUFKEYS_* variables.
 func (f *clientFlags) fromEnv() error {
 	changed := f.set

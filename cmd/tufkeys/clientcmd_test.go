@@ -177,6 +177,36 @@ func TestCLIDemo(t *testing.T) {
 	}
 }
 
+// The README's air-gapped flow, command for command: the clients inside
+// name the repository (TUFKEYS_REPO) and root (TUFKEYS_ROOT) they always
+// use, and import fills the cache they read.
+func TestCLIAirGapReadme(t *testing.T) {
+	clearClientEnv(t)
+	_, origin, root := published(t, "npm/keys.json")
+	t.Chdir(t.TempDir())
+	t.Setenv("TUFKEYS_ROOT", root)
+	// outside
+	if code, out, errOut := runCLI(t, strings.Fields("export --repo "+origin+" --out keys-2026-11-26.tar.gz")...); code != exitOK {
+		t.Fatalf("export: exit %d\n%s%s", code, out, errOut)
+	}
+	// inside: the repository's URL does not answer there
+	t.Setenv("TUFKEYS_REPO", "https://keys.example.test/tuf")
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	steps := []struct {
+		line, want string
+	}{
+		{"tufkeys import keys-2026-11-26.tar.gz", "next: tufkeys keys --registry registry.example.test --offline\n"},
+		{"tufkeys keys --registry registry.example.test --offline", "SHA256:DhQ8wR5APBvFHLF/+Tc+AYvPOdTpcIDqOhxsBHRwC7U"},
+		{"tufkeys mirror --from keys-2026-11-26.tar.gz --to www/tuf", "mirrored root v1, targets v1, 1 key list"},
+	}
+	for _, s := range steps {
+		code, out, errOut := runCLI(t, strings.Fields(s.line)[1:]...)
+		if code != exitOK || !strings.Contains(out, s.want) {
+			t.Errorf("%s: exit %d, want %q\n%s%s", s.line, code, s.want, out, errOut)
+		}
+	}
+}
+
 func TestCLIMirrorExportImport(t *testing.T) {
 	clearClientEnv(t)
 	_, repo, root := published(t, "npm/keys.json")
@@ -192,11 +222,12 @@ func TestCLIMirrorExportImport(t *testing.T) {
 		{[]string{"mirror", "--from", repo, "--to", mirrorDir, "--root", root, "--cache", filepath.Join(dir, "c1")}, exitOK, "mirrored root v1, targets v1, 1 key list (registry.example.test/keys.json) to " + mirrorDir + ": 5 files copied, 0 unchanged"},
 		{[]string{"mirror", "--from", repo, "--to", mirrorDir, "--root", root, "--cache", filepath.Join(dir, "c1")}, exitOK, "0 files copied, 5 unchanged"},
 		{[]string{"export", "--repo", repo, "--out", archive, "--root", root, "--cache", filepath.Join(dir, "c2")}, exitOK, "exported root v1, targets v1, 1 key list to " + archive + " (5 files)"},
-		{[]string{"import", archive, "--root", root, "--cache", inside}, exitOK, "imported root v1, targets v1, key lists registry.example.test/keys.json into " + inside},
+		{[]string{"import", archive, "--root", root, "--cache", inside}, exitUsage, "import fills the cache of the repository your clients read, and none is named"},
+		{[]string{"import", archive, "--root", root, "--repo", "http://127.0.0.1:1", "--cache", inside}, exitOK, "imported root v1, targets v1, key lists registry.example.test/keys.json into " + inside + "\nnext: tufkeys keys --registry registry.example.test --offline --repo http://127.0.0.1:1 --root " + root + " --cache " + inside},
 		{[]string{"keys", "--registry", "registry.example.test", "--offline", "--root", root, "--repo", "http://127.0.0.1:1", "--cache", inside}, exitOK, "SHA256:DhQ8"},
 		{[]string{"keys", "--registry", "registry.example.test", "--root", root, "--repo", archive, "--cache", filepath.Join(dir, "c3")}, exitOK, "SHA256:jl3b"},
-		{[]string{"import", filepath.Join(dir, "missing.tar.gz"), "--root", root, "--cache", inside}, exitFail, "missing.tar.gz"},
-		{[]string{"import", archive, "--root", root, "--cache", inside, "--accept-expired", "200d"}, exitFail, "accepting metadata expired up to 200 days ago is beyond the 90 days allowed"},
+		{[]string{"import", filepath.Join(dir, "missing.tar.gz"), "--repo", "http://127.0.0.1:1", "--root", root, "--cache", inside}, exitFail, "missing.tar.gz"},
+		{[]string{"import", archive, "--repo", "http://127.0.0.1:1", "--root", root, "--cache", inside, "--accept-expired", "200d"}, exitFail, "accepting metadata expired up to 200 days ago is beyond the 90 days allowed"},
 		{[]string{"mirror", "--from", repo, "--root", root}, exitUsage, "--from and --to are both required"},
 	}
 	for _, s := range steps {

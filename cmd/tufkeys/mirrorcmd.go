@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -155,18 +156,33 @@ attacks by as much, and is said in a warning.`,
 		Args: exactArgs(1, "one archive FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
-			cl, err := opts.Client.openOr(opts.streams, opts.File)
-			if err != nil {
-				return err
-			}
-			repo, err := cl.Import(cmd.Context(), opts.File)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(opts.Out, "imported root v%d, targets v%d, key lists %s into %s\n", repo.RootVersion, repo.TargetsVersion, strings.Join(repo.KeyLists, ", "), cl.CacheDir())
-			return nil
+			return runImport(cmd.Context(), opts)
 		},
 	}
 	addClientFlags(cmd, &opts.Client)
 	return cmd
+}
+
+// runImport fills the cache of the repository the client reads (the
+// embedded one, --repo or TUFKEYS_REPO), not one named after the archive,
+// so that the next lookup, offline, finds what was imported.
+func runImport(ctx context.Context, opts importOptions) error {
+	cl, err := opts.Client.open(opts.streams)
+	if errors.Is(err, client.ErrNoRepository) {
+		return usagef("import fills the cache of the repository your clients read, and none is named: pass --repo URL (or set TUFKEYS_REPO) as the clients inside do")
+	}
+	if err != nil {
+		return err
+	}
+	repo, err := cl.Import(ctx, opts.File)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Out, "imported root v%d, targets v%d, key lists %s into %s\n", repo.RootVersion, repo.TargetsVersion, strings.Join(repo.KeyLists, ", "), cl.CacheDir())
+	if len(repo.KeyLists) > 0 {
+		next := []string{"tufkeys", "keys", "--registry", strings.TrimSuffix(repo.KeyLists[0], "/keys.json"), "--offline"}
+		next = append(next, opts.Client.given()...)
+		fmt.Fprintf(opts.Out, "next: %s\n", strings.Join(next, " "))
+	}
+	return nil
 }
