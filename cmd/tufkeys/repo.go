@@ -519,8 +519,12 @@ func runRepoRotate(opts repoRotateOptions) error {
 		}
 		ro.OnlineKey = &k
 	}
-	if _, err := w.Rotate(ro); err != nil {
+	res, err := w.Rotate(ro)
+	if err != nil {
 		return err
+	}
+	for _, k := range res.AlsoTargets {
+		fmt.Fprintf(opts.Out, "removed %s from targets too: a key out of root signs no key lists\n", k)
 	}
 	return printStaged(opts.streams, w)
 }

@@ -236,21 +236,36 @@ func TestRootRotationWalkedFromV1(t *testing.T) {
 	if _, err := c.Publish(); err != nil {
 		t.Fatal(err)
 	}
-	// v3 removes the first and raises the threshold to 3 of 3
-	if _, err := c.WS.Rotate(workspace.RotateOptions{RemoveRootKeys: []string{"maintainer1"}, RootThreshold: 3}); err != nil {
+	// v3 removes the first and raises the threshold to 3 of 3; the first
+	// leaves targets as well
+	res, err := c.WS.Rotate(workspace.RotateOptions{RemoveRootKeys: []string{"maintainer1"}, RootThreshold: 3})
+	if err != nil {
 		t.Fatal(err)
 	}
-	c.Maintainers = append(c.Maintainers, fourth)
-	for _, k := range c.Maintainers[1:] {
-		if _, err := c.WS.Sign(k.Signer); err != nil {
+	if len(res.AlsoTargets) != 1 || !strings.Contains(res.AlsoTargets[0], "maintainer1") || res.TargetsVersion == 0 {
+		t.Errorf("rotate: %+v", res)
+	}
+	gone := c.Maintainers[0]
+	c.Maintainers = append(c.Maintainers[1:], fourth)
+	for _, k := range c.Maintainers {
+		if _, err := c.WS.Sign(k.Signer); err != nil && !errors.Is(err, workspace.ErrUnauthorizedKey) {
 			t.Fatal(err)
 		}
 	}
 	if _, err := c.Publish(); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WS.Sign(gone.Signer); !errors.Is(err, workspace.ErrUnauthorizedKey) {
+		t.Errorf("the maintainer rotated out signed a key list: %v", err)
+	}
 	// the rotated list goes out under root v3
-	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); err != nil {
 		t.Fatal(err)
 	}
 	got, up, err := fetchWithGoTUF(t, serve(t, c.RepoDir), rootV(t, c, 1), host+"/keys.json")

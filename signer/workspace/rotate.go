@@ -28,6 +28,9 @@ type RotateResult struct {
 	// TargetsVersion is set when the targets keys changed, so the current
 	// targets metadata must be signed again by the new targets keys.
 	TargetsVersion int64
+	// AlsoTargets are the removed root keys that were targets keys too,
+	// and were removed there as well.
+	AlsoTargets []string
 }
 
 // Rotate stages root N+1 with the requested key and threshold changes. It
@@ -48,6 +51,25 @@ func (w *Workspace) Rotate(opts RotateOptions) (RotateResult, error) {
 		return res, err
 	}
 	names := w.keyNames()
+	// a maintainer rotated out of root leaves targets too: a key trusted
+	// no more to sign the root must not go on signing key lists
+	removeTargets := slices.Clone(opts.RemoveTargetsKeys)
+	for _, ref := range opts.RemoveRootKeys {
+		id, err := resolveKey(ref, root.Signed.Roles[metadata.ROOT].KeyIDs, names)
+		if err != nil {
+			continue // reported below, with the root change
+		}
+		already := false
+		for _, t := range removeTargets {
+			if other, err := resolveKey(t, root.Signed.Roles[metadata.TARGETS].KeyIDs, names); err == nil && other == id {
+				already = true
+			}
+		}
+		if slices.Contains(root.Signed.Roles[metadata.TARGETS].KeyIDs, id) && !already {
+			removeTargets = append(removeTargets, id)
+			res.AlsoTargets = append(res.AlsoTargets, w.refs([]string{id}, names)[0].String())
+		}
+	}
 	for _, change := range []struct {
 		role      string
 		add       []PublicKey
@@ -55,9 +77,12 @@ func (w *Workspace) Rotate(opts RotateOptions) (RotateResult, error) {
 		threshold int
 	}{
 		{metadata.ROOT, opts.AddRootKeys, opts.RemoveRootKeys, opts.RootThreshold},
-		{metadata.TARGETS, opts.AddTargetsKeys, opts.RemoveTargetsKeys, opts.TargetsThreshold},
+		{metadata.TARGETS, opts.AddTargetsKeys, removeTargets, opts.TargetsThreshold},
 	} {
 		if err := w.changeRole(root, change.role, change.add, change.remove, change.threshold, names); err != nil {
+			if change.role == metadata.TARGETS && len(res.AlsoTargets) > 0 {
+				return res, fmt.Errorf("removing %s from root removes it from targets too, and then: %w; give --targets-threshold (or add a targets key) in the same rotate", strings.Join(res.AlsoTargets, ", "), err)
+			}
 			return res, err
 		}
 	}
