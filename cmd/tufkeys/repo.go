@@ -370,6 +370,7 @@ type repoPublishOptions struct {
 	OnlineKey  string
 	To         string
 	DryRun     bool
+	MoveOrigin bool
 	Store      storage.Options
 	Passphrase keyfile.Passphrase
 	// TimestampOnly re-signs snapshot and timestamp alone.
@@ -412,6 +413,7 @@ the destination serves newer metadata than the workspace knows.`
 	f.StringVar(&opts.OnlineKey, "online-key", "", "the online key's private key file")
 	f.StringVar(&opts.To, "to", "", "destination: a directory or s3://BUCKET/PREFIX")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "list what would be uploaded and change nothing")
+	f.BoolVar(&opts.MoveOrigin, "move-origin", false, "publish to a destination other than the workspace's origin, and make it the origin")
 	addStoreFlags(f, &opts.Store)
 	return cmd
 }
@@ -432,7 +434,7 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 	if err != nil {
 		return err
 	}
-	po := publish.Options{DryRun: opts.DryRun, Progress: opts.Err}
+	po := publish.Options{DryRun: opts.DryRun, Progress: opts.Err, MoveOrigin: opts.MoveOrigin}
 	var rep publish.Report
 	if opts.TimestampOnly {
 		rep, err = publish.Timestamp(ctx, w, signer, store, po)

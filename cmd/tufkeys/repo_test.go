@@ -69,15 +69,17 @@ func TestCLICeremony(t *testing.T) {
 		to := "s3://" + os.Getenv("TUFKEYS_S3_BUCKET") + "/" + s3test.Prefix(t)
 		for _, s := range []struct {
 			extra []string
+			code  int
 			want  string
 		}{
-			{[]string{"--dry-run"}, "dry run: would publish root v1, targets v1, snapshot v2, timestamp v2 to " + to + " (5 files uploaded"},
-			{nil, "published root v1, targets v1, snapshot v2, timestamp v2 to " + to + " (5 files uploaded"},
-			{nil, "(0 files uploaded, 3 unchanged)"},
+			{nil, exitFail, "this workspace publishes to " + filepath.Join(dir, "public") + ", its origin"},
+			{[]string{"--dry-run", "--move-origin"}, exitOK, "dry run: would publish root v1, targets v1, snapshot v2, timestamp v2 to " + to + " (5 files uploaded"},
+			{[]string{"--move-origin"}, exitOK, "published root v1, targets v1, snapshot v2, timestamp v2 to " + to + " (5 files uploaded"},
+			{nil, exitOK, "(0 files uploaded, 3 unchanged)"},
 		} {
 			args := append([]string{"repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--to", to, "--endpoint-url", endpoint, "--path-style"}, s.extra...)
 			code, out, errOut := runCLI(t, args...)
-			if code != exitOK || !strings.Contains(out, s.want) {
+			if code != s.code || !strings.Contains(out+errOut, s.want) {
 				t.Errorf("%v: exit %d\n%s%s", s.extra, code, out, errOut)
 			}
 		}

@@ -186,9 +186,23 @@ func TestPublishSameReleaseToAnotherStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := publish.Publish(context.Background(), c.WS, c.Online.Signer, other, publish.Options{})
+	_, err = publish.Publish(context.Background(), c.WS, c.Online.Signer, other, publish.Options{})
+	if !errors.Is(err, workspace.ErrNotOrigin) || !strings.Contains(err.Error(), "tufkeys mirror --from ORIGIN-URL --to "+other.Root) {
+		t.Fatalf("publish to a second destination: %v", err)
+	}
+	if entries, _ := os.ReadDir(other.Root); len(entries) != 0 {
+		t.Errorf("the refused publish wrote %d files", len(entries))
+	}
+	// moving the origin on purpose copies the release as it is
+	rep, err := publish.Publish(context.Background(), c.WS, c.Online.Signer, other, publish.Options{MoveOrigin: true})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.WS.Config.Origin != other.Root {
+		t.Errorf("origin %q", c.WS.Config.Origin)
+	}
+	if _, err := publish.Timestamp(context.Background(), c.WS, c.Online.Signer, c.Store, publish.Options{}); !errors.Is(err, workspace.ErrNotOrigin) {
+		t.Errorf("repo timestamp to the old origin: %v", err)
 	}
 	if rep.Resigned || len(rep.Uploaded) != 5 {
 		t.Errorf("report %+v", rep)

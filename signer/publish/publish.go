@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -47,6 +48,9 @@ type Options struct {
 	DryRun bool
 	// Progress, when set, gets one line per file uploaded or skipped.
 	Progress io.Writer
+	// MoveOrigin publishes to a destination other than the workspace's
+	// origin and makes it the origin.
+	MoveOrigin bool
 }
 
 // Report says what a publish did.
@@ -124,6 +128,12 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 				online.Name, root.Signed.Version, root.Signed.Roles[role].KeyIDs, role, ErrWrongOnlineKey)
 		}
 	}
+	origin := Origin(store)
+	if !opts.MoveOrigin {
+		if err := ws.CheckOrigin(origin); err != nil {
+			return Report{}, err
+		}
+	}
 	// read before writing anything: a store that serves someone else's
 	// repository, or newer metadata than the workspace knows, is refused
 	remote, err := readRemote(ctx, store, rel)
@@ -144,6 +154,9 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 	// release older than what the winner published is refused there.
 	for attempt := 1; ; attempt++ {
 		err = release(ctx, ws, rel, online, store, remote, resign, opts, &rep)
+		if err == nil && !opts.DryRun {
+			err = ws.SetOrigin(origin)
+		}
 		if !errors.Is(err, storage.ErrChanged) {
 			return rep, err
 		}
@@ -157,6 +170,17 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 			return rep, err
 		}
 	}
+}
+
+// Origin names a destination as the workspace records it: S3 by bucket
+// and prefix, a directory by its absolute path.
+func Origin(store storage.Store) string {
+	if d, ok := store.(*storage.Dir); ok {
+		if abs, err := filepath.Abs(d.Root); err == nil {
+			return abs
+		}
+	}
+	return store.String()
 }
 
 // maxAttempts bounds how often a publish that lost a race to another

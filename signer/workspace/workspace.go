@@ -94,6 +94,36 @@ type Config struct {
 	Format       int     `json:"format"`
 	Expiry       Periods `json:"expiry"`
 	ResignWindow Periods `json:"resign_window"`
+	// Origin is the one destination the workspace publishes to, recorded
+	// by its first publish: copies elsewhere are mirrors of it, or they
+	// drift apart (each re-signs its own snapshots and timestamps).
+	Origin string `json:"origin,omitempty"`
+}
+
+// ErrNotOrigin marks a publish to a destination other than the
+// workspace's origin.
+var ErrNotOrigin = errors.New("not the workspace's origin")
+
+// CheckOrigin refuses a destination other than the recorded origin.
+func (w *Workspace) CheckOrigin(dest string) error {
+	if w.Config.Origin == "" || w.Config.Origin == dest {
+		return nil
+	}
+	return fmt.Errorf("this workspace publishes to %s, its origin; a second destination would drift from it (each re-signs its own timestamps): copy the origin there with tufkeys mirror --from ORIGIN-URL --to %s, or pass --move-origin to make %s the origin from now on: %w", w.Config.Origin, dest, dest, ErrNotOrigin)
+}
+
+// SetOrigin records dest as the workspace's origin.
+func (w *Workspace) SetOrigin(dest string) error {
+	if w.Config.Origin == dest {
+		return nil
+	}
+	cfg := w.Config
+	cfg.Origin = dest
+	if err := writeConfig(w.Dir, cfg); err != nil {
+		return err
+	}
+	w.Config = cfg
+	return nil
 }
 
 // Period is a duration written in days or hours: "365d", "12h".
