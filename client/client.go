@@ -210,6 +210,9 @@ func (c *Client) now() time.Time { return c.opts.Clock().UTC() }
 // accepted expiry.
 func (c *Client) refTime() time.Time { return c.now().Add(-c.opts.AcceptExpired) }
 
+// Repositories are the repository URLs the client reads, in order.
+func (c *Client) Repositories() []string { return slices.Clone(c.opts.Repositories) }
+
 // CacheDir is where the cache lives, empty when it is kept in memory.
 func (c *Client) CacheDir() string { return c.dir }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
@@ -115,13 +116,36 @@ func checkDestination(ctx context.Context, store storage.Store, repo *client.Rep
 // Export verifies the repository at from and writes it to one .tar.gz
 // file, atomically.
 func Export(ctx context.Context, cl *client.Client, from, out string) (*client.Repository, error) {
-	repo, err := cl.Collect(ctx, from)
+	repo, files, err := collectFiles(ctx, cl, from)
 	if err != nil {
 		return nil, err
+	}
+	return repo, archive.WriteFile(out, files)
+}
+
+// ExportTo is Export to a stream, such as standard output. Nothing is
+// written unless the whole repository verified.
+func ExportTo(ctx context.Context, cl *client.Client, from string, w io.Writer) (*client.Repository, error) {
+	repo, files, err := collectFiles(ctx, cl, from)
+	if err != nil {
+		return nil, err
+	}
+	data, err := archive.Encode(files)
+	if err != nil {
+		return nil, err
+	}
+	_, err = w.Write(data)
+	return repo, err
+}
+
+func collectFiles(ctx context.Context, cl *client.Client, from string) (*client.Repository, []archive.File, error) {
+	repo, err := cl.Collect(ctx, from)
+	if err != nil {
+		return nil, nil, err
 	}
 	files := make([]archive.File, len(repo.Objects))
 	for i, o := range repo.Objects {
 		files[i] = archive.File{Name: o.Name, Data: o.Data}
 	}
-	return repo, archive.WriteFile(out, files)
+	return repo, files, nil
 }

@@ -74,28 +74,36 @@ type bundleConvertOptions struct {
 func newBundleConvertCommand(std streams) *cobra.Command {
 	opts := bundleConvertOptions{streams: std}
 	cmd := &cobra.Command{
-		Use:   "convert FILE --to npm|corepack|sigstore",
+		Use:   "convert FILE --format npm|corepack|sigstore",
 		Short: "Convert a key list between the npm, Corepack and Sigstore forms",
 		Long: `Convert a key list to another form and print it on standard output. The
 list is validated first. The Sigstore form lists each key once per usage;
 only npm:signatures entries take part in verification, so the others are
 left out when converting from it, and the npm and Corepack forms have no
 place for a key's validFor.start: both are reported on standard error.`,
-		Example: `  tufkeys bundle convert keys.json --to corepack
-  export COREPACK_INTEGRITY_KEYS="$(tufkeys bundle convert keys.json --to corepack)"`,
+		Example: `  tufkeys bundle convert keys.json --format corepack
+  export COREPACK_INTEGRITY_KEYS="$(tufkeys bundle convert keys.json -o corepack)"`,
 		Args: exactArgs(1, "one FILE"),
 		RunE: func(_ *cobra.Command, args []string) error {
 			opts.File = args[0]
 			return runBundleConvert(opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.To, "to", "", "form to write: npm, corepack or sigstore (required)")
+	addFormatFlag(cmd, &opts.To, "", "npm", "corepack", "sigstore")
+	// --to was this flag's first name; it names destinations everywhere else
+	cmd.Flags().StringVar(&opts.To, "to", "", "deprecated: use --format")
+	cmd.Flags().MarkHidden("to")
+	cmd.PreRun = func(cmd *cobra.Command, _ []string) {
+		if givenOnCommandLine(cmd.Flags(), "to") {
+			warn(std, "--to is deprecated here: use --format (or -o); --to names destinations")
+		}
+	}
 	return cmd
 }
 
 func runBundleConvert(opts bundleConvertOptions) error {
 	if opts.To == "" {
-		return usagef("--to is required: say which form to write (npm, corepack or sigstore)")
+		return usagef("--format is required: say which form to write (npm, corepack or sigstore)")
 	}
 	form, err := bundle.ParseForm(opts.To)
 	if err != nil {

@@ -109,20 +109,20 @@ func TestCLIVerdicts(t *testing.T) {
 			wantErr:  []string{"key 2", "keyid repeats key 0"},
 		},
 		{
-			name:     "convert needs --to",
+			name:     "convert needs --format",
 			args:     []string{"bundle", "convert", fixtures + "npm/keys.json"},
 			wantCode: exitUsage,
-			wantErr:  []string{"--to is required"},
+			wantErr:  []string{"--format is required"},
 		},
 		{
 			name:     "convert to an unknown form",
-			args:     []string{"bundle", "convert", fixtures + "npm/keys.json", "--to", "yaml"},
+			args:     []string{"bundle", "convert", fixtures + "npm/keys.json", "-o", "yaml"},
 			wantCode: exitUsage,
 			wantErr:  []string{"unknown key-list form \"yaml\""},
 		},
 		{
 			name:     "convert from sigstore notes what it leaves out",
-			args:     []string{"bundle", "convert", fixtures + "sigstore-keys.json", "--to", "npm"},
+			args:     []string{"bundle", "convert", fixtures + "sigstore-keys.json", "--format", "npm"},
 			wantCode: exitOK,
 			wantOut:  []string{`"keyid": "SHA256:DhQ8`},
 			wantErr:  []string{"validFor.start 2025-01-13T00:00:00.000Z left out"},
@@ -167,7 +167,11 @@ func TestCLIVerdicts(t *testing.T) {
 
 func TestConvertOutputParses(t *testing.T) {
 	for _, form := range bundle.Forms {
-		code, out, errOut := runCLI(t, "bundle", "convert", fixtures+"npm/keys.json", "--to", string(form))
+		flag := "--format"
+		if form == bundle.FormNPM {
+			flag = "--to" // the deprecated spelling still works
+		}
+		code, out, errOut := runCLI(t, "bundle", "convert", fixtures+"npm/keys.json", flag, string(form))
 		if code != exitOK {
 			t.Fatalf("%s: exit %d: %s", form, code, errOut)
 		}

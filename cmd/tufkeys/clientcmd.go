@@ -43,7 +43,7 @@ func addClientFlags(cmd *cobra.Command, f *clientFlags) {
 	fs.StringVar(&f.MaxAge, "max-age", "", "how long the cache answers without the network, e.g. 30m or 1d; 0 asks the repository every time (env TUFKEYS_MAX_AGE; default "+duration.String(client.DefaultMaxAge)+")")
 	fs.BoolVar(&f.Offline, "offline", false, "never use the network; answer from the cache while its metadata is unexpired (env TUFKEYS_OFFLINE)")
 	fs.StringVar(&f.AcceptExpired, "accept-expired", "", "accept metadata that expired up to this long ago, e.g. 14d, at most 90d; weakens freeze protection (env TUFKEYS_ACCEPT_EXPIRED)")
-	f.set = func(name string) bool { return fs.Changed(name) }
+	f.set = func(name string) bool { return givenOnCommandLine(fs, name) }
 }
 
 // given repeats the repository flags the user gave on the command line,
@@ -194,7 +194,7 @@ so Corepack verifies with the current keys today.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runKeys(cmd.Context(), opts) },
 	}
 	cmd.Flags().StringVar(&opts.Registry, "registry", "", "registry URL or host")
-	cmd.Flags().StringVar(&opts.Format, "format", "table", "table, json, npm, corepack or sigstore")
+	addFormatFlag(cmd, &opts.Format, "table", "table", "json", "npm", "corepack", "sigstore")
 	addClientFlags(cmd, &opts.Client)
 	return cmd
 }
@@ -277,6 +277,7 @@ func cwd() string {
 
 type verifyOnlineOptions struct {
 	streams
+	Format    string
 	Client    clientFlags
 	Spec      string
 	Registry  string
@@ -328,6 +329,11 @@ func runVerifyOnline(ctx context.Context, opts verifyOnlineOptions) error {
 	if err != nil {
 		return fmt.Errorf("refused: %w", err)
 	}
+	if opts.Format == "json" {
+		r := newVerifyReport(v.Result)
+		r.KeysHost, r.Refreshed, r.Note = keysHost, v.Refreshed, note
+		return writeJSON(opts.Out, r)
+	}
 	line := verdictLine(v.Result)
 	if v.Refreshed {
 		line += " (the key list was refreshed first: the registry rotated its key)"
@@ -339,6 +345,7 @@ func runVerifyOnline(ctx context.Context, opts verifyOnlineOptions) error {
 type refreshOptions struct {
 	streams
 	Client clientFlags
+	Format string
 }
 
 func newRefreshCommand(std streams) *cobra.Command {
@@ -359,6 +366,9 @@ the cache holds. Nothing is cached unless it verifies against the trusted root.`
 			if err != nil {
 				return err
 			}
+			if opts.Format == "json" {
+				return writeJSON(opts.Out, refreshReport{res.Repository, nonNil(res.Dropped)})
+			}
 			fmt.Fprintf(opts.Out, "refreshed from %s\n", res.Repository)
 			for _, name := range res.Dropped {
 				fmt.Fprintf(opts.Out, "dropped %s: the repository no longer lists it\n", name)
@@ -366,6 +376,7 @@ the cache holds. Nothing is cached unless it verifies against the trusted root.`
 			return nil
 		},
 	}
+	addFormatFlag(cmd, &opts.Format, "text")
 	addClientFlags(cmd, &opts.Client)
 	return cmd
 }
@@ -373,6 +384,7 @@ the cache holds. Nothing is cached unless it verifies against the trusted root.`
 type cacheOptions struct {
 	streams
 	Client clientFlags
+	Format string
 }
 
 func newCacheCommand(std streams) *cobra.Command {
@@ -392,6 +404,7 @@ func newCacheCommand(std streams) *cobra.Command {
 			return runCacheInfo(cmd.Context(), info)
 		},
 	}
+	addFormatFlag(infoCmd, &info.Format, "text")
 	addClientFlags(infoCmd, &info.Client)
 	clear := cacheOptions{streams: std}
 	clearCmd := &cobra.Command{
@@ -424,6 +437,20 @@ func runCacheInfo(ctx context.Context, opts cacheOptions) error {
 	info, err := cl.CacheInfo(ctx)
 	if err != nil {
 		return err
+	}
+	if err := printCacheInfo(opts, info); err != nil {
+		return err
+	}
+	if !info.Verified {
+		// a script asks "can the cache answer?": say no with the status
+		return exitError{code: exitFail}
+	}
+	return nil
+}
+
+func printCacheInfo(opts cacheOptions, info client.CacheInfo) error {
+	if opts.Format == "json" {
+		return writeJSON(opts.Out, newCacheReport(info))
 	}
 	dir := info.Dir
 	if dir == "" {

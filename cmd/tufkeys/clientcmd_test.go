@@ -99,7 +99,7 @@ func TestCLIClientCommands(t *testing.T) {
 		{args: []string{"refresh"}, wantOut: []string{"refreshed from " + repo}},
 		{args: []string{"cache", "info"}, wantOut: []string{"cache       " + cache, "status      verified", "key list    registry.example.test/keys.json"}},
 		{args: []string{"cache", "clear"}, wantOut: []string{"cleared " + cache}},
-		{args: []string{"cache", "info"}, wantOut: []string{"status      never refreshed"}},
+		{args: []string{"cache", "info"}, code: exitFail, wantOut: []string{"status      never refreshed"}},
 		{args: []string{"keys", "--registry", "registry.example.test", "--offline"}, code: exitFail, wantErr: []string{"--offline forbids fetching it"}},
 	}
 	for _, tt := range tests {

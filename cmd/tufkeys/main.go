@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes of the CLI contract.
@@ -93,15 +94,17 @@ verify them against an embedded root of trust, so a key rotation reaches every
 client without a new release, and a forged key reaches none.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		PersistentPreRun: func(*cobra.Command, []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			markStarted()
+			return flagsFromEnv(cmd)
 		},
+		Version: buildVersion().Version,
 	}
 	root.SetOut(std.Out)
 	root.SetErr(std.Err)
 	root.SetIn(std.In)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.CompletionOptions.HiddenDefaultCmd = false
 	root.AddCommand(
 		newBundleCommand(std),
 		newVerifyCommand(std),
@@ -116,8 +119,95 @@ client without a new release, and a forged key reaches none.`,
 		newExportCommand(std),
 		newImportCommand(std),
 		newWatchCommand(std),
+		newVersionCommand(std),
 	)
+	root.SetVersionTemplate(buildVersion().text())
+	documentEnv(root)
 	return root
+}
+
+// warn prints a warning in the one style of every tufkeys warning.
+func warn(std streams, msg string) {
+	fmt.Fprintf(std.Err, "tufkeys: warning: %s\n", msg)
+}
+
+// envName is the TUFKEYS_* variable of a flag: --max-age is TUFKEYS_MAX_AGE.
+func envName(flag string) string {
+	return "TUFKEYS_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// noEnv are flags without a variable: help and version are questions to
+// the command, not settings.
+var noEnv = map[string]bool{"help": true, "version": true}
+
+// flagsFromEnv gives every flag the user left out its TUFKEYS_* variable,
+// when set: the command line wins, then the environment, then the default.
+// Repeatable flags take a comma-separated list.
+func flagsFromEnv(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed || noEnv[f.Name] {
+			return
+		}
+		v, ok := os.LookupEnv(envName(f.Name))
+		if !ok || v == "" {
+			return
+		}
+		values := []string{v}
+		if strings.HasSuffix(f.Value.Type(), "Slice") || strings.HasSuffix(f.Value.Type(), "Array") {
+			values = strings.FieldsFunc(v, func(r rune) bool { return r == ',' })
+		}
+		if f.Value.Type() == "bool" {
+			switch strings.ToLower(v) {
+			case "yes", "on":
+				values = []string{"true"}
+			case "no", "off":
+				values = []string{"false"}
+			}
+		}
+		for _, one := range values {
+			if serr := cmd.Flags().Set(f.Name, strings.TrimSpace(one)); serr != nil {
+				err = usagef("%s=%q: %v", envName(f.Name), v, serr)
+				return
+			}
+		}
+		cmd.Flags().SetAnnotation(f.Name, fromEnvAnnotation, []string{envName(f.Name)})
+	})
+	return err
+}
+
+// fromEnvAnnotation marks a flag whose value came from its variable.
+const fromEnvAnnotation = "tufkeys-from-env"
+
+// givenOnCommandLine reports whether the user typed the flag.
+func givenOnCommandLine(fs *pflag.FlagSet, name string) bool {
+	f := fs.Lookup(name)
+	return f != nil && f.Changed && f.Annotations[fromEnvAnnotation] == nil
+}
+
+// documentEnv names each flag's variable in its help, where the help does
+// not already.
+func documentEnv(cmd *cobra.Command) {
+	for _, fs := range []*pflag.FlagSet{cmd.LocalNonPersistentFlags(), cmd.PersistentFlags()} {
+		fs.VisitAll(func(f *pflag.Flag) {
+			if !noEnv[f.Name] && !strings.Contains(f.Usage, "TUFKEYS_") {
+				f.Usage += " (env " + envName(f.Name) + ")"
+			}
+		})
+	}
+	for _, c := range cmd.Commands() {
+		documentEnv(c)
+	}
+}
+
+// addFormatFlag is the output format flag, spelled the same on every
+// command: --format, or -o.
+func addFormatFlag(cmd *cobra.Command, p *string, def string, values ...string) {
+	if len(values) == 0 {
+		values = []string{"text", "json"}
+	}
+	cmd.Flags().StringVarP(p, "format", "o", def, "output format: "+strings.Join(values, ", "))
+	cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // exactArgs is cobra.ExactArgs with a sentence that says what is missing.

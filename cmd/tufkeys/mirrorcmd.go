@@ -23,6 +23,7 @@ type mirrorOptions struct {
 	To     string
 	DryRun bool
 	Store  storage.Options
+	Format string
 }
 
 func newMirrorCommand(std streams) *cobra.Command {
@@ -44,6 +45,7 @@ origin; a mirror of a mirror works too. Progress is shown on a terminal.`,
 	cmd.Flags().StringVar(&opts.From, "from", "", "repository URL (or archive file) to copy")
 	cmd.Flags().StringVar(&opts.To, "to", "", "destination: a directory or s3://BUCKET/PREFIX")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be copied and change nothing")
+	addFormatFlag(cmd, &opts.Format, "text")
 	addStoreFlags(cmd.Flags(), &opts.Store)
 	addClientFlags(cmd, &opts.Client)
 	return cmd
@@ -80,6 +82,10 @@ func runMirror(ctx context.Context, opts mirrorOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.Format == "json" {
+		return writeJSON(opts.Out, copyReport{Source: opts.From, Destination: store.String(), DryRun: opts.DryRun, Root: repo.RootVersion, Targets: repo.TargetsVersion,
+			KeyLists: nonNil(repo.KeyLists), Copied: nonNil(rep.Uploaded), Unchanged: rep.Skipped, Files: len(repo.Objects)})
+	}
 	verb := "mirrored"
 	if opts.DryRun {
 		verb = "dry run: would mirror"
@@ -93,44 +99,31 @@ func runMirror(ctx context.Context, opts mirrorOptions) error {
 type exportOptions struct {
 	streams
 	Client  clientFlags
+	From    string
 	Archive string
+	Format  string
 }
 
 func newExportCommand(std streams) *cobra.Command {
 	opts := exportOptions{streams: std}
 	cmd := &cobra.Command{
-		Use:   "export --repo URL --out FILE.tar.gz",
+		Use:   "export --from URL --out FILE.tar.gz|-",
 		Short: "Write a verified repository to one archive for an air-gapped network",
 		Long: `Verify the repository with TUF against the trusted root and write all of it to
 one .tar.gz file, laid out like the published repository, to carry into an
 air-gapped network. There, tufkeys import FILE verifies it again and fills
-the cache, and --repo FILE serves as a repository.`,
-		Example: `  tufkeys export --repo https://keys.example.test/tuf --out keys-2026-11-26.tar.gz`,
-		Args:    exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Archive == "" {
-				return usagef("--out is required: name the .tar.gz file to write")
-			}
-			co, err := opts.Client.options(opts.streams)
-			if err != nil {
-				return err
-			}
-			if len(co.Repositories) != 1 {
-				return usagef("export takes exactly one --repo (or TUFKEYS_REPO): the repository to copy")
-			}
-			cl, err := client.New(co)
-			if err != nil {
-				return err
-			}
-			repo, err := mirror.Export(cmd.Context(), cl, co.Repositories[0], opts.Archive)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(opts.Out, "exported root v%d, targets v%d, %d key %s to %s (%d files)\n", repo.RootVersion, repo.TargetsVersion, len(repo.KeyLists), plural(len(repo.KeyLists), "list", "lists"), opts.Archive, len(repo.Objects))
-			return nil
-		},
+the cache, and --repo FILE serves as a repository. The source is --from,
+else the repository the client reads (--repo, TUFKEYS_REPO, or the one
+built in). --out - writes the archive to standard output, and the summary
+to standard error.`,
+		Example: `  tufkeys export --from https://keys.example.test/tuf --out keys-2026-11-26.tar.gz
+  tufkeys export --out - | ssh gateway.example.test 'cat > keys.tar.gz'`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runExport(cmd.Context(), opts) },
 	}
-	cmd.Flags().StringVar(&opts.Archive, "out", "", "archive file to write (.tar.gz)")
+	cmd.Flags().StringVar(&opts.From, "from", "", "repository URL (or archive file) to copy (default: the client's repository)")
+	cmd.Flags().StringVar(&opts.Archive, "out", "", "archive file to write (.tar.gz), or - for standard output")
+	addFormatFlag(cmd, &opts.Format, "text")
 	addClientFlags(cmd, &opts.Client)
 	return cmd
 }
@@ -139,6 +132,7 @@ type importOptions struct {
 	streams
 	Client clientFlags
 	File   string
+	Format string
 }
 
 func newImportCommand(std streams) *cobra.Command {
@@ -159,8 +153,55 @@ attacks by as much, and is said in a warning.`,
 			return runImport(cmd.Context(), opts)
 		},
 	}
+	addFormatFlag(cmd, &opts.Format, "text")
 	addClientFlags(cmd, &opts.Client)
 	return cmd
+}
+
+func runExport(ctx context.Context, opts exportOptions) error {
+	if opts.Archive == "" {
+		return usagef("--out is required: name the .tar.gz file to write, or - for standard output")
+	}
+	co, err := opts.Client.options(opts.streams)
+	if err != nil {
+		return err
+	}
+	from := opts.From
+	if from == "" && len(co.Repositories) > 1 {
+		return usagef("export copies one repository: pass --from URL")
+	}
+	if from == "" && len(co.Repositories) == 1 {
+		from = co.Repositories[0]
+	}
+	if len(co.Repositories) == 0 && from != "" {
+		co.Repositories = []string{from}
+	}
+	cl, err := client.New(co)
+	if errors.Is(err, client.ErrNoRepository) {
+		return usagef("export needs the repository to copy: pass --from URL")
+	}
+	if err != nil {
+		return err
+	}
+	if from == "" {
+		from = cl.Repositories()[0]
+	}
+	var repo *client.Repository
+	out, summary := opts.Archive, opts.Out
+	if out == "-" {
+		repo, err = mirror.ExportTo(ctx, cl, from, opts.Out)
+		out, summary = "standard output", opts.Err
+	} else {
+		repo, err = mirror.Export(ctx, cl, from, out)
+	}
+	if err != nil {
+		return err
+	}
+	if opts.Format == "json" {
+		return writeJSON(summary, copyReport{Source: from, Destination: out, Root: repo.RootVersion, Targets: repo.TargetsVersion, KeyLists: nonNil(repo.KeyLists), Copied: []string{}, Files: len(repo.Objects)})
+	}
+	fmt.Fprintf(summary, "exported root v%d, targets v%d, %d key %s to %s (%d files)\n", repo.RootVersion, repo.TargetsVersion, len(repo.KeyLists), plural(len(repo.KeyLists), "list", "lists"), out, len(repo.Objects))
+	return nil
 }
 
 // runImport fills the cache of the repository the client reads (the
@@ -178,11 +219,17 @@ func runImport(ctx context.Context, opts importOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.Out, "imported root v%d, targets v%d, key lists %s into %s\n", repo.RootVersion, repo.TargetsVersion, strings.Join(repo.KeyLists, ", "), cl.CacheDir())
+	next := ""
 	if len(repo.KeyLists) > 0 {
-		next := []string{"tufkeys", "keys", "--registry", strings.TrimSuffix(repo.KeyLists[0], "/keys.json"), "--offline"}
-		next = append(next, opts.Client.given()...)
-		fmt.Fprintf(opts.Out, "next: %s\n", strings.Join(next, " "))
+		cmd := append([]string{"tufkeys", "keys", "--registry", strings.TrimSuffix(repo.KeyLists[0], "/keys.json"), "--offline"}, opts.Client.given()...)
+		next = strings.Join(cmd, " ")
+	}
+	if opts.Format == "json" {
+		return writeJSON(opts.Out, copyReport{Source: opts.File, Destination: cl.CacheDir(), Root: repo.RootVersion, Targets: repo.TargetsVersion, KeyLists: nonNil(repo.KeyLists), Copied: []string{}, Files: len(repo.Objects), Next: next})
+	}
+	fmt.Fprintf(opts.Out, "imported root v%d, targets v%d, key lists %s into %s\n", repo.RootVersion, repo.TargetsVersion, strings.Join(repo.KeyLists, ", "), cl.CacheDir())
+	if next != "" {
+		fmt.Fprintf(opts.Out, "next: %s\n", next)
 	}
 	return nil
 }

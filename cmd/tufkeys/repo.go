@@ -302,6 +302,7 @@ type repoStatusOptions struct {
 	streams
 	Workspace string
 	Check     bool
+	Format    string
 }
 
 func newRepoStatusCommand(std streams, ws *string) *cobra.Command {
@@ -324,6 +325,7 @@ published role is within its re-sign window: run it on a schedule to alert.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Check, "check", false, "exit 1 when something needs the maintainers")
+	addFormatFlag(cmd, &opts.Format, "text")
 	return cmd
 }
 
@@ -335,6 +337,16 @@ func runRepoStatus(opts repoStatusOptions) error {
 	st, err := w.Status()
 	if err != nil {
 		return err
+	}
+	if opts.Format == "json" {
+		r := newStatusReport(st)
+		if err := writeJSON(opts.Out, r); err != nil {
+			return err
+		}
+		if opts.Check && len(r.Problems) > 0 {
+			return exitError{code: exitFail}
+		}
+		return nil
 	}
 	if len(st.Published) == 0 {
 		fmt.Fprintln(opts.Out, "published: nothing yet")
@@ -371,6 +383,7 @@ type repoPublishOptions struct {
 	To         string
 	DryRun     bool
 	MoveOrigin bool
+	Format     string
 	Store      storage.Options
 	Passphrase keyfile.Passphrase
 	// TimestampOnly re-signs snapshot and timestamp alone.
@@ -413,6 +426,7 @@ the destination serves newer metadata than the workspace knows.`
 	f.StringVar(&opts.OnlineKey, "online-key", "", "the online key's private key file")
 	f.StringVar(&opts.To, "to", "", "destination: a directory or s3://BUCKET/PREFIX")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "list what would be uploaded and change nothing")
+	addFormatFlag(cmd, &opts.Format, "text")
 	f.BoolVar(&opts.MoveOrigin, "move-origin", false, "publish to a destination other than the workspace's origin, and make it the origin")
 	addStoreFlags(f, &opts.Store)
 	return cmd
@@ -443,6 +457,10 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 	}
 	if err != nil {
 		return err
+	}
+	if opts.Format == "json" {
+		return writeJSON(opts.Out, publishReport{Destination: store.String(), DryRun: opts.DryRun, Root: rep.Root, Targets: rep.Targets, Snapshot: rep.Snapshot,
+			Timestamp: rep.Timestamp, Resigned: rep.Resigned, Uploaded: nonNil(rep.Uploaded), Unchanged: rep.Skipped})
 	}
 	verb := "published"
 	if opts.DryRun {

@@ -65,6 +65,18 @@ func TestCLICeremony(t *testing.T) {
 			}
 		}
 	}
+	// the same, for scripts
+	args := []string{"repo", "status", "--workspace", "ws", "-o", "json"}
+	code, out, _ := runCLI(t, args...)
+	status := parseJSON(t, args, out)
+	if code != exitOK || len(status["published"].([]any)) != 4 || len(status["problems"].([]any)) != 0 {
+		t.Errorf("repo status -o json: exit %d\n%s", code, out)
+	}
+	args = []string{"repo", "timestamp", "--workspace", "ws", "--online-key", "online.key", "--to", "public", "--format", "json"}
+	code, out, _ = runCLI(t, args...)
+	if rep := parseJSON(t, args, out); code != exitOK || rep["snapshot"] != 3.0 || rep["timestamp"] != 3.0 || rep["resigned"] != true || len(rep["uploaded"].([]any)) != 2 {
+		t.Errorf("repo timestamp -o json: exit %d\n%s", code, out)
+	}
 	if endpoint := os.Getenv("TUFKEYS_S3_ENDPOINT"); endpoint != "" {
 		to := "s3://" + os.Getenv("TUFKEYS_S3_BUCKET") + "/" + s3test.Prefix(t)
 		for _, s := range []struct {
@@ -73,8 +85,8 @@ func TestCLICeremony(t *testing.T) {
 			want  string
 		}{
 			{nil, exitFail, "this workspace publishes to " + filepath.Join(dir, "public") + ", its origin"},
-			{[]string{"--dry-run", "--move-origin"}, exitOK, "dry run: would publish root v1, targets v1, snapshot v2, timestamp v2 to " + to + " (5 files uploaded"},
-			{[]string{"--move-origin"}, exitOK, "published root v1, targets v1, snapshot v2, timestamp v2 to " + to + " (5 files uploaded"},
+			{[]string{"--dry-run", "--move-origin"}, exitOK, "dry run: would publish root v1, targets v1, snapshot v3, timestamp v3 to " + to + " (5 files uploaded"},
+			{[]string{"--move-origin"}, exitOK, "published root v1, targets v1, snapshot v3, timestamp v3 to " + to + " (5 files uploaded"},
 			{nil, exitOK, "(0 files uploaded, 3 unchanged)"},
 		} {
 			args := append([]string{"repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--to", to, "--endpoint-url", endpoint, "--path-style"}, s.extra...)

@@ -12,6 +12,7 @@ import (
 
 type verifyFileOptions struct {
 	streams
+	Format    string
 	Keys      string
 	Manifest  string
 	Published string
@@ -51,7 +52,10 @@ Exit status: 0 verified, 1 refused or invalid input, 2 bad usage.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			online.Published = file.Published
+			online.Published, online.Format = file.Published, file.Format
+			if file.Format != "text" && file.Format != "json" {
+				return usagef("--format %q is not text or json", file.Format)
+			}
 			switch {
 			case len(args) == 1 && (file.Keys != "" || file.Manifest != ""):
 				return usagef("give either NAME@VERSION or --keys with --manifest, not both")
@@ -69,6 +73,7 @@ Exit status: 0 verified, 1 refused or invalid input, 2 bad usage.`,
 	f.StringVar(&file.Published, "published", "", "when the version was published (RFC 3339)")
 	f.StringVar(&online.Registry, "registry", "", "registry URL to fetch the version from")
 	f.StringVar(&online.KeysHost, "keys-host", "", "registry host whose key list verifies (default: the registry's)")
+	addFormatFlag(cmd, &file.Format, "text")
 	addClientFlags(cmd, &online.Client)
 	return cmd
 }
@@ -105,6 +110,9 @@ func runVerifyFile(opts verifyFileOptions) error {
 	res, err := v.Verify(ver)
 	if err != nil {
 		return fmt.Errorf("refused: %w", err)
+	}
+	if opts.Format == "json" {
+		return writeJSON(opts.Out, newVerifyReport(res))
 	}
 	fmt.Fprintln(opts.Out, verdictLine(res))
 	return nil

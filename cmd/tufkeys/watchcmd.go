@@ -24,6 +24,7 @@ type watchOptions struct {
 	Registry  string
 	Workspace string
 	Stage     bool
+	Format    string
 }
 
 func newWatchCommand(std streams) *cobra.Command {
@@ -49,6 +50,7 @@ maintainer who confirms the removal stages it with repo stage --remove-key.`,
 	cmd.Flags().StringVar(&opts.Registry, "registry", "", "registry URL (default: npm_config_registry, then .npmrc)")
 	cmd.Flags().StringVar(&opts.Workspace, "workspace", "", "ceremony workspace to stage the change in")
 	cmd.Flags().BoolVar(&opts.Stage, "stage", false, "stage new keys and expiry changes for signing")
+	addFormatFlag(cmd, &opts.Format, "text")
 	addClientFlags(cmd, &opts.Client)
 	return cmd
 }
@@ -95,6 +97,28 @@ func runWatch(ctx context.Context, opts watchOptions) error {
 	res, err := watch.Run(ctx, wo)
 	if err != nil {
 		return err
+	}
+	if opts.Format == "json" {
+		r := watchReport{Registry: host, Same: res.Same(), Keys: len(res.Upstream.Keys), Added: []string{}, Redated: []string{}, Suspicious: []string{}}
+		for _, k := range res.Diff.Added {
+			r.Added = append(r.Added, k.KeyID)
+		}
+		for _, c := range res.Diff.ExpiryChanged {
+			r.Redated = append(r.Redated, c.KeyID)
+		}
+		for _, k := range res.Suspicious() {
+			r.Suspicious = append(r.Suspicious, k.KeyID)
+		}
+		if res.Staged != nil {
+			r.Staged = fmt.Sprintf("%s v%d", res.Staged.Role, res.Staged.Version)
+		}
+		if err := writeJSON(opts.Out, r); err != nil {
+			return err
+		}
+		if r.Same {
+			return nil
+		}
+		return exitError{code: exitDiffers}
 	}
 	if res.Same() {
 		fmt.Fprintf(opts.Out, "%s: the registry's key list matches the published one (%d %s)\n", host, len(res.Upstream.Keys), plural(len(res.Upstream.Keys), "key", "keys"))

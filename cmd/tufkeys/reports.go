@@ -1,0 +1,189 @@
+package main
+
+// The JSON documents commands print with --format json (-o json). Field
+// names are snake_case; times are RFC 3339 in UTC; a field that does not
+// apply is left out, except lists, which are always present. The README's
+// "JSON output" section lists them; tests parse each.
+
+import (
+	"time"
+
+	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/signer/workspace"
+)
+
+// verifyReport is verify's verdict.
+type verifyReport struct {
+	Package         string   `json:"package"`
+	Verified        bool     `json:"verified"`
+	KeysHost        string   `json:"keys_host,omitempty"`
+	SignedBy        []string `json:"signed_by"`
+	IgnoredExpired  []string `json:"ignored_expired"`
+	IgnoredUnknown  []string `json:"ignored_unknown"`
+	ExpiryUnchecked bool     `json:"expiry_unchecked"`
+	Refreshed       bool     `json:"refreshed"`
+	Note            string   `json:"note,omitempty"`
+}
+
+func newVerifyReport(res bundle.Result) verifyReport {
+	return verifyReport{Package: res.Package, Verified: true, SignedBy: nonNil(res.VerifiedBy), IgnoredExpired: nonNil(res.Expired), IgnoredUnknown: nonNil(res.Unknown), ExpiryUnchecked: res.ExpiryUnchecked}
+}
+
+// refreshReport is refresh's result.
+type refreshReport struct {
+	Repository string   `json:"repository"`
+	Dropped    []string `json:"dropped"`
+}
+
+// cacheReport is cache info.
+type cacheReport struct {
+	Dir        string       `json:"dir"`
+	InMemory   bool         `json:"in_memory"`
+	Repository string       `json:"repository,omitempty"`
+	CheckedAt  *time.Time   `json:"checked_at,omitempty"`
+	Fresh      bool         `json:"fresh"`
+	Verified   bool         `json:"verified"`
+	Problem    string       `json:"problem,omitempty"`
+	Roles      []roleReport `json:"roles"`
+	KeyLists   []string     `json:"key_lists"`
+}
+
+type roleReport struct {
+	Role    string    `json:"role"`
+	Version int64     `json:"version"`
+	Expires time.Time `json:"expires"`
+}
+
+func newCacheReport(info client.CacheInfo) cacheReport {
+	r := cacheReport{Dir: info.Dir, InMemory: info.Dir == "", Repository: info.Repository, Fresh: info.Fresh, Verified: info.Verified, Problem: info.Problem, Roles: []roleReport{}, KeyLists: nonNil(info.KeyLists)}
+	if !info.CheckedAt.IsZero() {
+		at := info.CheckedAt.UTC()
+		r.CheckedAt = &at
+	}
+	for _, ro := range info.Roles {
+		r.Roles = append(r.Roles, roleReport{ro.Role, ro.Version, ro.Expires.UTC()})
+	}
+	return r
+}
+
+// statusReport is repo status.
+type statusReport struct {
+	Now       time.Time         `json:"now"`
+	Published []publishedReport `json:"published"`
+	Staged    []stagedReport    `json:"staged"`
+	KeyLists  []keyChangeReport `json:"key_list_changes"`
+	Problems  []string          `json:"problems"`
+}
+
+type publishedReport struct {
+	Role    string    `json:"role"`
+	Version int64     `json:"version"`
+	Expires time.Time `json:"expires"`
+	Due     bool      `json:"due"`
+}
+
+type stagedReport struct {
+	Role       string            `json:"role"`
+	Version    int64             `json:"version"`
+	Expires    time.Time         `json:"expires"`
+	Ready      bool              `json:"ready"`
+	Thresholds []thresholdReport `json:"thresholds"`
+}
+
+type thresholdReport struct {
+	Of        string   `json:"of,omitempty"`
+	Threshold int      `json:"threshold"`
+	Signed    []string `json:"signed"`
+	Missing   []string `json:"missing"`
+}
+
+type keyChangeReport struct {
+	Registry   string   `json:"registry"`
+	Role       string   `json:"role"`
+	Added      []string `json:"added"`
+	Removed    []string `json:"removed"`
+	Redated    []string `json:"redated"`
+	Unrecorded []string `json:"removed_without_remove_key"`
+}
+
+func newStatusReport(st workspace.Status) statusReport {
+	r := statusReport{Now: st.Now.UTC(), Published: []publishedReport{}, Staged: []stagedReport{}, KeyLists: []keyChangeReport{}, Problems: nonNil(st.Problems())}
+	for _, p := range st.Published {
+		r.Published = append(r.Published, publishedReport{p.Role, p.Version, p.Expires.UTC(), p.Due(st.Now)})
+	}
+	for _, c := range st.Staged {
+		s := stagedReport{Role: c.Role, Version: c.Version, Expires: c.Expires.UTC(), Ready: c.Ready(), Thresholds: []thresholdReport{}}
+		for _, t := range c.Thresholds {
+			s.Thresholds = append(s.Thresholds, thresholdReport{Of: t.Label, Threshold: t.Threshold, Signed: refNames(t.Signed), Missing: refNames(t.Missing)})
+		}
+		r.Staged = append(r.Staged, s)
+	}
+	for _, b := range st.Bundles {
+		k := keyChangeReport{Registry: b.Host, Role: b.Role, Added: []string{}, Removed: []string{}, Redated: []string{}, Unrecorded: nonNil(b.Unrecorded)}
+		for _, a := range b.Diff.Added {
+			k.Added = append(k.Added, a.KeyID)
+		}
+		for _, a := range b.Diff.Removed {
+			k.Removed = append(k.Removed, a.KeyID)
+		}
+		for _, a := range b.Diff.ExpiryChanged {
+			k.Redated = append(k.Redated, a.KeyID)
+		}
+		r.KeyLists = append(r.KeyLists, k)
+	}
+	return r
+}
+
+func refNames(refs []workspace.KeyRef) []string {
+	out := []string{}
+	for _, r := range refs {
+		out = append(out, r.String())
+	}
+	return out
+}
+
+// publishReport is repo publish and repo timestamp.
+type publishReport struct {
+	Destination string   `json:"destination"`
+	DryRun      bool     `json:"dry_run"`
+	Root        int64    `json:"root"`
+	Targets     int64    `json:"targets"`
+	Snapshot    int64    `json:"snapshot"`
+	Timestamp   int64    `json:"timestamp"`
+	Resigned    bool     `json:"resigned"`
+	Uploaded    []string `json:"uploaded"`
+	Unchanged   int      `json:"unchanged"`
+}
+
+// copyReport is mirror, export and import.
+type copyReport struct {
+	Source      string   `json:"source"`
+	Destination string   `json:"destination"`
+	DryRun      bool     `json:"dry_run,omitempty"`
+	Root        int64    `json:"root"`
+	Targets     int64    `json:"targets"`
+	KeyLists    []string `json:"key_lists"`
+	Copied      []string `json:"copied"`
+	Unchanged   int      `json:"unchanged"`
+	Files       int      `json:"files"`
+	Next        string   `json:"next,omitempty"`
+}
+
+// watchReport is watch.
+type watchReport struct {
+	Registry   string   `json:"registry"`
+	Same       bool     `json:"same"`
+	Keys       int      `json:"registry_keys"`
+	Added      []string `json:"added"`
+	Redated    []string `json:"redated"`
+	Suspicious []string `json:"suspicious"`
+	Staged     string   `json:"staged,omitempty"`
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

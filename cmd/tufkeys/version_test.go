@@ -1,0 +1,57 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCLI(t, "--version")
+	if code != exitOK || !strings.HasPrefix(out, "tufkeys ") || !strings.Contains(out, "go1.") || !strings.Contains(out, "embedded root: none") {
+		t.Errorf("--version: exit %d\n%s", code, out)
+	}
+	code, text, _ := runCLI(t, "version")
+	if code != exitOK || text != out {
+		t.Errorf("version and --version differ:\n%s\n%s", text, out)
+	}
+	code, out, _ = runCLI(t, "version", "-o", "json")
+	var v struct {
+		Version   string    `json:"version"`
+		GoVersion string    `json:"go_version"`
+		Root      *struct{} `json:"embedded_root"`
+		Repos     []string  `json:"embedded_repositories"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); code != exitOK || err != nil || v.Version == "" || !strings.HasPrefix(v.GoVersion, "go1.") || v.Root != nil || v.Repos == nil {
+		t.Errorf("version -o json: exit %d, %v\n%s", code, err, out)
+	}
+}
+
+// Every flag takes its value from TUFKEYS_<FLAG> when the command line
+// leaves it out; the command line wins.
+func TestFlagsFromEnvironment(t *testing.T) {
+	clearClientEnv(t)
+	t.Setenv("TUFKEYS_FORMAT", "json")
+	code, out, _ := runCLI(t, "version")
+	if code != exitOK || !strings.HasPrefix(out, "{") {
+		t.Errorf("TUFKEYS_FORMAT=json: exit %d\n%s", code, out)
+	}
+	if code, out, _ = runCLI(t, "version", "--format", "text"); code != exitOK || !strings.HasPrefix(out, "tufkeys ") {
+		t.Errorf("the flag does not win over the variable:\n%s", out)
+	}
+	t.Setenv("TUFKEYS_FORMAT", "yaml")
+	code, _, errOut := runCLI(t, "version")
+	if code != exitUsage || !strings.Contains(errOut, `--format "yaml"`) {
+		t.Errorf("TUFKEYS_FORMAT=yaml: exit %d, %q", code, errOut)
+	}
+	t.Setenv("TUFKEYS_FORMAT", "")
+	t.Setenv("TUFKEYS_WORKSPACE", t.TempDir())
+	code, _, errOut = runCLI(t, "repo", "status")
+	if code != exitFail || !strings.Contains(errOut, "run tufkeys repo init there first") || !strings.Contains(errOut, t.TempDir()[:5]) {
+		t.Errorf("TUFKEYS_WORKSPACE: exit %d, %q", code, errOut)
+	}
+	code, out, _ = runCLI(t, "keys", "--help")
+	if !strings.Contains(out, "(env TUFKEYS_REGISTRY)") || !strings.Contains(out, "-o, --format") {
+		t.Errorf("keys --help does not name the variables and -o:\n%s", out)
+	}
+}
