@@ -125,13 +125,13 @@ func New(opts Options) (*Client, error) {
 		opts.TrustedRoot = repometadata.Root()
 	}
 	if len(opts.TrustedRoot) == 0 {
-		return nil, fmt.Errorf("%w: this build embeds no root of trust, so pass --root FILE or set TUFKEYS_ROOT to your repository's root.json", ErrNoRoot)
+		return nil, fmt.Errorf("%w: none was given and this build embeds none", ErrNoRoot)
 	}
 	if len(opts.Repositories) == 0 {
 		opts.Repositories = repometadata.Repositories()
 	}
 	if len(opts.Repositories) == 0 {
-		return nil, fmt.Errorf("%w: this build names no repository, so pass --repo URL or set TUFKEYS_REPO", ErrNoRepository)
+		return nil, fmt.Errorf("%w: none was given and this build names none", ErrNoRepository)
 	}
 	c := &Client{maxAge: DefaultMaxAge}
 	if opts.MaxAge != nil {
@@ -235,7 +235,7 @@ func (c *Client) keyList(ctx context.Context, host string, force bool) ([]byte, 
 	name := bundle.TargetName(host)
 	out, err := c.obtain(ctx, want{names: []string{name}, force: force, stopAtMissing: true})
 	if errors.Is(err, ErrNoTarget) {
-		return nil, fmt.Errorf("the repository at %s has no key list %s: check the registry host (--registry or --keys-host): %w", redact(out.repo), name, ErrNoKeyList)
+		return nil, fmt.Errorf("the repository at %s has no key list %s: check the registry host: %w", redact(out.repo), name, ErrNoKeyList)
 	}
 	if err != nil {
 		return nil, err
@@ -342,7 +342,7 @@ type RefreshResult struct {
 // the cache and are reported.
 func (c *Client) Refresh(ctx context.Context) (RefreshResult, error) {
 	if c.opts.Offline {
-		return RefreshResult{}, fmt.Errorf("cannot refresh while offline: drop --offline or TUFKEYS_OFFLINE: %w", ErrOffline)
+		return RefreshResult{}, fmt.Errorf("cannot refresh while offline: %w", ErrOffline)
 	}
 	names := slices.Sorted(maps.Keys(c.st.record(answerRecord).Targets))
 	out, err := c.obtain(ctx, want{names: names, force: true, noFallback: true})
@@ -356,7 +356,7 @@ func (c *Client) Refresh(ctx context.Context) (RefreshResult, error) {
 // whatever the cache's age, and fetches no target file.
 func (c *Client) RefreshMetadata(ctx context.Context) (string, error) {
 	if c.opts.Offline {
-		return "", fmt.Errorf("cannot refresh while offline: drop --offline or TUFKEYS_OFFLINE: %w", ErrOffline)
+		return "", fmt.Errorf("cannot refresh while offline: %w", ErrOffline)
 	}
 	out, err := c.obtain(ctx, want{force: true, noFallback: true})
 	return out.repo, err

@@ -150,7 +150,7 @@ func TestNetworkDownFallsBackToUnexpiredCache(t *testing.T) {
 	if !errors.Is(err, client.ErrUnavailable) {
 		t.Fatalf("network down, cache expired: %v", err)
 	}
-	contains(t, err, "no unexpired copy", "run tufkeys refresh once it answers")
+	contains(t, err, "no unexpired copy", "refresh once it answers")
 }
 
 func TestOfflineUsesCacheOnly(t *testing.T) {
@@ -259,13 +259,17 @@ func TestNewRefusesMissingRootAndRepository(t *testing.T) {
 	if !errors.Is(err, client.ErrNoRoot) {
 		t.Fatalf("no root: %v", err)
 	}
-	contains(t, err, "--root FILE", "TUFKEYS_ROOT")
+	// a library's error names no command-line flag or variable
+	contains(t, err, "none was given and this build embeds none")
+	if strings.Contains(err.Error(), "--") || strings.Contains(err.Error(), "TUFKEYS_") {
+		t.Errorf("the library speaks of the CLI: %v", err)
+	}
 	w := newWorld(t, "npm/keys.json")
 	_, err = client.New(client.Options{TrustedRoot: w.root()})
 	if !errors.Is(err, client.ErrNoRepository) {
 		t.Fatalf("no repository: %v", err)
 	}
-	contains(t, err, "--repo URL", "TUFKEYS_REPO")
+	contains(t, err, "none was given and this build names none")
 	_, err = client.New(client.Options{TrustedRoot: []byte("{}"), Repositories: []string{"http://127.0.0.1:1"}})
 	contains(t, err, "trusted root is not valid")
 }

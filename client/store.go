@@ -247,7 +247,7 @@ func (d *diskStore) prepare() error {
 }
 
 func (d *diskStore) linkInside(name string) error {
-	return fmt.Errorf("the cache %s holds a symbolic link at %s, and tufkeys follows none inside its cache: remove it, or run tufkeys cache clear: %w", d.dir, name, ErrUnsafeCache)
+	return fmt.Errorf("the cache %s holds a symbolic link at %s, and tufkeys follows none inside its cache: remove it, or clear the cache: %w", d.dir, name, ErrUnsafeCache)
 }
 
 // lockDeadlineKey carries, in a context, when the current call stops
@@ -280,7 +280,7 @@ func (d *diskStore) lock(ctx context.Context, exclusive bool) (func(), error) {
 		if errors.Is(err, context.Canceled) {
 			return nil, err // the caller gave up, not the wait
 		}
-		return nil, fmt.Errorf("another tufkeys process held the cache %s for longer than the %s this call waits: check for a stuck process, or use another --cache", d.dir, d.wait)
+		return nil, fmt.Errorf("another tufkeys process held the cache %s for longer than the %s this call waits: check for a stuck process, or use another cache directory", d.dir, d.wait)
 	}
 	return func() { l.Unlock() }, nil
 }

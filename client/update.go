@@ -51,7 +51,7 @@ func (c *Client) obtain(ctx context.Context, w want) (outcome, error) {
 		if out, ok, err := c.answer(ctx, w.names, false); ok {
 			return out, err
 		}
-		return outcome{}, fmt.Errorf("the cache holds no unexpired copy of %s and --offline forbids fetching it: refresh while online, or import an archive: %w", strings.Join(w.names, ", "), ErrOffline)
+		return outcome{}, fmt.Errorf("the cache holds no unexpired copy of %s and offline mode forbids fetching it: refresh while online, or import an archive: %w", strings.Join(w.names, ", "), ErrOffline)
 	}
 	out, err := c.update(ctx, w, generation)
 	if err == nil || errors.Is(err, ErrUntrusted) || errors.Is(err, ErrNoTarget) || w.noFallback || c.opts.NoFallback {
@@ -73,7 +73,7 @@ func (c *Client) obtain(ctx context.Context, w want) (outcome, error) {
 	if len(w.names) == 0 {
 		return out, err
 	}
-	return out, fmt.Errorf("%w, and the cache holds no unexpired copy of %s: check the network or the repository URL, and run tufkeys refresh once it answers", err, strings.Join(w.names, ", "))
+	return out, fmt.Errorf("%w, and the cache holds no unexpired copy of %s: check the network or the repository URL, and refresh once it answers", err, strings.Join(w.names, ", "))
 }
 
 // answer answers from the answer set alone, under the shared lock. ok is

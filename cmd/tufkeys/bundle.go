@@ -52,7 +52,7 @@ func runBundleValidate(opts bundleValidateOptions) error {
 		return err
 	}
 	for _, note := range p.Dropped {
-		fmt.Fprintf(opts.Err, "note: %s\n", note)
+		warn(opts.streams, note)
 	}
 	fmt.Fprintf(opts.Out, "%s: valid %s key list, %d %s\n", opts.File, p.Form, len(p.List.Keys), plural(len(p.List.Keys), "key", "keys"))
 	for _, k := range p.List.Keys {
@@ -114,12 +114,12 @@ func runBundleConvert(opts bundleConvertOptions) error {
 		return err
 	}
 	for _, note := range p.Dropped {
-		fmt.Fprintf(opts.Err, "note: %s\n", note)
+		warn(opts.streams, note)
 	}
 	if form != bundle.FormSigstore {
 		for _, k := range p.List.Keys {
 			if k.ValidFrom != nil {
-				fmt.Fprintf(opts.Err, "note: key %s: validFor.start %s left out: the %s form has no place for it\n", k.KeyID, *k.ValidFrom, form)
+				warn(opts.streams, fmt.Sprintf("key %s: validFor.start %s left out: the %s form has no place for it", k.KeyID, *k.ValidFrom, form))
 			}
 		}
 	}

@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/internal/duration"
 	"github.com/tufkeys/tufkeys/internal/registry"
+	repometadata "github.com/tufkeys/tufkeys/repo-metadata"
 )
 
 // clientFlags are the flags of every command that reads the repository,
@@ -122,6 +126,9 @@ func (f *clientFlags) options(std streams) (client.Options, error) {
 		if err != nil {
 			return opts, usagef("--accept-expired (or TUFKEYS_ACCEPT_EXPIRED): %v", err)
 		}
+		if d > client.MaxAcceptExpired {
+			return opts, usagef("--accept-expired %s is beyond the %s allowed: export a fresher archive instead", f.AcceptExpired, duration.String(client.MaxAcceptExpired))
+		}
 		opts.AcceptExpired = d
 	}
 	if f.Root != "" {
@@ -156,21 +163,45 @@ func (f *clientFlags) openOr(std streams, repo string) (*client.Client, error) {
 	return client.New(opts)
 }
 
-// warnLogger prints warnings as plain lines: "tufkeys: warning: …".
+// warnLogger prints the client's warnings as every tufkeys warning is
+// printed: one plain line, "tufkeys: warning: …", details in parentheses.
 func warnLogger(std streams) *slog.Logger {
-	return slog.New(slog.NewTextHandler(std.Err, &slog.HandlerOptions{
-		Level: slog.LevelWarn,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			switch a.Key {
-			case slog.TimeKey, slog.LevelKey:
-				return slog.Attr{}
-			case slog.MessageKey:
-				return slog.String("tufkeys: warning", a.Value.String())
-			}
-			return a
-		},
-	}))
+	return slog.New(&warnHandler{w: std.Err})
 }
+
+type warnHandler struct {
+	mu    sync.Mutex
+	w     io.Writer
+	attrs []slog.Attr
+}
+
+func (h *warnHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (h *warnHandler) Handle(_ context.Context, r slog.Record) error {
+	var details []string
+	add := func(a slog.Attr) bool {
+		details = append(details, a.Key+": "+a.Value.String())
+		return true
+	}
+	for _, a := range h.attrs {
+		add(a)
+	}
+	r.Attrs(add)
+	line := "tufkeys: warning: " + r.Message
+	if len(details) > 0 {
+		line += " (" + strings.Join(details, "; ") + ")"
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, err := fmt.Fprintln(h.w, oneLine(line))
+	return err
+}
+
+func (h *warnHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &warnHandler{w: h.w, attrs: append(slices.Clone(h.attrs), attrs...)}
+}
+
+func (h *warnHandler) WithGroup(string) slog.Handler { return h }
 
 type keysOptions struct {
 	streams
@@ -413,7 +444,25 @@ func newCacheCommand(std streams) *cobra.Command {
 		Example: `  tufkeys cache clear`,
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := clear.Client.open(clear.streams)
+			co, err := clear.Client.options(clear.streams)
+			if err != nil {
+				return err
+			}
+			// clearing must not create the cache it was asked to clear
+			dir := co.CacheDir
+			if dir == "" {
+				repos := co.Repositories
+				if len(repos) == 0 {
+					repos = repometadata.Repositories()
+				}
+				if len(repos) > 0 {
+					dir, _ = client.DefaultCacheDir(repos[0])
+				}
+			}
+			if fi, err := os.Stat(dir); dir != "" && (err != nil || !fi.IsDir()) {
+				return fmt.Errorf("there is no cache at %s: nothing to clear", dir)
+			}
+			cl, err := client.New(co)
 			if err != nil {
 				return err
 			}

@@ -100,7 +100,7 @@ func TestCLIClientCommands(t *testing.T) {
 		{args: []string{"cache", "info"}, wantOut: []string{"cache       " + cache, "status      verified", "key list    registry.example.test/keys.json"}},
 		{args: []string{"cache", "clear"}, wantOut: []string{"cleared " + cache}},
 		{args: []string{"cache", "info"}, code: exitFail, wantOut: []string{"status      never refreshed"}},
-		{args: []string{"keys", "--registry", "registry.example.test", "--offline"}, code: exitFail, wantErr: []string{"--offline forbids fetching it"}},
+		{args: []string{"keys", "--registry", "registry.example.test", "--offline"}, code: exitFail, wantErr: []string{"offline mode forbids fetching it", "drop --offline (or TUFKEYS_OFFLINE) to fetch it"}},
 	}
 	for _, tt := range tests {
 		code, out, errOut := runCLI(t, append(tt.args, flags...)...)
@@ -137,12 +137,12 @@ func TestCLIClientEnvironment(t *testing.T) {
 	clearClientEnv(t)
 	_, repo, root := published(t, "npm/keys.json")
 	code, _, errOut := runCLI(t, "keys", "--registry", "registry.example.test")
-	if code != exitFail || !strings.Contains(errOut, "embeds no root of trust, so pass --root FILE or set TUFKEYS_ROOT") {
+	if code != exitUsage || !strings.Contains(errOut, "pass --root FILE or set TUFKEYS_ROOT") {
 		t.Errorf("no root: exit %d %q", code, errOut)
 	}
 	t.Setenv("TUFKEYS_ROOT", root)
 	code, _, errOut = runCLI(t, "keys", "--registry", "registry.example.test")
-	if code != exitFail || !strings.Contains(errOut, "pass --repo URL or set TUFKEYS_REPO") {
+	if code != exitUsage || !strings.Contains(errOut, "pass --repo URL or set TUFKEYS_REPO") {
 		t.Errorf("no repository: exit %d %q", code, errOut)
 	}
 	t.Setenv("TUFKEYS_REPO", "http://127.0.0.1:1,"+repo)
@@ -227,7 +227,7 @@ func TestCLIMirrorExportImport(t *testing.T) {
 		{[]string{"keys", "--registry", "registry.example.test", "--offline", "--root", root, "--repo", "http://127.0.0.1:1", "--cache", inside}, exitOK, "SHA256:DhQ8"},
 		{[]string{"keys", "--registry", "registry.example.test", "--root", root, "--repo", archive, "--cache", filepath.Join(dir, "c3")}, exitOK, "SHA256:jl3b"},
 		{[]string{"import", filepath.Join(dir, "missing.tar.gz"), "--repo", "http://127.0.0.1:1", "--root", root, "--cache", inside}, exitFail, "missing.tar.gz"},
-		{[]string{"import", archive, "--repo", "http://127.0.0.1:1", "--root", root, "--cache", inside, "--accept-expired", "200d"}, exitFail, "accepting metadata expired up to 200 days ago is beyond the 90 days allowed"},
+		{[]string{"import", archive, "--repo", "http://127.0.0.1:1", "--root", root, "--cache", inside, "--accept-expired", "200d"}, exitUsage, "--accept-expired 200d is beyond the 90d allowed"},
 		{[]string{"mirror", "--from", repo, "--root", root}, exitUsage, "--from and --to are both required"},
 	}
 	for _, s := range steps {
@@ -235,5 +235,39 @@ func TestCLIMirrorExportImport(t *testing.T) {
 		if code != s.code || !strings.Contains(out+errOut, s.want) {
 			t.Errorf("%v: exit %d, want %d and %q\n%s%s", s.args[:2], code, s.code, s.want, out, errOut)
 		}
+	}
+}
+
+// Warnings are plain sentences in one style, never log records.
+func TestCLICacheClearCreatesNothing(t *testing.T) {
+	clearClientEnv(t)
+	missing := filepath.Join(t.TempDir(), "nonexistent")
+	code, _, errOut := runCLI(t, "cache", "clear", "--cache", missing, "--repo", "http://127.0.0.1:1", "--root", filepath.Join(pkgDir, fixtures, "npm/keys.json"))
+	if code != exitFail || !strings.Contains(errOut, "there is no cache at "+missing+": nothing to clear") {
+		t.Errorf("exit %d, %q", code, errOut)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("cache clear created %s", missing)
+	}
+}
+
+func TestCLIWarningStyle(t *testing.T) {
+	clearClientEnv(t)
+	_, repo, root := published(t, "npm/keys.json")
+	cache := t.TempDir()
+	if code, _, errOut := runCLI(t, "keys", "--registry", "registry.example.test", "--repo", repo, "--root", root, "--cache", cache); code != exitOK {
+		t.Fatal(errOut)
+	}
+	code, out, errOut := runCLI(t, "keys", "--registry", "registry.example.test", "--repo", "http://127.0.0.1:1", "--root", root, "--cache", cache, "--max-age", "0")
+	if code != exitOK || !strings.Contains(out, "SHA256:DhQ8") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(errOut), "\n") {
+		if !strings.HasPrefix(line, "tufkeys: warning: ") || strings.Contains(line, "msg=") || strings.Contains(line, `error="`) {
+			t.Errorf("not a plain warning: %q", line)
+		}
+	}
+	if !strings.Contains(errOut, "tufkeys: warning: the repository is unreachable; answering from the cache") {
+		t.Errorf("stderr: %q", errOut)
 	}
 }

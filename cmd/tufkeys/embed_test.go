@@ -102,7 +102,7 @@ func TestEmbeddedRootOfTrust(t *testing.T) {
 	cmd := exec.Command(build(t, bare), "keys", "--registry", "registry.example.test")
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "embeds no root of trust, so pass --root FILE or set TUFKEYS_ROOT") {
+	if err == nil || !strings.Contains(string(out), "this build embeds none; pass --root FILE or set TUFKEYS_ROOT") {
 		t.Errorf("binary without an embedded root: %v\n%s", err, out)
 	}
 

@@ -12,6 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/internal/registry"
 )
 
 // Exit codes of the CLI contract.
@@ -61,13 +64,46 @@ func run(args []string, std streams) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	fmt.Fprintf(std.Err, "tufkeys: %s\n", oneLine(err.Error()))
+	msg := oneLine(err.Error())
+	if h := hint(err); h != "" {
+		msg += "; " + h
+	}
+	fmt.Fprintf(std.Err, "tufkeys: %s\n", msg)
 	var ue usageError
-	if !started || errors.As(err, &ue) {
+	if !started || errors.As(err, &ue) || isMissingSetting(err) {
 		fmt.Fprintf(std.Err, "Run '%s --help' for usage.\n", commandPath(root, args))
 		return exitUsage
 	}
 	return exitFail
+}
+
+// hints say, in the CLI's words, what to do about the library's typed
+// errors: the one place where flags and variables are named for them.
+var hints = []struct {
+	err  error
+	hint string
+}{
+	{client.ErrNoRoot, "pass --root FILE or set TUFKEYS_ROOT to your repository's root.json"},
+	{client.ErrNoRepository, "pass --repo URL or set TUFKEYS_REPO"},
+	{client.ErrOffline, "drop --offline (or TUFKEYS_OFFLINE) to fetch it"},
+	{client.ErrNoKeyList, "check --registry, or --keys-host for a proxy"},
+	{client.ErrUnsafeCache, "--cache DIR (or TUFKEYS_CACHE) names another"},
+}
+
+func hint(err error) string {
+	for _, h := range hints {
+		if errors.Is(err, h.err) {
+			return h.hint
+		}
+	}
+	return ""
+}
+
+// isMissingSetting reports an error that says the command lacks a setting
+// the user must give (a registry, a root, a repository): a usage error,
+// whichever package noticed it.
+func isMissingSetting(err error) bool {
+	return errors.Is(err, registry.ErrNoRegistry) || errors.Is(err, client.ErrNoRoot) || errors.Is(err, client.ErrNoRepository)
 }
 
 // commandPath names the subcommand the user was calling, for the usage hint.

@@ -371,7 +371,7 @@ func runRepoStatus(opts repoStatusOptions) error {
 		fmt.Fprintf(opts.Out, "attention: %s\n", p)
 	}
 	if opts.Check && len(problems) > 0 {
-		return fmt.Errorf("%d %s need the maintainers' attention: %s", len(problems), plural(len(problems), "thing", "things"), strings.Join(problems, "; "))
+		return fmt.Errorf("%d %s the maintainers' attention: %s", len(problems), plural(len(problems), "thing needs", "things need"), strings.Join(problems, "; "))
 	}
 	return nil
 }

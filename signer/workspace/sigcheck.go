@@ -166,6 +166,10 @@ func (c RoleCheck) Line() string {
 	var parts []string
 	for _, t := range c.Thresholds {
 		p := fmt.Sprintf("%d of %d signatures", len(t.Signed), t.Threshold)
+		if len(t.Signed) > t.Threshold {
+			// "3 of 2" reads as a miscount
+			p = fmt.Sprintf("%d signatures, %d needed", len(t.Signed), t.Threshold)
+		}
 		if t.Label != "" {
 			p = t.Label + " " + p
 		}
