@@ -203,6 +203,33 @@ func (h *warnHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h *warnHandler) WithGroup(string) slog.Handler { return h }
 
+// completeRegistries completes a registry flag with the hosts whose key
+// lists the cache holds; it never touches the network.
+func completeRegistries(f *clientFlags, std streams) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		co, err := f.options(std)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		co.Offline, co.Logger = true, slog.New(slog.NewTextHandler(io.Discard, nil))
+		cl, err := client.New(co)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		info, err := cl.CacheInfo(cmd.Context())
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var hosts []string
+		for _, name := range info.KeyLists {
+			if h, ok := strings.CutSuffix(name, "/keys.json"); ok && strings.HasPrefix(h, toComplete) {
+				hosts = append(hosts, h)
+			}
+		}
+		return hosts, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
 type keysOptions struct {
 	streams
 	Client   clientFlags
@@ -227,6 +254,7 @@ so Corepack verifies with the current keys today.`,
 	cmd.Flags().StringVar(&opts.Registry, "registry", "", "registry URL or host")
 	addFormatFlag(cmd, &opts.Format, "table", "table", "json", "npm", "corepack", "sigstore")
 	addClientFlags(cmd, &opts.Client)
+	cmd.RegisterFlagCompletionFunc("registry", completeRegistries(&opts.Client, std))
 	return cmd
 }
 

@@ -75,6 +75,7 @@ Exit status: 0 verified, 1 refused or invalid input, 2 bad usage.`,
 	f.StringVar(&online.KeysHost, "keys-host", "", "registry host whose key list verifies (default: the registry's)")
 	addFormatFlag(cmd, &file.Format, "text")
 	addClientFlags(cmd, &online.Client)
+	cmd.RegisterFlagCompletionFunc("keys-host", completeRegistries(&online.Client, std))
 	return cmd
 }
 

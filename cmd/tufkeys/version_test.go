@@ -55,3 +55,29 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		t.Errorf("keys --help does not name the variables and -o:\n%s", out)
 	}
 }
+
+// Shell completion: the scripts, registry hosts from the cache, and the
+// values of enumerated flags.
+func TestCompletion(t *testing.T) {
+	clearClientEnv(t)
+	_, repo, root := published(t, "npm/keys.json")
+	cache := t.TempDir()
+	if code, _, errOut := runCLI(t, "keys", "--registry", "registry.example.test", "--repo", repo, "--root", root, "--cache", cache); code != exitOK {
+		t.Fatal(errOut)
+	}
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		if code, out, _ := runCLI(t, "completion", shell); code != exitOK || !strings.Contains(out, "tufkeys") {
+			t.Errorf("completion %s: exit %d", shell, code)
+		}
+	}
+	code, out, _ := runCLI(t, "__complete", "keys", "--repo", repo, "--root", root, "--cache", cache, "--registry", "reg")
+	if code != exitOK || !strings.Contains(out, "registry.example.test\n") {
+		t.Errorf("registry completion: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, "__complete", "keys", "-o", "")
+	for _, v := range []string{"table", "json", "corepack"} {
+		if code != exitOK || !strings.Contains(out, v+"\n") {
+			t.Errorf("--format completion lacks %s:\n%s", v, out)
+		}
+	}
+}
