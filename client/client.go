@@ -295,38 +295,57 @@ type Verdict struct {
 // of a registry. On an unknown keyid it refreshes once, whatever the
 // cache's age, and tries again: that is how a rotation reaches clients.
 func (c *Client) VerifyVersion(ctx context.Context, registry string, v bundle.Version) (Verdict, error) {
-	host, err := bundle.RegistryHost(registry)
-	if err != nil {
-		return Verdict{}, err
+	return c.VerifyVersionWith(ctx, []string{registry}, v)
+}
+
+// VerifyVersionWith is VerifyVersion with the key lists of several
+// registries merged (bundle.Merge): for a registry proxy that re-signs
+// what it serves, the origin's keys and the proxy's, each verified.
+func (c *Client) VerifyVersionWith(ctx context.Context, registries []string, v bundle.Version) (Verdict, error) {
+	if len(registries) == 0 {
+		return Verdict{}, fmt.Errorf("no registry to verify %s with: %w", v.ID(), ErrNoKeyList)
 	}
-	data, err := c.keyList(ctx, host, false)
-	if err != nil {
-		return Verdict{}, err
+	hosts := make([]string, len(registries))
+	for i, r := range registries {
+		host, err := bundle.RegistryHost(r)
+		if err != nil {
+			return Verdict{}, err
+		}
+		hosts[i] = host
 	}
-	res, err := verifyWith(host, data, v)
+	verify := func(force bool) (bundle.Result, error) {
+		lists := make([]*bundle.KeyList, len(hosts))
+		for i, host := range hosts {
+			data, err := c.keyList(ctx, host, force)
+			if err != nil {
+				return bundle.Result{}, err
+			}
+			p, err := bundle.Decode(data)
+			if err != nil {
+				return bundle.Result{}, invalidList(host, err)
+			}
+			lists[i] = &p.List
+		}
+		merged, _, err := bundle.Merge(lists...)
+		var ver *bundle.Verifier
+		if err == nil {
+			ver, err = bundle.NewVerifier(merged)
+		}
+		if err != nil {
+			return bundle.Result{}, invalidList(strings.Join(hosts, ", "), err)
+		}
+		return ver.Verify(v)
+	}
+	res, err := verify(false)
 	if !errors.Is(err, bundle.ErrUnknownKeyID) || c.opts.Offline {
 		return Verdict{Result: res}, err
 	}
-	c.log.Info("signed by a key the cached list lacks; refreshing the key list", "package", v.ID(), "registry", host)
-	fresh, rerr := c.keyList(ctx, host, true)
-	if rerr != nil {
+	c.log.Info("signed by a key the cached list lacks; refreshing the key list", "package", v.ID(), "registry", strings.Join(hosts, ", "))
+	res, rerr := verify(true)
+	if rerr != nil && !errors.Is(rerr, bundle.ErrUnknownKeyID) && !errors.Is(rerr, bundle.ErrBadSignature) && !errors.Is(rerr, bundle.ErrExpiredKey) && !errors.Is(rerr, bundle.ErrUnsigned) {
 		return Verdict{Result: res}, fmt.Errorf("%w (refreshing the key list failed: %v)", err, rerr)
 	}
-	res, err = verifyWith(host, fresh, v)
-	return Verdict{Result: res, Refreshed: true}, err
-}
-
-// verifyWith decodes a key list and lets NewVerifier validate it, once.
-func verifyWith(host string, data []byte, v bundle.Version) (bundle.Result, error) {
-	p, err := bundle.Decode(data)
-	var ver *bundle.Verifier
-	if err == nil {
-		ver, err = bundle.NewVerifier(&p.List)
-	}
-	if err != nil {
-		return bundle.Result{}, invalidList(host, err)
-	}
-	return ver.Verify(v)
+	return Verdict{Result: res, Refreshed: true}, rerr
 }
 
 // RefreshResult is what a refresh did.

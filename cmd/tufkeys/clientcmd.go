@@ -233,8 +233,8 @@ func completeRegistries(f *clientFlags, std streams) cobra.CompletionFunc {
 type keysOptions struct {
 	streams
 	Client   clientFlags
-	Registry string
-	Format   string
+	Registries []string
+	Format     string
 }
 
 func newKeysCommand(std streams) *cobra.Command {
@@ -251,7 +251,7 @@ so Corepack verifies with the current keys today.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runKeys(cmd.Context(), opts) },
 	}
-	cmd.Flags().StringVar(&opts.Registry, "registry", "", "registry URL or host")
+	cmd.Flags().StringArrayVar(&opts.Registries, "registry", nil, "registry URL or host; repeated, the verified lists are merged into one")
 	addFormatFlag(cmd, &opts.Format, "table", "table", "json", "npm", "corepack", "sigstore")
 	addClientFlags(cmd, &opts.Client)
 	cmd.RegisterFlagCompletionFunc("registry", completeRegistries(&opts.Client, std))
@@ -268,18 +268,36 @@ func runKeys(ctx context.Context, opts keysOptions) error {
 		}
 		form = f
 	}
-	_, host, err := resolveRegistry(opts.Registry)
-	if err != nil {
-		return err
+	var hosts []string
+	for _, r := range append(opts.Registries, "")[:max(1, len(opts.Registries))] {
+		_, host, err := resolveRegistry(r)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(hosts, host) {
+			hosts = append(hosts, host)
+		}
 	}
 	cl, err := opts.Client.open(opts.streams)
 	if err != nil {
 		return err
 	}
-	list, err := cl.Keys(ctx, host)
+	var lists []*bundle.KeyList
+	for _, host := range hosts {
+		list, err := cl.Keys(ctx, host)
+		if err != nil {
+			return err
+		}
+		lists = append(lists, list)
+	}
+	list, notes, err := bundle.Merge(lists...)
 	if err != nil {
 		return err
 	}
+	for _, n := range notes {
+		warn(opts.streams, n)
+	}
+	host := strings.Join(hosts, ",")
 	switch format {
 	case "table":
 		tw := tabwriter.NewWriter(opts.Out, 0, 4, 2, ' ', 0)
@@ -303,6 +321,7 @@ func runKeys(ctx context.Context, opts keysOptions) error {
 			return err
 		}
 		doc["registry"], _ = json.Marshal(host)
+		doc["registries"], _ = json.Marshal(hosts)
 		out, err := json.MarshalIndent(doc, "", "  ")
 		if err != nil {
 			return err
@@ -340,7 +359,7 @@ type verifyOnlineOptions struct {
 	Client    clientFlags
 	Spec      string
 	Registry  string
-	KeysHost  string
+	KeysHosts []string
 	Published string
 }
 
@@ -359,13 +378,16 @@ func runVerifyOnline(ctx context.Context, opts verifyOnlineOptions) error {
 	if err != nil {
 		return err
 	}
-	keysHost := opts.KeysHost
-	if keysHost == "" {
-		keysHost = reg
+	keysHosts := opts.KeysHosts
+	if len(keysHosts) == 0 {
+		keysHosts = []string{reg}
 	}
-	if keysHost, err = bundle.RegistryHost(keysHost); err != nil {
-		return err
+	for i, h := range keysHosts {
+		if keysHosts[i], err = bundle.RegistryHost(h); err != nil {
+			return err
+		}
 	}
+	keysHost := strings.Join(keysHosts, ",")
 	cl, err := opts.Client.open(opts.streams)
 	if err != nil {
 		return err
@@ -384,7 +406,7 @@ func runVerifyOnline(ctx context.Context, opts verifyOnlineOptions) error {
 	if note != "" {
 		fmt.Fprintf(opts.Err, "tufkeys: warning: %s\n", note)
 	}
-	v, err := cl.VerifyVersion(ctx, keysHost, ver)
+	v, err := cl.VerifyVersionWith(ctx, keysHosts, ver)
 	if err != nil {
 		return fmt.Errorf("refused: %w", err)
 	}

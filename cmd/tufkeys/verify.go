@@ -72,7 +72,7 @@ Exit status: 0 verified, 1 refused or invalid input, 2 bad usage.`,
 	f.StringVar(&file.Manifest, "manifest", "", "version document file (offline mode)")
 	f.StringVar(&file.Published, "published", "", "when the version was published (RFC 3339)")
 	f.StringVar(&online.Registry, "registry", "", "registry URL to fetch the version from")
-	f.StringVar(&online.KeysHost, "keys-host", "", "registry host whose key list verifies (default: the registry's)")
+	f.StringArrayVar(&online.KeysHosts, "keys-host", nil, "registry host whose key list verifies (default: the registry's); repeated, the lists are merged")
 	addFormatFlag(cmd, &file.Format, "text")
 	addClientFlags(cmd, &online.Client)
 	cmd.RegisterFlagCompletionFunc("keys-host", completeRegistries(&online.Client, std))
