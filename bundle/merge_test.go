@@ -7,7 +7,7 @@ import (
 )
 
 func TestMerge(t *testing.T) {
-	rotated := parseTestdata(t, "npm/keys.json").List // old key expires 2025-01-29, new never
+	rotated := parseTestdata(t, "npm/keys.json").List  // old key expires 2025-01-29, new never
 	old := parseTestdata(t, "corepack-0.30.json").List // old key, never expires
 	tests := []struct {
 		name      string

@@ -232,7 +232,7 @@ func completeRegistries(f *clientFlags, std streams) cobra.CompletionFunc {
 
 type keysOptions struct {
 	streams
-	Client   clientFlags
+	Client     clientFlags
 	Registries []string
 	Format     string
 }
