@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -101,6 +102,12 @@ type fetchResult struct {
 
 func newFetcher(ctx context.Context, c *Client, base string) *fetcher {
 	base = strings.TrimSuffix(base, "/")
+	if _, isArchive := archive.IsArchive(base); !isArchive && !strings.Contains(base, "://") {
+		// a plain path names a directory, as file:// does
+		if abs, err := filepath.Abs(base); err == nil {
+			base = "file://" + filepath.ToSlash(abs)
+		}
+	}
 	targets := base + "/targets"
 	if c.opts.TargetBaseURL != "" {
 		targets = strings.TrimSuffix(c.opts.TargetBaseURL, "/")

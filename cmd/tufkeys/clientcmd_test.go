@@ -271,3 +271,20 @@ func TestCLIWarningStyle(t *testing.T) {
 		t.Errorf("stderr: %q", errOut)
 	}
 }
+
+// A plain directory path is a repository, as its file:// URL is.
+func TestCLIDirectoryAsRepository(t *testing.T) {
+	clearClientEnv(t)
+	c, _, root := published(t, "npm/keys.json")
+	t.Chdir(filepath.Dir(c.RepoDir))
+	for _, repo := range []string{c.RepoDir, filepath.Base(c.RepoDir), "file://" + c.RepoDir} {
+		code, out, errOut := runCLI(t, "keys", "--registry", "registry.example.test", "--repo", repo, "--root", root, "--cache", t.TempDir())
+		if code != exitOK || !strings.Contains(out, "SHA256:DhQ8") {
+			t.Errorf("--repo %s: exit %d\n%s%s", repo, code, out, errOut)
+		}
+	}
+	code, out, errOut := runCLI(t, "mirror", "--from", filepath.Base(c.RepoDir), "--to", filepath.Join(t.TempDir(), "copy"), "--root", root, "--cache", t.TempDir())
+	if code != exitOK || !strings.Contains(out, "5 files copied") {
+		t.Errorf("mirror --from DIR: exit %d\n%s%s", code, out, errOut)
+	}
+}

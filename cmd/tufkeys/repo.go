@@ -14,6 +14,19 @@ import (
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 
+// openWorkspace opens the workspace --workspace names, or, when it names
+// none, the one the current directory is in.
+func openWorkspace(dir string) (*workspace.Workspace, error) {
+	if dir != "" {
+		return workspace.Open(dir)
+	}
+	found, err := workspace.Find(".")
+	if err != nil {
+		return nil, err
+	}
+	return workspace.Open(found)
+}
+
 func newRepoCommand(std streams) *cobra.Command {
 	var ws string
 	cmd := &cobra.Command{
@@ -26,7 +39,7 @@ conflict), the published history and the key lists.`,
 		Args: exactArgs(0, "a subcommand"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.PersistentFlags().StringVar(&ws, "workspace", ".", "workspace directory")
+	cmd.PersistentFlags().StringVar(&ws, "workspace", "", "workspace directory (default: the current directory or the nearest parent holding a workspace, as git finds its repository)")
 	cmd.AddCommand(
 		newRepoInitCommand(std, &ws),
 		newRepoStageCommand(std, &ws),
@@ -143,6 +156,9 @@ func runRepoInit(opts repoInitOptions) error {
 			expiry.Timestamp = p
 		}
 	}
+	if opts.Workspace == "" {
+		opts.Workspace = "."
+	}
 	w, err := workspace.Init(opts.Workspace, workspace.InitOptions{
 		RootKeys: rootKeys, RootThreshold: opts.RootThreshold,
 		TargetsKeys: targetsKeys, TargetsThreshold: opts.TargetsThreshold,
@@ -205,7 +221,7 @@ func runRepoStage(opts repoStageOptions) error {
 	if opts.Registry == "" || opts.Keys == "" {
 		return usagef("--registry and --keys are both required")
 	}
-	w, err := workspace.Open(opts.Workspace)
+	w, err := openWorkspace(opts.Workspace)
 	if err != nil {
 		return err
 	}
@@ -267,7 +283,7 @@ func runRepoSign(opts repoSignOptions) error {
 	if opts.Key == "" {
 		return usagef("--key is required: give your private key file")
 	}
-	w, err := workspace.Open(opts.Workspace)
+	w, err := openWorkspace(opts.Workspace)
 	if err != nil {
 		return err
 	}
@@ -330,7 +346,7 @@ published role is within its re-sign window: run it on a schedule to alert.`,
 }
 
 func runRepoStatus(opts repoStatusOptions) error {
-	w, err := workspace.Open(opts.Workspace)
+	w, err := openWorkspace(opts.Workspace)
 	if err != nil {
 		return err
 	}
@@ -436,7 +452,7 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 	if opts.OnlineKey == "" || opts.To == "" {
 		return usagef("--online-key and --to are both required")
 	}
-	w, err := workspace.Open(opts.Workspace)
+	w, err := openWorkspace(opts.Workspace)
 	if err != nil {
 		return err
 	}
@@ -521,7 +537,7 @@ When the targets keys change, targets is staged again for the new keys.`,
 }
 
 func runRepoRotate(opts repoRotateOptions) error {
-	w, err := workspace.Open(opts.Workspace)
+	w, err := openWorkspace(opts.Workspace)
 	if err != nil {
 		return err
 	}
@@ -583,7 +599,7 @@ func runRepoDelegate(opts repoDelegateOptions) error {
 	if opts.Registry == "" || len(opts.Keys) == 0 {
 		return usagef("--registry and --key are both required")
 	}
-	w, err := workspace.Open(opts.Workspace)
+	w, err := openWorkspace(opts.Workspace)
 	if err != nil {
 		return err
 	}
@@ -626,7 +642,7 @@ func runRepoRenew(opts repoRenewOptions) error {
 	if opts.Role == "" {
 		return usagef("--role is required: root, targets or a delegated registry host")
 	}
-	w, err := workspace.Open(opts.Workspace)
+	w, err := openWorkspace(opts.Workspace)
 	if err != nil {
 		return err
 	}

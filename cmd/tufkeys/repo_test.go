@@ -15,6 +15,7 @@ import (
 
 	"github.com/tufkeys/tufkeys/internal/repohttp"
 	"github.com/tufkeys/tufkeys/internal/s3test"
+	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/internal/syncbuf"
 )
 
@@ -193,5 +194,27 @@ func TestServe(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, "serve", filepath.Join(dir, "missing")); code != exitFail || !strings.Contains(errOut, "is not a directory") {
 		t.Errorf("serve of a missing directory: exit %d %q", code, errOut)
+	}
+}
+
+// repo commands find the workspace from any directory inside it, as git
+// finds its repository.
+func TestWorkspaceFoundFromSubdirectory(t *testing.T) {
+	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(c.WS.Dir, "targets", "deeper")
+	os.MkdirAll(sub, 0o755)
+	t.Chdir(sub)
+	t.Setenv("TUFKEYS_WORKSPACE", "")
+	code, out, errOut := runCLI(t, "repo", "status")
+	if code != exitOK || !strings.Contains(out, "staged root v1") {
+		t.Errorf("repo status from a subdirectory: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Chdir(t.TempDir())
+	code, _, errOut = runCLI(t, "repo", "status")
+	if code != exitFail || !strings.Contains(errOut, "nor any parent holds tufkeys-workspace.json") {
+		t.Errorf("outside any workspace: exit %d, %q", code, errOut)
 	}
 }

@@ -36,7 +36,8 @@ const (
 )
 
 // Resolve picks the registry URL: the flag, else npm_config_registry, else
-// the project's .npmrc (in dir), else the user's .npmrc. No registry is
+// the .npmrc of the project dir is in (found as npm finds it), else the
+// user's .npmrc. No registry is
 // assumed: without one, it says how to name it.
 func Resolve(flag, dir string) (string, error) {
 	if flag != "" {
@@ -49,7 +50,7 @@ func Resolve(flag, dir string) (string, error) {
 	}
 	var files []string
 	if dir != "" {
-		files = append(files, filepath.Join(dir, ".npmrc"))
+		files = append(files, filepath.Join(projectDir(dir), ".npmrc"))
 	}
 	if user := os.Getenv("NPM_CONFIG_USERCONFIG"); user != "" {
 		files = append(files, user)
@@ -62,6 +63,28 @@ func Resolve(flag, dir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%w: pass --registry URL, set npm_config_registry, or add a registry= line to .npmrc", ErrNoRegistry)
+}
+
+// projectDir is the project a directory belongs to, as npm finds it: the
+// nearest directory, dir or a parent, that holds package.json or
+// node_modules; dir itself when none does.
+func projectDir(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return dir
+	}
+	for d := abs; ; {
+		for _, marker := range []string{"package.json", "node_modules"} {
+			if _, err := os.Stat(filepath.Join(d, marker)); err == nil {
+				return d
+			}
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return abs
+		}
+		d = parent
+	}
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)

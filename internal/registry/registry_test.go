@@ -121,6 +121,13 @@ func TestResolve(t *testing.T) {
 	if got, _ := Resolve("", project); got != "https://project.example.test/" {
 		t.Errorf("project .npmrc: %q", got)
 	}
+	// from inside the project, as npm finds it: the nearest package.json
+	sub := filepath.Join(project, "packages", "app", "src")
+	os.MkdirAll(sub, 0o755)
+	os.WriteFile(filepath.Join(project, "package.json"), []byte("{}"), 0o644)
+	if got, _ := Resolve("", sub); got != "https://project.example.test/" {
+		t.Errorf("from a subdirectory: %q", got)
+	}
 	t.Setenv("npm_config_registry", "https://env.example.test/")
 	if got, _ := Resolve("", project); got != "https://env.example.test/" {
 		t.Errorf("environment: %q", got)

@@ -169,6 +169,25 @@ type Workspace struct {
 	Now func() time.Time
 }
 
+// Find returns the workspace directory that dir is in: dir itself or its
+// nearest parent holding a workspace, as git finds its repository.
+func Find(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := abs; ; {
+		if _, err := os.Stat(filepath.Join(d, configFile)); err == nil {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", fmt.Errorf("neither %s nor any parent holds %s: run tufkeys repo init first, or pass --workspace: %w", abs, configFile, ErrNotWorkspace)
+		}
+		d = parent
+	}
+}
+
 // Open opens an initialized workspace.
 func Open(dir string) (*Workspace, error) {
 	data, err := safefile.Read(filepath.Join(dir, configFile), 1<<16)
