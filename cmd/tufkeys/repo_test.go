@@ -15,8 +15,8 @@ import (
 
 	"github.com/tufkeys/tufkeys/internal/repohttp"
 	"github.com/tufkeys/tufkeys/internal/s3test"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/internal/syncbuf"
+	"github.com/tufkeys/tufkeys/internal/testrepo"
 )
 
 // The README's signing ceremony, command by command, with real encrypted
