@@ -1,7 +1,14 @@
+#!/usr/bin/env bash
 # Sourced by scripts/test.sh and scripts/bench.sh: installs versitygw (cached
 # across runs), starts it on loopback with a data directory under a temp
 # dir, creates a publicly readable bucket, exports the settings tests read,
 # and stops it on exit, whatever happened.
+#
+# Run directly, it starts a server to try S3 publishing by hand and prints
+# the settings to use; it runs until stopped:
+#
+#   scripts/s3-server.sh start    # prints export lines and a publish command
+#   scripts/s3-server.sh stop
 
 VERSITYGW_VERSION=v1.8.0
 TOOLS_DIR="${TUFKEYS_TOOLS_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/tufkeys-tools}"
@@ -55,3 +62,45 @@ s3_start() {
 	echo "could not start versitygw; see the log above" >&2
 	return 1
 }
+
+# standalone: scripts/s3-server.sh start|stop
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -euo pipefail
+	cd "$(dirname "$0")/.."
+	STATE="${TMPDIR:-/tmp}/tufkeys-s3-server"
+	case "${1:-}" in
+	start)
+		if [ -f "$STATE/pid" ] && kill -0 "$(cat "$STATE/pid")" 2>/dev/null; then
+			echo "already running; its settings:" >&2
+			cat "$STATE/env"
+			exit 0
+		fi
+		s3_start >&2
+		trap - EXIT
+		mkdir -p "$STATE"
+		echo "$S3_PID" >"$STATE/pid"
+		echo "$S3_TMP" >"$STATE/tmp"
+		{
+			echo "export AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
+			echo "export AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
+			echo "export AWS_REGION=$AWS_REGION"
+			echo "export AWS_EC2_METADATA_DISABLED=true"
+			echo "# then: tufkeys repo publish --online-key online.key --to s3://$TUFKEYS_S3_BUCKET/tuf --endpoint-url $TUFKEYS_S3_ENDPOINT --path-style"
+			echo "# and read it at $TUFKEYS_S3_ENDPOINT/$TUFKEYS_S3_BUCKET/tuf"
+		} | tee "$STATE/env"
+		;;
+	stop)
+		if [ ! -f "$STATE/pid" ]; then
+			echo "no server started by scripts/s3-server.sh start is running" >&2
+			exit 1
+		fi
+		S3_PID=$(cat "$STATE/pid") S3_TMP=$(cat "$STATE/tmp") s3_stop
+		rm -rf "$STATE"
+		echo "stopped" >&2
+		;;
+	*)
+		echo "usage: scripts/s3-server.sh start|stop" >&2
+		exit 2
+		;;
+	esac
+fi

@@ -456,9 +456,12 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 	if err != nil {
 		return err
 	}
-	signer, err := keyfile.Open(opts.OnlineKey, opts.Passphrase)
-	if err != nil {
-		return err
+	var signer *keyfile.Signer
+	if !opts.DryRun {
+		// a dry run signs nothing: it never asks for the passphrase
+		if signer, err = keyfile.Open(opts.OnlineKey, opts.Passphrase); err != nil {
+			return err
+		}
 	}
 	store, err := storage.Open(ctx, opts.To, opts.Store)
 	if err != nil {

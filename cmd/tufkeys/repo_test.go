@@ -140,6 +140,10 @@ func TestCLICeremony(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want one line with %q", r.args[:2], code, errOut, r.want)
 		}
 	}
+	// a dry run never opens the online key: the wrong passphrase is not asked
+	if code, out, errOut := runCLI(t, "repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--to", "public", "--dry-run"); code != exitOK || !strings.Contains(out, "dry run: would publish") {
+		t.Errorf("dry run with a wrong passphrase: exit %d\n%s%s", code, out, errOut)
+	}
 	code, _, errOut := runCLI(t, "repo", "publish", "--workspace", "ws", "--to", "public")
 	if code != exitUsage || !strings.Contains(errOut, "--online-key and --to are both required") {
 		t.Errorf("publish without --online-key: exit %d, %q", code, errOut)

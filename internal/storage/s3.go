@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -31,6 +32,8 @@ var (
 	ErrNoBucket = errors.New("no such bucket")
 	// ErrUnreachable marks an endpoint that does not answer.
 	ErrUnreachable = errors.New("store unreachable")
+	// ErrNoCredentials marks a configuration that yields no credentials.
+	ErrNoCredentials = errors.New("no credentials")
 )
 
 // S3 is a store in an S3 bucket (AWS or any S3-compatible server).
@@ -74,7 +77,21 @@ func OpenS3(ctx context.Context, bucketPrefix string, opts Options) (*S3, error)
 	if prefix != "" {
 		label += "/" + prefix
 	}
-	return &S3{client: client, bucket: bucket, prefix: prefix, label: label}, nil
+	s := &S3{client: client, bucket: bucket, prefix: prefix, label: label}
+	// one request up front, so that a missing bucket, missing or wrong
+	// credentials and an endpoint that does not answer each get their own
+	// sentence, not whatever the first object request makes of them (a
+	// HEAD on an object of a missing bucket is a bare 404)
+	hctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	if _, err := client.HeadBucket(hctx, &s3.HeadBucketInput{Bucket: &bucket}); err != nil {
+		err = s.explain("", err)
+		if errors.Is(err, ErrNotFound) {
+			err = fmt.Errorf("bucket %s does not exist: create it, or correct the destination: %w", bucket, ErrNoBucket)
+		}
+		return nil, err
+	}
+	return s, nil
 }
 
 func (s *S3) String() string { return s.label }
@@ -181,6 +198,13 @@ func (s *S3) explain(name string, err error) error {
 		return nil
 	}
 	var apiErr smithy.APIError
+	var signErr *v4.SigningError
+	// the SDK wraps a failed credentials chain in no type of its own
+	// (smithy's identity resolution): its messages are what tells it
+	msg := err.Error()
+	if errors.As(err, &signErr) || strings.Contains(msg, "get credentials:") || strings.Contains(msg, "failed to retrieve credentials") {
+		return fmt.Errorf("no AWS credentials for %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where a role provides them: %w", s.label, ErrNoCredentials)
+	}
 	if errors.As(err, &apiErr) {
 		switch apiErr.ErrorCode() {
 		case "NoSuchKey", "NotFound":
@@ -188,7 +212,7 @@ func (s *S3) explain(name string, err error) error {
 		case "PreconditionFailed", "ConditionalRequestConflict":
 			return fmt.Errorf("%s: %s was changed by another writer: %w", s.label, name, ErrChanged)
 		case "NoSuchBucket":
-			return fmt.Errorf("bucket %s does not exist: create it or correct --to: %w", s.bucket, ErrNoBucket)
+			return fmt.Errorf("bucket %s does not exist: create it, or correct the destination: %w", s.bucket, ErrNoBucket)
 		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden", "InvalidToken", "ExpiredToken":
 			return fmt.Errorf("%s refused the credentials (%s): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the profile, and that they may read, write and list the bucket: %w", s.label, apiErr.ErrorCode(), ErrAccessDenied)
 		}
@@ -201,13 +225,13 @@ func (s *S3) explain(name string, err error) error {
 		case http.StatusPreconditionFailed:
 			return fmt.Errorf("%s: %s was changed by another writer: %w", s.label, name, ErrChanged)
 		case http.StatusForbidden:
-			return fmt.Errorf("%s refused access to %s: check the credentials, and that they may read, write and list the bucket: %w", s.label, name, ErrAccessDenied)
+			return fmt.Errorf("%s refused the credentials (403 Forbidden): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the profile, and that they may read, write and list the bucket: %w", s.label, ErrAccessDenied)
 		}
 	}
 	var netErr net.Error
 	var opErr *net.OpError
 	if errors.As(err, &opErr) || errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("cannot reach the S3 endpoint for %s: check --endpoint-url and the network: %w", s.label, ErrUnreachable)
+		return fmt.Errorf("cannot reach the S3 endpoint for %s: check the endpoint URL and the network: %w", s.label, ErrUnreachable)
 	}
 	return fmt.Errorf("%s: %s: %w", s.label, path.Base(name), err)
 }

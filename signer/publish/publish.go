@@ -71,7 +71,9 @@ type Report struct {
 // Publish signs snapshot and timestamp with the online key and writes the
 // release: key lists, delegated metadata, targets, every root, snapshot,
 // timestamp. Files already published with the same bytes are skipped, so a
-// publish that stopped half way completes when run again.
+// publish that stopped half way completes when run again. With
+// Options.DryRun, online may be nil: nothing is signed or written, and the
+// key need not be opened (no passphrase is asked).
 func Publish(ctx context.Context, ws *workspace.Workspace, online *keyfile.Signer, store storage.Store, opts Options) (Report, error) {
 	rel, err := ws.Release(true)
 	if err != nil {
@@ -122,8 +124,11 @@ func Timestamp(ctx context.Context, ws *workspace.Workspace, online *keyfile.Sig
 
 func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release, online *keyfile.Signer, store storage.Store, files []storage.Object, resign bool, opts Options) (Report, error) {
 	root := rel.Root()
+	if online == nil && !opts.DryRun {
+		return Report{}, errors.New("publishing needs the online key")
+	}
 	for _, role := range []string{metadata.SNAPSHOT, metadata.TIMESTAMP} {
-		if !slices.Contains(root.Signed.Roles[role].KeyIDs, online.KeyID) {
+		if online != nil && !slices.Contains(root.Signed.Roles[role].KeyIDs, online.KeyID) {
 			return Report{}, fmt.Errorf("%s is not the online key of root v%d, which names %v for %s: pass the right --online-key: %w",
 				online.Name, root.Signed.Version, root.Signed.Roles[role].KeyIDs, role, ErrWrongOnlineKey)
 		}
@@ -390,6 +395,12 @@ func timestampVersion(md *metadata.Metadata[metadata.TimestampType]) int64 {
 // go-tuf's Metadata.Sign, which derives the keyid itself and appends
 // duplicates.
 func sign[T metadata.Roles](md *metadata.Metadata[T], online *keyfile.Signer) ([]byte, error) {
+	if online == nil {
+		// a dry run, which never opens the key: what would be uploaded
+		// is listed, never written
+		md.Signatures = []metadata.Signature{}
+		return md.ToBytes(true)
+	}
 	payload, err := cjson.EncodeCanonical(md.Signed)
 	if err != nil {
 		return nil, err
