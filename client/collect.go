@@ -15,8 +15,6 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
-
-	"github.com/tufkeys/tufkeys/internal/storage"
 )
 
 // Bounds on a whole repository, so that a hostile mirror cannot make a
@@ -26,7 +24,7 @@ const maxRoles = 64
 // Repository is a whole repository, verified: every file a mirror must
 // serve, in the order a writer must put them in place.
 type Repository struct {
-	Objects []storage.Object
+	Objects []File
 	// KeyLists are the target names, e.g. registry.example.test/keys.json.
 	KeyLists       []string
 	RootVersion    int64
@@ -62,7 +60,7 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 	r := &Repository{}
 	versions := map[string]int64{}
 	add := func(name string, data []byte, phase int) {
-		r.Objects = append(r.Objects, storage.Object{Name: name, Data: data, Phase: phase})
+		r.Objects = append(r.Objects, File{Name: name, Data: data, Phase: phase})
 	}
 	trustedVersion := tm.Root.Signed.Version
 	earlier, err := c.earlierRoots(get, trustedVersion)
@@ -70,9 +68,9 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 		return nil, err
 	}
 	for i, data := range earlier {
-		add(rootName(int64(i+1)), data, storage.PhaseRoot)
+		add(rootName(int64(i+1)), data, PhaseRoot)
 	}
-	add(rootName(trustedVersion), c.opts.TrustedRoot, storage.PhaseRoot)
+	add(rootName(trustedVersion), c.opts.TrustedRoot, PhaseRoot)
 	for v := trustedVersion + 1; v < trustedVersion+maxRootRotations; v++ {
 		last = rootName(v)
 		data, err := f.download(f.url(last), rootMax)
@@ -85,7 +83,7 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 		if _, err := tm.UpdateRoot(data); err != nil {
 			return nil, explain(repo, last, err)
 		}
-		add(rootName(v), data, storage.PhaseRoot)
+		add(rootName(v), data, PhaseRoot)
 	}
 	r.RootVersion = tm.Root.Signed.Version
 	ts, err := get("timestamp.json", timestampMax)
@@ -132,10 +130,10 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 		}
 		versions[next.name] = md.Signed.Version
 		if next.name == metadata.TARGETS {
-			add(name, data, storage.PhaseTargetsMeta)
+			add(name, data, PhaseTargetsMeta)
 			r.TargetsVersion = md.Signed.Version
 		} else {
-			add(name, data, storage.PhaseDelegated)
+			add(name, data, PhaseDelegated)
 		}
 		if err := c.collectTargets(get, md, r); err != nil {
 			return nil, explain(repo, last, err)
@@ -146,8 +144,8 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 			}
 		}
 	}
-	add(snapName, snap, storage.PhaseSnapshot)
-	add("timestamp.json", ts, storage.PhaseTimestamp)
+	add(snapName, snap, PhaseSnapshot)
+	add("timestamp.json", ts, PhaseTimestamp)
 	versions[metadata.ROOT] = tm.Root.Signed.Version
 	versions[metadata.TIMESTAMP] = tm.Timestamp.Signed.Version
 	versions[metadata.SNAPSHOT] = tm.Snapshot.Signed.Version
@@ -156,10 +154,30 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 	}
 	// writers put files in place phase by phase; within a phase, in the
 	// order they were verified
-	slices.SortStableFunc(r.Objects, func(a, b storage.Object) int { return a.Phase - b.Phase })
+	slices.SortStableFunc(r.Objects, func(a, b File) int { return a.Phase - b.Phase })
 	sort.Strings(r.KeyLists)
 	return r, nil
 }
+
+// File is one file of a repository, to be put in place by a writer: every
+// file of a lower phase before any of a higher one, so that readers see
+// the old repository or the new one, never a mix.
+type File struct {
+	Name  string // slash-separated, relative to the repository's root
+	Data  []byte
+	Phase int
+}
+
+// Phases of a repository write, in order: key lists, delegated metadata,
+// targets, roots, snapshot, timestamp.
+const (
+	PhaseTargets = iota
+	PhaseDelegated
+	PhaseTargetsMeta
+	PhaseRoot
+	PhaseSnapshot
+	PhaseTimestamp
+)
 
 // ErrRollback marks a repository older than what this client already
 // trusts: a stale mirror, or a replay of old metadata.
@@ -249,7 +267,7 @@ func (c *Client) collectTargets(get func(string, int64) ([]byte, error), md *met
 		if err := tf.VerifyLengthHashes(data); err != nil {
 			return err
 		}
-		r.Objects = append(r.Objects, storage.Object{Name: name, Data: data, Phase: storage.PhaseTargets})
+		r.Objects = append(r.Objects, File{Name: name, Data: data, Phase: PhaseTargets})
 		r.KeyLists = append(r.KeyLists, n)
 	}
 	return nil

@@ -14,7 +14,7 @@ import (
 
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/client/archive"
-	"github.com/tufkeys/tufkeys/internal/storage"
+	"github.com/tufkeys/tufkeys/store"
 )
 
 // Mirror verifies the repository at from against the client's trusted root
@@ -28,21 +28,23 @@ import (
 // the error matches ErrDestinationNewer. The new timestamp replaces only
 // the one checked, so a second mirror run racing this one cannot slip an
 // older one in between.
-func Mirror(ctx context.Context, cl *client.Client, from string, store storage.Store, opts storage.SyncOptions) (*client.Repository, storage.SyncReport, error) {
+func Mirror(ctx context.Context, cl *client.Client, from string, dst store.Store, opts store.SyncOptions) (*client.Repository, store.SyncReport, error) {
 	repo, err := cl.Collect(ctx, from)
 	if err != nil {
-		return nil, storage.SyncReport{}, err
+		return nil, store.SyncReport{}, err
 	}
-	tag, err := checkDestination(ctx, store, repo)
+	tag, err := checkDestination(ctx, dst, repo)
 	if err != nil {
-		return repo, storage.SyncReport{}, err
+		return repo, store.SyncReport{}, err
 	}
-	for i := range repo.Objects {
-		if repo.Objects[i].Name == timestampFile {
-			repo.Objects[i].IfMatch = tag
+	objects := make([]store.Object, len(repo.Objects))
+	for i, f := range repo.Objects {
+		objects[i] = store.Object{Name: f.Name, Data: f.Data, Phase: f.Phase}
+		if f.Name == timestampFile {
+			objects[i].IfMatch = tag
 		}
 	}
-	rep, err := storage.Sync(ctx, store, repo.Objects, opts)
+	rep, err := store.Sync(ctx, dst, objects, opts)
 	return repo, rep, err
 }
 
@@ -62,24 +64,24 @@ const (
 // naming a higher snapshot. It returns the tag of the timestamp it
 // checked. A timestamp that no root of the repository signed is not this
 // repository's, and is refused as well: the destination is wrong.
-func checkDestination(ctx context.Context, store storage.Store, repo *client.Repository) (storage.Tag, error) {
+func checkDestination(ctx context.Context, dst store.Store, repo *client.Repository) (store.Tag, error) {
 	next := fmt.Sprintf("%d.root.json", repo.RootVersion+1)
-	switch state, _, err := store.Compare(ctx, next, nil); {
+	switch state, _, err := dst.Compare(ctx, next, nil); {
 	case err != nil:
-		return "", fmt.Errorf("%s: %s: %w", store, next, err)
-	case state != storage.Missing:
-		return "", fmt.Errorf("%s serves %s, a root newer than the source's v%d: refusing to copy an older repository over it; mirror from an up-to-date source: %w", store, next, repo.RootVersion, ErrDestinationNewer)
+		return "", fmt.Errorf("%s: %s: %w", dst, next, err)
+	case state != store.Missing:
+		return "", fmt.Errorf("%s serves %s, a root newer than the source's v%d: refusing to copy an older repository over it; mirror from an up-to-date source: %w", dst, next, repo.RootVersion, ErrDestinationNewer)
 	}
-	data, tag, err := store.Get(ctx, timestampFile, maxTimestamp)
-	if errors.Is(err, storage.ErrNotFound) {
-		return storage.Absent, nil
+	data, tag, err := dst.Get(ctx, timestampFile, maxTimestamp)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Absent, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("%s: %s: %w", store, timestampFile, err)
+		return "", fmt.Errorf("%s: %s: %w", dst, timestampFile, err)
 	}
 	have, err := metadata.Timestamp().FromBytes(data)
 	if err != nil {
-		return "", fmt.Errorf("%s serves a %s that is not TUF metadata (%v): check the destination", store, timestampFile, err)
+		return "", fmt.Errorf("%s serves a %s that is not TUF metadata (%v): check the destination", dst, timestampFile, err)
 	}
 	ours, err := metadata.Timestamp().FromBytes(repo.Object(timestampFile))
 	if err != nil {
@@ -99,7 +101,7 @@ func checkDestination(ctx context.Context, store storage.Store, repo *client.Rep
 		}
 		if have.Signed.Version > ours.Signed.Version || snap(have) > snap(ours) {
 			return "", fmt.Errorf("%s serves timestamp v%d (snapshot v%d), newer than the source's v%d (snapshot v%d): refusing to roll the mirror back; the source is stale or not the origin: mirror from an up-to-date source: %w",
-				store, have.Signed.Version, snap(have), ours.Signed.Version, snap(ours), ErrDestinationNewer)
+				dst, have.Signed.Version, snap(have), ours.Signed.Version, snap(ours), ErrDestinationNewer)
 		}
 		return tag, nil
 	}
@@ -110,7 +112,7 @@ func checkDestination(ctx context.Context, store storage.Store, repo *client.Rep
 			return tag, nil
 		}
 	}
-	return "", fmt.Errorf("%s serves a %s that no root of this repository signed: it holds another repository; check the destination", store, timestampFile)
+	return "", fmt.Errorf("%s serves a %s that no root of this repository signed: it holds another repository; check the destination", dst, timestampFile)
 }
 
 // Export verifies the repository at from and writes it to one .tar.gz

@@ -19,11 +19,11 @@ import (
 	"github.com/tufkeys/tufkeys/client/mirror"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
 	"github.com/tufkeys/tufkeys/internal/s3test"
-	"github.com/tufkeys/tufkeys/internal/storage"
 	"github.com/tufkeys/tufkeys/internal/syncbuf"
 	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
+	"github.com/tufkeys/tufkeys/store"
 )
 
 const (
@@ -134,8 +134,8 @@ func TestMirrorServesWhatTheOriginServes(t *testing.T) {
 	c, originURL := origin(t)
 	cl, _ := newClient(t, c, []string{originURL})
 	dir := t.TempDir()
-	store, _ := storage.NewDir(dir)
-	repo, rep, err := mirror.Mirror(ctx, cl, originURL, store, storage.SyncOptions{})
+	dst, _ := store.NewDir(dir)
+	repo, rep, err := mirror.Mirror(ctx, cl, originURL, dst, store.SyncOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,19 +157,19 @@ func TestMirrorServesWhatTheOriginServes(t *testing.T) {
 		}
 	}
 	// incremental: nothing changed, nothing copied; one change, a few files
-	if _, rep, err = mirror.Mirror(ctx, cl, originURL, store, storage.SyncOptions{}); err != nil || len(rep.Uploaded) != 0 {
+	if _, rep, err = mirror.Mirror(ctx, cl, originURL, dst, store.SyncOptions{}); err != nil || len(rep.Uploaded) != 0 {
 		t.Errorf("second mirror uploaded %v (%v)", rep.Uploaded, err)
 	}
 	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
 		t.Fatal(err)
 	}
-	if _, rep, err = mirror.Mirror(ctx, cl, originURL, store, storage.SyncOptions{}); err != nil || len(rep.Uploaded) != 4 {
+	if _, rep, err = mirror.Mirror(ctx, cl, originURL, dst, store.SyncOptions{}); err != nil || len(rep.Uploaded) != 4 {
 		t.Errorf("mirror after one change uploaded %v (%v)", rep.Uploaded, err)
 	}
 	// a mirror of the mirror is a mirror too
 	second := t.TempDir()
-	store2, _ := storage.NewDir(second)
-	if _, _, err := mirror.Mirror(ctx, cl, mirrorURL, store2, storage.SyncOptions{}); err != nil {
+	store2, _ := store.NewDir(second)
+	if _, _, err := mirror.Mirror(ctx, cl, mirrorURL, store2, store.SyncOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	sameFiles(t, c.RepoDir, second)
@@ -197,15 +197,15 @@ func TestMirrorNeverGoesBackwards(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	store, _ := storage.NewDir(dir)
+	dst, _ := store.NewDir(dir)
 	cl, _ := newClient(t, c, []string{originURL})
-	if _, _, err := mirror.Mirror(ctx, cl, originURL, store, storage.SyncOptions{}); err != nil {
+	if _, _, err := mirror.Mirror(ctx, cl, originURL, dst, store.SyncOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	current, _ := os.ReadFile(filepath.Join(dir, "timestamp.json"))
 	// a client that never saw the origin copies from the stale upstream
 	fresh, _ := newClient(t, c, []string{stale})
-	_, rep, err := mirror.Mirror(ctx, fresh, stale, store, storage.SyncOptions{})
+	_, rep, err := mirror.Mirror(ctx, fresh, stale, dst, store.SyncOptions{})
 	if !errors.Is(err, mirror.ErrDestinationNewer) || !strings.Contains(err.Error(), "timestamp v3 (snapshot v3), newer than the source's v2 (snapshot v2)") {
 		t.Fatalf("mirror from a stale upstream: %v", err)
 	}
@@ -214,11 +214,11 @@ func TestMirrorNeverGoesBackwards(t *testing.T) {
 	}
 	// a client that trusts the newer repository refuses the stale one even
 	// towards a new, empty destination
-	empty, _ := storage.NewDir(t.TempDir())
+	empty, _ := store.NewDir(t.TempDir())
 	if _, err := cl.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := mirror.Mirror(ctx, cl, stale, empty, storage.SyncOptions{}); !errors.Is(err, client.ErrRollback) {
+	if _, _, err := mirror.Mirror(ctx, cl, stale, empty, store.SyncOptions{}); !errors.Is(err, client.ErrRollback) {
 		t.Errorf("mirror from a stale upstream by a client that knows better: %v", err)
 	}
 }
@@ -268,8 +268,8 @@ func TestMirrorRefusesATamperedSource(t *testing.T) {
 	bad := tamperedServer(t, c.RepoDir)
 	cl, _ := newClient(t, c, []string{bad})
 	dir := t.TempDir()
-	store, _ := storage.NewDir(dir)
-	_, _, err := mirror.Mirror(ctx, cl, bad, store, storage.SyncOptions{})
+	dst, _ := store.NewDir(dir)
+	_, _, err := mirror.Mirror(ctx, cl, bad, dst, store.SyncOptions{})
 	if !errors.Is(err, client.ErrInconsistent) || !strings.Contains(err.Error(), "does not match the length or hash") {
 		t.Fatalf("err = %v", err)
 	}
@@ -418,8 +418,8 @@ func TestMirrorToS3(t *testing.T) {
 	srv := s3test.Get(t)
 	c, originURL := origin(t)
 	cl, _ := newClient(t, c, []string{originURL})
-	store, prefix := srv.Store(t)
-	if _, _, err := mirror.Mirror(ctx, cl, originURL, store, storage.SyncOptions{}); err != nil {
+	dst, prefix := srv.Store(t)
+	if _, _, err := mirror.Mirror(ctx, cl, originURL, dst, store.SyncOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	viaBucket, _ := newClient(t, c, []string{srv.PublicURL(prefix)})

@@ -13,7 +13,7 @@ import (
 
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/client/mirror"
-	"github.com/tufkeys/tufkeys/internal/storage"
+	"github.com/tufkeys/tufkeys/store"
 )
 
 type mirrorOptions struct {
@@ -22,7 +22,7 @@ type mirrorOptions struct {
 	From   string
 	To     string
 	DryRun bool
-	Store  storage.Options
+	Store  store.Options
 	Format string
 }
 
@@ -74,16 +74,16 @@ func runMirror(ctx context.Context, opts mirrorOptions) error {
 	if err != nil {
 		return err
 	}
-	store, err := storage.Open(ctx, opts.To, opts.Store)
+	dst, err := store.Open(ctx, opts.To, opts.Store)
 	if err != nil {
 		return err
 	}
-	repo, rep, err := mirror.Mirror(ctx, cl, opts.From, store, storage.SyncOptions{DryRun: opts.DryRun, Progress: terminalProgress(opts.Err)})
+	repo, rep, err := mirror.Mirror(ctx, cl, opts.From, dst, store.SyncOptions{DryRun: opts.DryRun, Progress: terminalProgress(opts.Err)})
 	if err != nil {
 		return err
 	}
 	if opts.Format == "json" {
-		return writeJSON(opts.Out, copyReport{Source: opts.From, Destination: store.String(), DryRun: opts.DryRun, Root: repo.RootVersion, Targets: repo.TargetsVersion,
+		return writeJSON(opts.Out, copyReport{Source: opts.From, Destination: dst.String(), DryRun: opts.DryRun, Root: repo.RootVersion, Targets: repo.TargetsVersion,
 			KeyLists: nonNil(repo.KeyLists), Copied: nonNil(rep.Uploaded), Unchanged: rep.Skipped, Files: len(repo.Objects)})
 	}
 	verb := "mirrored"
@@ -92,7 +92,7 @@ func runMirror(ctx context.Context, opts mirrorOptions) error {
 	}
 	fmt.Fprintf(opts.Out, "%s root v%d, targets v%d, %d key %s (%s) to %s: %d %s copied, %d unchanged\n",
 		verb, repo.RootVersion, repo.TargetsVersion, len(repo.KeyLists), plural(len(repo.KeyLists), "list", "lists"), strings.Join(repo.KeyLists, ", "),
-		store, len(rep.Uploaded), plural(len(rep.Uploaded), "file", "files"), rep.Skipped)
+		dst, len(rep.Uploaded), plural(len(rep.Uploaded), "file", "files"), rep.Skipped)
 	return nil
 }
 

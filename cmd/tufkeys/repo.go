@@ -8,10 +8,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tufkeys/tufkeys/bundle"
-	"github.com/tufkeys/tufkeys/internal/storage"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
+	"github.com/tufkeys/tufkeys/store"
 )
 
 // openWorkspace opens the workspace --workspace names, or, when it names
@@ -400,7 +400,7 @@ type repoPublishOptions struct {
 	DryRun     bool
 	MoveOrigin bool
 	Format     string
-	Store      storage.Options
+	Store      store.Options
 	Passphrase keyfile.Passphrase
 	// TimestampOnly re-signs snapshot and timestamp alone.
 	TimestampOnly bool
@@ -463,22 +463,22 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 			return err
 		}
 	}
-	store, err := storage.Open(ctx, opts.To, opts.Store)
+	dst, err := store.Open(ctx, opts.To, opts.Store)
 	if err != nil {
 		return err
 	}
 	po := publish.Options{DryRun: opts.DryRun, Progress: opts.Err, MoveOrigin: opts.MoveOrigin}
 	var rep publish.Report
 	if opts.TimestampOnly {
-		rep, err = publish.Timestamp(ctx, w, signer, store, po)
+		rep, err = publish.Timestamp(ctx, w, signer, dst, po)
 	} else {
-		rep, err = publish.Publish(ctx, w, signer, store, po)
+		rep, err = publish.Publish(ctx, w, signer, dst, po)
 	}
 	if err != nil {
 		return err
 	}
 	if opts.Format == "json" {
-		return writeJSON(opts.Out, publishReport{Destination: store.String(), DryRun: opts.DryRun, Root: rep.Root, Targets: rep.Targets, Snapshot: rep.Snapshot,
+		return writeJSON(opts.Out, publishReport{Destination: dst.String(), DryRun: opts.DryRun, Root: rep.Root, Targets: rep.Targets, Snapshot: rep.Snapshot,
 			Timestamp: rep.Timestamp, Resigned: rep.Resigned, Uploaded: nonNil(rep.Uploaded), Unchanged: rep.Skipped})
 	}
 	verb := "published"
@@ -494,7 +494,7 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 		what = fmt.Sprintf("snapshot v%d and timestamp v%d", rep.Snapshot, rep.Timestamp)
 	}
 	fmt.Fprintf(opts.Out, "%s %s to %s (%d %s uploaded, %d unchanged)\n",
-		verb, what, store, len(rep.Uploaded), plural(len(rep.Uploaded), "file", "files"), rep.Skipped)
+		verb, what, dst, len(rep.Uploaded), plural(len(rep.Uploaded), "file", "files"), rep.Skipped)
 	return nil
 }
 

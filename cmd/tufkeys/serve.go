@@ -16,10 +16,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tufkeys/tufkeys/internal/repohttp"
-	"github.com/tufkeys/tufkeys/internal/storage"
+	"github.com/tufkeys/tufkeys/store"
 )
 
-func addStoreFlags(f *pflag.FlagSet, o *storage.Options) {
+func addStoreFlags(f *pflag.FlagSet, o *store.Options) {
 	f.StringVar(&o.EndpointURL, "endpoint-url", "", "S3-compatible endpoint, e.g. http://127.0.0.1:7070")
 	f.BoolVar(&o.PathStyle, "path-style", false, "address S3 buckets by path (most S3-compatible stores need it)")
 	f.StringVar(&o.Region, "region", "", "S3 region (default: from the AWS configuration)")

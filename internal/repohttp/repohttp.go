@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tufkeys/tufkeys/internal/storage"
+	"github.com/tufkeys/tufkeys/store"
 )
 
 // maxFile bounds what the server reads into memory; repository files
@@ -83,8 +83,8 @@ func serve(w http.ResponseWriter, r *http.Request, root *os.Root) {
 		return
 	}
 	sum := sha256.Sum256(data)
-	w.Header().Set("Content-Type", storage.ContentType(name))
-	w.Header().Set("Cache-Control", storage.CacheControl(name))
+	w.Header().Set("Content-Type", store.ContentType(name))
+	w.Header().Set("Cache-Control", store.CacheControl(name))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	// a content ETag lets clients revalidate timestamp.json with
 	// If-None-Match and get 304 Not Modified when it has not changed

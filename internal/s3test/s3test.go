@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tufkeys/tufkeys/internal/storage"
+	"github.com/tufkeys/tufkeys/store"
 )
 
 // Server is the test server's settings.
@@ -46,10 +46,10 @@ func Prefix(t testing.TB) string {
 }
 
 // Store opens a fresh prefix of the test bucket.
-func (s Server) Store(t testing.TB) (storage.Store, string) {
+func (s Server) Store(t testing.TB) (store.Store, string) {
 	t.Helper()
 	prefix := Prefix(t)
-	st, err := storage.OpenS3(context.Background(), s.Bucket+"/"+prefix, s.Options())
+	st, err := store.OpenS3(context.Background(), s.Bucket+"/"+prefix, s.Options())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +57,8 @@ func (s Server) Store(t testing.TB) (storage.Store, string) {
 }
 
 // Options are the storage options for the test server.
-func (s Server) Options() storage.Options {
-	return storage.Options{EndpointURL: s.Endpoint, PathStyle: true}
+func (s Server) Options() store.Options {
+	return store.Options{EndpointURL: s.Endpoint, PathStyle: true}
 }
 
 // PublicURL is the plain HTTP URL under which anyone reads prefix.

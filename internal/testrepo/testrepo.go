@@ -14,10 +14,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/tufkeys/tufkeys/internal/storage"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
+	"github.com/tufkeys/tufkeys/store"
 )
 
 // Key is a key pair held in memory.
@@ -50,7 +50,7 @@ type Ceremony struct {
 	Maintainers []Key
 	Online      Key
 	RepoDir     string
-	Store       storage.Store
+	Store       store.Store
 }
 
 // Options shape a ceremony; zero values give three maintainers with
@@ -89,7 +89,7 @@ func New(dir string, opts Options) (*Ceremony, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Store, err = storage.NewDir(c.RepoDir); err != nil {
+	if c.Store, err = store.NewDir(c.RepoDir); err != nil {
 		return nil, err
 	}
 	if err := c.Sign(opts.Threshold); err != nil {

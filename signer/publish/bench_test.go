@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/internal/s3test"
-	"github.com/tufkeys/tufkeys/internal/storage"
 	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/signer/publish"
+	"github.com/tufkeys/tufkeys/store"
 )
 
 const (
@@ -39,7 +39,7 @@ func BenchmarkIncrementalPublish(b *testing.B) {
 	dropNew := []string{"SHA256:DhQ8wR5APBvFHLF/+Tc+AYvPOdTpcIDqOhxsBHRwC7U"}
 	host := func(i int) string { return fmt.Sprintf("registry%02d.example.test", i) }
 	// history: every file ever published, kept in a local directory too
-	history, err := storage.NewDir(b.TempDir())
+	history, err := store.NewDir(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func BenchmarkIncrementalPublish(b *testing.B) {
 // uploadEverything is the naive publish: every file of the repository's
 // history, whether or not the store has it, with the same eight requests
 // in flight as a real publish.
-func uploadEverything(ctx context.Context, dir string, store storage.Store) (int, error) {
+func uploadEverything(ctx context.Context, dir string, dst store.Store) (int, error) {
 	var names []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -142,7 +142,7 @@ func uploadEverything(ctx context.Context, dir string, store storage.Store) (int
 			data, err := os.ReadFile(p)
 			if err == nil {
 				rel, _ := filepath.Rel(dir, p)
-				err = store.Put(ctx, filepath.ToSlash(rel), data, storage.Always)
+				err = dst.Put(ctx, filepath.ToSlash(rel), data, store.Always)
 			}
 			errs[i] = err
 		}()

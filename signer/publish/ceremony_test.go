@@ -21,10 +21,10 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
 	"github.com/tufkeys/tufkeys/internal/repohttp"
-	"github.com/tufkeys/tufkeys/internal/storage"
 	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
+	"github.com/tufkeys/tufkeys/store"
 )
 
 const host = "registry.example.test"
@@ -182,7 +182,7 @@ func TestPublishSameReleaseToAnotherStore(t *testing.T) {
 	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
 		t.Fatal(err)
 	}
-	other, err := storage.NewDir(t.TempDir())
+	other, err := store.NewDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,12 +217,12 @@ func TestPublishSameReleaseToAnotherStore(t *testing.T) {
 }
 
 type recordingStore struct {
-	storage.Store
+	store.Store
 	mu   sync.Mutex
 	puts []string
 }
 
-func (r *recordingStore) Put(ctx context.Context, name string, data []byte, ifMatch storage.Tag) error {
+func (r *recordingStore) Put(ctx context.Context, name string, data []byte, ifMatch store.Tag) error {
 	r.mu.Lock()
 	r.puts = append(r.puts, name)
 	r.mu.Unlock()
@@ -714,14 +714,14 @@ func readPublished(c *testrepo.Ceremony) ([]byte, error) {
 }
 
 type failingStore struct {
-	storage.Store
+	store.Store
 	mu   sync.Mutex
 	left int
 }
 
 var errInjected = errors.New("injected upload failure")
 
-func (f *failingStore) Put(ctx context.Context, name string, data []byte, ifMatch storage.Tag) error {
+func (f *failingStore) Put(ctx context.Context, name string, data []byte, ifMatch store.Tag) error {
 	f.mu.Lock()
 	if f.left == 0 {
 		f.mu.Unlock()
@@ -786,8 +786,8 @@ func TestEd25519Keys(t *testing.T) {
 		}
 	}
 	repoDir := filepath.Join(dir, "repo")
-	store, _ := storage.NewDir(repoDir)
-	if _, err := publish.Publish(context.Background(), ws, keys[2].Signer, store, publish.Options{}); err != nil {
+	dst, _ := store.NewDir(repoDir)
+	if _, err := publish.Publish(context.Background(), ws, keys[2].Signer, dst, publish.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	root, _ := os.ReadFile(filepath.Join(repoDir, "1.root.json"))

@@ -16,10 +16,10 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
 	"github.com/tufkeys/tufkeys/internal/s3test"
-	"github.com/tufkeys/tufkeys/internal/storage"
 	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
+	"github.com/tufkeys/tufkeys/store"
 )
 
 // raceRounds is how often each race below is run: a lost update showed
@@ -28,8 +28,8 @@ const raceRounds = 100
 
 // destination is a store and the URL clients read it at.
 type destination struct {
-	store storage.Store
-	url   string
+	dst store.Store
+	url string
 }
 
 func destinations(t *testing.T, c *testrepo.Ceremony) map[string]func(t *testing.T) destination {
@@ -93,7 +93,7 @@ func TestConcurrentTimestampRuns(t *testing.T) {
 			if err := c.Sign(2); err != nil {
 				t.Fatal(err)
 			}
-			first, err := publish.Publish(ctx, c.WS, c.Online.Signer, dest.store, publish.Options{})
+			first, err := publish.Publish(ctx, c.WS, c.Online.Signer, dest.dst, publish.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +106,7 @@ func TestConcurrentTimestampRuns(t *testing.T) {
 				var wg sync.WaitGroup
 				for i, ws := range []*workspace.Workspace{c.WS, other} {
 					wg.Go(func() {
-						reps[i], errs[i] = publish.Timestamp(ctx, ws, c.Online.Signer, dest.store, publish.Options{})
+						reps[i], errs[i] = publish.Timestamp(ctx, ws, c.Online.Signer, dest.dst, publish.Options{})
 					})
 				}
 				wg.Wait()
@@ -144,7 +144,7 @@ func TestPublishRacesScheduledTimestamp(t *testing.T) {
 				open = destinations(t, c)[kind]
 			}
 			dest := open(t)
-			if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, dest.store, publish.Options{}); err != nil {
+			if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, dest.dst, publish.Options{}); err != nil {
 				t.Fatal(err)
 			}
 			list := fixture(t, "npm/keys.json")
@@ -170,13 +170,13 @@ func TestPublishRacesScheduledTimestamp(t *testing.T) {
 				var pubErr, jobErr error
 				var wg sync.WaitGroup
 				wg.Go(func() {
-					pub, pubErr = publish.Publish(ctx, c.WS, c.Online.Signer, dest.store, publish.Options{})
+					pub, pubErr = publish.Publish(ctx, c.WS, c.Online.Signer, dest.dst, publish.Options{})
 				})
 				wg.Go(func() {
 					// start the job at a different point of the publish
 					// each round
 					time.Sleep(time.Duration(round%8) * time.Millisecond)
-					_, jobErr = publish.Timestamp(ctx, job, c.Online.Signer, dest.store, publish.Options{})
+					_, jobErr = publish.Timestamp(ctx, job, c.Online.Signer, dest.dst, publish.Options{})
 				})
 				wg.Wait()
 				if pubErr != nil {

@@ -20,16 +20,16 @@ import (
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
-	"github.com/tufkeys/tufkeys/internal/storage"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 	"github.com/tufkeys/tufkeys/signer/workspace"
+	"github.com/tufkeys/tufkeys/store"
 )
 
 var (
 	// ErrWrongOnlineKey marks an online key the root does not name.
 	ErrWrongOnlineKey = errors.New("wrong online key")
 	// ErrConflict marks a published file that exists with other content.
-	ErrConflict = storage.ErrConflict
+	ErrConflict = store.ErrConflict
 	// ErrStaleWorkspace marks a workspace older than what the store serves.
 	ErrStaleWorkspace = errors.New("workspace is behind the repository")
 	// ErrBusy marks a publish that kept losing to other writers.
@@ -74,55 +74,55 @@ type Report struct {
 // publish that stopped half way completes when run again. With
 // Options.DryRun, online may be nil: nothing is signed or written, and the
 // key need not be opened (no passphrase is asked).
-func Publish(ctx context.Context, ws *workspace.Workspace, online *keyfile.Signer, store storage.Store, opts Options) (Report, error) {
+func Publish(ctx context.Context, ws *workspace.Workspace, online *keyfile.Signer, dst store.Store, opts Options) (Report, error) {
 	rel, err := ws.Release(true)
 	if err != nil {
 		return Report{}, err
 	}
-	var files []storage.Object
+	var files []store.Object
 	for _, t := range allTargets(rel) {
 		data, err := ws.ReadTarget(t.name, t.info)
 		if err != nil {
 			return Report{}, err
 		}
-		files = append(files, object(workspace.TargetPath(t.name, t.info), data, storage.PhaseTargets))
+		files = append(files, object(workspace.TargetPath(t.name, t.info), data, store.PhaseTargets))
 	}
 	for _, role := range slices.Sorted(maps.Keys(rel.Delegated)) {
-		files = append(files, object(workspace.VersionedFile(rel.Delegated[role].Signed.Version, role), rel.DelegatedBytes[role], storage.PhaseDelegated))
+		files = append(files, object(workspace.VersionedFile(rel.Delegated[role].Signed.Version, role), rel.DelegatedBytes[role], store.PhaseDelegated))
 	}
-	files = append(files, object(workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes, storage.PhaseTargetsMeta))
+	files = append(files, object(workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes, store.PhaseTargetsMeta))
 	for i, data := range rel.RootBytes {
-		files = append(files, object(workspace.VersionedFile(int64(i+1), metadata.ROOT), data, storage.PhaseRoot))
+		files = append(files, object(workspace.VersionedFile(int64(i+1), metadata.ROOT), data, store.PhaseRoot))
 	}
-	return finish(ctx, ws, rel, online, store, files, len(rel.NewRoles) > 0, opts)
+	return finish(ctx, ws, rel, online, dst, files, len(rel.NewRoles) > 0, opts)
 }
 
 // Timestamp re-signs snapshot and timestamp for the published release, for
 // a scheduled job. It refuses when the store serves newer metadata than
 // the workspace knows, which would roll clients back.
-func Timestamp(ctx context.Context, ws *workspace.Workspace, online *keyfile.Signer, store storage.Store, opts Options) (Report, error) {
+func Timestamp(ctx context.Context, ws *workspace.Workspace, online *keyfile.Signer, dst store.Store, opts Options) (Report, error) {
 	rel, err := ws.Release(false)
 	if err != nil {
 		return Report{}, err
 	}
-	var required []storage.Object
+	var required []store.Object
 	for _, role := range slices.Sorted(maps.Keys(rel.Delegated)) {
-		required = append(required, object(workspace.VersionedFile(rel.Delegated[role].Signed.Version, role), rel.DelegatedBytes[role], storage.PhaseDelegated))
+		required = append(required, object(workspace.VersionedFile(rel.Delegated[role].Signed.Version, role), rel.DelegatedBytes[role], store.PhaseDelegated))
 	}
-	required = append(required, object(workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes, storage.PhaseTargetsMeta))
+	required = append(required, object(workspace.VersionedFile(rel.Targets.Signed.Version, metadata.TARGETS), rel.TargetsBytes, store.PhaseTargetsMeta))
 	for _, f := range required {
-		state, _, err := store.Compare(ctx, f.Name, f.Data)
+		state, _, err := dst.Compare(ctx, f.Name, f.Data)
 		if err != nil {
-			return Report{}, storeError(store, f.Name, err)
+			return Report{}, storeError(dst, f.Name, err)
 		}
-		if state != storage.Same {
-			return Report{}, fmt.Errorf("%s does not serve this workspace's %s: run tufkeys repo publish first", store, f.Name)
+		if state != store.Same {
+			return Report{}, fmt.Errorf("%s does not serve this workspace's %s: run tufkeys repo publish first", dst, f.Name)
 		}
 	}
-	return finish(ctx, ws, rel, online, store, nil, true, opts)
+	return finish(ctx, ws, rel, online, dst, nil, true, opts)
 }
 
-func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release, online *keyfile.Signer, store storage.Store, files []storage.Object, resign bool, opts Options) (Report, error) {
+func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release, online *keyfile.Signer, dst store.Store, files []store.Object, resign bool, opts Options) (Report, error) {
 	root := rel.Root()
 	if online == nil && !opts.DryRun {
 		return Report{}, errors.New("publishing needs the online key")
@@ -133,7 +133,7 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 				online.Name, root.Signed.Version, root.Signed.Roles[role].KeyIDs, role, ErrWrongOnlineKey)
 		}
 	}
-	origin := Origin(store)
+	origin := Origin(dst)
 	if !opts.MoveOrigin {
 		if err := ws.CheckOrigin(origin); err != nil {
 			return Report{}, err
@@ -141,12 +141,12 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 	}
 	// read before writing anything: a store that serves someone else's
 	// repository, or newer metadata than the workspace knows, is refused
-	remote, err := readRemote(ctx, store, rel)
+	remote, err := readRemote(ctx, dst, rel)
 	if err != nil {
 		return Report{}, err
 	}
 	rep := Report{Root: root.Signed.Version, Targets: rel.Targets.Signed.Version, NewRoles: rel.NewRoles}
-	sr, err := storage.Sync(ctx, store, files, storage.SyncOptions{DryRun: opts.DryRun, Progress: progress(opts)})
+	sr, err := store.Sync(ctx, dst, files, store.SyncOptions{DryRun: opts.DryRun, Progress: progress(opts)})
 	rep.Uploaded, rep.Skipped = sr.Uploaded, sr.Skipped
 	if err != nil {
 		return rep, err
@@ -158,20 +158,20 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 	// loser reads the repository again and takes the next versions; a
 	// release older than what the winner published is refused there.
 	for attempt := 1; ; attempt++ {
-		err = release(ctx, ws, rel, online, store, remote, resign, opts, &rep)
+		err = release(ctx, ws, rel, online, dst, remote, resign, opts, &rep)
 		if err == nil && !opts.DryRun {
 			err = ws.SetOrigin(origin)
 		}
-		if !errors.Is(err, storage.ErrChanged) {
+		if !errors.Is(err, store.ErrChanged) {
 			return rep, err
 		}
 		if attempt == maxAttempts {
-			return rep, fmt.Errorf("another publish to %s changed the repository %d times while this one ran (%v): run again once it is done: %w", store, maxAttempts, err, ErrBusy)
+			return rep, fmt.Errorf("another publish to %s changed the repository %d times while this one ran (%v): run again once it is done: %w", dst, maxAttempts, err, ErrBusy)
 		}
 		if opts.Progress != nil {
 			fmt.Fprintf(opts.Progress, "retrying: %v\n", err)
 		}
-		if remote, err = readRemote(ctx, store, rel); err != nil {
+		if remote, err = readRemote(ctx, dst, rel); err != nil {
 			return rep, err
 		}
 	}
@@ -179,13 +179,13 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 
 // Origin names a destination as the workspace records it: S3 by bucket
 // and prefix, a directory by its absolute path.
-func Origin(store storage.Store) string {
-	if d, ok := store.(*storage.Dir); ok {
+func Origin(dst store.Store) string {
+	if d, ok := dst.(*store.Dir); ok {
 		if abs, err := filepath.Abs(d.Root); err == nil {
 			return abs
 		}
 	}
-	return store.String()
+	return dst.String()
 }
 
 // maxAttempts bounds how often a publish that lost a race to another
@@ -193,9 +193,9 @@ func Origin(store storage.Store) string {
 const maxAttempts = 5
 
 // release signs and writes snapshot and timestamp as remote, what the
-// store served when last read, requires. It fails with storage.ErrChanged
+// store served when last read, requires. It fails with store.ErrChanged
 // when another writer changed the store since.
-func release(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release, online *keyfile.Signer, store storage.Store, remote remoteState, resign bool, opts Options, rep *Report) error {
+func release(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release, online *keyfile.Signer, dst store.Store, remote remoteState, resign bool, opts Options, rep *Report) error {
 	now := ws.Now().UTC()
 	want := snapshotMeta(rel)
 	var snapVersion, tsVersion int64
@@ -206,14 +206,14 @@ func release(ctx context.Context, ws *workspace.Workspace, rel *workspace.Releas
 		// the store already serves this release with a live timestamp
 		rep.Snapshot, rep.Timestamp = remote.snapshot, remote.timestamp
 		return nil
-	case !resign && reusable(ctx, store, rel, want, remote, now):
+	case !resign && reusable(ctx, dst, rel, want, remote, now):
 		// a new destination gets the same snapshot and timestamp as the
 		// last one, so that every copy of the repository is identical
 		snapVersion, tsVersion = rel.Snapshot.Signed.Version, rel.Timestamp.Signed.Version
 		snapBytes, tsBytes = rel.SnapshotBytes, rel.TimestampBytes
 	default:
 		resign = true
-		snapVersion, err = freeSnapshotVersion(ctx, store, max(snapshotVersion(rel.Snapshot), remote.snapshot)+1)
+		snapVersion, err = freeSnapshotVersion(ctx, dst, max(snapshotVersion(rel.Snapshot), remote.snapshot)+1)
 		if err != nil {
 			return err
 		}
@@ -235,11 +235,11 @@ func release(ctx context.Context, ws *workspace.Workspace, rel *workspace.Releas
 	}
 	rep.Snapshot, rep.Timestamp, rep.Resigned = snapVersion, tsVersion, resign
 	report := progress(opts)
-	put := func(name string, data []byte, ifMatch storage.Tag) error {
+	put := func(name string, data []byte, ifMatch store.Tag) error {
 		verb := "would upload"
 		if !opts.DryRun {
-			if err := store.Put(ctx, name, data, ifMatch); err != nil {
-				return storeError(store, name, err)
+			if err := dst.Put(ctx, name, data, ifMatch); err != nil {
+				return storeError(dst, name, err)
 			}
 			verb = "uploaded"
 		}
@@ -250,18 +250,18 @@ func release(ctx context.Context, ws *workspace.Workspace, rel *workspace.Releas
 		return nil
 	}
 	snapName := workspace.VersionedFile(snapVersion, metadata.SNAPSHOT)
-	state, _, err := store.Compare(ctx, snapName, snapBytes)
+	state, _, err := dst.Compare(ctx, snapName, snapBytes)
 	if err != nil {
-		return storeError(store, snapName, err)
+		return storeError(dst, snapName, err)
 	}
 	switch state {
-	case storage.Same:
+	case store.Same:
 		rep.Skipped++
-	case storage.Different:
+	case store.Different:
 		// taken since freeSnapshotVersion looked: another writer's
-		return fmt.Errorf("%s: %s was created by another writer: %w", store, snapName, storage.ErrChanged)
+		return fmt.Errorf("%s: %s was created by another writer: %w", dst, snapName, store.ErrChanged)
 	default:
-		if err := put(snapName, snapBytes, storage.Absent); err != nil {
+		if err := put(snapName, snapBytes, store.Absent); err != nil {
 			return err
 		}
 	}
@@ -277,13 +277,13 @@ func release(ctx context.Context, ws *workspace.Workspace, rel *workspace.Releas
 // freeSnapshotVersion skips snapshot versions that a publish which stopped
 // after writing its snapshot left behind, unreferenced: their names are
 // taken and published names never change.
-func freeSnapshotVersion(ctx context.Context, store storage.Store, v int64) (int64, error) {
+func freeSnapshotVersion(ctx context.Context, dst store.Store, v int64) (int64, error) {
 	for {
-		state, _, err := store.Compare(ctx, workspace.VersionedFile(v, metadata.SNAPSHOT), nil)
+		state, _, err := dst.Compare(ctx, workspace.VersionedFile(v, metadata.SNAPSHOT), nil)
 		if err != nil {
-			return 0, storeError(store, "snapshot", err)
+			return 0, storeError(dst, "snapshot", err)
 		}
-		if state == storage.Missing {
+		if state == store.Missing {
 			return v, nil
 		}
 		v++
@@ -292,15 +292,15 @@ func freeSnapshotVersion(ctx context.Context, store storage.Store, v int64) (int
 
 // reusable tells whether the workspace's last snapshot and timestamp fit
 // this release and may go to a store that lacks them.
-func reusable(ctx context.Context, store storage.Store, rel *workspace.Release, want map[string]*metadata.MetaFiles, remote remoteState, now time.Time) bool {
+func reusable(ctx context.Context, dst store.Store, rel *workspace.Release, want map[string]*metadata.MetaFiles, remote remoteState, now time.Time) bool {
 	if rel.Snapshot == nil || rel.Timestamp == nil || rel.SnapshotBytes == nil || rel.TimestampBytes == nil {
 		return false
 	}
 	if !sameMeta(rel.Snapshot.Signed.Meta, want) || !now.Before(rel.Timestamp.Signed.Expires) || rel.Timestamp.Signed.Version <= remote.timestamp {
 		return false
 	}
-	state, _, err := store.Compare(ctx, workspace.VersionedFile(rel.Snapshot.Signed.Version, metadata.SNAPSHOT), rel.SnapshotBytes)
-	return err == nil && state != storage.Different
+	state, _, err := dst.Compare(ctx, workspace.VersionedFile(rel.Snapshot.Signed.Version, metadata.SNAPSHOT), rel.SnapshotBytes)
+	return err == nil && state != store.Different
 }
 
 // snapshotMeta is what the snapshot of a release lists: the version,
@@ -341,8 +341,8 @@ func progress(opts Options) func(verb, name string) {
 	}
 }
 
-func storeError(store storage.Store, name string, err error) error {
-	return fmt.Errorf("%s: %s: %w", store, name, err)
+func storeError(dst store.Store, name string, err error) error {
+	return fmt.Errorf("%s: %s: %w", dst, name, err)
 }
 
 type target struct {
@@ -372,8 +372,8 @@ func metaFile(version int64, data []byte) *metadata.MetaFiles {
 	return m
 }
 
-func object(name string, data []byte, phase int) storage.Object {
-	return storage.Object{Name: name, Data: data, Phase: phase}
+func object(name string, data []byte, phase int) store.Object {
+	return store.Object{Name: name, Data: data, Phase: phase}
 }
 
 func snapshotVersion(md *metadata.Metadata[metadata.SnapshotType]) int64 {
@@ -417,7 +417,7 @@ func sign[T metadata.Roles](md *metadata.Metadata[T], online *keyfile.Signer) ([
 type remoteState struct {
 	// tag is timestamp.json's as read: a write of a new timestamp
 	// succeeds only while the store still holds this one
-	tag              storage.Tag
+	tag              store.Tag
 	timestamp        int64
 	timestampExpires time.Time
 	snapshot         int64
@@ -429,17 +429,17 @@ type remoteState struct {
 // readRemote reads the store's timestamp, if any, and checks that this
 // repository's online key signed it: a store with someone else's
 // repository in it is the wrong --to.
-func readRemote(ctx context.Context, store storage.Store, rel *workspace.Release) (remoteState, error) {
-	data, tag, err := store.Get(ctx, workspace.RoleFile(metadata.TIMESTAMP), maxTimestamp)
-	if errors.Is(err, storage.ErrNotFound) {
-		return remoteState{tag: storage.Absent}, nil
+func readRemote(ctx context.Context, dst store.Store, rel *workspace.Release) (remoteState, error) {
+	data, tag, err := dst.Get(ctx, workspace.RoleFile(metadata.TIMESTAMP), maxTimestamp)
+	if errors.Is(err, store.ErrNotFound) {
+		return remoteState{tag: store.Absent}, nil
 	}
 	if err != nil {
-		return remoteState{}, storeError(store, "timestamp.json", err)
+		return remoteState{}, storeError(dst, "timestamp.json", err)
 	}
 	ts, err := metadata.Timestamp().FromBytes(data)
 	if err != nil {
-		return remoteState{}, fmt.Errorf("%s serves a timestamp.json that is not TUF metadata (%v): check --to", store, err)
+		return remoteState{}, fmt.Errorf("%s serves a timestamp.json that is not TUF metadata (%v): check --to", dst, err)
 	}
 	for _, root := range rel.Roots {
 		if root.VerifyDelegate(metadata.TIMESTAMP, ts) != nil {
@@ -448,24 +448,24 @@ func readRemote(ctx context.Context, store storage.Store, rel *workspace.Release
 		r := remoteState{tag: tag, timestamp: ts.Signed.Version, timestampExpires: ts.Signed.Expires}
 		if m := ts.Signed.Meta[workspace.RoleFile(metadata.SNAPSHOT)]; m != nil {
 			r.snapshot = m.Version
-			r.snapshotMeta, err = checkRemoteSnapshot(ctx, store, rel, m)
+			r.snapshotMeta, err = checkRemoteSnapshot(ctx, dst, rel, m)
 		}
 		return r, err
 	}
-	return remoteState{}, fmt.Errorf("%s serves a timestamp.json that no online key of this repository signed: check that --to names this repository's destination", store)
+	return remoteState{}, fmt.Errorf("%s serves a timestamp.json that no online key of this repository signed: check that --to names this repository's destination", dst)
 }
 
 // checkRemoteSnapshot reads the served snapshot and refuses to publish over
 // a store that serves newer metadata than the workspace knows: the publish
 // would roll clients back. It returns the snapshot's meta when the snapshot
 // matches what the timestamp lists and the online key signed it.
-func checkRemoteSnapshot(ctx context.Context, store storage.Store, rel *workspace.Release, want *metadata.MetaFiles) (map[string]*metadata.MetaFiles, error) {
-	data, _, err := store.Get(ctx, workspace.VersionedFile(want.Version, metadata.SNAPSHOT), maxSnapshot)
-	if errors.Is(err, storage.ErrNotFound) {
+func checkRemoteSnapshot(ctx context.Context, dst store.Store, rel *workspace.Release, want *metadata.MetaFiles) (map[string]*metadata.MetaFiles, error) {
+	data, _, err := dst.Get(ctx, workspace.VersionedFile(want.Version, metadata.SNAPSHOT), maxSnapshot)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, storeError(store, "snapshot", err)
+		return nil, storeError(dst, "snapshot", err)
 	}
 	if want.VerifyLengthHashes(data) != nil {
 		return nil, nil
@@ -480,7 +480,7 @@ func checkRemoteSnapshot(ctx context.Context, store storage.Store, rel *workspac
 	}
 	for name, m := range snap.Signed.Meta {
 		if m.Version > known[name] {
-			return nil, fmt.Errorf("%s serves %s v%d, newer than this workspace knows (v%d): update the workspace (git pull) first: %w", store, name, m.Version, known[name], ErrStaleWorkspace)
+			return nil, fmt.Errorf("%s serves %s v%d, newer than this workspace knows (v%d): update the workspace (git pull) first: %w", dst, name, m.Version, known[name], ErrStaleWorkspace)
 		}
 	}
 	return snap.Signed.Meta, nil

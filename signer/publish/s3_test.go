@@ -14,9 +14,9 @@ import (
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/internal/s3test"
-	"github.com/tufkeys/tufkeys/internal/storage"
 	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/signer/publish"
+	"github.com/tufkeys/tufkeys/store"
 )
 
 func clientFor(t *testing.T, url string, root []byte) *client.Client {
@@ -42,7 +42,7 @@ func realVersion(t *testing.T, id string) bundle.Version {
 func TestPublishToS3(t *testing.T) {
 	srv := s3test.Get(t)
 	ctx := context.Background()
-	store, prefix := srv.Store(t)
+	dst, prefix := srv.Store(t)
 	c := newCeremony(t, testrepo.Options{})
 	if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
 		t.Fatal(err)
@@ -50,14 +50,14 @@ func TestPublishToS3(t *testing.T) {
 	if err := c.Sign(2); err != nil {
 		t.Fatal(err)
 	}
-	dry, err := publish.Publish(ctx, c.WS, c.Online.Signer, store, publish.Options{DryRun: true})
+	dry, err := publish.Publish(ctx, c.WS, c.Online.Signer, dst, publish.Options{DryRun: true})
 	if err != nil || len(dry.Uploaded) != 5 {
 		t.Fatalf("dry run: %+v, %v", dry, err)
 	}
-	if _, _, err := store.Get(ctx, "timestamp.json", 1<<16); !errors.Is(err, storage.ErrNotFound) {
+	if _, _, err := dst.Get(ctx, "timestamp.json", 1<<16); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the dry run uploaded: %v", err)
 	}
-	rep, err := publish.Publish(ctx, c.WS, c.Online.Signer, store, publish.Options{})
+	rep, err := publish.Publish(ctx, c.WS, c.Online.Signer, dst, publish.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,9 +71,9 @@ func TestPublishToS3(t *testing.T) {
 		t.Fatalf("client over the bucket's HTTP URL: %v", err)
 	}
 	headers := map[string]string{
-		"timestamp.json": storage.CacheNoStore,
-		"1.root.json":    storage.CacheImmutable,
-		"1.targets.json": storage.CacheImmutable,
+		"timestamp.json": store.CacheNoStore,
+		"1.root.json":    store.CacheImmutable,
+		"1.targets.json": store.CacheImmutable,
 	}
 	for name, cache := range headers {
 		resp, err := http.Get(url + "/" + name)
@@ -86,7 +86,7 @@ func TestPublishToS3(t *testing.T) {
 			t.Errorf("%s: %d, Cache-Control %q, Content-Type %q", name, resp.StatusCode, resp.Header.Get("Cache-Control"), resp.Header.Get("Content-Type"))
 		}
 	}
-	again, err := publish.Publish(ctx, c.WS, c.Online.Signer, store, publish.Options{})
+	again, err := publish.Publish(ctx, c.WS, c.Online.Signer, dst, publish.Options{})
 	if err != nil || len(again.Uploaded) != 0 {
 		t.Errorf("a second publish with no change uploaded %v (%v)", again.Uploaded, err)
 	}
@@ -99,7 +99,7 @@ func TestInterruptedS3Publish(t *testing.T) {
 	srv := s3test.Get(t)
 	ctx := context.Background()
 	for failAfter := 0; ; failAfter++ {
-		store, prefix := srv.Store(t)
+		dst, prefix := srv.Store(t)
 		c := newCeremony(t, testrepo.Options{})
 		if _, err := c.WS.Stage(host, fixture(t, "corepack-0.30.json"), nil); err != nil {
 			t.Fatal(err)
@@ -107,7 +107,7 @@ func TestInterruptedS3Publish(t *testing.T) {
 		if err := c.Sign(2); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, store, publish.Options{}); err != nil {
+		if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, dst, publish.Options{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
@@ -116,7 +116,7 @@ func TestInterruptedS3Publish(t *testing.T) {
 		if err := c.Sign(2); err != nil {
 			t.Fatal(err)
 		}
-		_, perr := publish.Publish(ctx, c.WS, c.Online.Signer, &failingStore{Store: store, left: failAfter}, publish.Options{})
+		_, perr := publish.Publish(ctx, c.WS, c.Online.Signer, &failingStore{Store: dst, left: failAfter}, publish.Options{})
 		root, _ := c.RootBytes(1)
 		keys, err := clientFor(t, srv.PublicURL(prefix), root).Keys(ctx, host)
 		if err != nil {
@@ -134,7 +134,7 @@ func TestInterruptedS3Publish(t *testing.T) {
 		if !errors.Is(perr, errInjected) {
 			t.Fatalf("failing at upload %d: %v", failAfter, perr)
 		}
-		if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, store, publish.Options{}); err != nil {
+		if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, dst, publish.Options{}); err != nil {
 			t.Fatalf("publishing again after failing at upload %d: %v", failAfter, err)
 		}
 		if keys, err := clientFor(t, srv.PublicURL(prefix), root).Keys(ctx, host); err != nil || len(keys.Keys) != 2 {
@@ -148,16 +148,16 @@ func TestInterruptedS3Publish(t *testing.T) {
 func TestS3NeverOverwritesPublishedFiles(t *testing.T) {
 	srv := s3test.Get(t)
 	ctx := context.Background()
-	store, _ := srv.Store(t)
-	if err := store.Put(ctx, "1.root.json", []byte(`{"not":"this repository"}`), storage.Always); err != nil {
+	dst, _ := srv.Store(t)
+	if err := dst.Put(ctx, "1.root.json", []byte(`{"not":"this repository"}`), store.Always); err != nil {
 		t.Fatal(err)
 	}
 	c := newCeremony(t, testrepo.Options{})
-	_, err := publish.Publish(ctx, c.WS, c.Online.Signer, store, publish.Options{})
+	_, err := publish.Publish(ctx, c.WS, c.Online.Signer, dst, publish.Options{})
 	if !errors.Is(err, publish.ErrConflict) || !strings.Contains(err.Error(), "already holds a different 1.root.json") {
 		t.Fatalf("err = %v", err)
 	}
-	got, _, _ := store.Get(ctx, "1.root.json", 1<<16)
+	got, _, _ := dst.Get(ctx, "1.root.json", 1<<16)
 	if !bytes.Equal(got, []byte(`{"not":"this repository"}`)) {
 		t.Error("the existing file was overwritten")
 	}
@@ -168,47 +168,47 @@ func TestS3Errors(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name  string
-		setup func(t *testing.T) (storage.Store, error)
+		setup func(t *testing.T) (store.Store, error)
 		is    error
 		words []string
 	}{
 		{
 			name: "wrong credentials",
-			setup: func(t *testing.T) (storage.Store, error) {
+			setup: func(t *testing.T) (store.Store, error) {
 				t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
-				return storage.OpenS3(ctx, srv.Bucket+"/x", srv.Options())
+				return store.OpenS3(ctx, srv.Bucket+"/x", srv.Options())
 			},
-			is:    storage.ErrAccessDenied,
+			is:    store.ErrAccessDenied,
 			words: []string{"refused the credentials", "AWS_ACCESS_KEY_ID"},
 		},
 		{
 			name: "missing bucket",
-			setup: func(t *testing.T) (storage.Store, error) {
-				return storage.OpenS3(ctx, "no-such-bucket-here/x", srv.Options())
+			setup: func(t *testing.T) (store.Store, error) {
+				return store.OpenS3(ctx, "no-such-bucket-here/x", srv.Options())
 			},
-			is:    storage.ErrNoBucket,
+			is:    store.ErrNoBucket,
 			words: []string{"bucket no-such-bucket-here does not exist"},
 		},
 		{
 			name: "no credentials",
-			setup: func(t *testing.T) (storage.Store, error) {
+			setup: func(t *testing.T) (store.Store, error) {
 				t.Setenv("AWS_ACCESS_KEY_ID", "")
 				t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 				t.Setenv("AWS_PROFILE", "")
 				t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 				t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 				t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-				return storage.OpenS3(ctx, srv.Bucket+"/x", srv.Options())
+				return store.OpenS3(ctx, srv.Bucket+"/x", srv.Options())
 			},
-			is:    storage.ErrNoCredentials,
+			is:    store.ErrNoCredentials,
 			words: []string{"no AWS credentials for s3://" + srv.Bucket + "/x: set AWS_ACCESS_KEY_ID"},
 		},
 		{
 			name: "unreachable endpoint",
-			setup: func(t *testing.T) (storage.Store, error) {
-				return storage.OpenS3(ctx, srv.Bucket+"/x", storage.Options{EndpointURL: "http://127.0.0.1:1", PathStyle: true})
+			setup: func(t *testing.T) (store.Store, error) {
+				return store.OpenS3(ctx, srv.Bucket+"/x", store.Options{EndpointURL: "http://127.0.0.1:1", PathStyle: true})
 			},
-			is:    storage.ErrUnreachable,
+			is:    store.ErrUnreachable,
 			words: []string{"cannot reach the S3 endpoint", "check the endpoint URL"},
 		},
 	}

@@ -1,7 +1,7 @@
 // Package storage is where a published TUF repository lives: a directory or
 // an object store. Publishing and mirroring write through this interface,
 // so they work the same on every backend.
-package storage
+package store
 
 import (
 	"context"

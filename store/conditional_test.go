@@ -1,4 +1,4 @@
-package storage_test
+package store_test
 
 import (
 	"context"
@@ -8,21 +8,21 @@ import (
 	"testing"
 
 	"github.com/tufkeys/tufkeys/internal/s3test"
-	"github.com/tufkeys/tufkeys/internal/storage"
+	"github.com/tufkeys/tufkeys/store"
 )
 
 // stores gives a fresh store of each kind: a directory and a prefix of the
 // test run's S3 server.
-func stores(t *testing.T) map[string]func(t *testing.T) storage.Store {
-	return map[string]func(t *testing.T) storage.Store{
-		"dir": func(t *testing.T) storage.Store {
-			d, err := storage.NewDir(t.TempDir())
+func stores(t *testing.T) map[string]func(t *testing.T) store.Store {
+	return map[string]func(t *testing.T) store.Store{
+		"dir": func(t *testing.T) store.Store {
+			d, err := store.NewDir(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
 			return d
 		},
-		"s3": func(t *testing.T) storage.Store {
+		"s3": func(t *testing.T) store.Store {
 			st, _ := s3test.Get(t).Store(t)
 			return st
 		},
@@ -34,31 +34,31 @@ func TestConditionalWrites(t *testing.T) {
 	for kind, open := range stores(t) {
 		t.Run(kind, func(t *testing.T) {
 			st := open(t)
-			if err := st.Put(ctx, "1.snapshot.json", []byte("first"), storage.Absent); err != nil {
+			if err := st.Put(ctx, "1.snapshot.json", []byte("first"), store.Absent); err != nil {
 				t.Fatalf("create: %v", err)
 			}
-			if err := st.Put(ctx, "1.snapshot.json", []byte("second"), storage.Absent); !errors.Is(err, storage.ErrChanged) {
+			if err := st.Put(ctx, "1.snapshot.json", []byte("second"), store.Absent); !errors.Is(err, store.ErrChanged) {
 				t.Errorf("second create = %v, want ErrChanged", err)
 			}
 			expect(t, st, "1.snapshot.json", "first")
 
-			if err := st.Put(ctx, "timestamp.json", []byte("v1"), storage.Absent); err != nil {
+			if err := st.Put(ctx, "timestamp.json", []byte("v1"), store.Absent); err != nil {
 				t.Fatal(err)
 			}
 			_, tag1, err := st.Get(ctx, "timestamp.json", 100)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if state, tag, err := st.Compare(ctx, "timestamp.json", []byte("v1")); state != storage.Same || tag != tag1 || err != nil {
+			if state, tag, err := st.Compare(ctx, "timestamp.json", []byte("v1")); state != store.Same || tag != tag1 || err != nil {
 				t.Errorf("compare = %v %q %v, want same with the tag Get gave (%q)", state, tag, err, tag1)
 			}
 			if err := st.Put(ctx, "timestamp.json", []byte("v2"), tag1); err != nil {
 				t.Fatalf("replace with the current tag: %v", err)
 			}
-			if err := st.Put(ctx, "timestamp.json", []byte("v3"), tag1); !errors.Is(err, storage.ErrChanged) {
+			if err := st.Put(ctx, "timestamp.json", []byte("v3"), tag1); !errors.Is(err, store.ErrChanged) {
 				t.Errorf("replace with an old tag = %v, want ErrChanged", err)
 			}
-			if err := st.Put(ctx, "timestamp.json", []byte("v3"), storage.Absent); !errors.Is(err, storage.ErrChanged) {
+			if err := st.Put(ctx, "timestamp.json", []byte("v3"), store.Absent); !errors.Is(err, store.ErrChanged) {
 				t.Errorf("create over an existing object = %v, want ErrChanged", err)
 			}
 			expect(t, st, "timestamp.json", "v2")
@@ -73,7 +73,7 @@ func TestConditionalWritesUnderRace(t *testing.T) {
 	for kind, open := range stores(t) {
 		t.Run(kind, func(t *testing.T) {
 			st := open(t)
-			if err := st.Put(ctx, "timestamp.json", []byte("v0"), storage.Always); err != nil {
+			if err := st.Put(ctx, "timestamp.json", []byte("v0"), store.Always); err != nil {
 				t.Fatal(err)
 			}
 			_, tag, err := st.Get(ctx, "timestamp.json", 100)
@@ -82,8 +82,8 @@ func TestConditionalWritesUnderRace(t *testing.T) {
 			}
 			for round, tt := range []struct {
 				name    string
-				ifMatch storage.Tag
-			}{{"7.snapshot.json", storage.Absent}, {"timestamp.json", tag}} {
+				ifMatch store.Tag
+			}{{"7.snapshot.json", store.Absent}, {"timestamp.json", tag}} {
 				var wg sync.WaitGroup
 				errs := make([]error, writers)
 				for i := range writers {
@@ -99,7 +99,7 @@ func TestConditionalWritesUnderRace(t *testing.T) {
 						t.Errorf("round %d: writers %d and %d both won", round, won, i)
 					case err == nil:
 						won = i
-					case !errors.Is(err, storage.ErrChanged):
+					case !errors.Is(err, store.ErrChanged):
 						t.Errorf("round %d: writer %d: %v", round, i, err)
 					}
 				}
@@ -112,7 +112,7 @@ func TestConditionalWritesUnderRace(t *testing.T) {
 	}
 }
 
-func expect(t *testing.T, st storage.Store, name, want string) {
+func expect(t *testing.T, st store.Store, name, want string) {
 	t.Helper()
 	got, _, err := st.Get(context.Background(), name, 100)
 	if err != nil || string(got) != want {
