@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -392,23 +393,21 @@ func runVerifyOnline(ctx context.Context, opts verifyOnlineOptions) error {
 	if err != nil {
 		return err
 	}
-	rc, err := registry.New(reg, nil, 0)
-	if err != nil {
+	if _, err := registry.New(reg, nil, 0); err != nil {
 		return usageError{err}
 	}
-	ver, note, err := rc.Version(ctx, name, version)
+	v, err := cl.VerifyPackage(ctx, reg, name, version, client.PackageOptions{KeysHosts: keysHosts, Published: published})
+	note := v.PublishNote
+	if note != "" && (err == nil || errors.Is(err, bundle.ErrUnknownKeyID)) {
+		warn(opts.streams, note)
+	}
 	if err != nil {
+		for _, verdict := range []error{bundle.ErrUnknownKeyID, bundle.ErrBadSignature, bundle.ErrExpiredKey, bundle.ErrUnsigned} {
+			if errors.Is(err, verdict) {
+				return fmt.Errorf("refused: %w", err)
+			}
+		}
 		return err
-	}
-	if !published.IsZero() {
-		ver.Published, note = published, ""
-	}
-	if note != "" {
-		fmt.Fprintf(opts.Err, "tufkeys: warning: %s\n", note)
-	}
-	v, err := cl.VerifyVersionWith(ctx, keysHosts, ver)
-	if err != nil {
-		return fmt.Errorf("refused: %w", err)
 	}
 	if opts.Format == "json" {
 		r := newVerifyReport(v.Result)
