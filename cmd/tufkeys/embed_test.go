@@ -64,7 +64,9 @@ func build(t *testing.T, module string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "tufkeys")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/tufkeys")
-	cmd.Env = append(os.Environ(), goEnv...)
+	// as the Dockerfile builds: static, so the test binaries share one
+	// build cache and TestStaticBuild checks what ships
+	cmd.Env = append(append(os.Environ(), goEnv...), "CGO_ENABLED=0")
 	cmd.Dir = module
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"debug/elf"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -79,5 +82,40 @@ func TestCompletion(t *testing.T) {
 		if code != exitOK || !strings.Contains(out, v+"\n") {
 			t.Errorf("--format completion lacks %s:\n%s", v, out)
 		}
+	}
+}
+
+// scripts/man.sh writes one page per command.
+func TestManPages(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, "man", "--dir", dir)
+	if code != exitOK || !strings.Contains(out, "wrote man pages into "+dir) {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, page := range []string{"tufkeys.1", "tufkeys-keys.1", "tufkeys-repo-publish.1", "tufkeys-verify.1"} {
+		data, err := os.ReadFile(filepath.Join(dir, page))
+		if err != nil || !strings.Contains(string(data), ".TH \"TUFKEYS\"") {
+			t.Errorf("%s: %v", page, err)
+		}
+	}
+}
+
+// The build the Dockerfile and scripts/build-with-root.sh make is static:
+// no dynamic loader, so it runs FROM scratch.
+func TestStaticBuild(t *testing.T) {
+	bin := build(t, filepath.Join(pkgDir, "..", ".."))
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Fatal("the binary needs a dynamic loader")
+		}
+	}
+	dockerfile, _ := os.ReadFile(filepath.Join(pkgDir, "..", "..", "Dockerfile"))
+	if !strings.Contains(string(dockerfile), "CGO_ENABLED=0 go build -trimpath") || !strings.Contains(string(dockerfile), "FROM scratch") {
+		t.Error("the Dockerfile no longer builds what this test checks")
 	}
 }
