@@ -141,7 +141,7 @@ func TestCLICeremony(t *testing.T) {
 		}
 	}
 	// a dry run never opens the online key: the wrong passphrase is not asked
-	if code, out, errOut := runCLI(t, "repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--to", "public", "--dry-run"); code != exitOK || !strings.Contains(out, "dry run: would publish") {
+	if code, out, errOut := runCLI(t, "repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--to", "public", "--dry-run", "--move-origin"); code != exitOK || !strings.Contains(out, "dry run: would publish") {
 		t.Errorf("dry run with a wrong passphrase: exit %d\n%s%s", code, out, errOut)
 	}
 	code, _, errOut := runCLI(t, "repo", "publish", "--workspace", "ws", "--to", "public")
