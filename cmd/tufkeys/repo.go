@@ -399,6 +399,7 @@ type repoPublishOptions struct {
 	To         string
 	DryRun     bool
 	MoveOrigin bool
+	VerifyAll  bool
 	Format     string
 	Store      store.Options
 	Passphrase keyfile.Passphrase
@@ -443,6 +444,7 @@ the destination serves newer metadata than the workspace knows.`
 	f.StringVar(&opts.To, "to", "", "destination: a directory or s3://BUCKET/PREFIX")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "list what would be uploaded and change nothing")
 	addFormatFlag(cmd, &opts.Format, "text")
+	f.BoolVar(&opts.VerifyAll, "verify-all", false, "compare every file with the destination, also those the last publish put there (for repairs)")
 	f.BoolVar(&opts.MoveOrigin, "move-origin", false, "publish to a destination other than the workspace's origin, and make it the origin")
 	addStoreFlags(f, &opts.Store)
 	return cmd
@@ -467,7 +469,7 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 	if err != nil {
 		return err
 	}
-	po := publish.Options{DryRun: opts.DryRun, Progress: opts.Err, MoveOrigin: opts.MoveOrigin}
+	po := publish.Options{DryRun: opts.DryRun, Progress: opts.Err, MoveOrigin: opts.MoveOrigin, VerifyAll: opts.VerifyAll}
 	var rep publish.Report
 	if opts.TimestampOnly {
 		rep, err = publish.Timestamp(ctx, w, signer, dst, po)

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -794,5 +795,84 @@ func TestEd25519Keys(t *testing.T) {
 	got, _, err := fetchWithGoTUF(t, serve(t, repoDir), root, host+"/keys.json")
 	if err != nil || !bytes.Equal(got, fixture(t, "npm/keys.json")) {
 		t.Fatalf("go-tuf read: %v", err)
+	}
+}
+
+// countingStore counts the requests a publish makes of the store.
+type countingStore struct {
+	store.Store
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingStore) count() {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+}
+
+func (c *countingStore) Get(ctx context.Context, name string, max int64) ([]byte, store.Tag, error) {
+	c.count()
+	return c.Store.Get(ctx, name, max)
+}
+
+func (c *countingStore) Put(ctx context.Context, name string, data []byte, ifMatch store.Tag) error {
+	c.count()
+	return c.Store.Put(ctx, name, data, ifMatch)
+}
+
+func (c *countingStore) Compare(ctx context.Context, name string, data []byte) (store.State, store.Tag, error) {
+	c.count()
+	return c.Store.Compare(ctx, name, data)
+}
+
+// A re-publish after one change asks the store about what the release
+// adds, not about every file of the repository; --verify-all asks about
+// everything.
+func TestRepublishCostFollowsTheChange(t *testing.T) {
+	list := fixture(t, "npm/keys.json")
+	requests := func(registries int) (changed, all int) {
+		c := newCeremony(t, testrepo.Options{})
+		for i := range registries {
+			if _, err := c.WS.Stage(fmt.Sprintf("r%d.example.test", i), list, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.Sign(2); err != nil {
+			t.Fatal(err)
+		}
+		counted := &countingStore{Store: c.Store}
+		if _, err := publish.Publish(context.Background(), c.WS, c.Online.Signer, counted, publish.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		redated := bytes.Replace(list, []byte("2025-01-29T00:00:00.000Z"), []byte("2025-02-28T00:00:00.000Z"), 1)
+		if _, err := c.WS.Stage("r0.example.test", redated, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Sign(2); err != nil {
+			t.Fatal(err)
+		}
+		counted.n = 0
+		if _, err := publish.Publish(context.Background(), c.WS, c.Online.Signer, counted, publish.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		changed = counted.n
+		counted.n = 0
+		if _, err := publish.Timestamp(context.Background(), c.WS, c.Online.Signer, counted, publish.Options{VerifyAll: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := publish.Publish(context.Background(), c.WS, c.Online.Signer, counted, publish.Options{VerifyAll: true}); err != nil {
+			t.Fatal(err)
+		}
+		return changed, counted.n
+	}
+	small, smallAll := requests(2)
+	large, largeAll := requests(40)
+	t.Logf("store requests for a re-publish after one change: %d with 2 registries, %d with 40; with --verify-all %d and %d", small, large, smallAll, largeAll)
+	if small != large {
+		t.Errorf("a re-publish after one change made %d store requests with 2 registries and %d with 40", small, large)
+	}
+	if largeAll <= smallAll {
+		t.Errorf("--verify-all compared %d files with 40 registries, %d with 2: it skipped some", largeAll, smallAll)
 	}
 }

@@ -51,6 +51,10 @@ type Options struct {
 	// MoveOrigin publishes to a destination other than the workspace's
 	// origin and makes it the origin.
 	MoveOrigin bool
+	// VerifyAll compares every file of the release with the store, also
+	// those the workspace's last publish to this origin put there: for
+	// repairing a store someone changed.
+	VerifyAll bool
 }
 
 // Report says what a publish did.
@@ -146,8 +150,23 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 		return Report{}, err
 	}
 	rep := Report{Root: root.Signed.Version, Targets: rel.Targets.Signed.Version, NewRoles: rel.NewRoles}
+	if !opts.VerifyAll && ws.Config.Origin == origin {
+		// what the last publish to this origin put there is there:
+		// published files never change, so only what this release adds
+		// is compared, and a publish costs what changed, not the
+		// repository's size
+		kept := files[:0]
+		for _, f := range files {
+			if rel.Prior[f.Name] {
+				rep.Skipped++
+				continue
+			}
+			kept = append(kept, f)
+		}
+		files = kept
+	}
 	sr, err := store.Sync(ctx, dst, files, store.SyncOptions{DryRun: opts.DryRun, Progress: progress(opts)})
-	rep.Uploaded, rep.Skipped = sr.Uploaded, sr.Skipped
+	rep.Uploaded, rep.Skipped = sr.Uploaded, rep.Skipped+sr.Skipped
 	if err != nil {
 		return rep, err
 	}

@@ -39,6 +39,9 @@ type Release struct {
 	Timestamp      *timestampMD
 	SnapshotBytes  []byte
 	TimestampBytes []byte
+	// Prior names the files the workspace's last publish put online, so a
+	// publish to the same origin need not check them again.
+	Prior map[string]bool
 }
 
 // Root is the root in effect.
@@ -75,9 +78,23 @@ func (w *Workspace) Release(includeStaged bool) (*Release, error) {
 		SnapshotBytes:  st.Published.SnapshotBytes,
 		TimestampBytes: st.Published.TimestampBytes,
 	}
+	rel.Prior = map[string]bool{}
+	for i := range st.Published.Roots {
+		rel.Prior[VersionedFile(int64(i+1), metadata.ROOT)] = true
+	}
+	prior := func(role string, md *targetsMD) {
+		rel.Prior[VersionedFile(md.Signed.Version, role)] = true
+		for name, tf := range md.Signed.Targets {
+			rel.Prior[targetPath(name, tf)] = true
+		}
+	}
+	if st.Published.Targets != nil {
+		prior(metadata.TARGETS, st.Published.Targets)
+	}
 	for role, md := range st.Published.Delegated {
 		rel.Delegated[role] = md
 		rel.DelegatedBytes[role] = st.Published.DelegatedBytes[role]
+		prior(role, md)
 	}
 	var short []string
 	for _, role := range st.Staged.Roles() {
