@@ -14,6 +14,9 @@ type Options struct {
 	PathStyle bool
 	// Region overrides the region from the AWS configuration.
 	Region string
+	// Cache decides the Cache-Control of what is written to S3 (a
+	// directory's server decides its own). Nil: DefaultCachePolicy.
+	Cache *CachePolicy
 }
 
 // Open returns the store a destination names: s3://BUCKET/PREFIX, or else a

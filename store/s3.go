@@ -42,6 +42,7 @@ type S3 struct {
 	bucket string
 	prefix string
 	label  string
+	cache  CachePolicy
 }
 
 // OpenS3 opens BUCKET/PREFIX with the standard AWS configuration chain:
@@ -77,7 +78,10 @@ func OpenS3(ctx context.Context, bucketPrefix string, opts Options) (*S3, error)
 	if prefix != "" {
 		label += "/" + prefix
 	}
-	s := &S3{client: client, bucket: bucket, prefix: prefix, label: label}
+	s := &S3{client: client, bucket: bucket, prefix: prefix, label: label, cache: DefaultCachePolicy}
+	if opts.Cache != nil {
+		s.cache = *opts.Cache
+	}
 	// one request up front, so that a missing bucket, missing or wrong
 	// credentials and an endpoint that does not answer each get their own
 	// sentence, not whatever the first object request makes of them (a
@@ -133,7 +137,7 @@ func (s *S3) Put(ctx context.Context, name string, data []byte, ifMatch Tag) err
 		Body:          bytes.NewReader(data),
 		ContentLength: aws.Int64(int64(len(data))),
 		ContentType:   aws.String(ContentType(name)),
-		CacheControl:  aws.String(CacheControl(name)),
+		CacheControl:  aws.String(s.cache.CacheControl(name)),
 	}
 	switch ifMatch {
 	case Always:

@@ -4,10 +4,12 @@
 package store
 
 import (
+	"fmt"
 	"context"
 	"errors"
 	"path"
 	"regexp"
+	"time"
 )
 
 var (
@@ -71,25 +73,43 @@ func Immutable(name string) bool {
 	return versionedName.MatchString(base) || hashedName.MatchString(base)
 }
 
-// Cache-Control values for published files. timestamp.json must never be
-// served from a cache, or clients miss new versions until it expires there.
+// Cache-Control values for published files.
 const (
 	CacheImmutable  = "public, max-age=31536000, immutable"
 	CacheNoStore    = "no-store"
 	CacheRevalidate = "no-cache"
 )
 
+// CachePolicy decides how long caches (a CDN, a proxy) may keep
+// timestamp.json, the one file that changes in place. Versioned files never
+// change and are cached for a year.
+type CachePolicy struct {
+	// TimestampMaxAge lets shared caches serve timestamp.json for this
+	// long, so that the origin's load does not grow with the number of
+	// clients; a new timestamp reaches clients up to this much later.
+	// Zero: never cached (no-store).
+	TimestampMaxAge time.Duration
+}
+
+// DefaultCachePolicy caches timestamp.json for a minute.
+var DefaultCachePolicy = CachePolicy{TimestampMaxAge: time.Minute}
+
 // CacheControl is the Cache-Control header a published file is served with.
-func CacheControl(name string) string {
+func (p CachePolicy) CacheControl(name string) string {
 	switch {
-	case path.Base(name) == "timestamp.json":
+	case path.Base(name) == "timestamp.json" && p.TimestampMaxAge <= 0:
 		return CacheNoStore
+	case path.Base(name) == "timestamp.json":
+		return fmt.Sprintf("public, max-age=%d", int64(p.TimestampMaxAge/time.Second))
 	case Immutable(name):
 		return CacheImmutable
 	default:
 		return CacheRevalidate
 	}
 }
+
+// CacheControl is DefaultCachePolicy's Cache-Control for a file.
+func CacheControl(name string) string { return DefaultCachePolicy.CacheControl(name) }
 
 // ContentType is the Content-Type a published file is served with.
 func ContentType(name string) string {

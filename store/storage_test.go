@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestCachePolicy(t *testing.T) {
@@ -12,7 +13,7 @@ func TestCachePolicy(t *testing.T) {
 		name, cache string
 		immutable   bool
 	}{
-		{"timestamp.json", CacheNoStore, false},
+		{"timestamp.json", "public, max-age=60", false},
 		{"12.root.json", CacheImmutable, true},
 		{"3.registry.example.test.json", CacheImmutable, true},
 		{"targets/registry.example.test/" + hash + ".keys.json", CacheImmutable, true},
@@ -22,6 +23,21 @@ func TestCachePolicy(t *testing.T) {
 	for _, tt := range tests {
 		if got := CacheControl(tt.name); got != tt.cache || Immutable(tt.name) != tt.immutable {
 			t.Errorf("%s: cache %q immutable %v", tt.name, got, Immutable(tt.name))
+		}
+	}
+}
+
+func TestCachePolicyForTimestamp(t *testing.T) {
+	for _, tt := range []struct {
+		life time.Duration
+		want string
+	}{{0, CacheNoStore}, {90 * time.Second, "public, max-age=90"}, {time.Hour, "public, max-age=3600"}} {
+		p := CachePolicy{TimestampMaxAge: tt.life}
+		if got := p.CacheControl("timestamp.json"); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.life, got, tt.want)
+		}
+		if got := p.CacheControl("3.snapshot.json"); got != CacheImmutable {
+			t.Errorf("%s: snapshot %q", tt.life, got)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -159,6 +160,34 @@ func TestCLICeremony(t *testing.T) {
 // pkgDir is the package directory, for fixture paths after t.Chdir.
 var pkgDir, _ = os.Getwd()
 
+// serve --timestamp-max-age sets how long shared caches keep timestamp.json.
+func TestServeTimestampCacheLife(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "timestamp.json"), []byte(`{}`), 0o644)
+	for flag, want := range map[string]string{"0": "no-store", "5m": "public, max-age=300"} {
+		cmd := newServeCommand(streams{Out: io.Discard, Err: io.Discard})
+		if err := cmd.Flags().Set("timestamp-max-age", flag); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		addr := make(chan string, 1)
+		done := make(chan error, 1)
+		opts := serveOptions{streams: streams{Out: io.Discard, Err: io.Discard}, Dir: dir, Addr: "127.0.0.1:0", Listening: func(a string) { addr <- a }}
+		(&cacheLife{&opts.Cache}).Set(flag)
+		go func() { done <- runServe(ctx, opts) }()
+		resp, err := http.Get("http://" + <-addr + "/timestamp.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Cache-Control"); got != want {
+			t.Errorf("--timestamp-max-age %s: Cache-Control %q, want %q", flag, got, want)
+		}
+		cancel()
+		<-done
+	}
+}
+
 func TestServe(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "timestamp.json"), []byte(`{}`), 0o644)
@@ -171,7 +200,7 @@ func TestServe(t *testing.T) {
 		done <- runServe(ctx, serveOptions{streams: streams{Out: &logs, Err: &logs}, Dir: dir, Addr: "127.0.0.1:0", Listening: func(a string) { addr <- a }})
 	}()
 	base := "http://" + <-addr
-	for name, want := range map[string]string{"timestamp.json": "no-store", "1.root.json": "public, max-age=31536000, immutable"} {
+	for name, want := range map[string]string{"timestamp.json": "public, max-age=60", "1.root.json": "public, max-age=31536000, immutable"} {
 		resp, err := http.Get(base + "/" + name)
 		if err != nil {
 			t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/tufkeys/tufkeys/internal/duration"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
 	"github.com/tufkeys/tufkeys/store"
 )
@@ -23,12 +24,35 @@ func addStoreFlags(f *pflag.FlagSet, o *store.Options) {
 	f.StringVar(&o.EndpointURL, "endpoint-url", "", "S3-compatible endpoint, e.g. http://127.0.0.1:7070")
 	f.BoolVar(&o.PathStyle, "path-style", false, "address S3 buckets by path (most S3-compatible stores need it)")
 	f.StringVar(&o.Region, "region", "", "S3 region (default: from the AWS configuration)")
+	f.Var(&cacheLife{&o.Cache}, "timestamp-max-age", "how long CDNs and proxies may cache timestamp.json, e.g. 1m; 0 never (default 1m)")
 }
+
+// cacheLife is --timestamp-max-age: a duration, 0 for never cached.
+type cacheLife struct{ p **store.CachePolicy }
+
+func (c *cacheLife) String() string {
+	if c.p == nil || *c.p == nil {
+		return ""
+	}
+	return duration.String((*c.p).TimestampMaxAge)
+}
+
+func (c *cacheLife) Set(s string) error {
+	d, err := duration.Parse(s)
+	if err != nil {
+		return err
+	}
+	*c.p = &store.CachePolicy{TimestampMaxAge: d}
+	return nil
+}
+
+func (c *cacheLife) Type() string { return "duration" }
 
 type serveOptions struct {
 	streams
-	Dir  string
-	Addr string
+	Dir   string
+	Addr  string
+	Cache *store.CachePolicy
 	// Listening, when set, is told the address once the server accepts
 	// connections (tests listen on port 0).
 	Listening func(addr string)
@@ -54,6 +78,7 @@ SIGINT or SIGTERM shuts it down cleanly.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	cmd.Flags().Var(&cacheLife{&opts.Cache}, "timestamp-max-age", "how long CDNs and proxies may cache timestamp.json, e.g. 1m; 0 never (default 1m)")
 	return cmd
 }
 
@@ -63,7 +88,11 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		return fmt.Errorf("%s is not a directory: give the directory repo publish --to wrote", opts.Dir)
 	}
 	log := slog.New(slog.NewTextHandler(opts.Err, nil))
-	h, err := repohttp.Handler(opts.Dir, log)
+	policy := store.DefaultCachePolicy
+	if opts.Cache != nil {
+		policy = *opts.Cache
+	}
+	h, err := repohttp.HandlerWithPolicy(opts.Dir, log, policy)
 	if err != nil {
 		return err
 	}

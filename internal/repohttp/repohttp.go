@@ -30,6 +30,11 @@ const maxFile = 32 << 20
 // but regular files are not served, and each request is logged in one
 // line.
 func Handler(dir string, log *slog.Logger) (http.Handler, error) {
+	return HandlerWithPolicy(dir, log, store.DefaultCachePolicy)
+}
+
+// HandlerWithPolicy is Handler with the cache life of timestamp.json set.
+func HandlerWithPolicy(dir string, log *slog.Logger, policy store.CachePolicy) (http.Handler, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, err
@@ -37,14 +42,14 @@ func Handler(dir string, log *slog.Logger) (http.Handler, error) {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		serve(rec, r, root)
+		serve(rec, r, root, policy)
 		if log != nil {
 			log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "bytes", rec.bytes, "duration", time.Since(start).Round(time.Microsecond))
 		}
 	}), nil
 }
 
-func serve(w http.ResponseWriter, r *http.Request, root *os.Root) {
+func serve(w http.ResponseWriter, r *http.Request, root *os.Root, policy store.CachePolicy) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -84,7 +89,7 @@ func serve(w http.ResponseWriter, r *http.Request, root *os.Root) {
 	}
 	sum := sha256.Sum256(data)
 	w.Header().Set("Content-Type", store.ContentType(name))
-	w.Header().Set("Cache-Control", store.CacheControl(name))
+	w.Header().Set("Cache-Control", policy.CacheControl(name))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	// a content ETag lets clients revalidate timestamp.json with
 	// If-None-Match and get 304 Not Modified when it has not changed

@@ -51,7 +51,7 @@ func TestHeaders(t *testing.T) {
 		path, cache string
 	}{
 		{"/1.root.json", "public, max-age=31536000, immutable"},
-		{"/timestamp.json", "no-store"},
+		{"/timestamp.json", "public, max-age=60"},
 		{"/targets/registry.example.test/" + strings.Repeat("ab", 32) + ".keys.json", "public, max-age=31536000, immutable"},
 	}
 	for _, tt := range tests {

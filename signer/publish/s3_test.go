@@ -71,7 +71,7 @@ func TestPublishToS3(t *testing.T) {
 		t.Fatalf("client over the bucket's HTTP URL: %v", err)
 	}
 	headers := map[string]string{
-		"timestamp.json": store.CacheNoStore,
+		"timestamp.json": "public, max-age=60",
 		"1.root.json":    store.CacheImmutable,
 		"1.targets.json": store.CacheImmutable,
 	}
