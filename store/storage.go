@@ -4,9 +4,9 @@
 package store
 
 import (
-	"fmt"
 	"context"
 	"errors"
+	"fmt"
 	"path"
 	"regexp"
 	"time"
