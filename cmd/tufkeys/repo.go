@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -185,67 +187,113 @@ func printStaged(std streams, w *workspace.Workspace) error {
 type repoStageOptions struct {
 	streams
 	Workspace  string
-	Registry   string
-	Keys       string
+	Registries []string
+	Keys       []string
+	Dir        string
 	RemoveKeys []string
 }
 
 func newRepoStageCommand(std streams, ws *string) *cobra.Command {
 	opts := repoStageOptions{streams: std}
 	cmd := &cobra.Command{
-		Use:   "stage --registry HOST --keys FILE [--remove-key KEYID]",
-		Short: "Stage a registry's key list for signing",
-		Long: `Validate a registry's key list and stage it as HOST/keys.json in a new targets
+		Use:   "stage --registry HOST --keys FILE [--registry HOST --keys FILE ...] | --dir DIR [--remove-key KEYID]",
+		Short: "Stage registries' key lists for signing",
+		Long: `Validate registries' key lists and stage each as HOST/keys.json in a new targets
 version (or in the registry's own role when it is delegated), and print the
-change against the published list.
+change against the published lists. Give pairs of --registry and --keys, in
+order, or --dir with a directory of key lists named HOST.json; they are
+staged in one change, which costs what the lists cost, not the repository.
+One refused list stages none.
 
 A key that the published list has and the new one lacks is refused unless
 --remove-key names it: registries have served key lists that omitted a live
 key by mistake, and passing such a list on would break every package signed
 with that key.`,
 		Example: `  tufkeys repo stage --registry registry.example.test --keys keys.json
-  tufkeys repo stage --registry registry.example.test --keys keys.json --remove-key SHA256:jl3b…`,
+  tufkeys repo stage --registry registry.example.test --keys keys.json --remove-key SHA256:jl3b…
+  tufkeys repo stage --registry a.example.test --keys a.json --registry b.example.test --keys b.json
+  tufkeys repo stage --dir lists/    # lists/registry.example.test.json, …`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(*cobra.Command, []string) error {
 			opts.Workspace = *ws
 			return runRepoStage(opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Registry, "registry", "", "registry host or URL whose keys these are")
-	cmd.Flags().StringVar(&opts.Keys, "keys", "", "key list file (any form), or - for standard input")
-	cmd.Flags().StringArrayVar(&opts.RemoveKeys, "remove-key", nil, "keyid that the new list may drop (repeat for each)")
+	cmd.Flags().StringArrayVar(&opts.Registries, "registry", nil, "registry host or URL whose keys these are (repeat, paired in order with --keys)")
+	cmd.Flags().StringArrayVar(&opts.Keys, "keys", nil, "key list file (any form), or - for standard input (repeat, paired with --registry)")
+	cmd.Flags().StringVar(&opts.Dir, "dir", "", "directory of key lists named HOST.json, all staged in one change")
+	cmd.Flags().StringArrayVar(&opts.RemoveKeys, "remove-key", nil, "keyid that the new lists may drop (repeat for each)")
 	return cmd
 }
 
 func runRepoStage(opts repoStageOptions) error {
-	if opts.Registry == "" || opts.Keys == "" {
-		return usagef("--registry and --keys are both required")
+	items, err := stageItems(opts)
+	if err != nil {
+		return err
 	}
 	w, err := openWorkspace(opts.Workspace)
 	if err != nil {
 		return err
 	}
-	data, err := readInput(opts.streams, opts.Keys, bundle.MaxListBytes)
-	if err != nil {
-		return fileError(opts.Keys, "key list", err)
-	}
-	res, err := w.Stage(opts.Registry, data, opts.RemoveKeys)
+	results, err := w.StageMany(items)
 	if err != nil {
 		return err
 	}
-	if res.Unchanged {
-		fmt.Fprintf(opts.Out, "%s: the list is already staged or published as is; nothing to do\n", res.Host)
-		return nil
-	}
-	fmt.Fprintf(opts.Out, "staged %s in %s v%d\n", bundle.TargetName(res.Host), res.Role, res.Version)
-	lines := res.Diff.Lines()
-	if len(lines) == 0 {
-		lines = []string{"(same keys and expiries as published)"}
-	}
-	for _, l := range lines {
-		fmt.Fprintf(opts.Out, "  %s\n", l)
+	for _, res := range results {
+		if res.Unchanged {
+			fmt.Fprintf(opts.Out, "%s: the list is already staged or published as is; nothing to do\n", res.Host)
+			continue
+		}
+		fmt.Fprintf(opts.Out, "staged %s in %s v%d\n", bundle.TargetName(res.Host), res.Role, res.Version)
+		lines := res.Diff.Lines()
+		if len(lines) == 0 {
+			lines = []string{"(same keys and expiries as published)"}
+		}
+		for _, l := range lines {
+			fmt.Fprintf(opts.Out, "  %s\n", l)
+		}
 	}
 	return nil
+}
+
+// stageItems reads the key lists the flags name: --registry/--keys pairs,
+// or every HOST.json of --dir.
+func stageItems(opts repoStageOptions) ([]workspace.StageItem, error) {
+	var items []workspace.StageItem
+	switch {
+	case opts.Dir != "" && (len(opts.Registries) > 0 || len(opts.Keys) > 0):
+		return nil, usagef("give --dir, or --registry and --keys pairs, not both")
+	case opts.Dir != "":
+		entries, err := os.ReadDir(opts.Dir)
+		if err != nil {
+			return nil, fileError(opts.Dir, "directory of key lists", err)
+		}
+		for _, e := range entries {
+			host, ok := strings.CutSuffix(e.Name(), ".json")
+			if !ok || e.IsDir() {
+				continue
+			}
+			data, err := readInput(opts.streams, filepath.Join(opts.Dir, e.Name()), bundle.MaxListBytes)
+			if err != nil {
+				return nil, fileError(filepath.Join(opts.Dir, e.Name()), "key list", err)
+			}
+			items = append(items, workspace.StageItem{Registry: host, List: data, RemoveKeys: opts.RemoveKeys})
+		}
+		if len(items) == 0 {
+			return nil, fmt.Errorf("%s holds no key list named HOST.json", opts.Dir)
+		}
+	case len(opts.Registries) == 0 || len(opts.Registries) != len(opts.Keys):
+		return nil, usagef("--registry and --keys come in pairs (%d --registry, %d --keys), or give --dir", len(opts.Registries), len(opts.Keys))
+	default:
+		for i, reg := range opts.Registries {
+			data, err := readInput(opts.streams, opts.Keys[i], bundle.MaxListBytes)
+			if err != nil {
+				return nil, fileError(opts.Keys[i], "key list", err)
+			}
+			items = append(items, workspace.StageItem{Registry: reg, List: data, RemoveKeys: opts.RemoveKeys})
+		}
+	}
+	return items, nil
 }
 
 type repoSignOptions struct {

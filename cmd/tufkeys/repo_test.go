@@ -251,3 +251,29 @@ func TestWorkspaceFoundFromSubdirectory(t *testing.T) {
 		t.Errorf("outside any workspace: exit %d, %q", code, errOut)
 	}
 }
+
+// repo stage takes many registries in one call: pairs, or a directory.
+func TestStageManyRegistries(t *testing.T) {
+	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(pkgDir, fixtures, "npm/keys.json")
+	code, out, errOut := runCLI(t, "repo", "stage", "--workspace", c.WS.Dir, "--registry", "a.example.test", "--keys", keys, "--registry", "b.example.test", "--keys", keys)
+	if code != exitOK || !strings.Contains(out, "staged a.example.test/keys.json in targets v1") || !strings.Contains(out, "staged b.example.test/keys.json in targets v1") {
+		t.Errorf("pairs: exit %d\n%s%s", code, out, errOut)
+	}
+	dir := t.TempDir()
+	data, _ := os.ReadFile(keys)
+	for _, host := range []string{"c.example.test", "d.example.test"} {
+		os.WriteFile(filepath.Join(dir, host+".json"), data, 0o644)
+	}
+	code, out, errOut = runCLI(t, "repo", "stage", "--workspace", c.WS.Dir, "--dir", dir)
+	if code != exitOK || strings.Count(out, "staged ") != 2 || !strings.Contains(out, "staged d.example.test/keys.json") {
+		t.Errorf("--dir: exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, "repo", "stage", "--workspace", c.WS.Dir, "--registry", "e.example.test", "--keys", keys, "--registry", "f.example.test")
+	if code != exitUsage || !strings.Contains(errOut, "--registry and --keys come in pairs (2 --registry, 1 --keys)") {
+		t.Errorf("unpaired: exit %d %q", code, errOut)
+	}
+}

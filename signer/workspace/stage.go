@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -35,68 +36,114 @@ type StageResult struct {
 // and the new one lacks is refused unless removeKeys names it: registries
 // have served lists that omitted a live key by mistake.
 func (w *Workspace) Stage(registry string, list []byte, removeKeys []string) (StageResult, error) {
-	host, err := bundle.RegistryHost(registry)
-	if err != nil {
+	res, err := w.StageMany([]StageItem{{Registry: registry, List: list, RemoveKeys: removeKeys}})
+	if len(res) == 0 {
 		return StageResult{}, err
 	}
-	res := StageResult{Host: host}
-	parsed, err := bundle.Parse(list)
-	if err != nil {
-		return res, fmt.Errorf("the key list for %s is not valid: %w", host, err)
-	}
-	if parsed.Form != bundle.FormNPM {
-		// the target always holds what registries serve
-		if list, err = bundle.Encode(&parsed.List, bundle.FormNPM); err != nil {
-			return res, err
-		}
-	}
+	return res[0], err
+}
+
+// StageItem is one registry's key list to stage.
+type StageItem struct {
+	Registry   string
+	List       []byte
+	RemoveKeys []string
+}
+
+// StageMany stages several registries' key lists in one change: the
+// workspace is read once and each role written once, so staging N lists
+// costs what N lists cost, not N times the workspace. Every list is checked
+// before anything is written: one refused list stages none.
+func (w *Workspace) StageMany(items []StageItem) ([]StageResult, error) {
 	st, err := w.Load()
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	if st.RootInEffect() == nil {
-		return res, errors.New("the workspace has no root: run tufkeys repo init first")
+		return nil, errors.New("the workspace has no root: run tufkeys repo init first")
 	}
-	published, err := w.publishedList(st, host)
-	if err != nil {
-		return res, err
+	type pending struct {
+		name string
+		tf   *metadata.TargetFiles
+		list []byte
 	}
-	res.Diff = bundle.Compare(published, &parsed.List)
-	if err := checkRemovals(res.Diff, removeKeys, host); err != nil {
-		return res, err
+	var results []StageResult
+	edits := map[string]*targetsMD{}
+	var lists []pending
+	seen := map[string]bool{}
+	for _, item := range items {
+		host, err := bundle.RegistryHost(item.Registry)
+		if err != nil {
+			return results, err
+		}
+		if seen[host] {
+			return results, fmt.Errorf("%s is given twice: stage one key list per registry", host)
+		}
+		seen[host] = true
+		res := StageResult{Host: host}
+		list := item.List
+		parsed, err := bundle.Parse(list)
+		if err != nil {
+			return append(results, res), fmt.Errorf("the key list for %s is not valid: %w", host, err)
+		}
+		if parsed.Form != bundle.FormNPM {
+			// the target always holds what registries serve
+			if list, err = bundle.Encode(&parsed.List, bundle.FormNPM); err != nil {
+				return append(results, res), err
+			}
+		}
+		published, err := w.publishedList(st, host)
+		if err != nil {
+			return append(results, res), err
+		}
+		res.Diff = bundle.Compare(published, &parsed.List)
+		if err := checkRemovals(res.Diff, item.RemoveKeys, host); err != nil {
+			return append(results, res), err
+		}
+		res.Role = st.holderOf(host)
+		md := edits[res.Role]
+		if md == nil {
+			if md, err = st.editable(res.Role, w); err != nil {
+				return append(results, res), err
+			}
+		}
+		name := bundle.TargetName(host)
+		tf, err := metadata.TargetFile().FromBytes(name, list, "sha256")
+		if err != nil {
+			return append(results, res), fmt.Errorf("hash key list: %w", err)
+		}
+		if len(res.Diff.Removed) > 0 {
+			// the drop goes into the signed metadata, so that signers
+			// see it was asked for and sign it with the list
+			if tf.Custom, err = removalRecord(res.Diff.Removed); err != nil {
+				return append(results, res), err
+			}
+		}
+		res.Version = md.Signed.Version
+		old, ok := md.Signed.Targets[name]
+		same := ok && old.Equal(*tf) && slices.Equal(recordedRemovals(old), recordedRemovals(tf))
+		if (same && (st.isStaged(res.Role) || edits[res.Role] != nil)) || (res.Diff.Empty() && st.isPublishedAsIs(res.Role, name, tf) && edits[res.Role] == nil) {
+			res.Unchanged = true
+			results = append(results, res)
+			continue
+		}
+		md.Signed.Targets[name] = tf
+		md.Signed.Expires = w.expiry(res.Role)
+		edits[res.Role] = md
+		lists = append(lists, pending{name, tf, list})
+		results = append(results, res)
 	}
-	res.Role = st.holderOf(host)
-	md, err := st.editable(res.Role, w)
-	if err != nil {
-		return res, err
-	}
-	name := bundle.TargetName(host)
-	tf, err := metadata.TargetFile().FromBytes(name, list, "sha256")
-	if err != nil {
-		return res, fmt.Errorf("hash key list: %w", err)
-	}
-	if len(res.Diff.Removed) > 0 {
-		// the drop goes into the signed metadata, so that signers see it
-		// was asked for and sign it with the list
-		if tf.Custom, err = removalRecord(res.Diff.Removed); err != nil {
-			return res, err
+	for _, l := range lists {
+		if err := w.write(targetPath(l.name, l.tf), l.list); err != nil {
+			return results, err
 		}
 	}
-	res.Version = md.Signed.Version
-	if old, ok := md.Signed.Targets[name]; ok && old.Equal(*tf) && slices.Equal(recordedRemovals(old), recordedRemovals(tf)) && st.isStaged(res.Role) {
-		res.Unchanged = true
-		return res, nil
+	for _, role := range slices.Sorted(maps.Keys(edits)) {
+		if err := w.writeStaged(role, edits[role]); err != nil {
+			return results, err
+		}
 	}
-	if res.Diff.Empty() && st.isPublishedAsIs(res.Role, name, tf) {
-		res.Unchanged = true
-		return res, nil
-	}
-	if err := w.write(targetPath(name, tf), list); err != nil {
-		return res, err
-	}
-	md.Signed.Targets[name] = tf
-	md.Signed.Expires = w.expiry(res.Role)
-	return res, w.writeStaged(res.Role, md)
+	return results, nil
 }
 
 func checkRemovals(d bundle.Diff, removeKeys []string, host string) error {

@@ -2,6 +2,7 @@ package workspace_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -308,4 +309,74 @@ func TestOnlineKeyRotation(t *testing.T) {
 	if _, err := c.Publish(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Many registries stage in one change; one refused list stages none.
+func TestStageMany(t *testing.T) {
+	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := fixture(t, "npm/keys.json")
+	var items []workspace.StageItem
+	for i := range 30 {
+		items = append(items, workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: list})
+	}
+	bad := append(items[:len(items):len(items)], workspace.StageItem{Registry: "bad.example.test", List: []byte(`{"keys":[]}`)})
+	if _, err := c.WS.StageMany(bad); err == nil || !strings.Contains(err.Error(), "bad.example.test is not valid") {
+		t.Fatalf("a batch with a bad list: %v", err)
+	}
+	if st, _ := c.WS.Status(); len(st.Bundles) != 0 {
+		t.Fatalf("a refused batch staged %d lists", len(st.Bundles))
+	}
+	res, err := c.WS.StageMany(items)
+	if err != nil || len(res) != 30 {
+		t.Fatalf("%d results, %v", len(res), err)
+	}
+	st, err := c.WS.Status()
+	if err != nil || len(st.Bundles) != 30 {
+		t.Fatalf("%d staged lists, %v", len(st.Bundles), err)
+	}
+	for _, r := range res {
+		if r.Role != "targets" || r.Version != 1 || r.Unchanged {
+			t.Errorf("%s staged in %s v%d (unchanged %v), want all in one targets v1", r.Host, r.Role, r.Version, r.Unchanged)
+		}
+	}
+	again, err := c.WS.StageMany(items[:2])
+	if err != nil || !again[0].Unchanged || !again[1].Unchanged {
+		t.Errorf("staging the same lists again: %+v, %v", again, err)
+	}
+}
+
+// BenchmarkStageMany reports the cost per registry of staging 10,000 key
+// lists in one call against staging 100: staging is linear when the ratio
+// is near 1 (target: at most 1.5).
+func BenchmarkStageMany(b *testing.B) {
+	list, err := os.ReadFile(filepath.Join("..", "..", "bundle", "testdata", "npm", "keys.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	perRegistry := func(n int) time.Duration {
+		c, err := testrepo.New(b.TempDir(), testrepo.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		items := make([]workspace.StageItem, n)
+		for i := range items {
+			items[i] = workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: list}
+		}
+		start := time.Now()
+		if _, err := c.WS.StageMany(items); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start) / time.Duration(n)
+	}
+	var small, large time.Duration
+	for b.Loop() {
+		small += perRegistry(100)
+		large += perRegistry(10000)
+	}
+	b.ReportMetric(float64(small)/float64(b.N), "ns/registry@100")
+	b.ReportMetric(float64(large)/float64(b.N), "ns/registry@10000")
+	b.ReportMetric(float64(large)/float64(small), "ratio")
 }
