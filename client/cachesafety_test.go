@@ -10,6 +10,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/signer/publish"
 )
 
 // A cache another user may write is refused before anything is read from
@@ -147,5 +148,41 @@ func TestLockWaitIsOneBound(t *testing.T) {
 	// each lock taken with its own bound would wait twice as long
 	if took >= 2*wait {
 		t.Errorf("waited %s, more than the bound of %s", took, wait)
+	}
+}
+
+// A long-lived client keeps the answer set it verified in memory, and
+// lets it go as soon as another process renews the cache or it expires.
+func TestLongLivedClientSeesRenewals(t *testing.T) {
+	w := newWorld(t, "corepack-0.30.json")
+	dir := filepath.Join(t.TempDir(), "cache")
+	long, _ := w.client(dir, func(o *client.Options) { o.MaxAge = client.Age(24 * time.Hour) })
+	for range 2 {
+		if keys, err := long.Keys(ctx, host); err != nil || len(keys.Keys) != 1 {
+			t.Fatalf("before the rotation: %v", err)
+		}
+	}
+	w.publish("npm/keys.json")
+	other, _ := w.client(dir)
+	if _, err := other.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.srv.takeLog()
+	if keys, err := long.Keys(ctx, host); err != nil || len(keys.Keys) != 2 {
+		t.Fatalf("after another process refreshed the cache: %d keys, %v", len(keys.Keys), err)
+	}
+	if got := w.srv.takeLog(); len(got) != 0 {
+		t.Errorf("the renewed cache was not answered from: %v", got)
+	}
+	// past the timestamp's expiry the kept answer set is not used
+	w.advance(25 * time.Hour)
+	if _, err := publish.Timestamp(ctx, w.c.WS, w.c.Online.Signer, w.c.Store, publish.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := long.Keys(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.srv.takeLog(); len(got) == 0 {
+		t.Error("an expired answer set was answered from memory")
 	}
 }

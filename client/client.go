@@ -117,6 +117,9 @@ type Client struct {
 	log    *slog.Logger
 	st     store
 	dir    string // empty when the cache is kept in memory
+	// memo keeps the answer set as last verified, for a long-lived
+	// client's next fresh answer
+	memo answerMemo
 }
 
 // New checks the options and prepares the cache. It does no network I/O.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -97,13 +98,20 @@ func (c *Client) answerLocked(names []string, fresh bool) (outcome, bool, error)
 	if fresh && (now.Sub(set.CheckedAt) >= c.maxAge || set.CheckedAt.After(now.Add(time.Minute))) {
 		return outcome{}, false, nil
 	}
-	s, err := c.openSet(set)
-	if err != nil {
-		return outcome{}, false, nil
+	c.memo.mu.Lock()
+	defer c.memo.mu.Unlock()
+	s := c.memo.reuse(c, set)
+	if s == nil {
+		var err error
+		if s, err = c.openSet(set); err != nil {
+			c.memo.forget()
+			return outcome{}, false, nil
+		}
+		c.memo.keep(set, s)
 	}
 	out := outcome{repo: set.Repository, got: map[string][]byte{}}
 	for _, name := range names {
-		data, err := s.target(name)
+		data, err := c.memo.target(s, name)
 		if errors.Is(err, errNoTarget) && fresh {
 			// fresh verified metadata that lists no such target is an answer
 			return out, true, ErrNoTarget
@@ -306,4 +314,57 @@ func explain(repo, file string, err error) error {
 		return fmt.Errorf("the repository at %s serves %s, which does not verify (%v); refusing it: %w", r, file, err, ErrUntrusted)
 	}
 	return fmt.Errorf("the update from %s failed at %s and its data is not used (%v): %w", r, file, err, ErrUntrusted)
+}
+
+// answerMemo is the answer set a long-lived client verified last: while
+// the cache's records name the same objects, no newer root has arrived and
+// nothing it holds has expired, the next answer is read from memory
+// instead of verifying the same metadata again. Objects are named by their
+// hash and never change, so the same record means the same bytes.
+type answerMemo struct {
+	mu      sync.Mutex
+	set     record
+	root    int64
+	s       *session
+	targets map[string][]byte
+}
+
+func (m *answerMemo) forget() { m.s, m.targets = nil, nil }
+
+func (m *answerMemo) keep(set record, s *session) {
+	m.set, m.s, m.root, m.targets = set, s, s.tm.Root.Signed.Version, map[string][]byte{}
+}
+
+// reuse returns the kept session when it still stands for set.
+func (m *answerMemo) reuse(c *Client, set record) *session {
+	if m.s == nil || set.Generation != m.set.Generation || set.Repository != m.set.Repository || !set.CheckedAt.Equal(m.set.CheckedAt) || !set.sameObjects(m.set) {
+		return nil
+	}
+	if c.st.hasRoot(m.root + 1) {
+		// a newer root arrived: answers are checked against it
+		return nil
+	}
+	ref := c.refTime()
+	tm := m.s.tm
+	if !ref.Before(tm.Root.Signed.Expires) || !ref.Before(tm.Timestamp.Signed.Expires) || !ref.Before(tm.Snapshot.Signed.Expires) {
+		return nil
+	}
+	for _, md := range tm.Targets {
+		if !ref.Before(md.Signed.Expires) {
+			return nil
+		}
+	}
+	return m.s
+}
+
+// target answers from the memo, looking up what it does not hold yet.
+func (m *answerMemo) target(s *session, name string) ([]byte, error) {
+	if data, ok := m.targets[name]; ok && s == m.s {
+		return data, nil
+	}
+	data, err := s.target(name)
+	if err == nil && s == m.s {
+		m.targets[name] = data
+	}
+	return data, err
 }
