@@ -157,7 +157,6 @@ client without a new release, and a forged key reaches none.`,
 		newWatchCommand(std),
 		newVersionCommand(std),
 	)
-	root.AddCommand(newManCommand(std, root))
 	root.SetVersionTemplate(buildVersion().text())
 	documentEnv(root)
 	return root

@@ -85,21 +85,6 @@ func TestCompletion(t *testing.T) {
 	}
 }
 
-// scripts/man.sh writes one page per command.
-func TestManPages(t *testing.T) {
-	dir := t.TempDir()
-	code, out, errOut := runCLI(t, "man", "--dir", dir)
-	if code != exitOK || !strings.Contains(out, "wrote man pages into "+dir) {
-		t.Fatalf("exit %d\n%s%s", code, out, errOut)
-	}
-	for _, page := range []string{"tufkeys.1", "tufkeys-keys.1", "tufkeys-repo-publish.1", "tufkeys-verify.1"} {
-		data, err := os.ReadFile(filepath.Join(dir, page))
-		if err != nil || !strings.Contains(string(data), ".TH \"TUFKEYS\"") {
-			t.Errorf("%s: %v", page, err)
-		}
-	}
-}
-
 // The build the Dockerfile and scripts/build-with-root.sh make is static:
 // no dynamic loader, so it runs FROM scratch.
 func TestStaticBuild(t *testing.T) {
