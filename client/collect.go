@@ -19,7 +19,8 @@ import (
 
 // Bounds on a whole repository, so that a hostile mirror cannot make a
 // collection run forever.
-const maxRoles = 64
+// Hashed bins (TAP 15) count: up to 2^16 of them, and 64 other roles.
+const maxRoles = 1<<16 + 64
 
 // Repository is a whole repository, verified: every file a mirror must
 // serve, in the order a writer must put them in place.
@@ -139,6 +140,14 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 			return nil, explain(repo, last, err)
 		}
 		if md.Signed.Delegations != nil {
+			if b := md.Signed.Delegations.SuccinctRoles; b != nil {
+				if b.BitLength < 1 || b.BitLength > 16 {
+					return nil, fmt.Errorf("the repository at %s delegates to 2^%d hashed bins, beyond the 2^16 tufkeys copies: refusing it: %w", redact(repo), b.BitLength, ErrUntrusted)
+				}
+				for _, bin := range b.GetRoles() {
+					queue = append(queue, role{bin, next.name})
+				}
+			}
 			for _, d := range md.Signed.Delegations.Roles {
 				queue = append(queue, role{d.Name, next.name})
 			}

@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/bits"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -294,7 +296,16 @@ func (f *fetcher) followUp(u string, r fetchResult) {
 		if v := doc.Signed.Meta["targets.json"].Version; v > 0 && v != f.have.Versions[metadata.TARGETS] {
 			f.startLocked(f.url(versioned(metadata.TARGETS, v)), targetsMax, conditional{})
 		}
-	case strings.HasSuffix(name, "targets.json"):
+		// the bin of each wanted path, together with targets.json, when
+		// the snapshot lists hashed bins: named as TAP 15 names them
+		for _, bin := range guessBins(doc.Signed.Meta, f.wanted) {
+			if v := doc.Signed.Meta[bin+".json"].Version; v != f.have.Versions[bin] {
+				f.startLocked(f.url(versioned(bin, v)), targetsMax, conditional{})
+			}
+		}
+	case name != "timestamp.json" && !strings.HasSuffix(name, ".root.json"):
+		// targets.json or a delegated role, a bin among them: the wanted
+		// key lists it names start downloading
 		for _, want := range f.wanted {
 			t, ok := doc.Signed.Targets[want]
 			sum := t.Hashes["sha256"]
@@ -412,4 +423,43 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// binName matches the snapshot entry of a hashed bin: PREFIX-HEX.json.
+var binName = regexp.MustCompile(`^(.+)-([0-9a-f]+)\.json$`)
+
+// guessBins names the bins that would hold the wanted paths, from the
+// snapshot alone, before targets.json says how it delegates: a group of
+// PREFIX-HEX entries whose count is a power of two and whose suffixes are
+// as long as TAP 15 makes them. A wrong guess costs one request, whose
+// answer is never used unless verified metadata names it.
+func guessBins(meta map[string]struct{ Version int64 }, wanted []string) []string {
+	if len(wanted) == 0 {
+		return nil
+	}
+	groups := map[string][]string{}
+	for name := range meta {
+		if m := binName.FindStringSubmatch(name); m != nil {
+			groups[m[1]] = append(groups[m[1]], m[2])
+		}
+	}
+	var out []string
+	for prefix, suffixes := range groups {
+		n := len(suffixes)
+		if n < 2 || n&(n-1) != 0 {
+			continue
+		}
+		b := &metadata.SuccinctRoles{NamePrefix: prefix, BitLength: bits.TrailingZeros(uint(n))}
+		if suffixLen, _ := b.GetSuffixLen(); len(suffixes[0]) != suffixLen {
+			continue
+		}
+		for _, w := range wanted {
+			if bin := b.GetRolesForTarget(w)[0].Name; !slices.Contains(out, bin) {
+				if _, ok := meta[bin+".json"]; ok {
+					out = append(out, bin)
+				}
+			}
+		}
+	}
+	return out
 }

@@ -60,6 +60,8 @@ type Options struct {
 	Threshold   int
 	Now         func() time.Time
 	Expiry      workspace.Periods
+	// Bins puts the key lists in this many hashed bins; zero: in targets.
+	Bins int
 }
 
 // New initializes a workspace under dir/workspace and a destination under
@@ -84,7 +86,7 @@ func New(dir string, opts Options) (*Ceremony, error) {
 		return nil, err
 	}
 	c.WS, err = workspace.Init(filepath.Join(dir, "workspace"), workspace.InitOptions{
-		RootKeys: pubs, RootThreshold: opts.Threshold, OnlineKey: c.Online.Public, Now: opts.Now, Expiry: opts.Expiry,
+		RootKeys: pubs, RootThreshold: opts.Threshold, OnlineKey: c.Online.Public, Now: opts.Now, Expiry: opts.Expiry, Bins: opts.Bins,
 	})
 	if err != nil {
 		return nil, err

@@ -27,6 +27,9 @@ type InitOptions struct {
 	Expiry       Periods
 	ResignWindow Periods
 	Now          func() time.Time
+	// Bins, when set, delegates the key lists to this many hashed bins
+	// (TAP 15), a power of two; zero keeps them all in targets.
+	Bins int
 }
 
 // Init creates a workspace in dir and stages root v1 and targets v1.
@@ -122,11 +125,24 @@ func Init(dir string, opts InitOptions) (*Workspace, error) {
 	root.Signed.Roles[metadata.ROOT].Threshold = opts.RootThreshold
 	root.Signed.Roles[metadata.TARGETS].Threshold = opts.TargetsThreshold
 	targets := metadata.Targets(w.expiry(metadata.TARGETS))
+	var binNames []string
+	if opts.Bins != 0 {
+		if err := checkBins(opts.Bins); err != nil {
+			return nil, err
+		}
+		targets.Signed.Delegations = succinct(root, opts.Bins)
+		binNames = targets.Signed.Delegations.SuccinctRoles.GetRoles()
+	}
 	if err := w.writeStaged(metadata.ROOT, root); err != nil {
 		return nil, err
 	}
 	if err := w.writeStaged(metadata.TARGETS, targets); err != nil {
 		return nil, err
+	}
+	for _, name := range binNames {
+		if err := w.writeStaged(name, metadata.Targets(w.expiry(metadata.TARGETS))); err != nil {
+			return nil, err
+		}
 	}
 	// the settings file goes last: a workspace without it is not one yet,
 	// so an interrupted init can simply be run again

@@ -166,16 +166,23 @@ func (r *Release) verify(now time.Time) error {
 		return expired("targets", r.Targets.Signed.Version, r.Targets.Signed.Expires, "targets")
 	}
 	if d := r.Targets.Signed.Delegations; d != nil {
+		names := make([]string, 0, len(d.Roles))
 		for _, role := range d.Roles {
-			md := r.Delegated[role.Name]
+			names = append(names, role.Name)
+		}
+		if d.SuccinctRoles != nil {
+			names = d.SuccinctRoles.GetRoles()
+		}
+		for _, name := range names {
+			md := r.Delegated[name]
 			if md == nil {
-				return fmt.Errorf("targets delegates %s, but %s has no signed metadata yet: stage its key list and have its keys sign", role.Name, role.Name)
+				return fmt.Errorf("targets delegates %s, but %s has no signed metadata yet: stage its key list and have its keys sign", name, name)
 			}
-			if err := r.Targets.VerifyDelegate(role.Name, md); err != nil {
-				return fmt.Errorf("%s v%d does not meet its delegation's threshold (%v): %w", role.Name, md.Signed.Version, err, ErrBelowThreshold)
+			if err := r.Targets.VerifyDelegate(name, md); err != nil {
+				return fmt.Errorf("%s v%d does not meet its delegation's threshold (%v): %w", name, md.Signed.Version, err, ErrBelowThreshold)
 			}
 			if md.Signed.IsExpired(now) {
-				return expired(role.Name, md.Signed.Version, md.Signed.Expires, role.Name)
+				return expired(name, md.Signed.Version, md.Signed.Expires, name)
 			}
 		}
 	}

@@ -58,6 +58,9 @@ func (s *State) requirements(role string) ([]requirement, error) {
 		if parent == nil || parent.Signed.Delegations == nil {
 			return nil, fmt.Errorf("role %s is not delegated by targets", role)
 		}
+		if b := parent.Signed.Delegations.SuccinctRoles; b != nil && b.IsDelegatedRole(role) {
+			return []requirement{{keyIDs: b.KeyIDs, threshold: b.Threshold, keys: parent.Signed.Delegations.Keys}}, nil
+		}
 		for _, d := range parent.Signed.Delegations.Roles {
 			if d.Name == role {
 				return []requirement{{keyIDs: d.KeyIDs, threshold: d.Threshold, keys: parent.Signed.Delegations.Keys}}, nil

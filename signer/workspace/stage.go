@@ -254,6 +254,11 @@ func (w *Workspace) publishedList(st *State, host string) (*bundle.KeyList, erro
 	if md := st.Published.Delegated[host]; md != nil {
 		tf = md.Signed.Targets[name]
 	}
+	if b := st.bins(); tf == nil && b != nil {
+		if md := st.Published.Delegated[binOf(b, name)]; md != nil {
+			tf = md.Signed.Targets[name]
+		}
+	}
 	if tf == nil && st.Published.Targets != nil {
 		tf = st.Published.Targets.Signed.Targets[name]
 	}
@@ -274,6 +279,9 @@ func (w *Workspace) publishedList(st *State, host string) (*bundle.KeyList, erro
 // holderOf is the role whose metadata lists a host's key list: the host's
 // own delegated role when targets delegates it, else targets.
 func (s *State) holderOf(host string) string {
+	if b := s.bins(); b != nil {
+		return binOf(b, bundle.TargetName(host))
+	}
 	if t := s.TargetsInEffect(); t != nil && t.Signed.Delegations != nil {
 		for _, d := range t.Signed.Delegations.Roles {
 			if d.Name == host {

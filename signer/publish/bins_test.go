@@ -1,0 +1,80 @@
+package publish_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/signer/workspace"
+)
+
+// A repository in hashed bins (TAP 15): go-tuf's own updater finds each
+// key list through its bin; a change to one registry re-signs its bin only
+// (and snapshot and timestamp).
+func TestHashedBins(t *testing.T) {
+	c := newCeremony(t, testrepo.Options{Bins: 16})
+	list := fixture(t, "npm/keys.json")
+	var items []workspace.StageItem
+	for i := range 40 {
+		items = append(items, workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: list})
+	}
+	if _, err := c.WS.StageMany(items); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := c.Publish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := serve(t, c.RepoDir)
+	for _, host := range []string{"r0.example.test", "r39.example.test"} {
+		got, up, err := fetchWithGoTUF(t, url, rootV(t, c, 1), host+"/keys.json")
+		if err != nil || !bytes.Equal(got, list) {
+			t.Fatalf("go-tuf reading %s through its bin: %v", host, err)
+		}
+		if top := up.GetTopLevelTargets(); len(top) != 0 {
+			t.Errorf("targets lists %d key lists itself; they belong in bins", len(top))
+		}
+	}
+	// one registry changes: its bin, and nothing else signed offline
+	redated := bytes.Replace(list, []byte("2025-01-29T00:00:00.000Z"), []byte("2025-02-28T00:00:00.000Z"), 1)
+	res, err := c.WS.Stage("r7.example.test", redated, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := c.WS.Status()
+	if len(st.Staged) != 1 || st.Staged[0].Role != res.Role || res.Role[:5] != "bins-" {
+		t.Fatalf("staged %+v for one registry's change, want its bin %s alone", st.Staged, res.Role)
+	}
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	next, err := c.Publish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Targets != rep.Targets {
+		t.Errorf("targets went from v%d to v%d for a change in one bin", rep.Targets, next.Targets)
+	}
+	got, _, err := fetchWithGoTUF(t, url, rootV(t, c, 1), "r7.example.test/keys.json")
+	if err != nil || !bytes.Equal(got, redated) {
+		t.Fatalf("go-tuf after the change: %v", err)
+	}
+	// the bins are the targets keys' to sign: the online key alone cannot
+	targets, _ := os.ReadFile(filepath.Join(c.RepoDir, fmt.Sprintf("%d.targets.json", next.Targets)))
+	md, err := metadata.Targets().FromBytes(targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := md.Signed.Delegations.SuccinctRoles
+	if b == nil || b.Threshold != 2 || len(b.KeyIDs) != 3 || b.BitLength != 4 {
+		t.Errorf("succinct delegation %+v", b)
+	}
+}
