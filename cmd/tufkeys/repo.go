@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -77,6 +78,7 @@ type repoInitOptions struct {
 	TargetsThreshold int
 	OnlineKey        string
 	Expiry           map[string]string
+	Bins             int
 }
 
 func newRepoInitCommand(std streams, ws *string) *cobra.Command {
@@ -89,7 +91,12 @@ Only public keys are needed: private keys stay with their holders. The
 targets keys and threshold default to the root's. The online key signs
 snapshot and timestamp and must be a separate key.
 
-Expiry periods default to root 365d, targets 90d, snapshot 7d, timestamp 1d.`,
+Expiry periods default to root 365d, targets 90d, snapshot 7d, timestamp 1d.
+
+Key lists go into hashed bins (TAP 15), 64 unless --bins says otherwise: a
+client then fetches the one bin that holds its registry, whatever the
+number of registries. The bins are signed by the targets keys, like
+targets. --bins 0 keeps every key list in targets itself.`,
 		Example: `  tufkeys repo init --workspace ceremony \
     --root-key alice.pub --root-key bob.pub --root-key carol.pub --root-threshold 2 \
     --online-key online.pub`,
@@ -105,6 +112,7 @@ Expiry periods default to root 365d, targets 90d, snapshot 7d, timestamp 1d.`,
 	f.StringArrayVar(&opts.TargetsKeys, "targets-key", nil, "public key of a targets signer (default: the root keys)")
 	f.IntVar(&opts.TargetsThreshold, "targets-threshold", 0, "signatures needed on targets (default: the root threshold)")
 	f.StringVar(&opts.OnlineKey, "online-key", "", "public key that signs snapshot and timestamp")
+	f.IntVar(&opts.Bins, "bins", workspace.DefaultBins, "hashed bins for the key lists, a power of two; 0 keeps them in targets")
 	for _, role := range []string{"root", "targets", "snapshot", "timestamp"} {
 		role := role
 		f.Var(periodFlag{opts.Expiry, role}, role+"-expiry", "how long "+role+" metadata stays valid, e.g. 90d")
@@ -164,7 +172,7 @@ func runRepoInit(opts repoInitOptions) error {
 	w, err := workspace.Init(opts.Workspace, workspace.InitOptions{
 		RootKeys: rootKeys, RootThreshold: opts.RootThreshold,
 		TargetsKeys: targetsKeys, TargetsThreshold: opts.TargetsThreshold,
-		OnlineKey: online, Expiry: expiry,
+		OnlineKey: online, Expiry: expiry, Bins: opts.Bins,
 	})
 	if err != nil {
 		return err
@@ -178,8 +186,8 @@ func printStaged(std streams, w *workspace.Workspace) error {
 	if err != nil {
 		return err
 	}
-	for _, c := range st.Staged {
-		fmt.Fprintf(std.Out, "staged %s\n", c.Line())
+	for _, l := range workspace.Lines(st.Staged) {
+		fmt.Fprintf(std.Out, "staged %s\n", l)
 	}
 	return nil
 }
@@ -350,14 +358,19 @@ func runRepoSign(opts repoSignOptions) error {
 			fmt.Fprintf(opts.Out, "  %s\n", l)
 		}
 	}
+	var signed, already []workspace.RoleCheck
 	for _, c := range res.Checks {
-		verb := "signed"
-		for _, r := range res.Already {
-			if r == c.Role {
-				verb = "already signed"
-			}
+		if slices.Contains(res.Already, c.Role) {
+			already = append(already, c)
+		} else {
+			signed = append(signed, c)
 		}
-		fmt.Fprintf(opts.Out, "%s %s\n", verb, c.Line())
+	}
+	for _, l := range workspace.Lines(signed) {
+		fmt.Fprintf(opts.Out, "signed %s\n", l)
+	}
+	for _, l := range workspace.Lines(already) {
+		fmt.Fprintf(opts.Out, "already signed %s\n", l)
 	}
 	return nil
 }
@@ -421,8 +434,8 @@ func runRepoStatus(opts repoStatusOptions) error {
 	if len(st.Staged) == 0 {
 		fmt.Fprintln(opts.Out, "staged: nothing")
 	}
-	for _, c := range st.Staged {
-		fmt.Fprintf(opts.Out, "staged %s\n", c.Line())
+	for _, l := range workspace.Lines(st.Staged) {
+		fmt.Fprintf(opts.Out, "staged %s\n", l)
 	}
 	for _, b := range st.Bundles {
 		fmt.Fprintf(opts.Out, "key list %s (in %s):\n", b.Host, b.Role)

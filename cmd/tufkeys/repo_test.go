@@ -42,17 +42,17 @@ func TestCLICeremony(t *testing.T) {
 		want []string
 	}{
 		{[]string{"repo", "init", "--workspace", "ws", "--root-key", "alice.pub", "--root-key", "bob.pub", "--root-threshold", "2", "--online-key", "online.pub"},
-			[]string{"staged root v1: 0 of 2 signatures — waiting for alice", "staged targets v1"}},
+			[]string{"staged root v1: 0 of 2 signatures — waiting for alice", "staged targets v1", "staged bins-00 … bins-3f (64 bins) v1: 0 of 2 signatures"}},
 		{[]string{"repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", "keys.json"},
-			[]string{"staged registry.example.test/keys.json in targets v1", "+ SHA256:DhQ8"}},
+			[]string{"staged registry.example.test/keys.json in bins-2c v1", "+ SHA256:DhQ8"}},
 		{[]string{"repo", "sign", "--workspace", "ws", "--key", "alice.key"},
-			[]string{"key list registry.example.test (in targets) against the published one:\n  + SHA256:jl3b", "signed root v1: 1 of 2 signatures — waiting for bob", "signed targets v1: 1 of 2"}},
+			[]string{"key list registry.example.test (in bins-2c) against the published one:\n  + SHA256:jl3b", "signed root v1: 1 of 2 signatures — waiting for bob", "signed targets v1: 1 of 2"}},
 		{[]string{"repo", "sign", "--workspace", "ws", "--key", "bob.key"},
 			[]string{"signed targets v1: 2 of 2 signatures — ready to publish"}},
 		{[]string{"repo", "status", "--workspace", "ws", "--check"},
-			[]string{"published: nothing yet", "staged root v1: 2 of 2 signatures — ready to publish", "key list registry.example.test (in targets):"}},
+			[]string{"published: nothing yet", "staged root v1: 2 of 2 signatures — ready to publish", "key list registry.example.test (in bins-2c):"}},
 		{[]string{"repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--to", "public"},
-			[]string{"published root v1, targets v1, snapshot v1, timestamp v1 to public (5 files uploaded, 0 unchanged)"}},
+			[]string{"published root v1, targets v1, snapshot v1, timestamp v1 to public (69 files uploaded, 0 unchanged)"}},
 		{[]string{"repo", "timestamp", "--workspace", "ws", "--online-key", "online.key", "--to", "public"},
 			[]string{"re-signed snapshot v2 and timestamp v2 to public (2 files uploaded"}},
 	}
@@ -71,7 +71,7 @@ func TestCLICeremony(t *testing.T) {
 	args := []string{"repo", "status", "--workspace", "ws", "-o", "json"}
 	code, out, _ := runCLI(t, args...)
 	status := parseJSON(t, args, out)
-	if code != exitOK || len(status["published"].([]any)) != 4 || len(status["problems"].([]any)) != 0 {
+	if code != exitOK || len(status["published"].([]any)) != 68 || len(status["problems"].([]any)) != 0 {
 		t.Errorf("repo status -o json: exit %d\n%s", code, out)
 	}
 	args = []string{"repo", "timestamp", "--workspace", "ws", "--online-key", "online.key", "--to", "public", "--format", "json"}
@@ -87,9 +87,9 @@ func TestCLICeremony(t *testing.T) {
 			want  string
 		}{
 			{nil, exitFail, "this workspace publishes to " + filepath.Join(dir, "public") + ", its origin"},
-			{[]string{"--dry-run", "--move-origin"}, exitOK, "dry run: would publish root v1, targets v1, snapshot v3, timestamp v3 to " + to + " (5 files uploaded"},
-			{[]string{"--move-origin"}, exitOK, "published root v1, targets v1, snapshot v3, timestamp v3 to " + to + " (5 files uploaded"},
-			{nil, exitOK, "(0 files uploaded, 3 unchanged)"},
+			{[]string{"--dry-run", "--move-origin"}, exitOK, "dry run: would publish root v1, targets v1, snapshot v3, timestamp v3 to " + to + " (69 files uploaded"},
+			{[]string{"--move-origin"}, exitOK, "published root v1, targets v1, snapshot v3, timestamp v3 to " + to + " (69 files uploaded"},
+			{nil, exitOK, "(0 files uploaded, 67 unchanged)"},
 		} {
 			args := append([]string{"repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--to", to, "--endpoint-url", endpoint, "--path-style"}, s.extra...)
 			code, out, errOut := runCLI(t, args...)
