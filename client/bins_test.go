@@ -123,3 +123,28 @@ func TestMirrorOfHashedBins(t *testing.T) {
 		t.Errorf("collected %d bins and %d key lists, want 16 and 30", bins, len(repo.KeyLists))
 	}
 }
+
+// A client that cached the flat layout follows the move into bins.
+func TestClientFollowsMigrationToBins(t *testing.T) {
+	w := newWorld(t, "npm/keys.json")
+	cl, _ := w.client(t.TempDir(), func(o *client.Options) { o.MaxAge = client.Age(0) })
+	if _, err := cl.Keys(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.c.WS.Migrate(8); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	w.srv.takeLog()
+	if keys, err := cl.Keys(ctx, host); err != nil || len(keys.Keys) != 2 {
+		t.Fatalf("after the move: %v", err)
+	}
+	if log := strings.Join(w.srv.takeLog(), " "); !strings.Contains(log, ".bins-") {
+		t.Errorf("the client did not read the bin: %s", log)
+	}
+}

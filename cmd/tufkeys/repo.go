@@ -53,6 +53,7 @@ conflict), the published history and the key lists.`,
 		newRepoRotateCommand(std, &ws),
 		newRepoDelegateCommand(std, &ws),
 		newRepoRenewCommand(std, &ws),
+		newRepoMigrateCommand(std, &ws),
 	)
 	return cmd
 }
@@ -715,5 +716,44 @@ func runRepoRenew(opts repoRenewOptions) error {
 	if _, err := w.Renew(opts.Role); err != nil {
 		return err
 	}
+	return printStaged(opts.streams, w)
+}
+
+type repoMigrateOptions struct {
+	streams
+	Workspace string
+	Bins      int
+}
+
+func newRepoMigrateCommand(std streams, ws *string) *cobra.Command {
+	opts := repoMigrateOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "migrate --bins N",
+		Short: "Stage the move of a flat repository's key lists into hashed bins",
+		Long: `Stage a new targets version that delegates the key lists to N hashed bins
+(TAP 15, N a power of two), and every bin with the key lists whose paths hash
+to it. The maintainers sign it like any change, and publish; clients follow
+without a release, and from then on fetch only their registry's bin.`,
+		Example: `  tufkeys repo migrate --bins 64`,
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(*cobra.Command, []string) error {
+			opts.Workspace = *ws
+			return runRepoMigrate(opts)
+		},
+	}
+	cmd.Flags().IntVar(&opts.Bins, "bins", workspace.DefaultBins, "number of hashed bins, a power of two")
+	return cmd
+}
+
+func runRepoMigrate(opts repoMigrateOptions) error {
+	w, err := openWorkspace(opts.Workspace)
+	if err != nil {
+		return err
+	}
+	bins, err := w.Migrate(opts.Bins)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Out, "staged the move into %d hashed bins (%s … %s); the maintainers sign it, then publish\n", len(bins), bins[0], bins[len(bins)-1])
 	return printStaged(opts.streams, w)
 }

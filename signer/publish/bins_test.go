@@ -78,3 +78,85 @@ func TestHashedBins(t *testing.T) {
 		t.Errorf("succinct delegation %+v", b)
 	}
 }
+
+// repo delegate keeps working in bins: the registry's bin delegates to the
+// operator's role, and clients walk targets, bin, registry.
+func TestDelegateInBins(t *testing.T) {
+	c := newCeremony(t, testrepo.Options{Bins: 16})
+	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	operator, _ := testrepo.NewKey("operator")
+	res, err := c.WS.Delegate(host, []workspace.PublicKey{operator.Public}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Delegator[:5] != "bins-" || !res.MovedList {
+		t.Fatalf("delegation %+v, want it made by the registry's bin, with the list moved", res)
+	}
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WS.Sign(operator.Signer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	// from now on the operator alone stages and signs the registry's list
+	if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WS.Sign(c.Maintainers[0].Signer); err == nil {
+		t.Error("a maintainer's key signed the operator's role")
+	}
+	if _, err := c.WS.Sign(operator.Signer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := fetchWithGoTUF(t, serve(t, c.RepoDir), rootV(t, c, 1), host+"/keys.json")
+	if err != nil || !bytes.Equal(got, fixture(t, "npm/keys.json")) {
+		t.Fatalf("go-tuf through targets, bin and registry role: %v", err)
+	}
+}
+
+// A flat repository moves into bins as a change the maintainers sign, and
+// a client that trusted the flat layout follows without a release.
+func TestMigrateToBins(t *testing.T) {
+	c := newCeremony(t, testrepo.Options{})
+	list := fixture(t, "npm/keys.json")
+	for _, h := range []string{host, "other.example.test"} {
+		if err := c.StagePublish(h, list, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	url := serve(t, c.RepoDir)
+	before, _, err := fetchWithGoTUF(t, url, rootV(t, c, 1), host+"/keys.json")
+	if err != nil || !bytes.Equal(before, list) {
+		t.Fatal(err)
+	}
+	bins, err := c.WS.Migrate(8)
+	if err != nil || len(bins) != 8 {
+		t.Fatalf("%v, %v", bins, err)
+	}
+	if _, err := c.WS.Migrate(8); err == nil {
+		t.Error("migrated twice")
+	}
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{host, "other.example.test"} {
+		got, up, err := fetchWithGoTUF(t, url, rootV(t, c, 1), h+"/keys.json")
+		if err != nil || !bytes.Equal(got, list) || len(up.GetTopLevelTargets()) != 0 {
+			t.Fatalf("%s after the move: %v", h, err)
+		}
+	}
+	if n, _ := c.WS.Bins(); n != 8 {
+		t.Errorf("the workspace reports %d bins", n)
+	}
+}

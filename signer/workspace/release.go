@@ -165,25 +165,39 @@ func (r *Release) verify(now time.Time) error {
 	if r.Targets.Signed.IsExpired(now) {
 		return expired("targets", r.Targets.Signed.Version, r.Targets.Signed.Expires, "targets")
 	}
-	if d := r.Targets.Signed.Delegations; d != nil {
-		names := make([]string, 0, len(d.Roles))
-		for _, role := range d.Roles {
-			names = append(names, role.Name)
+	return r.verifyDelegations(r.Targets, now, 0)
+}
+
+// verifyDelegations checks every role a targets role delegates to, and
+// theirs in turn: hashed bins, and registries a bin delegates to.
+func (r *Release) verifyDelegations(parent *targetsMD, now time.Time, depth int) error {
+	d := parent.Signed.Delegations
+	if d == nil {
+		return nil
+	}
+	if depth > 2 {
+		return errors.New("delegations nest deeper than targets, bin, registry")
+	}
+	names := make([]string, 0, len(d.Roles))
+	for _, role := range d.Roles {
+		names = append(names, role.Name)
+	}
+	if d.SuccinctRoles != nil {
+		names = d.SuccinctRoles.GetRoles()
+	}
+	for _, name := range names {
+		md := r.Delegated[name]
+		if md == nil {
+			return fmt.Errorf("%s is delegated, but has no signed metadata yet: stage its key list and have its keys sign", name)
 		}
-		if d.SuccinctRoles != nil {
-			names = d.SuccinctRoles.GetRoles()
+		if err := parent.VerifyDelegate(name, md); err != nil {
+			return fmt.Errorf("%s v%d does not meet its delegation's threshold (%v): %w", name, md.Signed.Version, err, ErrBelowThreshold)
 		}
-		for _, name := range names {
-			md := r.Delegated[name]
-			if md == nil {
-				return fmt.Errorf("targets delegates %s, but %s has no signed metadata yet: stage its key list and have its keys sign", name, name)
-			}
-			if err := r.Targets.VerifyDelegate(name, md); err != nil {
-				return fmt.Errorf("%s v%d does not meet its delegation's threshold (%v): %w", name, md.Signed.Version, err, ErrBelowThreshold)
-			}
-			if md.Signed.IsExpired(now) {
-				return expired(name, md.Signed.Version, md.Signed.Expires, name)
-			}
+		if md.Signed.IsExpired(now) {
+			return expired(name, md.Signed.Version, md.Signed.Expires, name)
+		}
+		if err := r.verifyDelegations(md, now, depth+1); err != nil {
+			return err
 		}
 	}
 	return nil

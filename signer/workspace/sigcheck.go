@@ -58,8 +58,14 @@ func (s *State) requirements(role string) ([]requirement, error) {
 		if parent == nil || parent.Signed.Delegations == nil {
 			return nil, fmt.Errorf("role %s is not delegated by targets", role)
 		}
-		if b := parent.Signed.Delegations.SuccinctRoles; b != nil && b.IsDelegatedRole(role) {
-			return []requirement{{keyIDs: b.KeyIDs, threshold: b.Threshold, keys: parent.Signed.Delegations.Keys}}, nil
+		if b := parent.Signed.Delegations.SuccinctRoles; b != nil {
+			if b.IsDelegatedRole(role) {
+				return []requirement{{keyIDs: b.KeyIDs, threshold: b.Threshold, keys: parent.Signed.Delegations.Keys}}, nil
+			}
+			// a registry delegated from its bin
+			if parent = s.roleInEffect(binOf(b, role+"/keys.json")); parent == nil || parent.Signed.Delegations == nil {
+				return nil, fmt.Errorf("role %s is not delegated by its bin", role)
+			}
 		}
 		for _, d := range parent.Signed.Delegations.Roles {
 			if d.Name == role {

@@ -276,11 +276,27 @@ func (w *Workspace) publishedList(st *State, host string) (*bundle.KeyList, erro
 	return &p.List, nil
 }
 
+// roleInEffect is a delegated role as it stands: staged, else published.
+func (s *State) roleInEffect(role string) *targetsMD {
+	if md, ok := s.Staged.Delegated[role]; ok {
+		return md
+	}
+	return s.Published.Delegated[role]
+}
+
 // holderOf is the role whose metadata lists a host's key list: the host's
 // own delegated role when targets delegates it, else targets.
 func (s *State) holderOf(host string) string {
 	if b := s.bins(); b != nil {
-		return binOf(b, bundle.TargetName(host))
+		bin := binOf(b, bundle.TargetName(host))
+		if md := s.roleInEffect(bin); md != nil && md.Signed.Delegations != nil {
+			for _, d := range md.Signed.Delegations.Roles {
+				if d.Name == host {
+					return host
+				}
+			}
+		}
+		return bin
 	}
 	if t := s.TargetsInEffect(); t != nil && t.Signed.Delegations != nil {
 		for _, d := range t.Signed.Delegations.Roles {
@@ -376,7 +392,10 @@ func sameSigned(a, b any) bool {
 
 // DelegateResult tells what delegating a registry did.
 type DelegateResult struct {
-	Host           string
+	Host string
+	// Delegator is the role that delegates to the registry: targets, or
+	// the registry's bin; TargetsVersion is its staged version.
+	Delegator      string
 	TargetsVersion int64
 	RoleVersion    int64
 	MovedList      bool // the host's list moved from targets into its own role
@@ -401,7 +420,12 @@ func (w *Workspace) Delegate(registry string, keys []PublicKey, threshold int) (
 	if slices.Contains(metadata.TOP_LEVEL_ROLE_NAMES[:], host) {
 		return res, fmt.Errorf("%s cannot name a delegated role", host)
 	}
-	targets, err := st.editable(metadata.TARGETS, w)
+	// in hashed bins, the registry's bin delegates to it
+	delegator := metadata.TARGETS
+	if b := st.bins(); b != nil {
+		delegator = binOf(b, bundle.TargetName(host))
+	}
+	targets, err := st.editable(delegator, w)
 	if err != nil {
 		return res, err
 	}
@@ -438,10 +462,10 @@ func (w *Workspace) Delegate(registry string, keys []PublicKey, threshold int) (
 		role.Signed.Targets[name] = tf
 		res.MovedList = true
 	}
-	targets.Signed.Expires = w.expiry(metadata.TARGETS)
+	targets.Signed.Expires = w.expiry(delegator)
 	role.Signed.Expires = w.expiry(host)
-	res.TargetsVersion, res.RoleVersion = targets.Signed.Version, role.Signed.Version
-	if err := w.writeStaged(metadata.TARGETS, targets); err != nil {
+	res.Delegator, res.TargetsVersion, res.RoleVersion = delegator, targets.Signed.Version, role.Signed.Version
+	if err := w.writeStaged(delegator, targets); err != nil {
 		return res, err
 	}
 	return res, w.writeStaged(host, role)
