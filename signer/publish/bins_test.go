@@ -160,3 +160,48 @@ func TestMigrateToBins(t *testing.T) {
 		t.Errorf("the workspace reports %d bins", n)
 	}
 }
+
+// A maintainer rotated out of targets no longer signs bins: the bins'
+// delegation follows the targets keys, and every bin is signed again.
+func TestRotationReachesBins(t *testing.T) {
+	c := newCeremony(t, testrepo.Options{Bins: 4})
+	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WS.Rotate(workspace.RotateOptions{RemoveRootKeys: []string{"maintainer1"}}); err != nil {
+		t.Fatal(err)
+	}
+	gone := c.Maintainers[0]
+	c.Maintainers = c.Maintainers[1:]
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WS.Sign(gone.Signer); err == nil {
+		// the old root still needs it for root v2; that is all it signs
+		st, _ := c.WS.Status()
+		for _, s := range st.Staged {
+			for _, th := range s.Thresholds {
+				for _, k := range th.Signed {
+					if k.Name == "maintainer1" && s.Role != "root" {
+						t.Errorf("the rotated-out key signed %s", s.Role)
+					}
+				}
+			}
+		}
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	targets, _ := os.ReadFile(filepath.Join(c.RepoDir, "2.targets.json"))
+	md, err := metadata.Targets().FromBytes(targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := md.Signed.Delegations.SuccinctRoles.KeyIDs; len(ids) != 2 {
+		t.Errorf("the bins are delegated to %d keys after the rotation, want the 2 left", len(ids))
+	}
+	got, _, err := fetchWithGoTUF(t, serve(t, c.RepoDir), rootV(t, c, 1), host+"/keys.json")
+	if err != nil || !bytes.Equal(got, fixture(t, "npm/keys.json")) {
+		t.Fatalf("go-tuf after the rotation: %v", err)
+	}
+}

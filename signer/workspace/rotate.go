@@ -118,6 +118,23 @@ func (w *Workspace) Rotate(opts RotateOptions) (RotateResult, error) {
 		}
 		targets.Signed.Expires = w.expiry(metadata.TARGETS)
 		res.TargetsVersion = targets.Signed.Version
+		if d := targets.Signed.Delegations; d != nil && d.SuccinctRoles != nil {
+			// the bins are the targets keys' to sign: they follow the
+			// change, and every bin is signed again by the new keys
+			bins := succinct(root, 1<<d.SuccinctRoles.BitLength)
+			bins.SuccinctRoles.NamePrefix = d.SuccinctRoles.NamePrefix
+			targets.Signed.Delegations = bins
+			for _, name := range bins.SuccinctRoles.GetRoles() {
+				md, err := st.editable(name, w)
+				if err != nil {
+					return res, err
+				}
+				md.Signed.Expires = w.expiry(name)
+				if err := w.writeStaged(name, md); err != nil {
+					return res, err
+				}
+			}
+		}
 		if err := w.writeStaged(metadata.TARGETS, targets); err != nil {
 			return res, err
 		}
