@@ -1,0 +1,141 @@
+package client_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/signer/workspace"
+)
+
+// scaleWorld is a repository of n registries, flat (bins 0) or in bins,
+// served with benchDelay on every request.
+func scaleWorld(b *testing.B, n, bins int) (*world, *meter) {
+	w := &world{t: b, now: time.Now().UTC()}
+	c, err := testrepo.New(b.TempDir(), testrepo.Options{Now: w.clock, Bins: bins})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w.c = c
+	list := fixture(b, "npm/keys.json")
+	items := []workspace.StageItem{{Registry: host, List: list}}
+	for i := range n - 1 {
+		items = append(items, workspace.StageItem{Registry: "r" + strconv.Itoa(i) + ".example.test", List: list})
+	}
+	if _, err := c.WS.StageMany(items); err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Sign(2); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.Publish(); err != nil {
+		b.Fatal(err)
+	}
+	w.srv = newRepoServer(b, c.RepoDir)
+	m := &meter{}
+	inner := w.srv.Config.Handler
+	w.srv.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		m.requests.Add(1)
+		time.Sleep(benchDelay)
+		inner.ServeHTTP(countingWriter{rw, m}, r)
+	})
+	return w, m
+}
+
+// BenchmarkScale measures one install's cost as the repository grows, in
+// the flat layout and in 64 hashed bins, against go-tuf's plain updater on
+// the same repository in the same run: a cold lookup, and a refresh after
+// another registry's list changed. TUFKEYS_BENCH_SIZES overrides the sizes
+// (default 1,100,10000).
+func BenchmarkScale(b *testing.B) {
+	sizes := []int{1, 100, 10000}
+	if s := os.Getenv("TUFKEYS_BENCH_SIZES"); s != "" {
+		sizes = nil
+		for _, f := range bytes.Split([]byte(s), []byte(",")) {
+			n, _ := strconv.Atoi(string(f))
+			sizes = append(sizes, n)
+		}
+	}
+	for _, n := range sizes {
+		for _, bins := range []int{0, workspace.DefaultBins} {
+			layout := "flat"
+			if bins > 0 {
+				layout = fmt.Sprintf("bins%d", bins)
+			}
+			b.Run(fmt.Sprintf("registries=%d/%s", n, layout), func(b *testing.B) {
+				w, m := scaleWorld(b, n, bins)
+				var cold, base totals
+				var refreshBytes, refreshReq int64
+				var peak uint64
+				other := "r0.example.test"
+				if n == 1 {
+					other = host
+				}
+				flip := false
+				for b.Loop() {
+					b.StopTimer()
+					cacheDir, metaDir, targetsDir := b.TempDir(), b.TempDir(), b.TempDir()
+					cl, _ := w.client(cacheDir, func(o *client.Options) { o.MaxAge, o.Clock = client.Age(0), time.Now })
+					runtime.GC()
+					var before runtime.MemStats
+					runtime.ReadMemStats(&before)
+					b.StartTimer()
+					d, req, by, err := measure(m, func() error { _, err := cl.Keys(ctx, host); return err })
+					if err != nil {
+						b.Fatal(err)
+					}
+					var after runtime.MemStats
+					runtime.ReadMemStats(&after)
+					if after.HeapInuse > before.HeapInuse {
+						peak = max(peak, after.HeapInuse-before.HeapInuse)
+					}
+					cold.tk, cold.tkReq, cold.tkBytes = cold.tk+d, cold.tkReq+req, cold.tkBytes+by
+					d, req, by, err = measure(m, func() error { return baselineFetch(w, metaDir, targetsDir) })
+					if err != nil {
+						b.Fatal(err)
+					}
+					cold.base, cold.baseReq, cold.baseBytes = cold.base+d, cold.baseReq+req, cold.baseBytes+by
+					cold.iterations++
+					// another registry's list changes
+					b.StopTimer()
+					list := fixture(b, "npm/keys.json")
+					if flip = !flip; flip {
+						list = bytes.Replace(list, []byte("2025-01-29T00:00:00.000Z"), []byte("2025-02-28T00:00:00.000Z"), 1)
+					}
+					if _, err := w.c.WS.Stage(other, list, nil); err != nil {
+						b.Fatal(err)
+					}
+					if err := w.c.Sign(2); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := w.c.Publish(); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+					_, req, by, err = measure(m, func() error { _, err := cl.Keys(ctx, host); return err })
+					if err != nil {
+						b.Fatal(err)
+					}
+					refreshBytes, refreshReq = refreshBytes+by, refreshReq+req
+					_ = base
+				}
+				it := float64(cold.iterations)
+				b.ReportMetric(float64(cold.tk.Milliseconds())/it, "cold-ms")
+				b.ReportMetric(float64(cold.base.Milliseconds())/it, "gotuf-cold-ms")
+				b.ReportMetric(float64(cold.tk)/float64(cold.base), "cold-ratio")
+				b.ReportMetric(float64(cold.tkBytes)/it, "cold-B")
+				b.ReportMetric(float64(cold.baseBytes)/it, "gotuf-cold-B")
+				b.ReportMetric(float64(refreshBytes)/it, "refresh-B")
+				b.ReportMetric(float64(refreshReq)/it, "refresh-req")
+				b.ReportMetric(float64(peak)/(1<<20), "cold-heap-MiB")
+			})
+		}
+	}
+}
