@@ -205,3 +205,22 @@ func TestRotationReachesBins(t *testing.T) {
 		t.Fatalf("go-tuf after the rotation: %v", err)
 	}
 }
+
+// Renewing targets renews the bins, which its keys sign and which expire
+// with it.
+func TestRenewTargetsRenewsBins(t *testing.T) {
+	c := newCeremony(t, testrepo.Options{Bins: 4})
+	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WS.Renew("targets"); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := c.WS.Status()
+	if len(st.Staged) != 5 {
+		t.Errorf("renewing targets staged %d roles, want targets and 4 bins", len(st.Staged))
+	}
+	if _, err := c.WS.Renew("bins-2"); err != nil {
+		t.Errorf("renewing one bin: %v", err)
+	}
+}

@@ -518,21 +518,36 @@ func (w *Workspace) Renew(role string) (RenewResult, error) {
 	case metadata.SNAPSHOT, metadata.TIMESTAMP:
 		return res, fmt.Errorf("%s is signed by the online key at every publish: run tufkeys repo timestamp instead", role)
 	}
-	if role != metadata.TARGETS {
+	b := st.bins()
+	isBin := b != nil && b.IsDelegatedRole(role)
+	if role != metadata.TARGETS && !isBin {
 		host, err := bundle.RegistryHost(role)
 		if err != nil || st.holderOf(host) != host {
-			return res, fmt.Errorf("%q is neither root, targets nor a delegated registry", role)
+			return res, fmt.Errorf("%q is neither root, targets, a bin nor a delegated registry", role)
 		}
 		role = host
 		res.Role = host
 	}
-	md, err := st.editable(role, w)
-	if err != nil {
-		return res, err
+	renew := []string{role}
+	if role == metadata.TARGETS && b != nil {
+		// the bins are signed by the targets keys and live as long: they
+		// are renewed with targets, in the same signing
+		renew = append(renew, b.GetRoles()...)
 	}
-	md.Signed.Expires = w.expiry(role)
-	res.Version = md.Signed.Version
-	return res, w.writeStaged(role, md)
+	for i, r := range renew {
+		md, err := st.editable(r, w)
+		if err != nil {
+			return res, err
+		}
+		md.Signed.Expires = w.expiry(r)
+		if i == 0 {
+			res.Version = md.Signed.Version
+		}
+		if err := w.writeStaged(r, md); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
 }
 
 func (s *State) editableRoot() (*rootMD, error) {
