@@ -3,6 +3,7 @@ package workspace
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"time"
 
@@ -81,6 +82,39 @@ func (s Status) Problems() []string {
 			out = append(out, fmt.Sprintf("%s v%d expires at %s, within its re-sign window of %s", p.Role, p.Version, p.Expires.Format(time.RFC3339), Period(p.Window)))
 		}
 	}
+	return groupBins(out)
+}
+
+var binProblem = regexp.MustCompile(`^(` + BinPrefix + `-[0-9a-f]+) (.*)$`)
+
+// groupBins joins consecutive lines about bins that say the same thing:
+// 64 bins waiting for one signer are one problem.
+func groupBins(lines []string) []string {
+	var out []string
+	first, last, rest, n := "", "", "", 0
+	flush := func() {
+		switch {
+		case n == 1:
+			out = append(out, first+" "+rest)
+		case n > 1:
+			out = append(out, fmt.Sprintf("%s … %s (%d bins) %s", first, last, n, rest))
+		}
+		n = 0
+	}
+	for _, l := range lines {
+		m := binProblem.FindStringSubmatch(l)
+		switch {
+		case m == nil:
+			flush()
+			out = append(out, l)
+		case n > 0 && m[2] == rest:
+			last, n = m[1], n+1
+		default:
+			flush()
+			first, last, rest, n = m[1], m[1], m[2], 1
+		}
+	}
+	flush()
 	return out
 }
 

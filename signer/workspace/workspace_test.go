@@ -380,3 +380,23 @@ func BenchmarkStageMany(b *testing.B) {
 	b.ReportMetric(float64(large)/float64(b.N), "ns/registry@10000")
 	b.ReportMetric(float64(large)/float64(small), "ratio")
 }
+
+// Bins waiting for the same signers are one problem, not sixteen.
+func TestBinsProblemsGrouped(t *testing.T) {
+	ks := keys(t, "alice", "online")
+	w, err := workspace.Init(t.TempDir(), workspace.InitOptions{RootKeys: []workspace.PublicKey{ks[0].Public}, RootThreshold: 1, OnlineKey: ks[1].Public, Bins: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := w.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := st.Problems()
+	if len(problems) != 3 || !strings.Contains(problems[2], "bins-0 … bins-f (16 bins) v1 is staged but not yet signed") {
+		t.Errorf("problems: %q", problems)
+	}
+	if lines := workspace.Lines(st.Staged); len(lines) != 3 || !strings.HasPrefix(lines[2], "bins-0 … bins-f (16 bins) v1: 0 of 1 signatures") {
+		t.Errorf("lines: %q", lines)
+	}
+}
