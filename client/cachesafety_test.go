@@ -186,3 +186,31 @@ func TestLongLivedClientSeesRenewals(t *testing.T) {
 		t.Error("an expired answer set was answered from memory")
 	}
 }
+
+// A fresh answer in a new process reads the answer set without verifying
+// it again, but not once a newer root has arrived: then the full check
+// runs (here it finds the newer root does not verify, and drops it).
+func TestFastAnswerYieldsToANewerRoot(t *testing.T) {
+	w := newWorld(t, "npm/keys.json")
+	dir := filepath.Join(t.TempDir(), "cache")
+	first, _ := w.client(dir, func(o *client.Options) { o.MaxAge = client.Age(24 * time.Hour) })
+	if _, err := first.Keys(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	w.srv.takeLog()
+	fresh, _ := w.client(dir, func(o *client.Options) { o.MaxAge = client.Age(24 * time.Hour) })
+	if keys, err := fresh.Keys(ctx, host); err != nil || len(keys.Keys) != 2 || len(w.srv.takeLog()) != 0 {
+		t.Fatalf("fresh answer: %v", err)
+	}
+	bogus := filepath.Join(dir, "roots", "2.root.json")
+	if err := os.WriteFile(bogus, []byte(`{"signed":{"_type":"root","version":2}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := w.client(dir, func(o *client.Options) { o.MaxAge = client.Age(24 * time.Hour) })
+	if keys, err := again.Keys(ctx, host); err != nil || len(keys.Keys) != 2 {
+		t.Fatalf("after a newer root file appeared: %v", err)
+	}
+	if _, err := os.Stat(bogus); !errors.Is(err, os.ErrNotExist) {
+		t.Error("the answer came without the full check: the root that does not verify is still there")
+	}
+}

@@ -120,6 +120,9 @@ type Client struct {
 	// memo keeps the answer set as last verified, for a long-lived
 	// client's next fresh answer
 	memo answerMemo
+	// anchor is the sha256 of the trusted root, which an answer set must
+	// have been verified from to be read without verifying it again
+	anchor string
 }
 
 // New checks the options and prepares the cache. It does no network I/O.
@@ -162,6 +165,7 @@ func New(opts Options) (*Client, error) {
 		opts.Logger.Warn("accepting metadata that expired up to " + days(opts.AcceptExpired) + " ago: protection against freeze attacks is weakened by as much")
 	}
 	c.opts, c.http, c.log = opts, opts.HTTPClient, opts.Logger
+	c.anchor = objectName(opts.TrustedRoot)
 	if c.http == nil {
 		c.http = defaultHTTPClient()
 	}

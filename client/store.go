@@ -95,6 +95,13 @@ type record struct {
 	Generation int64     `json:"generation,omitempty"`
 	Repository string    `json:"repository,omitempty"`
 	CheckedAt  time.Time `json:"checked_at,omitzero"`
+	// Expires is when the first of the set's roles expires, RootVersion
+	// the root it verified under, and Anchor the sha256 of the trusted
+	// root it was verified from: with them, a fresh answer is read
+	// without verifying the set's signatures again (see fastAnswer).
+	Expires     time.Time `json:"expires,omitzero"`
+	RootVersion int64     `json:"root_version,omitempty"`
+	Anchor      string    `json:"anchor,omitempty"`
 }
 
 func (r record) clone() record {

@@ -349,15 +349,32 @@ func (s *session) target(targetPath string) ([]byte, error) {
 
 // answerSet is the record of everything this session verified together.
 func (s *session) answerSet(now time.Time, generation int64, targets map[string]string) record {
-	return record{
-		Timestamp:  s.state.Timestamp,
-		Snapshot:   s.state.Snapshot,
-		Roles:      maps.Clone(s.loaded),
-		Targets:    targets,
-		Generation: generation,
-		Repository: s.repo,
-		CheckedAt:  now,
+	expires := s.tm.Root.Signed.Expires
+	for _, e := range []time.Time{s.tm.Timestamp.Signed.Expires, s.tm.Snapshot.Signed.Expires} {
+		expires = minTime(expires, e)
 	}
+	for _, md := range s.tm.Targets {
+		expires = minTime(expires, md.Signed.Expires)
+	}
+	return record{
+		Timestamp:   s.state.Timestamp,
+		Snapshot:    s.state.Snapshot,
+		Roles:       maps.Clone(s.loaded),
+		Targets:     targets,
+		Generation:  generation,
+		Repository:  s.repo,
+		CheckedAt:   now,
+		Expires:     expires,
+		RootVersion: s.tm.Root.Signed.Version,
+		Anchor:      objectName(s.c.opts.TrustedRoot),
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // failed names the file and the kind of failure, keeping error kinds for
