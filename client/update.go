@@ -98,11 +98,11 @@ func (c *Client) answerLocked(names []string, fresh bool) (outcome, bool, error)
 	if fresh && (now.Sub(set.CheckedAt) >= c.maxAge || set.CheckedAt.After(now.Add(time.Minute))) {
 		return outcome{}, false, nil
 	}
+	c.memo.mu.Lock()
+	defer c.memo.mu.Unlock()
 	if out, ok := c.fastAnswer(set, names); ok {
 		return out, true, nil
 	}
-	c.memo.mu.Lock()
-	defer c.memo.mu.Unlock()
 	s := c.memo.reuse(c, set)
 	if s == nil {
 		var err error
@@ -330,6 +330,9 @@ type answerMemo struct {
 	root    int64
 	s       *session
 	targets map[string][]byte
+	// what fastAnswer read, for the same set
+	fastSet record
+	fastGot map[string][]byte
 }
 
 func (m *answerMemo) forget() { m.s, m.targets = nil, nil }
@@ -372,7 +375,7 @@ func (m *answerMemo) target(s *session, name string) ([]byte, error) {
 	return data, err
 }
 
-// fastAnswer answers from the answer set without verifying its signatures
+// fastAnswer, called with c.memo.mu held, answers from the answer set without verifying its signatures
 // again, as a fresh answer in a new process: the set was written only
 // after it verified from root to key list, under the trusted root the
 // client still holds (Anchor), and every file it names is read by its
@@ -387,8 +390,17 @@ func (c *Client) fastAnswer(set record, names []string) (outcome, bool) {
 	if !c.refTime().Before(set.Expires) || c.st.hasRoot(set.RootVersion+1) {
 		return outcome{}, false
 	}
+	// a long-lived client keeps what it read, for the same set
+	m := &c.memo
+	if m.fastGot == nil || !sameSet(m.fastSet, set) {
+		m.fastSet, m.fastGot = set, map[string][]byte{}
+	}
 	out := outcome{repo: set.Repository, got: map[string][]byte{}}
 	for _, name := range names {
+		if data, ok := m.fastGot[name]; ok {
+			out.got[name] = data
+			continue
+		}
 		obj, ok := set.Targets[name]
 		if !ok {
 			return outcome{}, false
@@ -397,7 +409,12 @@ func (c *Client) fastAnswer(set record, names []string) (outcome, bool) {
 		if err != nil {
 			return outcome{}, false
 		}
-		out.got[name] = data
+		out.got[name], m.fastGot[name] = data, data
 	}
 	return out, true
+}
+
+// sameSet reports whether two reads of the answer set found the same set.
+func sameSet(a, b record) bool {
+	return a.Generation == b.Generation && a.Repository == b.Repository && a.CheckedAt.Equal(b.CheckedAt) && a.sameObjects(b)
 }
