@@ -15,7 +15,7 @@
 #                        s3://BUCKET/PREFIX (required)
 #   TUFKEYS_STORE_FLAGS  extra flags for the destination, e.g.
 #                        "--endpoint-url https://s3.example.test --path-style"
-#   TUFKEYS_ONLINE_KEY   the online key file (required); TUFKEYS_PASSPHRASE
+#   TUFKEYS_ONLINE_KEY   the online key: a key file, or awskms://… (required); TUFKEYS_PASSPHRASE for a file
 #                        holds its passphrase
 #   TUFKEYS_REGISTRIES   registry URLs to watch, separated by spaces
 #   TUFKEYS_REPO, TUFKEYS_ROOT
@@ -32,7 +32,7 @@ set -uo pipefail
 bin=${TUFKEYS_BIN:-tufkeys}
 ws=${TUFKEYS_WORKSPACE:-.}
 : "${TUFKEYS_DEST:?set TUFKEYS_DEST to the published repository (a directory or s3://BUCKET/PREFIX)}"
-: "${TUFKEYS_ONLINE_KEY:?set TUFKEYS_ONLINE_KEY to the online key file}"
+: "${TUFKEYS_ONLINE_KEY:?set TUFKEYS_ONLINE_KEY to the online key file or its awskms:// reference}"
 # shellcheck disable=SC2206 # word splitting is the point
 store_flags=(${TUFKEYS_STORE_FLAGS:-})
 

@@ -20,5 +20,10 @@ echo "== S3 test server"
 . scripts/s3-server.sh
 s3_start
 
+echo "== KMS test server"
+. scripts/kms-server.sh
+kms_start
+trap 's3_stop; kms_stop' EXIT
+
 echo "== go test -race"
 go test -race -count=1 ./...

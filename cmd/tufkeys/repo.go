@@ -12,6 +12,7 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
+	"github.com/tufkeys/tufkeys/signer/keyref"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 	"github.com/tufkeys/tufkeys/store"
@@ -344,7 +345,7 @@ func runRepoSign(opts repoSignOptions) error {
 	if err != nil {
 		return err
 	}
-	signer, err := keyfile.Open(opts.Key, opts.Passphrase)
+	signer, err := keyref.Open(context.Background(), opts.Key, opts.Passphrase)
 	if err != nil {
 		return err
 	}
@@ -523,7 +524,7 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 	var signer *keyfile.Signer
 	if !opts.DryRun {
 		// a dry run signs nothing: it never asks for the passphrase
-		if signer, err = keyfile.Open(opts.OnlineKey, opts.Passphrase); err != nil {
+		if signer, err = keyref.Open(ctx, opts.OnlineKey, opts.Passphrase); err != nil {
 			return err
 		}
 	}

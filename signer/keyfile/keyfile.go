@@ -10,10 +10,12 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -236,7 +238,28 @@ func NewSigner(priv crypto.Signer, name string) (*Signer, error) {
 	}
 	s, err := signature.LoadSigner(priv, crypto.SHA256)
 	if err != nil {
-		return nil, fmt.Errorf("load signer for %s: %w", name, err)
+		// a key held elsewhere (a KMS, a token): it signs a digest
+		if _, ok := priv.Public().(*ecdsa.PublicKey); !ok {
+			return nil, fmt.Errorf("%s: a key held outside a file must be ECDSA P-256 here: %w", name, ErrNotAKey)
+		}
+		s = remoteSigner{priv}
 	}
 	return &Signer{Signer: s, KeyID: id, Public: priv.Public(), Name: name}, nil
+}
+
+// remoteSigner signs TUF metadata with a crypto.Signer whose private key
+// this process never holds: ECDSA P-256 over SHA-256, the signature in DER,
+// as TUF's ecdsa-sha2-nistp256 scheme takes it.
+type remoteSigner struct{ crypto.Signer }
+
+func (r remoteSigner) PublicKey(...signature.PublicKeyOption) (crypto.PublicKey, error) {
+	return r.Signer.Public(), nil
+}
+
+func (r remoteSigner) SignMessage(message io.Reader, _ ...signature.SignOption) ([]byte, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, message); err != nil {
+		return nil, err
+	}
+	return r.Signer.Sign(rand.Reader, h.Sum(nil), crypto.SHA256)
 }

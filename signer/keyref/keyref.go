@@ -1,0 +1,180 @@
+// Package keyref opens a private key wherever it lives, by the reference a
+// maintainer or a job gives: a key file, or a key in AWS KMS
+// (awskms:///KEYID, awskms:///alias/NAME, awskms://ENDPOINT/KEYID), in the
+// forms cosign accepts, so an existing key works unchanged. Whatever holds
+// the key, the signatures are the same TUF signatures.
+package keyref
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/tufkeys/tufkeys/signer/keyfile"
+)
+
+var (
+	// ErrKeyUnavailable marks a key its holder does not give: not found,
+	// disabled, or not allowed to these credentials.
+	ErrKeyUnavailable = errors.New("key unavailable")
+	// ErrWrongKeyType marks a key that is not an ECDSA P-256 signing key.
+	ErrWrongKeyType = errors.New("wrong key type")
+	// ErrUnreachable marks a key holder that does not answer.
+	ErrUnreachable = errors.New("key holder unreachable")
+	// ErrUnsupported marks a reference this build cannot open.
+	ErrUnsupported = errors.New("unsupported key reference")
+)
+
+// requestTimeout bounds each call to a KMS: signing is one small request.
+const requestTimeout = 20 * time.Second
+
+// Open returns the signer a reference names. A file's passphrase comes
+// from pass; a KMS key uses the AWS SDK's standard configuration.
+func Open(ctx context.Context, ref string, pass keyfile.Passphrase) (*keyfile.Signer, error) {
+	switch {
+	case strings.HasPrefix(ref, "awskms://"):
+		return openKMS(ctx, ref)
+	case strings.HasPrefix(ref, "pkcs11:"):
+		return nil, fmt.Errorf("%s: hardware tokens (pkcs11:) are not supported by this build yet; use a key file or awskms://: %w", ref, ErrUnsupported)
+	case strings.Contains(ref, "://"):
+		return nil, fmt.Errorf("%q is neither a key file nor an awskms:// reference: %w", ref, ErrUnsupported)
+	}
+	return keyfile.Open(ref, pass)
+}
+
+// Public returns the public key a reference names, without a passphrase
+// where the reference allows it (KMS).
+func Public(ctx context.Context, ref string, pass keyfile.Passphrase) (crypto.PublicKey, error) {
+	s, err := Open(ctx, ref, pass)
+	if err != nil {
+		return nil, err
+	}
+	return s.Public, nil
+}
+
+// parseKMS splits awskms://[ENDPOINT]/KEY into the endpoint (empty: the
+// SDK's) and the key ID, ARN or alias/NAME.
+func parseKMS(ref string) (endpoint, key string, err error) {
+	rest := strings.TrimPrefix(ref, "awskms://")
+	endpoint, key, ok := strings.Cut(rest, "/")
+	if !ok || key == "" {
+		return "", "", fmt.Errorf("%q names no key: use awskms:///KEYID, awskms:///alias/NAME or awskms://ENDPOINT/KEYID: %w", ref, ErrUnsupported)
+	}
+	return endpoint, key, nil
+}
+
+type kmsSigner struct {
+	client *kms.Client
+	key    string
+	ref    string
+	pub    *ecdsa.PublicKey
+}
+
+func openKMS(ctx context.Context, ref string) (*keyfile.Signer, error) {
+	endpoint, key, err := parseKMS(ref)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.LoadDefaultConfig(ctx,
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(requestTimeout)),
+		config.WithRetryMaxAttempts(2))
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration for %s: %w", ref, err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	client := kms.NewFromConfig(cfg, func(o *kms.Options) {
+		if endpoint != "" {
+			scheme := "https://"
+			if h, _, err := net.SplitHostPort(endpoint); err == nil && (h == "127.0.0.1" || h == "localhost" || h == "::1") {
+				// a KMS-compatible service on this machine, for tests and
+				// local trials, speaks plain HTTP
+				scheme = "http://"
+			}
+			o.BaseEndpoint = aws.String(scheme + endpoint)
+		}
+	})
+	s := &kmsSigner{client: client, key: key, ref: ref}
+	cctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	out, err := client.GetPublicKey(cctx, &kms.GetPublicKeyInput{KeyId: aws.String(key)})
+	if err != nil {
+		return nil, s.explain(err)
+	}
+	if out.KeySpec != types.KeySpecEccNistP256 || out.KeyUsage != types.KeyUsageTypeSignVerify {
+		return nil, fmt.Errorf("%s is a %s key for %s, not an ECC_NIST_P256 signing key: create one with key spec ECC_NIST_P256 and usage SIGN_VERIFY: %w", ref, out.KeySpec, out.KeyUsage, ErrWrongKeyType)
+	}
+	pub, err := x509.ParsePKIXPublicKey(out.PublicKey)
+	ec, ok := pub.(*ecdsa.PublicKey)
+	if err != nil || !ok || ec.Curve != elliptic.P256() {
+		return nil, fmt.Errorf("%s returned a public key that is not ECDSA P-256: %w", ref, ErrWrongKeyType)
+	}
+	s.pub = ec
+	return keyfile.NewSigner(s, kmsName(key))
+}
+
+// kmsName names the key in messages: its alias or ID, no account or ARN.
+func kmsName(key string) string {
+	if i := strings.LastIndex(key, "/"); i >= 0 {
+		return key[i+1:]
+	}
+	return key
+}
+
+func (s *kmsSigner) Public() crypto.PublicKey { return s.pub }
+
+// Sign asks KMS to sign a SHA-256 digest; KMS returns ECDSA signatures in
+// DER, as TUF takes them.
+func (s *kmsSigner) Sign(_ io.Reader, digest []byte, _ crypto.SignerOpts) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	out, err := s.client.Sign(ctx, &kms.SignInput{
+		KeyId:            aws.String(s.key),
+		Message:          digest,
+		MessageType:      types.MessageTypeDigest,
+		SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256,
+	})
+	if err != nil {
+		return nil, s.explain(err)
+	}
+	return out.Signature, nil
+}
+
+// explain turns KMS errors into one sentence saying what to do.
+func (s *kmsSigner) explain(err error) error {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "NotFoundException":
+			return fmt.Errorf("KMS has no key %s: check the key ID or alias in %s: %w", s.key, s.ref, ErrKeyUnavailable)
+		case "DisabledException", "KMSInvalidStateException":
+			return fmt.Errorf("KMS key %s is disabled or pending deletion: enable it, or use another key: %w", s.key, ErrKeyUnavailable)
+		case "AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException":
+			return fmt.Errorf("KMS refused these credentials for key %s (%s): they need kms:Sign and kms:GetPublicKey on it: %w", s.key, apiErr.ErrorCode(), ErrKeyUnavailable)
+		case "InvalidKeyUsageException", "UnsupportedOperationException":
+			return fmt.Errorf("KMS key %s is not an asymmetric signing key: create one with key spec ECC_NIST_P256 and usage SIGN_VERIFY: %w", s.key, ErrWrongKeyType)
+		}
+	}
+	var netErr net.Error
+	var opErr *net.OpError
+	if errors.As(err, &opErr) || errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("cannot reach KMS for %s: check the endpoint and the network: %w", s.ref, ErrUnreachable)
+	}
+	return fmt.Errorf("KMS, key %s: %w", s.key, err)
+}
