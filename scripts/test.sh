@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's one test command: formatting, vet, and every test with the
 # race detector, with a real S3-compatible server (versitygw) on loopback
-# for the storage tests. It needs only Go; it installs what else it uses.
+# for the storage tests, a KMS-compatible server (local-kms) for the KMS
+# key tests and SoftHSM2 for the hardware-token tests. It needs only Go
+# (and apt for SoftHSM2); it installs what else it uses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +26,14 @@ echo "== KMS test server"
 . scripts/kms-server.sh
 kms_start
 trap 's3_stop; kms_stop' EXIT
+
+echo "== SoftHSM2 (the hardware-token tests' token)"
+if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null; then
+	sudo=""
+	[ "$(id -u)" -ne 0 ] && sudo="sudo"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq softhsm2 >/dev/null
+fi
 
 echo "== go test -race"
 go test -race -count=1 ./...

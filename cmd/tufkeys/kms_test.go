@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -53,5 +55,15 @@ func TestCLIKMSOnlineKey(t *testing.T) {
 	code, _, stderr := runCLI(t, "repo", "timestamp", "--workspace", "ws", "--online-key", "awskms://"+ep+"/no-such-key", "--to", "public")
 	if code != exitFail || !strings.Contains(stderr, "KMS has no key no-such-key") {
 		t.Errorf("a missing KMS key: exit %d %q", code, stderr)
+	}
+}
+
+// A build without cgo signs with files and KMS keys, and says in one
+// sentence that token keys need cgo.
+func TestStaticBuildRefusesTokens(t *testing.T) {
+	bin := build(t, filepath.Join(pkgDir, "..", ".."))
+	out, err := exec.Command(bin, "key", "public", "--key", "pkcs11:token=tufkeys;object=alice?module-path=/usr/lib/softhsm/libsofthsm2.so").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "pkcs11: keys need a tufkeys built with cgo") || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+		t.Errorf("%v\n%s", err, out)
 	}
 }

@@ -1,5 +1,6 @@
 // Package keyref opens a private key wherever it lives, by the reference a
-// maintainer or a job gives: a key file, or a key in AWS KMS
+// maintainer or a job gives: a key file; a key on a hardware token
+// (pkcs11:token=…;object=…?module-path=…, RFC 7512); or a key in AWS KMS
 // (awskms:///KEYID, awskms:///alias/NAME, awskms://ENDPOINT/KEYID), in the
 // forms cosign accepts, so an existing key works unchanged. Whatever holds
 // the key, the signatures are the same TUF signatures.
@@ -50,7 +51,7 @@ func Open(ctx context.Context, ref string, pass keyfile.Passphrase) (*keyfile.Si
 	case strings.HasPrefix(ref, "awskms://"):
 		return openKMS(ctx, ref)
 	case strings.HasPrefix(ref, "pkcs11:"):
-		return nil, fmt.Errorf("%s: hardware tokens (pkcs11:) are not supported by this build yet; use a key file or awskms://: %w", ref, ErrUnsupported)
+		return openPKCS11(ref)
 	case strings.Contains(ref, "://"):
 		return nil, fmt.Errorf("%q is neither a key file nor an awskms:// reference: %w", ref, ErrUnsupported)
 	}

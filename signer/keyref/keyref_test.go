@@ -116,6 +116,15 @@ func TestPublishWithKMSOnlineKey(t *testing.T) {
 	if rep, err := publish.Timestamp(ctx, ws, online, dst, publish.Options{}); err != nil || rep.Timestamp != 2 {
 		t.Fatalf("timestamp with the KMS key: %+v, %v", rep, err)
 	}
+	if got := readWithGoTUF(t, dir, "registry.example.test/keys.json"); !bytes.Equal(got, list) {
+		t.Fatal("go-tuf did not read the list")
+	}
+}
+
+// readWithGoTUF serves a published directory and reads a target with
+// go-tuf's updater, trusting the directory's root v1.
+func readWithGoTUF(t *testing.T, dir, target string) []byte {
+	t.Helper()
 	h, _ := repohttp.Handler(dir, nil)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -129,13 +138,15 @@ func TestPublishWithKMSOnlineKey(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go-tuf: %v", err)
 	}
-	info, err := up.GetTargetInfo("registry.example.test/keys.json")
+	info, err := up.GetTargetInfo(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, got, err := up.DownloadTarget(info, "", ""); err != nil || !bytes.Equal(got, list) {
+	_, got, err := up.DownloadTarget(info, "", "")
+	if err != nil {
 		t.Fatalf("go-tuf download: %v", err)
 	}
+	return got
 }
 
 func TestKMSFailures(t *testing.T) {
