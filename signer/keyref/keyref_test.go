@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -183,5 +184,25 @@ func TestKMSFailures(t *testing.T) {
 				t.Errorf("took %s", time.Since(start))
 			}
 		})
+	}
+}
+
+// local-kms grants every caller everything, so a refusal comes from an
+// HTTP server on loopback answering as KMS does to a caller without
+// kms:GetPublicKey; the SDK and the explanation are the real ones.
+func TestKMSAccessDenied(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_REGION", "us-east-1")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set("x-amzn-ErrorType", "AccessDeniedException")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"__type":"AccessDeniedException","message":"User is not authorized to perform: kms:GetPublicKey"}`))
+	}))
+	defer srv.Close()
+	_, err := keyref.Open(ctx, "awskms://"+strings.TrimPrefix(srv.URL, "http://")+"/alias/tufkeys-online", nil)
+	if !errors.Is(err, keyref.ErrKeyUnavailable) || !strings.Contains(err.Error(), "they need kms:Sign and kms:GetPublicKey on it") {
+		t.Errorf("err = %v", err)
 	}
 }
