@@ -333,13 +333,13 @@ maintainers can sign separate clones and merge them with git.`,
 			return runRepoSign(opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Key, "key", "", "your private key file")
+	cmd.Flags().StringVar(&opts.Key, "key", "", "your private key: a key file, a token key (pkcs11:…) or a KMS key (awskms://…)")
 	return cmd
 }
 
 func runRepoSign(opts repoSignOptions) error {
 	if opts.Key == "" {
-		return usagef("--key is required: give your private key file")
+		return usagef("--key is required: give your private key (a key file, pkcs11:… or awskms://…)")
 	}
 	w, err := openWorkspace(opts.Workspace)
 	if err != nil {
@@ -503,7 +503,7 @@ the destination serves newer metadata than the workspace knows.`
 		cmd.Example = `  TUFKEYS_PASSPHRASE=… tufkeys repo timestamp --online-key online.key --to s3://keys-bucket/tuf`
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.OnlineKey, "online-key", "", "the online key's private key file")
+	f.StringVar(&opts.OnlineKey, "online-key", "", "the online key: a key file, a token key (pkcs11:…) or a KMS key (awskms://…)")
 	f.StringVar(&opts.To, "to", "", "destination: a directory or s3://BUCKET/PREFIX")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "list what would be uploaded and change nothing")
 	addFormatFlag(cmd, &opts.Format, "text")
