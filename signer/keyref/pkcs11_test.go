@@ -189,17 +189,25 @@ func TestTokenWrongPIN(t *testing.T) {
 		return
 	}
 	token(t)
-	open := func(pin string) string {
+	openRef := func(ref, pin string) string {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestTokenWrongPIN$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "TUFKEYS_TEST_OPEN="+tokenRef("alice"), keyref.EnvPKCS11PIN+"="+pin)
+		cmd.Env = append(os.Environ(), "TUFKEYS_TEST_OPEN="+ref, keyref.EnvPKCS11PIN+"="+pin)
 		out, _ := cmd.CombinedOutput()
 		return string(out)
 	}
+	open := func(pin string) string { return openRef(tokenRef("alice"), pin) }
 	out := open("0000")
 	if !strings.Contains(out, "WRONG-PIN") || !strings.Contains(out, "refused the PIN; tokens lock after a few failures, so tufkeys tried once") || strings.Contains(out, "0000") {
 		t.Errorf("a wrong PIN:\n%s", out)
 	}
 	if out := open(tokenPIN); strings.Contains(out, "ERROR") {
 		t.Errorf("the right PIN after one wrong one:\n%s", out)
+	}
+	// the PIN file a reference names comes before the variable
+	pinFile := filepath.Join(t.TempDir(), "pin")
+	os.WriteFile(pinFile, []byte(tokenPIN+"\n"), 0o600)
+	ref := "pkcs11:token=" + tokenLabel + ";object=alice?module-path=" + softhsmModule + "&pin-source=file:" + pinFile
+	if out := openRef(ref, "0000"); strings.Contains(out, "ERROR") {
+		t.Errorf("pin-source:\n%s", out)
 	}
 }
