@@ -90,7 +90,12 @@ func (d *Dir) Put(ctx context.Context, name string, data []byte, ifMatch Tag) er
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s: %s was created by another writer: %w", d.Root, name, ErrChanged)
 		}
-		return err
+		var linkErr *os.LinkError
+		if !errors.As(err, &linkErr) {
+			return err
+		}
+		// a file system without hard links: check and write under the
+		// lock instead, as for a replacement
 	}
 	unlock, err := d.lock(ctx)
 	if err != nil {
