@@ -156,6 +156,7 @@ client without a new release, and a forged key reaches none.`,
 		newImportCommand(std),
 		newWatchCommand(std),
 		newVersionCommand(std),
+		newHistoryCommand(std),
 	)
 	root.SetVersionTemplate(buildVersion().text())
 	documentEnv(root)

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+type historyOptions struct {
+	streams
+	Client   clientFlags
+	Registry string
+	Format   string
+}
+
+func newHistoryCommand(std streams) *cobra.Command {
+	opts := historyOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "history --registry HOST [--format text|json]",
+		Short: "Show every version of a registry's key list the repository published, verified",
+		Long: `Read every version of a registry's key list the repository published, oldest
+first, from its history (consistent snapshots keep every version online), and
+show for each the metadata that carried it (targets, a bin, or the registry's
+own role), the keys whose signatures verify over it and under which root or
+delegation, its expiry (the metadata records no signing date), and the keys
+added, removed or re-dated against the version before. Every version is
+verified; one that does not verify is shown with its problem and fails the
+command, and one that is missing is shown as a gap, never left out. Works
+against a URL, a directory, a mirror and an archive; mirrors and archives
+hold the current versions only, so their history shows the older ones as
+gaps.`,
+		Example: `  tufkeys history --registry registry.example.test
+  tufkeys history --registry registry.example.test --repo keys-2026-11-26.tar.gz -o json`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runHistory(cmd.Context(), opts) },
+	}
+	cmd.Flags().StringVar(&opts.Registry, "registry", "", "registry URL or host")
+	addFormatFlag(cmd, &opts.Format, "text")
+	addClientFlags(cmd, &opts.Client)
+	cmd.RegisterFlagCompletionFunc("registry", completeRegistries(&opts.Client, std))
+	return cmd
+}
+
+// historyReport is history's JSON: one entry per version of the list.
+type historyReport struct {
+	Registry string               `json:"registry"`
+	Versions []historyEntryReport `json:"versions"`
+}
+
+type historyEntryReport struct {
+	Role       string    `json:"role"`
+	Version    int64     `json:"version"`
+	Expires    time.Time `json:"expires,omitzero"`
+	SignedBy   []string  `json:"signed_by"`
+	VerifiedBy string    `json:"verified_by,omitempty"`
+	SHA256     string    `json:"sha256,omitempty"`
+	Keys       []string  `json:"keys"`
+	Added      []string  `json:"added"`
+	Removed    []string  `json:"removed"`
+	Redated    []string  `json:"redated"`
+	Problem    string    `json:"problem,omitempty"`
+	Missing    bool      `json:"missing,omitempty"`
+}
+
+func runHistory(ctx context.Context, opts historyOptions) error {
+	_, host, err := resolveRegistry(opts.Registry)
+	if err != nil {
+		return err
+	}
+	cl, err := opts.Client.open(opts.streams)
+	if err != nil {
+		return err
+	}
+	h, err := cl.History(ctx, host)
+	if err != nil {
+		return err
+	}
+	problems := 0
+	if opts.Format == "json" {
+		r := historyReport{Registry: host, Versions: []historyEntryReport{}}
+		for _, e := range h {
+			v := historyEntryReport{Role: e.Role, Version: e.Version, Expires: e.Expires.UTC(), SignedBy: nonNil(e.SignedBy), VerifiedBy: e.VerifiedBy,
+				SHA256: e.SHA256, Keys: []string{}, Added: []string{}, Removed: []string{}, Redated: []string{}, Problem: e.Problem, Missing: e.Missing}
+			for _, k := range e.Keys {
+				v.Keys = append(v.Keys, k.KeyID)
+			}
+			for _, k := range e.Diff.Added {
+				v.Added = append(v.Added, k.KeyID)
+			}
+			for _, k := range e.Diff.Removed {
+				v.Removed = append(v.Removed, k.KeyID)
+			}
+			for _, c := range e.Diff.ExpiryChanged {
+				v.Redated = append(v.Redated, c.KeyID)
+			}
+			if e.Problem != "" && !e.Missing {
+				problems++
+			}
+			r.Versions = append(r.Versions, v)
+		}
+		if err := writeJSON(opts.Out, r); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(opts.Out, "%s: %d %s of the key list\n", host, len(h), plural(len(h), "version", "versions"))
+		for _, e := range h {
+			if e.Missing {
+				fmt.Fprintf(opts.Out, "%s v%d: GAP: %s\n", e.Role, e.Version, e.Problem)
+				continue
+			}
+			if e.Problem != "" {
+				problems++
+				fmt.Fprintf(opts.Out, "%s v%d: NOT VERIFIED: %s\n", e.Role, e.Version, e.Problem)
+				continue
+			}
+			fmt.Fprintf(opts.Out, "%s v%d, expires %s, signed by %d %s under %s, sha256 %s:\n", e.Role, e.Version, e.Expires.UTC().Format(time.RFC3339),
+				len(e.SignedBy), plural(len(e.SignedBy), "key", "keys"), e.VerifiedBy, e.SHA256[:16])
+			for _, l := range e.Diff.Lines() {
+				fmt.Fprintf(opts.Out, "  %s\n", l)
+			}
+		}
+	}
+	if problems > 0 {
+		return fmt.Errorf("%d %s of the history did not verify (see above): the repository or a mirror has been altered", problems, plural(problems, "version", "versions"))
+	}
+	return nil
+}

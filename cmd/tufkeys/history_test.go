@@ -1,0 +1,51 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// history on the demo-like repository, from a URL, a directory and an
+// archive; text and JSON; a tampered list fails the command.
+func TestCLIHistory(t *testing.T) {
+	clearClientEnv(t)
+	c, repo, root := published(t, "corepack-0.30.json")
+	keys, _ := os.ReadFile(filepath.Join(pkgDir, fixtures, "npm/keys.json"))
+	if err := c.StagePublish("registry.example.test", keys, 2); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "keys.tar.gz")
+	if code, _, errOut := runCLI(t, "export", "--from", repo, "--out", archive, "--root", root, "--cache", t.TempDir()); code != exitOK {
+		t.Fatal(errOut)
+	}
+	for _, source := range []string{repo, c.RepoDir} {
+		code, out, errOut := runCLI(t, "history", "--registry", "registry.example.test", "--repo", source, "--root", root, "--cache", t.TempDir())
+		if code != exitOK || !strings.Contains(out, "registry.example.test: 2 versions of the key list") || !strings.Contains(out, "+ SHA256:DhQ8") || !strings.Contains(out, "under root v1,") {
+			t.Errorf("history from %s: exit %d\n%s%s", source, code, out, errOut)
+		}
+	}
+	var args []string
+	// an archive holds the current versions: the older one is a gap
+	code, out, errOut := runCLI(t, "history", "--registry", "registry.example.test", "--repo", archive, "--root", root, "--cache", t.TempDir())
+	if code != exitOK || !strings.Contains(out, "targets v1: GAP: 1.targets.json is not in this repository") || !strings.Contains(out, "targets v2, expires") {
+		t.Errorf("history from an archive: exit %d\n%s%s", code, out, errOut)
+	}
+	args = []string{"history", "--registry", "registry.example.test", "--repo", repo, "--root", root, "--cache", t.TempDir(), "-o", "json"}
+	code, out, _ = runCLI(t, args...)
+	doc := parseJSON(t, args, out)
+	if versions := doc["versions"].([]any); code != exitOK || len(versions) != 2 || len(versions[1].(map[string]any)["added"].([]any)) != 1 {
+		t.Errorf("history -o json: exit %d\n%s", code, out)
+	}
+	lists, _ := filepath.Glob(filepath.Join(c.RepoDir, "targets", "registry.example.test", "*.keys.json"))
+	for _, l := range lists {
+		if data, _ := os.ReadFile(l); !strings.Contains(string(data), "DhQ8") {
+			os.WriteFile(l, []byte(`{"keys":[]}`), 0o644)
+		}
+	}
+	code, out, errOut = runCLI(t, "history", "--registry", "registry.example.test", "--repo", repo, "--root", root, "--cache", t.TempDir())
+	if code != exitFail || !strings.Contains(out, "NOT VERIFIED: its key list does not match") || !strings.Contains(errOut, "1 version of the history did not verify") {
+		t.Errorf("a tampered list: exit %d\n%s%s", code, out, errOut)
+	}
+}
