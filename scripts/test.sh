@@ -2,8 +2,9 @@
 # The project's one test command: formatting, vet, and every test with the
 # race detector, with a real S3-compatible server (versitygw) on loopback
 # for the storage tests, a KMS-compatible server (local-kms) for the KMS
-# key tests and SoftHSM2 for the hardware-token tests. It needs only Go
-# (and apt for SoftHSM2); it installs what else it uses.
+# key tests, SoftHSM2 for the hardware-token tests and Chromium for the
+# status page. It needs only Go (and apt for SoftHSM2 and Chromium); it
+# installs what else it uses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,14 @@ if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/
 	[ "$(id -u)" -ne 0 ] && sudo="sudo"
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq softhsm2 >/dev/null
+fi
+
+echo "== Chromium (the status page is rendered by a real browser)"
+if ! command -v chromium >/dev/null; then
+	sudo=""
+	[ "$(id -u)" -ne 0 ] && sudo="sudo"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
 
 echo "== go test -race"

@@ -97,9 +97,9 @@ var DefaultCachePolicy = CachePolicy{TimestampMaxAge: time.Minute}
 // CacheControl is the Cache-Control header a published file is served with.
 func (p CachePolicy) CacheControl(name string) string {
 	switch {
-	case path.Base(name) == "timestamp.json" && p.TimestampMaxAge <= 0:
+	case changesInPlace(name) && p.TimestampMaxAge <= 0:
 		return CacheNoStore
-	case path.Base(name) == "timestamp.json":
+	case changesInPlace(name):
 		return fmt.Sprintf("public, max-age=%d", int64(p.TimestampMaxAge/time.Second))
 	case Immutable(name):
 		return CacheImmutable
@@ -108,13 +108,33 @@ func (p CachePolicy) CacheControl(name string) string {
 	}
 }
 
+// changesInPlace reports the files rewritten by every publish: the
+// timestamp, and the status page and its data.
+func changesInPlace(name string) bool {
+	switch name {
+	case "timestamp.json", StatusPage, StatusData:
+		return true
+	}
+	return false
+}
+
+// The status page a publish writes next to the metadata; clients never
+// read it.
+const (
+	StatusPage = "index.html"
+	StatusData = "status.json"
+)
+
 // CacheControl is DefaultCachePolicy's Cache-Control for a file.
 func CacheControl(name string) string { return DefaultCachePolicy.CacheControl(name) }
 
 // ContentType is the Content-Type a published file is served with.
 func ContentType(name string) string {
-	if path.Ext(name) == ".json" {
+	switch path.Ext(name) {
+	case ".json":
 		return "application/json"
+	case ".html":
+		return "text/html; charset=utf-8"
 	}
 	return "application/octet-stream"
 }

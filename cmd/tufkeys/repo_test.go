@@ -192,6 +192,7 @@ func TestServe(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "timestamp.json"), []byte(`{}`), 0o644)
 	os.WriteFile(filepath.Join(dir, "1.root.json"), []byte(`{}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "index.html"), []byte(`<!doctype html><title>status</title>`), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	var logs syncbuf.Buffer
@@ -200,6 +201,11 @@ func TestServe(t *testing.T) {
 		done <- runServe(ctx, serveOptions{streams: streams{Out: &logs, Err: &logs}, Dir: dir, Addr: "127.0.0.1:0", Listening: func(a string) { addr <- a }})
 	}()
 	base := "http://" + <-addr
+	if resp, err := http.Get(base + "/"); err != nil || resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Errorf("/ does not serve the status page: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
 	for name, want := range map[string]string{"timestamp.json": "public, max-age=60", "1.root.json": "public, max-age=31536000, immutable"} {
 		resp, err := http.Get(base + "/" + name)
 		if err != nil {
@@ -222,7 +228,7 @@ func TestServe(t *testing.T) {
 	if _, err := http.Get(base + "/timestamp.json"); err == nil {
 		t.Error("server still answers after shutdown")
 	}
-	if n := strings.Count(logs.String(), "msg=request"); n != 2 {
+	if n := strings.Count(logs.String(), "msg=request"); n != 3 {
 		t.Errorf("%d request log lines, want 2:\n%s", n, logs.String())
 	}
 	if code, _, errOut := runCLI(t, "serve", filepath.Join(dir, "missing")); code != exitFail || !strings.Contains(errOut, "is not a directory") {

@@ -56,7 +56,10 @@ func serve(w http.ResponseWriter, r *http.Request, root *os.Root, policy store.C
 		return
 	}
 	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
-	if name == "" || !fs.ValidPath(name) || hidden(name) {
+	if name == "" {
+		name = store.StatusPage // the status page, when a publish wrote one
+	}
+	if !fs.ValidPath(name) || hidden(name) {
 		http.NotFound(w, r)
 		return
 	}

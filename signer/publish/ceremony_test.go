@@ -155,7 +155,8 @@ func TestPublishOrderAndIdempotence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"targets/" + host + "/", "2.targets.json", "2.snapshot.json", "timestamp.json"}
+	// the status page comes after the metadata it describes
+	want := []string{"targets/" + host + "/", "2.targets.json", "2.snapshot.json", "timestamp.json", "status.json", "index.html"}
 	if len(rec.puts) != len(want) {
 		t.Fatalf("uploaded %v, want %d files", rec.puts, len(want))
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/signer/keyfile"
+	"github.com/tufkeys/tufkeys/signer/statuspage"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 	"github.com/tufkeys/tufkeys/store"
 )
@@ -70,6 +71,30 @@ type Report struct {
 	// Resigned is set when snapshot and timestamp were signed anew; a
 	// publish of what the store already serves signs nothing.
 	Resigned bool
+	// PageError says why the status page could not be written, if so.
+	PageError string
+}
+
+// writeStatusPage writes index.html and status.json next to the metadata:
+// the repository as the workspace published it, for people to read.
+func writeStatusPage(ctx context.Context, ws *workspace.Workspace, dst store.Store) error {
+	r, err := ws.Report()
+	if err != nil {
+		return err
+	}
+	s := statuspage.FromReport(r, ws.Now())
+	data, err := s.JSON()
+	if err != nil {
+		return err
+	}
+	page, err := s.HTML()
+	if err != nil {
+		return err
+	}
+	if err := dst.Put(ctx, store.StatusData, data, store.Always); err != nil {
+		return err
+	}
+	return dst.Put(ctx, store.StatusPage, page, store.Always)
 }
 
 // Publish signs snapshot and timestamp with the online key and writes the
@@ -180,6 +205,13 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 		err = release(ctx, ws, rel, online, dst, remote, resign, opts, &rep)
 		if err == nil && !opts.DryRun {
 			err = ws.SetOrigin(origin)
+		}
+		if err == nil && !opts.DryRun {
+			// informative only: a page that cannot be written does not
+			// undo the release
+			if perr := writeStatusPage(ctx, ws, dst); perr != nil {
+				rep.PageError = perr.Error()
+			}
 		}
 		if !errors.Is(err, store.ErrChanged) {
 			return rep, err

@@ -86,6 +86,18 @@ func TestPublishToS3(t *testing.T) {
 			t.Errorf("%s: %d, Cache-Control %q, Content-Type %q", name, resp.StatusCode, resp.Header.Get("Cache-Control"), resp.Header.Get("Content-Type"))
 		}
 	}
+	// the status page, for people, with its own type and a short cache life
+	for name, ctype := range map[string]string{"index.html": "text/html; charset=utf-8", "status.json": "application/json"} {
+		resp, err := http.Get(url + "/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != ctype || resp.Header.Get("Cache-Control") != "public, max-age=60" {
+			t.Errorf("%s: %d, %v", name, resp.StatusCode, resp.Header)
+		}
+	}
 	again, err := publish.Publish(ctx, c.WS, c.Online.Signer, dst, publish.Options{})
 	if err != nil || len(again.Uploaded) != 0 {
 		t.Errorf("a second publish with no change uploaded %v (%v)", again.Uploaded, err)

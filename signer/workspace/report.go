@@ -1,0 +1,211 @@
+package workspace
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/tufkeys/tufkeys/bundle"
+)
+
+// PublishedReport is the published repository as the maintainers'
+// workspace knows it, for a status page: each role with its signers by
+// the names the workspace gives their keys, each registry's current keys
+// and the history of its key list.
+type PublishedReport struct {
+	Roles      []RoleReport
+	Registries []RegistryReport
+}
+
+// RoleReport is one published role.
+type RoleReport struct {
+	Role      string
+	Version   int64
+	Expires   time.Time
+	Window    time.Duration
+	Threshold int
+	Signers   []string // names (or keyid prefixes) of the keys that signed it
+}
+
+// RegistryReport is one registry's key list and its history.
+type RegistryReport struct {
+	Host    string
+	Role    string // the role that holds the list now
+	Keys    []bundle.Key
+	History []ListVersion
+}
+
+// ListVersion is one version of a registry's key list.
+type ListVersion struct {
+	Role    string
+	Version int64
+	Signers []string
+	Diff    bundle.Diff
+}
+
+// Report reads the published state: the newest version of every role and
+// every earlier version of the roles that held key lists, from the
+// workspace's published history.
+func (w *Workspace) Report() (PublishedReport, error) {
+	rel, err := w.Release(false)
+	if err != nil {
+		return PublishedReport{}, err
+	}
+	names := w.keyNames()
+	label := func(ids []string) []string {
+		out := []string{}
+		for _, id := range ids {
+			if n := names[id]; n != "" {
+				out = append(out, n)
+			} else {
+				out = append(out, id[:min(12, len(id))])
+			}
+		}
+		return out
+	}
+	signed := func(sigs []metadata.Signature) []string {
+		var ids []string
+		for _, s := range sigs {
+			if !slices.Contains(ids, s.KeyID) {
+				ids = append(ids, s.KeyID)
+			}
+		}
+		return label(ids)
+	}
+	root := rel.Root()
+	win := w.Config.ResignWindow
+	r := PublishedReport{}
+	add := func(role string, version int64, expires time.Time, threshold int, sigs []metadata.Signature) {
+		r.Roles = append(r.Roles, RoleReport{Role: role, Version: version, Expires: expires, Window: win.For(role), Threshold: threshold, Signers: signed(sigs)})
+	}
+	add(metadata.ROOT, root.Signed.Version, root.Signed.Expires, root.Signed.Roles[metadata.ROOT].Threshold, root.Signatures)
+	add(metadata.TARGETS, rel.Targets.Signed.Version, rel.Targets.Signed.Expires, root.Signed.Roles[metadata.TARGETS].Threshold, rel.Targets.Signatures)
+	for _, role := range slices.Sorted(maps.Keys(rel.Delegated)) {
+		md := rel.Delegated[role]
+		add(role, md.Signed.Version, md.Signed.Expires, delegatedThreshold(rel, role), md.Signatures)
+	}
+	if s := rel.Snapshot; s != nil {
+		add(metadata.SNAPSHOT, s.Signed.Version, s.Signed.Expires, root.Signed.Roles[metadata.SNAPSHOT].Threshold, s.Signatures)
+	}
+	if t := rel.Timestamp; t != nil {
+		add(metadata.TIMESTAMP, t.Signed.Version, t.Signed.Expires, root.Signed.Roles[metadata.TIMESTAMP].Threshold, t.Signatures)
+	}
+	holders := map[string]*targetsMD{metadata.TARGETS: rel.Targets}
+	maps.Copy(holders, rel.Delegated)
+	for _, role := range slices.Sorted(maps.Keys(holders)) {
+		for name, tf := range holders[role].Signed.Targets {
+			host, ok := hostOfTarget(name)
+			if !ok {
+				continue
+			}
+			data, err := w.ReadTarget(name, tf)
+			if err != nil {
+				return r, err
+			}
+			p, err := bundle.Parse(data)
+			if err != nil {
+				return r, fmt.Errorf("published %s: %w", name, err)
+			}
+			reg := RegistryReport{Host: host, Role: role, Keys: p.List.Keys}
+			reg.History = w.listHistory(name, signed)
+			r.Registries = append(r.Registries, reg)
+		}
+	}
+	slices.SortFunc(r.Registries, func(a, b RegistryReport) int {
+		if a.Host < b.Host {
+			return -1
+		}
+		if a.Host > b.Host {
+			return 1
+		}
+		return 0
+	})
+	return r, nil
+}
+
+func delegatedThreshold(rel *Release, role string) int {
+	check := func(d *metadata.Delegations) int {
+		if d == nil {
+			return 0
+		}
+		if d.SuccinctRoles != nil && d.SuccinctRoles.IsDelegatedRole(role) {
+			return d.SuccinctRoles.Threshold
+		}
+		for _, r := range d.Roles {
+			if r.Name == role {
+				return r.Threshold
+			}
+		}
+		return 0
+	}
+	if t := check(rel.Targets.Signed.Delegations); t > 0 {
+		return t
+	}
+	for _, md := range rel.Delegated {
+		if t := check(md.Signed.Delegations); t > 0 {
+			return t
+		}
+	}
+	return 0
+}
+
+// listHistory walks the published versions of targets, and of every
+// delegated role, and keeps each version whose key list for name differs
+// from the one before: the workspace's own record of what it published.
+func (w *Workspace) listHistory(name string, signed func([]metadata.Signature) []string) []ListVersion {
+	var out []ListVersion
+	var prev *bundle.KeyList
+	last := ""
+	roles := []string{metadata.TARGETS}
+	entries, _ := w.publishedRoles()
+	for _, r := range entries {
+		if r != metadata.TARGETS && !slices.Contains(roles, r) {
+			roles = append(roles, r)
+		}
+	}
+	for _, role := range roles {
+		for v := int64(1); ; v++ {
+			data, err := w.read(publishedDir + "/" + strconv.FormatInt(v, 10) + "." + role + ".json")
+			if err != nil {
+				break
+			}
+			md, err := metadata.Targets().FromBytes(data)
+			if err != nil {
+				break
+			}
+			tf, ok := md.Signed.Targets[name]
+			if !ok {
+				continue
+			}
+			sum := fmt.Sprintf("%x", tf.Hashes["sha256"])
+			if sum == last {
+				continue
+			}
+			list, err := w.ReadTarget(name, tf)
+			if err != nil {
+				continue
+			}
+			p, err := bundle.Parse(list)
+			if err != nil {
+				continue
+			}
+			out = append(out, ListVersion{Role: role, Version: v, Signers: signed(md.Signatures), Diff: bundle.Compare(prev, &p.List)})
+			prev, last = &p.List, sum
+		}
+	}
+	return out
+}
+
+// publishedRoles names the roles with published versions, besides root,
+// snapshot and timestamp.
+func (w *Workspace) publishedRoles() ([]string, error) {
+	st, err := w.Load()
+	if err != nil {
+		return nil, err
+	}
+	return slices.Sorted(maps.Keys(st.Published.Delegated)), nil
+}
