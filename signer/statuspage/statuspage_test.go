@@ -69,8 +69,8 @@ func TestStatusPage(t *testing.T) {
 			Signers []string `json:"signers"`
 		} `json:"roles"`
 		Registries []struct {
-			Host    string `json:"host"`
-			Keys    []struct{ KeyID string } `json:"keys"`
+			Host    string                       `json:"host"`
+			Keys    []struct{ KeyID string }     `json:"keys"`
 			History []struct{ Changes []string } `json:"history"`
 		} `json:"registries"`
 	}
