@@ -153,6 +153,9 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 			}
 		}
 	}
+	if err := c.collectHistory(get, r, versions); err != nil {
+		return nil, err
+	}
 	add(snapName, snap, PhaseSnapshot)
 	add("timestamp.json", ts, PhaseTimestamp)
 	versions[metadata.ROOT] = tm.Root.Signed.Version
@@ -256,6 +259,93 @@ func (r *Repository) Roots() ([]*metadata.Metadata[metadata.RootType], error) {
 		out = append(out, md)
 	}
 	return out, nil
+}
+
+// collectHistory adds every earlier version of targets and of the
+// delegated roles (bins among them), and the key lists they name, so that
+// a mirror or an archive carries the repository's history as the origin
+// does (tufkeys history reads it). Each version is verified as History
+// verifies it, against a root of the chain or a verified version of its
+// delegator; one that does not verify is left out, with a warning, and a
+// version the source lacks is a gap a copy keeps.
+func (c *Client) collectHistory(get func(string, int64) ([]byte, error), r *Repository, current map[string]int64) error {
+	roots, err := r.Roots()
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, o := range r.Objects {
+		have[o.Name] = true
+	}
+	var parents []parent
+	for _, o := range r.Objects {
+		if o.Phase == PhaseTargetsMeta || o.Phase == PhaseDelegated {
+			if md, err := metadata.Targets().FromBytes(o.Data); err == nil {
+				parents = append(parents, parent{roleOf(o.Name), md})
+			}
+		}
+	}
+	roles := []string{metadata.TARGETS}
+	for _, role := range slices.Sorted(maps.Keys(current)) {
+		if !slices.Contains(topRoles, role) {
+			roles = append(roles, role)
+		}
+	}
+	for _, role := range roles {
+		for v := int64(1); v < min(current[role], maxHistory); v++ {
+			name := fmt.Sprintf("%d.%s.json", v, role)
+			if have[name] {
+				continue
+			}
+			data, err := get(name, targetsMax)
+			if err != nil {
+				continue // a gap in the source's history stays a gap
+			}
+			md, err := metadata.Targets().FromBytes(data)
+			if err != nil || md.Signed.Version != v {
+				c.log.Warn("an earlier version does not verify; it is not copied", "file", name)
+				continue
+			}
+			var by string
+			if role == metadata.TARGETS {
+				_, by = verifiedUnderRoots(md, roots)
+			} else {
+				_, by = verifiedUnderDelegators(md, role, parents)
+			}
+			if by == "" {
+				c.log.Warn("an earlier version does not verify; it is not copied", "file", name)
+				continue
+			}
+			parents = append(parents, parent{role, md})
+			phase := PhaseDelegated
+			if role == metadata.TARGETS {
+				phase = PhaseTargetsMeta
+			}
+			r.Objects = append(r.Objects, File{Name: name, Data: data, Phase: phase})
+			have[name] = true
+			for _, t := range slices.Sorted(maps.Keys(md.Signed.Targets)) {
+				tf := md.Signed.Targets[t]
+				dir, base := path.Split(t)
+				file := "targets/" + dir + hex.EncodeToString(tf.Hashes["sha256"]) + "." + base
+				if have[file] {
+					continue
+				}
+				list, err := get(file, tf.Length)
+				if err != nil || tf.VerifyLengthHashes(list) != nil {
+					continue
+				}
+				r.Objects = append(r.Objects, File{Name: file, Data: list, Phase: PhaseTargets})
+				have[file] = true
+			}
+		}
+	}
+	return nil
+}
+
+// roleOf is the role of a versioned metadata file name: N.ROLE.json.
+func roleOf(name string) string {
+	_, rest, _ := strings.Cut(name, ".")
+	return strings.TrimSuffix(rest, ".json")
 }
 
 // collectTargets downloads and checks every target a role lists.

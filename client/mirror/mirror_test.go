@@ -427,3 +427,38 @@ func TestMirrorToS3(t *testing.T) {
 		t.Fatalf("client at the bucket mirror: %v", err)
 	}
 }
+
+// A mirror carries the history too, verified: an earlier version that does
+// not verify at the source is left out, with a warning.
+func TestMirrorCarriesVerifiedHistory(t *testing.T) {
+	c, originURL := origin(t)
+	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	cl, logs := newClient(t, c, []string{originURL})
+	dir := t.TempDir()
+	dst, _ := store.NewDir(dir)
+	if _, _, err := mirror.Mirror(ctx, cl, originURL, dst, store.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"1.targets.json", "2.targets.json", "3.targets.json"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("the mirror lacks %s", name)
+		}
+	}
+	// forged at the source: signed by no one
+	forged := filepath.Join(c.RepoDir, "1.targets.json")
+	data, _ := os.ReadFile(forged)
+	os.WriteFile(forged, bytes.Replace(data, []byte(`"sig": "`), []byte(`"sig": "00`), -1), 0o644)
+	second := t.TempDir()
+	dst2, _ := store.NewDir(second)
+	if _, _, err := mirror.Mirror(ctx, cl, originURL, dst2, store.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(second, "1.targets.json")); err == nil {
+		t.Error("a forged earlier version was copied")
+	}
+	if !strings.Contains(logs.String(), "does not verify; it is not copied") {
+		t.Errorf("no warning:\n%s", logs)
+	}
+}

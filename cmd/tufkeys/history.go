@@ -28,9 +28,8 @@ delegation, its expiry (the metadata records no signing date), and the keys
 added, removed or re-dated against the version before. Every version is
 verified; one that does not verify is shown with its problem and fails the
 command, and one that is missing is shown as a gap, never left out. Works
-against a URL, a directory, a mirror and an archive; mirrors and archives
-hold the current versions only, so their history shows the older ones as
-gaps.`,
+against a URL, a directory, a mirror and an archive (mirror and export copy
+the history).`,
 		Example: `  tufkeys history --registry registry.example.test
   tufkeys history --registry registry.example.test --repo keys-2026-11-26.tar.gz -o json`,
 		Args: exactArgs(0, "no arguments"),

@@ -27,10 +27,20 @@ func TestCLIHistory(t *testing.T) {
 		}
 	}
 	var args []string
-	// an archive holds the current versions: the older one is a gap
+	// an archive (export) carries the history too
 	code, out, errOut := runCLI(t, "history", "--registry", "registry.example.test", "--repo", archive, "--root", root, "--cache", t.TempDir())
-	if code != exitOK || !strings.Contains(out, "targets v1: GAP: 1.targets.json is not in this repository") || !strings.Contains(out, "targets v2, expires") {
+	if code != exitOK || !strings.Contains(out, "registry.example.test: 2 versions of the key list") || strings.Contains(out, "GAP") {
 		t.Errorf("history from an archive: exit %d\n%s%s", code, out, errOut)
+	}
+	// a copy that lacks a version shows the gap
+	gappy := filepath.Join(t.TempDir(), "copy")
+	if err := os.CopyFS(gappy, os.DirFS(c.RepoDir)); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(gappy, "1.targets.json"))
+	code, out, errOut = runCLI(t, "history", "--registry", "registry.example.test", "--repo", gappy, "--root", root, "--cache", t.TempDir())
+	if code != exitOK || !strings.Contains(out, "targets v1: GAP: 1.targets.json is not in this repository") || !strings.Contains(out, "targets v2, expires") {
+		t.Errorf("history with a gap: exit %d\n%s%s", code, out, errOut)
 	}
 	args = []string{"history", "--registry", "registry.example.test", "--repo", repo, "--root", root, "--cache", t.TempDir(), "-o", "json"}
 	code, out, _ = runCLI(t, args...)
