@@ -532,7 +532,7 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 	if err != nil {
 		return err
 	}
-	po := publish.Options{DryRun: opts.DryRun, Progress: opts.Err, MoveOrigin: opts.MoveOrigin, VerifyAll: opts.VerifyAll}
+	po := publish.Options{DryRun: opts.DryRun, Progress: opts.Err, MoveOrigin: opts.MoveOrigin, VerifyAll: opts.VerifyAll, StatusPage: true}
 	var rep publish.Report
 	if opts.TimestampOnly {
 		rep, err = publish.Timestamp(ctx, w, signer, dst, po)

@@ -151,7 +151,7 @@ func TestPublishOrderAndIdempotence(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &recordingStore{Store: c.Store}
-	rep, err := publish.Publish(context.Background(), c.WS, c.Online.Signer, rec, publish.Options{})
+	rep, err := publish.Publish(context.Background(), c.WS, c.Online.Signer, rec, publish.Options{StatusPage: true})
 	if err != nil {
 		t.Fatal(err)
 	}

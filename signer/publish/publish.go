@@ -56,6 +56,9 @@ type Options struct {
 	// those the workspace's last publish to this origin put there: for
 	// repairing a store someone changed.
 	VerifyAll bool
+	// StatusPage writes index.html and status.json next to the metadata
+	// after the release (repo publish and repo timestamp do).
+	StatusPage bool
 }
 
 // Report says what a publish did.
@@ -206,7 +209,7 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 		if err == nil && !opts.DryRun {
 			err = ws.SetOrigin(origin)
 		}
-		if err == nil && !opts.DryRun {
+		if err == nil && !opts.DryRun && opts.StatusPage {
 			// informative only: a page that cannot be written does not
 			// undo the release
 			if perr := writeStatusPage(ctx, ws, dst); perr != nil {

@@ -57,7 +57,7 @@ func TestPublishToS3(t *testing.T) {
 	if _, _, err := dst.Get(ctx, "timestamp.json", 1<<16); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the dry run uploaded: %v", err)
 	}
-	rep, err := publish.Publish(ctx, c.WS, c.Online.Signer, dst, publish.Options{})
+	rep, err := publish.Publish(ctx, c.WS, c.Online.Signer, dst, publish.Options{StatusPage: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func published(t *testing.T) (dir string) {
 	mu.Lock()
 	now = now.Add(80 * 24 * time.Hour) // targets (90d) is due, root (365d) is not
 	mu.Unlock()
-	if _, err := publish.Timestamp(context.Background(), c.WS, c.Online.Signer, c.Store, publish.Options{}); err != nil {
+	if _, err := publish.Timestamp(context.Background(), c.WS, c.Online.Signer, c.Store, publish.Options{StatusPage: true}); err != nil {
 		t.Fatal(err)
 	}
 	return c.RepoDir

@@ -96,6 +96,7 @@ func (w *Workspace) Report() (PublishedReport, error) {
 	}
 	holders := map[string]*targetsMD{metadata.TARGETS: rel.Targets}
 	maps.Copy(holders, rel.Delegated)
+	histories := w.listHistories(signed)
 	for _, role := range slices.Sorted(maps.Keys(holders)) {
 		for name, tf := range holders[role].Signed.Targets {
 			host, ok := hostOfTarget(name)
@@ -110,9 +111,7 @@ func (w *Workspace) Report() (PublishedReport, error) {
 			if err != nil {
 				return r, fmt.Errorf("published %s: %w", name, err)
 			}
-			reg := RegistryReport{Host: host, Role: role, Keys: p.List.Keys}
-			reg.History = w.listHistory(name, signed)
-			r.Registries = append(r.Registries, reg)
+			r.Registries = append(r.Registries, RegistryReport{Host: host, Role: role, Keys: p.List.Keys, History: histories[name]})
 		}
 	}
 	slices.SortFunc(r.Registries, func(a, b RegistryReport) int {
@@ -153,20 +152,18 @@ func delegatedThreshold(rel *Release, role string) int {
 	return 0
 }
 
-// listHistory walks the published versions of targets, and of every
-// delegated role, and keeps each version whose key list for name differs
-// from the one before: the workspace's own record of what it published.
-func (w *Workspace) listHistory(name string, signed func([]metadata.Signature) []string) []ListVersion {
-	var out []ListVersion
-	var prev *bundle.KeyList
-	last := ""
+// listHistories walks the published versions of targets and of every
+// delegated role once, and keeps, for each key list, every version that
+// differs from the one before: the workspace's own record of what it
+// published. Each role version and each key list is read once, whatever
+// the number of registries.
+func (w *Workspace) listHistories(signed func([]metadata.Signature) []string) map[string][]ListVersion {
+	out := map[string][]ListVersion{}
+	last := map[string]string{}
+	prev := map[string]*bundle.KeyList{}
 	roles := []string{metadata.TARGETS}
-	entries, _ := w.publishedRoles()
-	for _, r := range entries {
-		if r != metadata.TARGETS && !slices.Contains(roles, r) {
-			roles = append(roles, r)
-		}
-	}
+	others, _ := w.publishedRoles()
+	roles = append(roles, others...)
 	for _, role := range roles {
 		for v := int64(1); ; v++ {
 			data, err := w.read(publishedDir + "/" + strconv.FormatInt(v, 10) + "." + role + ".json")
@@ -177,24 +174,27 @@ func (w *Workspace) listHistory(name string, signed func([]metadata.Signature) [
 			if err != nil {
 				break
 			}
-			tf, ok := md.Signed.Targets[name]
-			if !ok {
-				continue
+			var signers []string
+			for _, name := range slices.Sorted(maps.Keys(md.Signed.Targets)) {
+				tf := md.Signed.Targets[name]
+				sum := fmt.Sprintf("%x", tf.Hashes["sha256"])
+				if sum == last[name] {
+					continue
+				}
+				list, err := w.ReadTarget(name, tf)
+				if err != nil {
+					continue
+				}
+				p, err := bundle.Parse(list)
+				if err != nil {
+					continue
+				}
+				if signers == nil {
+					signers = signed(md.Signatures)
+				}
+				out[name] = append(out[name], ListVersion{Role: role, Version: v, Signers: signers, Diff: bundle.Compare(prev[name], &p.List)})
+				prev[name], last[name] = &p.List, sum
 			}
-			sum := fmt.Sprintf("%x", tf.Hashes["sha256"])
-			if sum == last {
-				continue
-			}
-			list, err := w.ReadTarget(name, tf)
-			if err != nil {
-				continue
-			}
-			p, err := bundle.Parse(list)
-			if err != nil {
-				continue
-			}
-			out = append(out, ListVersion{Role: role, Version: v, Signers: signed(md.Signatures), Diff: bundle.Compare(prev, &p.List)})
-			prev, last = &p.List, sum
 		}
 	}
 	return out
