@@ -16,8 +16,14 @@ import (
 // binnedWorld is a world whose key lists live in hashed bins.
 func binnedWorld(t testing.TB, registries int) *world {
 	t.Helper()
+	return manyWorld(t, registries, 16)
+}
+
+// manyWorld is a world of several registries, in bins or flat (bins 0).
+func manyWorld(t testing.TB, registries, bins int) *world {
+	t.Helper()
 	w := &world{t: t, now: time.Now().UTC()}
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{Now: w.clock, Bins: 16})
+	c, err := testrepo.New(t.TempDir(), testrepo.Options{Now: w.clock, Bins: bins})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -123,6 +124,26 @@ type Client struct {
 	// anchor is the sha256 of the trusted root, which an answer set must
 	// have been verified from to be read without verifying it again
 	anchor string
+	// parses, set only by tests, counts the metadata files handed to
+	// go-tuf to parse and verify
+	parses *parseLog
+}
+
+// parseLog counts parses by role and sha256 of the bytes.
+type parseLog struct {
+	mu    sync.Mutex
+	count map[string]int
+}
+
+// parsing notes that data, a file of role, is about to be parsed and
+// verified.
+func (c *Client) parsing(role string, data []byte) {
+	if c.parses == nil {
+		return
+	}
+	c.parses.mu.Lock()
+	defer c.parses.mu.Unlock()
+	c.parses.count[role+" "+objectName(data)]++
 }
 
 // New checks the options and prepares the cache. It does no network I/O.

@@ -174,15 +174,28 @@ func sameRole(a, b *metadata.Metadata[metadata.RootType], role string) bool {
 // loadTimestamp is step 5.4: the trusted timestamp sets the floor, the
 // repository's must verify and not go below it.
 func (s *session) loadTimestamp() error {
+	trustedStands := false
 	if data, err := s.st.object(s.state.Timestamp); err == nil {
 		// an expired trusted timestamp still sets the floor; one that no
 		// longer verifies does not
-		s.tm.UpdateTimestamp(data)
+		s.c.parsing(metadata.TIMESTAMP, data)
+		_, err := s.tm.UpdateTimestamp(data)
+		trustedStands = err == nil
 	}
 	data, etag, err := s.f.timestamp()
 	if err != nil {
 		return s.failed("timestamp.json", err)
 	}
+	if trustedStands && objectName(data) == s.state.Timestamp {
+		// the very bytes that verified a moment ago: nothing to check again
+		if etag == s.state.TimestampETag && s.state.TimestampFrom == s.repo {
+			return nil
+		}
+		return s.keep(data, func(obj string) {
+			s.state.TimestampETag, s.state.TimestampFrom = etag, s.repo
+		})
+	}
+	s.c.parsing(metadata.TIMESTAMP, data)
 	if _, err := s.tm.UpdateTimestamp(data); err != nil {
 		if !errors.Is(err, &metadata.ErrEqualVersionNumber{}) {
 			return s.failed("timestamp.json", err)
@@ -202,6 +215,9 @@ func (s *session) loadTimestamp() error {
 // against the timestamp's hashes and against the trusted one for rollback.
 func (s *session) loadSnapshot() error {
 	if data, err := s.st.object(s.state.Snapshot); err == nil {
+		// the trusted snapshot is read even when the timestamp names
+		// another: its versions are the rollback floor of the new one (5.5.5)
+		s.c.parsing(metadata.SNAPSHOT, data)
 		if _, err := s.tm.UpdateSnapshot(data, true); err == nil {
 			return nil
 		}
@@ -215,6 +231,7 @@ func (s *session) loadSnapshot() error {
 	if err != nil {
 		return s.failedNamed(name, err)
 	}
+	s.c.parsing(metadata.SNAPSHOT, data)
 	if _, err := s.tm.UpdateSnapshot(data, false); err != nil {
 		return s.failed(name, err)
 	}
@@ -238,11 +255,18 @@ func (s *session) role(name, delegator string) (*targetsMD, error) {
 		}
 		return md, nil
 	}
+	meta := s.tm.Snapshot.Signed.Meta[name+".json"]
 	for _, src := range s.sources {
-		data, err := s.st.object(src.Roles[name])
+		obj := src.Roles[name]
+		if !mayBe(meta, obj) {
+			// superseded: the snapshot names other bytes
+			continue
+		}
+		data, err := s.st.object(obj)
 		if err != nil {
 			continue
 		}
+		s.c.parsing(name, data)
 		if md, err := s.tm.UpdateDelegatedTargets(data, name, delegator); err == nil {
 			s.loaded[name] = src.Roles[name]
 			return md, nil
@@ -251,7 +275,6 @@ func (s *session) role(name, delegator string) (*targetsMD, error) {
 	if s.f == nil {
 		return nil, errNotCached
 	}
-	meta := s.tm.Snapshot.Signed.Meta[name+".json"]
 	if meta == nil {
 		return nil, fmt.Errorf("the snapshot of %s does not list role %q; refusing it: %w", redact(s.repo), name, ErrUntrusted)
 	}
@@ -260,6 +283,7 @@ func (s *session) role(name, delegator string) (*targetsMD, error) {
 	if err != nil {
 		return nil, s.failedNamed(file, err)
 	}
+	s.c.parsing(name, data)
 	md, err := s.tm.UpdateDelegatedTargets(data, name, delegator)
 	if err != nil {
 		return nil, s.failed(file, err)
@@ -310,6 +334,17 @@ func (s *session) findTarget(targetPath string) (*metadata.TargetFiles, error) {
 }
 
 var errNoTarget = errors.New("no such target")
+
+// mayBe reports whether the cached object obj may be the role file the
+// snapshot entry meta describes: when the entry carries a sha256, only
+// the object of that name can be, and no other is read or parsed.
+func mayBe(meta *metadata.MetaFiles, obj string) bool {
+	if obj == "" || meta == nil {
+		return false
+	}
+	sum, ok := meta.Hashes["sha256"]
+	return !ok || hex.EncodeToString(sum) == obj
+}
 
 // target returns a target file verified against its metadata: a copy the
 // cache holds when its hashes still match, else downloaded (5.7).
