@@ -1,6 +1,7 @@
 package publish_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -162,4 +163,73 @@ func uploadEverything(ctx context.Context, dir string, dst store.Store) (int, er
 	}
 	wg.Wait()
 	return len(names), errors.Join(errs...)
+}
+
+// BenchmarkPublishAtScale publishes a repository of 100 and of 10,000
+// registries in 64 bins to the real S3 server, then changes one registry
+// and publishes again. It reports, per registry, what the first publish
+// costs, and what the re-publish costs in store requests and time: the
+// re-publish must not grow with the number of registries (ratio 1).
+func BenchmarkPublishAtScale(b *testing.B) {
+	srv := s3test.Get(b)
+	ctx := context.Background()
+	list := fixture(b, "npm/keys.json")
+	redated := bytes.Replace(list, []byte("2025-01-29T00:00:00.000Z"), []byte("2025-02-28T00:00:00.000Z"), 1)
+	type cost struct {
+		firstPerRegistry time.Duration
+		firstObjects     int
+		again            time.Duration
+		againRequests    int
+	}
+	measure := func(n int) cost {
+		c, err := testrepo.New(b.TempDir(), testrepo.Options{Bins: 64})
+		if err != nil {
+			b.Fatal(err)
+		}
+		items := make([]workspace.StageItem, n)
+		for i := range items {
+			items[i] = workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: list}
+		}
+		if _, err := c.WS.StageMany(items); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Sign(2); err != nil {
+			b.Fatal(err)
+		}
+		s3, _ := srv.Store(b)
+		var out cost
+		start := time.Now()
+		rep, err := publish.Publish(ctx, c.WS, c.Online.Signer, s3, publish.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		out.firstPerRegistry = time.Since(start) / time.Duration(n)
+		out.firstObjects = len(rep.Uploaded)
+		if _, err := c.WS.Stage("r0.example.test", redated, nil); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Sign(2); err != nil {
+			b.Fatal(err)
+		}
+		counted := &countingStore{Store: s3}
+		start = time.Now()
+		if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, counted, publish.Options{}); err != nil {
+			b.Fatal(err)
+		}
+		out.again, out.againRequests = time.Since(start), counted.n
+		return out
+	}
+	var small, large cost
+	for b.Loop() {
+		small, large = measure(100), measure(10000)
+	}
+	b.ReportMetric(float64(small.firstPerRegistry.Microseconds()), "first-µs/registry@100")
+	b.ReportMetric(float64(large.firstPerRegistry.Microseconds()), "first-µs/registry@10000")
+	b.ReportMetric(float64(small.firstObjects), "first-objects@100")
+	b.ReportMetric(float64(large.firstObjects), "first-objects@10000")
+	b.ReportMetric(float64(small.againRequests), "republish-requests@100")
+	b.ReportMetric(float64(large.againRequests), "republish-requests@10000")
+	b.ReportMetric(float64(small.again.Milliseconds()), "republish-ms@100")
+	b.ReportMetric(float64(large.again.Milliseconds()), "republish-ms@10000")
+	b.ReportMetric(float64(large.againRequests)/float64(small.againRequests), "requests-ratio")
 }
