@@ -463,6 +463,7 @@ type repoPublishOptions struct {
 	DryRun     bool
 	MoveOrigin bool
 	VerifyAll  bool
+	StatusPage bool
 	Format     string
 	Store      store.Options
 	Passphrase keyfile.Passphrase
@@ -509,6 +510,7 @@ the destination serves newer metadata than the workspace knows.`
 	addFormatFlag(cmd, &opts.Format, "text")
 	f.BoolVar(&opts.VerifyAll, "verify-all", false, "compare every file with the destination, also those the last publish put there (for repairs)")
 	f.BoolVar(&opts.MoveOrigin, "move-origin", false, "publish to a destination other than the workspace's origin, and make it the origin")
+	f.BoolVar(&opts.StatusPage, "status-page", true, "write the status page (index.html and status.json); with thousands of registries it is megabytes, so a frequent timestamp job may leave it to the publishes")
 	addStoreFlags(f, &opts.Store)
 	return cmd
 }
@@ -532,7 +534,7 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 	if err != nil {
 		return err
 	}
-	po := publish.Options{DryRun: opts.DryRun, Progress: opts.Err, MoveOrigin: opts.MoveOrigin, VerifyAll: opts.VerifyAll, StatusPage: true}
+	po := publish.Options{DryRun: opts.DryRun, Progress: opts.Err, MoveOrigin: opts.MoveOrigin, VerifyAll: opts.VerifyAll, StatusPage: opts.StatusPage}
 	var rep publish.Report
 	if opts.TimestampOnly {
 		rep, err = publish.Timestamp(ctx, w, signer, dst, po)

@@ -79,6 +79,26 @@ func TestCLICeremony(t *testing.T) {
 	if rep := parseJSON(t, args, out); code != exitOK || rep["snapshot"] != 3.0 || rep["timestamp"] != 3.0 || rep["resigned"] != true || len(rep["uploaded"].([]any)) != 2 {
 		t.Errorf("repo timestamp -o json: exit %d\n%s", code, out)
 	}
+	// the status page is written by default, and left as it was with
+	// --status-page=false
+	page := func() string {
+		data, err := os.ReadFile(filepath.Join("public", "index.html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	before := page()
+	if !strings.Contains(before, "v3") {
+		t.Errorf("the status page does not show timestamp v3:\n%.300s", before)
+	}
+	args = []string{"repo", "timestamp", "--workspace", "ws", "--online-key", "online.key", "--to", "public", "--status-page=false"}
+	if code, out, errOut := runCLI(t, args...); code != exitOK || !strings.Contains(out, "timestamp v4") || page() != before {
+		t.Errorf("%v: exit %d, page rewritten: %v\n%s%s", args, code, page() != before, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, args[:len(args)-1]...); code != exitOK || page() == before {
+		t.Errorf("repo timestamp did not rewrite the status page: exit %d\n%s", code, errOut)
+	}
 	if endpoint := os.Getenv("TUFKEYS_S3_ENDPOINT"); endpoint != "" {
 		to := "s3://" + os.Getenv("TUFKEYS_S3_BUCKET") + "/" + s3test.Prefix(t)
 		for _, s := range []struct {
@@ -87,8 +107,8 @@ func TestCLICeremony(t *testing.T) {
 			want  string
 		}{
 			{nil, exitFail, "this workspace publishes to " + filepath.Join(dir, "public") + ", its origin"},
-			{[]string{"--dry-run", "--move-origin"}, exitOK, "dry run: would publish root v1, targets v1, snapshot v3, timestamp v3 to " + to + " (69 files uploaded"},
-			{[]string{"--move-origin"}, exitOK, "published root v1, targets v1, snapshot v3, timestamp v3 to " + to + " (69 files uploaded"},
+			{[]string{"--dry-run", "--move-origin"}, exitOK, "dry run: would publish root v1, targets v1, snapshot v5, timestamp v5 to " + to + " (69 files uploaded"},
+			{[]string{"--move-origin"}, exitOK, "published root v1, targets v1, snapshot v5, timestamp v5 to " + to + " (69 files uploaded"},
 			{nil, exitOK, "(0 files uploaded, 67 unchanged)"},
 		} {
 			args := append([]string{"repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--to", to, "--endpoint-url", endpoint, "--path-style"}, s.extra...)

@@ -180,6 +180,8 @@ func BenchmarkPublishAtScale(b *testing.B) {
 		firstObjects     int
 		again            time.Duration
 		againRequests    int
+		withPage         time.Duration
+		pageBytes        int
 	}
 	measure := func(n int) cost {
 		c, err := testrepo.New(b.TempDir(), testrepo.Options{Bins: 64})
@@ -217,6 +219,25 @@ func BenchmarkPublishAtScale(b *testing.B) {
 			b.Fatal(err)
 		}
 		out.again, out.againRequests = time.Since(start), counted.n
+		// the CLI also writes the status page, which lists every registry
+		if _, err := c.WS.Stage("r0.example.test", list, nil); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Sign(2); err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, s3, publish.Options{StatusPage: true}); err != nil {
+			b.Fatal(err)
+		}
+		out.withPage = time.Since(start)
+		for _, name := range []string{store.StatusPage, store.StatusData} {
+			data, _, err := s3.Get(ctx, name, 1<<30)
+			if err != nil {
+				b.Fatal(err)
+			}
+			out.pageBytes += len(data)
+		}
 		return out
 	}
 	var small, large cost
@@ -232,4 +253,8 @@ func BenchmarkPublishAtScale(b *testing.B) {
 	b.ReportMetric(float64(small.again.Milliseconds()), "republish-ms@100")
 	b.ReportMetric(float64(large.again.Milliseconds()), "republish-ms@10000")
 	b.ReportMetric(float64(large.againRequests)/float64(small.againRequests), "requests-ratio")
+	b.ReportMetric(float64(small.withPage.Milliseconds()), "republish-with-page-ms@100")
+	b.ReportMetric(float64(large.withPage.Milliseconds()), "republish-with-page-ms@10000")
+	b.ReportMetric(float64(small.pageBytes), "page-bytes@100")
+	b.ReportMetric(float64(large.pageBytes), "page-bytes@10000")
 }
