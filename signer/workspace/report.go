@@ -96,22 +96,26 @@ func (w *Workspace) Report() (PublishedReport, error) {
 	}
 	holders := map[string]*targetsMD{metadata.TARGETS: rel.Targets}
 	maps.Copy(holders, rel.Delegated)
-	histories := w.listHistories(signed)
+	histories, parsed := w.listHistories(holders, signed)
 	for _, role := range slices.Sorted(maps.Keys(holders)) {
 		for name, tf := range holders[role].Signed.Targets {
 			host, ok := hostOfTarget(name)
 			if !ok {
 				continue
 			}
-			data, err := w.ReadTarget(name, tf)
-			if err != nil {
-				return r, err
+			list, ok := parsed[fmt.Sprintf("%x", tf.Hashes["sha256"])]
+			if !ok {
+				data, err := w.ReadTarget(name, tf)
+				if err != nil {
+					return r, err
+				}
+				p, err := bundle.Parse(data)
+				if err != nil {
+					return r, fmt.Errorf("published %s: %w", name, err)
+				}
+				list = &p.List
 			}
-			p, err := bundle.Parse(data)
-			if err != nil {
-				return r, fmt.Errorf("published %s: %w", name, err)
-			}
-			r.Registries = append(r.Registries, RegistryReport{Host: host, Role: role, Keys: p.List.Keys, History: histories[name]})
+			r.Registries = append(r.Registries, RegistryReport{Host: host, Role: role, Keys: list.Keys, History: histories[name]})
 		}
 	}
 	slices.SortFunc(r.Registries, func(a, b RegistryReport) int {
@@ -157,22 +161,33 @@ func delegatedThreshold(rel *Release, role string) int {
 // differs from the one before: the workspace's own record of what it
 // published. Each role version and each key list is read once, whatever
 // the number of registries.
-func (w *Workspace) listHistories(signed func([]metadata.Signature) []string) map[string][]ListVersion {
+//
+// It also returns each key list it parsed, by the sha256 of its bytes, so
+// that the current lists, most of which the history holds, are read once.
+//
+// current holds the newest published version of each role, already parsed.
+func (w *Workspace) listHistories(current map[string]*targetsMD, signed func([]metadata.Signature) []string) (map[string][]ListVersion, map[string]*bundle.KeyList) {
 	out := map[string][]ListVersion{}
 	last := map[string]string{}
 	prev := map[string]*bundle.KeyList{}
+	parsed := map[string]*bundle.KeyList{}
 	roles := []string{metadata.TARGETS}
-	others, _ := w.publishedRoles()
-	roles = append(roles, others...)
+	for _, role := range slices.Sorted(maps.Keys(current)) {
+		if role != metadata.TARGETS {
+			roles = append(roles, role)
+		}
+	}
 	for _, role := range roles {
 		for v := int64(1); ; v++ {
-			data, err := w.read(publishedDir + "/" + strconv.FormatInt(v, 10) + "." + role + ".json")
-			if err != nil {
-				break
-			}
-			md, err := metadata.Targets().FromBytes(data)
-			if err != nil {
-				break
+			md := current[role]
+			if md == nil || md.Signed.Version != v {
+				data, err := w.read(publishedDir + "/" + strconv.FormatInt(v, 10) + "." + role + ".json")
+				if err != nil {
+					break
+				}
+				if md, err = metadata.Targets().FromBytes(data); err != nil {
+					break
+				}
 			}
 			var signers []string
 			for _, name := range slices.Sorted(maps.Keys(md.Signed.Targets)) {
@@ -193,19 +208,9 @@ func (w *Workspace) listHistories(signed func([]metadata.Signature) []string) ma
 					signers = signed(md.Signatures)
 				}
 				out[name] = append(out[name], ListVersion{Role: role, Version: v, Signers: signers, Diff: bundle.Compare(prev[name], &p.List)})
-				prev[name], last[name] = &p.List, sum
+				prev[name], last[name], parsed[sum] = &p.List, sum, &p.List
 			}
 		}
 	}
-	return out
-}
-
-// publishedRoles names the roles with published versions, besides root,
-// snapshot and timestamp.
-func (w *Workspace) publishedRoles() ([]string, error) {
-	st, err := w.Load()
-	if err != nil {
-		return nil, err
-	}
-	return slices.Sorted(maps.Keys(st.Published.Delegated)), nil
+	return out, parsed
 }
