@@ -36,6 +36,12 @@ func (c countingWriter) WriteHeader(code int) { c.ResponseWriter.WriteHeader(cod
 
 func benchWorld(b *testing.B) (*world, *meter) {
 	w := newWorld(b, "npm/keys.json")
+	return w, metered(w)
+}
+
+// metered adds benchDelay to every request of w's server and counts what
+// it serves.
+func metered(w *world) *meter {
 	m := &meter{}
 	inner := w.srv.Config.Handler
 	w.srv.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -43,7 +49,7 @@ func benchWorld(b *testing.B) (*world, *meter) {
 		time.Sleep(benchDelay)
 		inner.ServeHTTP(countingWriter{rw, m}, r)
 	})
-	return w, m
+	return m
 }
 
 // measure runs f and returns its wall time and what it cost the server.

@@ -53,56 +53,20 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 		}
 		return data, nil
 	}
-	tm, err := trustedmetadata.New(c.opts.TrustedRoot)
+	top, err := c.topLevel(repo, f, get)
 	if err != nil {
-		return nil, fmt.Errorf("the trusted root is not valid TUF root metadata: %w", err)
+		return nil, err
 	}
-	tm.RefTime = c.refTime()
+	tm, snapName := top.tm, top.snapshotName
 	r := &Repository{}
 	versions := map[string]int64{}
 	add := func(name string, data []byte, phase int) {
 		r.Objects = append(r.Objects, File{Name: name, Data: data, Phase: phase})
 	}
-	trustedVersion := tm.Root.Signed.Version
-	earlier, err := c.earlierRoots(get, trustedVersion)
-	if err != nil {
-		return nil, err
-	}
-	for i, data := range earlier {
+	for i, data := range top.roots {
 		add(rootName(int64(i+1)), data, PhaseRoot)
 	}
-	add(rootName(trustedVersion), c.opts.TrustedRoot, PhaseRoot)
-	for v := trustedVersion + 1; v < trustedVersion+maxRootRotations; v++ {
-		last = rootName(v)
-		data, err := f.download(f.url(last), rootMax)
-		if isMissing(err) {
-			break
-		}
-		if err != nil {
-			return nil, explain(repo, last, err)
-		}
-		if _, err := tm.UpdateRoot(data); err != nil {
-			return nil, explain(repo, last, err)
-		}
-		add(rootName(v), data, PhaseRoot)
-	}
 	r.RootVersion = tm.Root.Signed.Version
-	ts, err := get("timestamp.json", timestampMax)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := tm.UpdateTimestamp(ts); err != nil {
-		return nil, explain(repo, last, err)
-	}
-	snapMeta := tm.Timestamp.Signed.Meta["snapshot.json"]
-	snapName := fmt.Sprintf("%d.snapshot.json", snapMeta.Version)
-	snap, err := get(snapName, lengthOr(snapMeta.Length, snapshotMax))
-	if err != nil {
-		return nil, err
-	}
-	if _, err := tm.UpdateSnapshot(snap, false); err != nil {
-		return nil, explain(repo, last, err)
-	}
 	// breadth first through the delegations, parents before children
 	type role struct{ name, parent string }
 	queue := []role{{metadata.TARGETS, metadata.ROOT}}
@@ -156,8 +120,8 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 	if err := c.collectHistory(get, r, versions); err != nil {
 		return nil, err
 	}
-	add(snapName, snap, PhaseSnapshot)
-	add("timestamp.json", ts, PhaseTimestamp)
+	add(snapName, top.snapshot, PhaseSnapshot)
+	add("timestamp.json", top.timestamp, PhaseTimestamp)
 	versions[metadata.ROOT] = tm.Root.Signed.Version
 	versions[metadata.TIMESTAMP] = tm.Timestamp.Signed.Version
 	versions[metadata.SNAPSHOT] = tm.Snapshot.Signed.Version
@@ -181,7 +145,9 @@ type File struct {
 }
 
 // Phases of a repository write, in order: key lists, delegated metadata,
-// targets, roots, snapshot, timestamp.
+// targets, roots, snapshot, timestamp: the store's numbers (store imports
+// the S3 SDK, which the client does not), which mirror hands over as they
+// are.
 const (
 	PhaseTargets = iota
 	PhaseDelegated
@@ -405,6 +371,69 @@ func (c *Client) earlierRoots(get func(string, int64) ([]byte, error), trusted i
 		chain = append(chain, data)
 	}
 	return chain, nil
+}
+
+// topLevelMetadata is a repository's root chain, timestamp and snapshot,
+// verified as a client verifies them.
+type topLevelMetadata struct {
+	tm *trustedmetadata.TrustedMetadata
+	// roots holds every root from v1 to the newest: those before the
+	// trusted one checked to chain to it, each newer one verified by its
+	// predecessor
+	roots [][]byte
+	// chain is the parsed trusted root and each newer one, in order
+	chain               []*metadata.Metadata[metadata.RootType]
+	timestamp, snapshot []byte
+	snapshotName        string
+}
+
+// topLevel fetches and verifies a repository's top-level metadata for
+// Collect and History: the whole root chain, the timestamp, and the
+// snapshot it names.
+func (c *Client) topLevel(repo string, f *fetcher, get func(string, int64) ([]byte, error)) (*topLevelMetadata, error) {
+	tm, err := trustedmetadata.New(c.opts.TrustedRoot)
+	if err != nil {
+		return nil, fmt.Errorf("the trusted root is not valid TUF root metadata: %w", err)
+	}
+	tm.RefTime = c.refTime()
+	trusted := tm.Root.Signed.Version
+	roots, err := c.earlierRoots(get, trusted)
+	if err != nil {
+		return nil, err
+	}
+	top := &topLevelMetadata{tm: tm, roots: append(roots, c.opts.TrustedRoot), chain: []*metadata.Metadata[metadata.RootType]{tm.Root}}
+	for v := trusted + 1; v < trusted+maxRootRotations; v++ {
+		data, err := f.download(f.url(rootName(v)), rootMax)
+		if isMissing(err) {
+			break
+		}
+		if err != nil {
+			return nil, explain(repo, rootName(v), err)
+		}
+		if _, err := tm.UpdateRoot(data); err != nil {
+			return nil, explain(repo, rootName(v), err)
+		}
+		top.roots = append(top.roots, data)
+		top.chain = append(top.chain, tm.Root)
+	}
+	if top.timestamp, err = get("timestamp.json", timestampMax); err != nil {
+		return nil, err
+	}
+	if _, err := tm.UpdateTimestamp(top.timestamp); err != nil {
+		return nil, explain(repo, "timestamp.json", err)
+	}
+	meta := tm.Timestamp.Signed.Meta["snapshot.json"]
+	if meta == nil {
+		return nil, fmt.Errorf("the timestamp of %s names no snapshot; refusing it: %w", redact(repo), ErrUntrusted)
+	}
+	top.snapshotName = fmt.Sprintf("%d.snapshot.json", meta.Version)
+	if top.snapshot, err = get(top.snapshotName, lengthOr(meta.Length, snapshotMax)); err != nil {
+		return nil, err
+	}
+	if _, err := tm.UpdateSnapshot(top.snapshot, false); err != nil {
+		return nil, explain(repo, top.snapshotName, err)
+	}
+	return top, nil
 }
 
 func rootName(v int64) string { return strconv.FormatInt(v, 10) + ".root.json" }

@@ -15,7 +15,6 @@ import (
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
-	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 
 	"github.com/tufkeys/tufkeys/bundle"
 )
@@ -75,52 +74,20 @@ func (c *Client) History(ctx context.Context, registry string) ([]HistoryEntry, 
 		return data, nil
 	}
 	// the root chain, and the current snapshot, verified as a client does
-	tm, err := trustedmetadata.New(c.opts.TrustedRoot)
+	top, err := c.topLevel(repo, f, get)
 	if err != nil {
 		return nil, err
 	}
-	tm.RefTime = c.refTime()
-	earlier, err := c.earlierRoots(get, tm.Root.Signed.Version)
-	if err != nil {
-		return nil, err
-	}
+	tm := top.tm
 	var roots []*metadata.Metadata[metadata.RootType]
-	for _, data := range earlier {
+	for _, data := range top.roots[:len(top.roots)-len(top.chain)] {
 		md, err := metadata.Root().FromBytes(data)
 		if err != nil {
 			return nil, err
 		}
 		roots = append(roots, md)
 	}
-	roots = append(roots, tm.Root)
-	for v := tm.Root.Signed.Version + 1; v < tm.Root.Signed.Version+maxRootRotations; v++ {
-		data, err := f.download(f.url(rootName(v)), rootMax)
-		if isMissing(err) {
-			break
-		}
-		if err != nil {
-			return nil, explain(repo, rootName(v), err)
-		}
-		if _, err := tm.UpdateRoot(data); err != nil {
-			return nil, explain(repo, rootName(v), err)
-		}
-		roots = append(roots, tm.Root)
-	}
-	ts, err := get("timestamp.json", timestampMax)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := tm.UpdateTimestamp(ts); err != nil {
-		return nil, explain(repo, "timestamp.json", err)
-	}
-	snapMeta := tm.Timestamp.Signed.Meta["snapshot.json"]
-	snap, err := get(fmt.Sprintf("%d.snapshot.json", snapMeta.Version), lengthOr(snapMeta.Length, snapshotMax))
-	if err != nil {
-		return nil, err
-	}
-	if _, err := tm.UpdateSnapshot(snap, false); err != nil {
-		return nil, explain(repo, "snapshot.json", err)
-	}
+	roots = append(roots, top.chain...)
 	current := func(role string) int64 {
 		if m := tm.Snapshot.Signed.Meta[role+".json"]; m != nil {
 			return min(m.Version, maxHistory)

@@ -3,7 +3,6 @@ package client_test
 import (
 	"bytes"
 	"fmt"
-	"net/http"
 	"os"
 	"runtime"
 	"strconv"
@@ -11,42 +10,14 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/client"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 
 // scaleWorld is a repository of n registries, flat (bins 0) or in bins,
 // served with benchDelay on every request.
 func scaleWorld(b *testing.B, n, bins int) (*world, *meter) {
-	w := &world{t: b, now: time.Now().UTC()}
-	c, err := testrepo.New(b.TempDir(), testrepo.Options{Now: w.clock, Bins: bins})
-	if err != nil {
-		b.Fatal(err)
-	}
-	w.c = c
-	list := fixture(b, "npm/keys.json")
-	items := []workspace.StageItem{{Registry: host, List: list}}
-	for i := range n - 1 {
-		items = append(items, workspace.StageItem{Registry: "r" + strconv.Itoa(i) + ".example.test", List: list})
-	}
-	if _, err := c.WS.StageMany(items); err != nil {
-		b.Fatal(err)
-	}
-	if err := c.Sign(2); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := c.Publish(); err != nil {
-		b.Fatal(err)
-	}
-	w.srv = newRepoServer(b, c.RepoDir)
-	m := &meter{}
-	inner := w.srv.Config.Handler
-	w.srv.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		m.requests.Add(1)
-		time.Sleep(benchDelay)
-		inner.ServeHTTP(countingWriter{rw, m}, r)
-	})
-	return w, m
+	w := manyWorld(b, n, bins)
+	return w, metered(w)
 }
 
 // BenchmarkScale measures one install's cost as the repository grows, in
@@ -71,7 +42,7 @@ func BenchmarkScale(b *testing.B) {
 			}
 			b.Run(fmt.Sprintf("registries=%d/%s", n, layout), func(b *testing.B) {
 				w, m := scaleWorld(b, n, bins)
-				var cold, base totals
+				var cold totals
 				var refreshBytes, refreshReq int64
 				var peak uint64
 				other := "r0.example.test"
@@ -124,7 +95,6 @@ func BenchmarkScale(b *testing.B) {
 						b.Fatal(err)
 					}
 					refreshBytes, refreshReq = refreshBytes+by, refreshReq+req
-					_ = base
 				}
 				it := float64(cold.iterations)
 				b.ReportMetric(float64(cold.tk.Milliseconds())/it, "cold-ms")

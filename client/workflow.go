@@ -401,7 +401,7 @@ func (s *session) answerSet(now time.Time, generation int64, targets map[string]
 		CheckedAt:   now,
 		Expires:     expires,
 		RootVersion: s.tm.Root.Signed.Version,
-		Anchor:      objectName(s.c.opts.TrustedRoot),
+		Anchor:      s.c.anchor,
 	}
 }
 

@@ -4,16 +4,13 @@
 # exit. local-kms binds every interface of the port it is given; the port is
 # random and the server lives as long as the test run.
 
+. "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
+
 LOCAL_KMS_VERSION=v0.0.0-20260228092603-2a5e92d09ab6
 LOCAL_KMS="$TOOLS_DIR/bin/local-kms"
 
 install_local_kms() {
-	if [ -x "$LOCAL_KMS" ] && go version -m "$LOCAL_KMS" 2>/dev/null | grep -q "mod[[:space:]]*github.com/nsmithuk/local-kms[[:space:]]*$LOCAL_KMS_VERSION"; then
-		return
-	fi
-	echo "== installing local-kms into $TOOLS_DIR/bin (once; later runs reuse it)"
-	mkdir -p "$TOOLS_DIR/bin"
-	GOBIN="$TOOLS_DIR/bin" go install "github.com/nsmithuk/local-kms@$LOCAL_KMS_VERSION"
+	install_go_tool local-kms github.com/nsmithuk/local-kms "$LOCAL_KMS_VERSION"
 }
 
 kms_stop() {

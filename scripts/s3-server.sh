@@ -10,17 +10,13 @@
 #   scripts/s3-server.sh start    # prints export lines and a publish command
 #   scripts/s3-server.sh stop
 
+. "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
+
 VERSITYGW_VERSION=v1.8.0
-TOOLS_DIR="${TUFKEYS_TOOLS_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/tufkeys-tools}"
 VERSITYGW="$TOOLS_DIR/bin/versitygw"
 
 install_versitygw() {
-	if [ -x "$VERSITYGW" ] && go version -m "$VERSITYGW" 2>/dev/null | grep -q "mod[[:space:]]*github.com/versity/versitygw[[:space:]]*$VERSITYGW_VERSION"; then
-		return
-	fi
-	echo "== installing versitygw $VERSITYGW_VERSION into $TOOLS_DIR/bin (once; later runs reuse it)"
-	mkdir -p "$TOOLS_DIR/bin"
-	GOBIN="$TOOLS_DIR/bin" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+	install_go_tool versitygw github.com/versity/versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw/cmd/versitygw
 }
 
 s3_stop() {
@@ -85,6 +81,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 			echo "export AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
 			echo "export AWS_REGION=$AWS_REGION"
 			echo "export AWS_EC2_METADATA_DISABLED=true"
+			echo "export TUFKEYS_S3_ENDPOINT=$TUFKEYS_S3_ENDPOINT"
+			echo "export TUFKEYS_S3_BUCKET=$TUFKEYS_S3_BUCKET"
 			echo "# then: tufkeys repo publish --online-key online.key --to s3://$TUFKEYS_S3_BUCKET/tuf --endpoint-url $TUFKEYS_S3_ENDPOINT --path-style"
 			echo "# and read it at $TUFKEYS_S3_ENDPOINT/$TUFKEYS_S3_BUCKET/tuf"
 		} | tee "$STATE/env"

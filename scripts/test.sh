@@ -28,20 +28,22 @@ echo "== KMS test server"
 kms_start
 trap 's3_stop; kms_stop' EXIT
 
-echo "== SoftHSM2 (the hardware-token tests' token)"
-if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null; then
-	sudo=""
+# apt_install PACKAGE: install a Debian package, as root or through sudo
+apt_install() {
+	local sudo=""
 	[ "$(id -u)" -ne 0 ] && sudo="sudo"
 	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq softhsm2 >/dev/null
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$1" >/dev/null
+}
+
+echo "== SoftHSM2 (the hardware-token tests' token)"
+if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null; then
+	apt_install softhsm2
 fi
 
 echo "== Chromium (the status page is rendered by a real browser)"
 if ! command -v chromium >/dev/null; then
-	sudo=""
-	[ "$(id -u)" -ne 0 ] && sudo="sudo"
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+	apt_install chromium
 fi
 
 echo "== go test -race"

@@ -71,44 +71,10 @@ func (f *clientFlags) given() []string {
 	return out
 }
 
-// fromEnv fills what the flags left unset from TUFKEYS_* variables.
-func (f *clientFlags) fromEnv() error {
-	changed := f.set
-	if changed == nil {
-		changed = func(string) bool { return true }
-	}
-	if !changed("repo") {
-		if v := os.Getenv("TUFKEYS_REPO"); v != "" {
-			f.Repos = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
-		}
-	}
-	if !changed("root") && f.Root == "" {
-		f.Root = os.Getenv("TUFKEYS_ROOT")
-	}
-	if !changed("cache") && f.Cache == "" {
-		f.Cache = os.Getenv("TUFKEYS_CACHE")
-	}
-	if !changed("max-age") && f.MaxAge == "" {
-		f.MaxAge = os.Getenv("TUFKEYS_MAX_AGE")
-	}
-	if !changed("accept-expired") && f.AcceptExpired == "" {
-		f.AcceptExpired = os.Getenv("TUFKEYS_ACCEPT_EXPIRED")
-	}
-	if !changed("offline") {
-		switch strings.ToLower(os.Getenv("TUFKEYS_OFFLINE")) {
-		case "1", "true", "yes":
-			f.Offline = true
-		}
-	}
-	return nil
-}
-
-// options turns the flags, and the environment they leave unset, into
-// client options; warnings go to standard error.
+// options turns the flags (filled from the TUFKEYS_* variables the
+// command line leaves unset, by flagsFromEnv) into client options;
+// warnings go to standard error.
 func (f *clientFlags) options(std streams) (client.Options, error) {
-	if err := f.fromEnv(); err != nil {
-		return client.Options{}, err
-	}
 	opts := client.Options{
 		Repositories: f.Repos,
 		CacheDir:     f.Cache,
@@ -208,6 +174,10 @@ func (h *warnHandler) WithGroup(string) slog.Handler { return h }
 // lists the cache holds; it never touches the network.
 func completeRegistries(f *clientFlags, std streams) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		// completion runs no pre-run hooks: the variables are read here
+		if err := flagsFromEnv(cmd); err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
 		co, err := f.options(std)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp

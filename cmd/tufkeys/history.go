@@ -81,19 +81,8 @@ func runHistory(ctx context.Context, opts historyOptions) error {
 		r := historyReport{Registry: host, Versions: []historyEntryReport{}}
 		for _, e := range h {
 			v := historyEntryReport{Role: e.Role, Version: e.Version, Expires: e.Expires.UTC(), SignedBy: nonNil(e.SignedBy), VerifiedBy: e.VerifiedBy,
-				SHA256: e.SHA256, Keys: []string{}, Added: []string{}, Removed: []string{}, Redated: []string{}, Problem: e.Problem, Missing: e.Missing}
-			for _, k := range e.Keys {
-				v.Keys = append(v.Keys, k.KeyID)
-			}
-			for _, k := range e.Diff.Added {
-				v.Added = append(v.Added, k.KeyID)
-			}
-			for _, k := range e.Diff.Removed {
-				v.Removed = append(v.Removed, k.KeyID)
-			}
-			for _, c := range e.Diff.ExpiryChanged {
-				v.Redated = append(v.Redated, c.KeyID)
-			}
+				SHA256: e.SHA256, Keys: keyIDs(e.Keys), Added: keyIDs(e.Diff.Added), Removed: keyIDs(e.Diff.Removed), Redated: redatedIDs(e.Diff),
+				Problem: e.Problem, Missing: e.Missing}
 			if e.Problem != "" && !e.Missing {
 				problems++
 			}

@@ -134,7 +134,8 @@ client without a new release, and a forged key reaches none.`,
 			markStarted()
 			return flagsFromEnv(cmd)
 		},
-		Version: buildVersion().Version,
+		// any value turns --version on; the text is built only when asked
+		Version: "-",
 	}
 	root.SetOut(std.Out)
 	root.SetErr(std.Err)
@@ -158,7 +159,7 @@ client without a new release, and a forged key reaches none.`,
 		newVersionCommand(std),
 		newHistoryCommand(std),
 	)
-	root.SetVersionTemplate(buildVersion().text())
+	root.SetVersionTemplate(`{{tufkeysVersion}}`)
 	documentEnv(root)
 	return root
 }

@@ -120,17 +120,8 @@ func newStatusReport(st workspace.Status) statusReport {
 		r.Staged = append(r.Staged, s)
 	}
 	for _, b := range st.Bundles {
-		k := keyChangeReport{Registry: b.Host, Role: b.Role, Added: []string{}, Removed: []string{}, Redated: []string{}, Unrecorded: nonNil(b.Unrecorded)}
-		for _, a := range b.Diff.Added {
-			k.Added = append(k.Added, a.KeyID)
-		}
-		for _, a := range b.Diff.Removed {
-			k.Removed = append(k.Removed, a.KeyID)
-		}
-		for _, a := range b.Diff.ExpiryChanged {
-			k.Redated = append(k.Redated, a.KeyID)
-		}
-		r.KeyLists = append(r.KeyLists, k)
+		r.KeyLists = append(r.KeyLists, keyChangeReport{Registry: b.Host, Role: b.Role, Added: keyIDs(b.Diff.Added), Removed: keyIDs(b.Diff.Removed),
+			Redated: redatedIDs(b.Diff), Unrecorded: nonNil(b.Unrecorded)})
 	}
 	return r
 }
@@ -179,6 +170,24 @@ type watchReport struct {
 	Redated    []string `json:"redated"`
 	Suspicious []string `json:"suspicious"`
 	Staged     string   `json:"staged,omitempty"`
+}
+
+// keyIDs lists the keys' ids, an empty list for none.
+func keyIDs(keys []bundle.Key) []string {
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k.KeyID)
+	}
+	return out
+}
+
+// redatedIDs lists the ids of the keys whose expiry a diff changes.
+func redatedIDs(d bundle.Diff) []string {
+	out := make([]string, 0, len(d.ExpiryChanged))
+	for _, c := range d.ExpiryChanged {
+		out = append(out, c.KeyID)
+	}
+	return out
 }
 
 func nonNil(s []string) []string {

@@ -27,6 +27,12 @@ type rootTag struct {
 	Expires time.Time `json:"expires"`
 }
 
+func init() {
+	// --version prints what the version command prints; it reads the
+	// build info and parses the embedded root only when asked
+	cobra.AddTemplateFunc("tufkeysVersion", func() string { return buildVersion().text() })
+}
+
 func buildVersion() versionInfo {
 	v := versionInfo{Version: "(devel)", GoVersion: "unknown", Repos: repometadata.Repositories()}
 	if v.Repos == nil {

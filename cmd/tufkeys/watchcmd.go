@@ -99,16 +99,7 @@ func runWatch(ctx context.Context, opts watchOptions) error {
 		return err
 	}
 	if opts.Format == "json" {
-		r := watchReport{Registry: host, Same: res.Same(), Keys: len(res.Upstream.Keys), Added: []string{}, Redated: []string{}, Suspicious: []string{}}
-		for _, k := range res.Diff.Added {
-			r.Added = append(r.Added, k.KeyID)
-		}
-		for _, c := range res.Diff.ExpiryChanged {
-			r.Redated = append(r.Redated, c.KeyID)
-		}
-		for _, k := range res.Suspicious() {
-			r.Suspicious = append(r.Suspicious, k.KeyID)
-		}
+		r := watchReport{Registry: host, Same: res.Same(), Keys: len(res.Upstream.Keys), Added: keyIDs(res.Diff.Added), Redated: redatedIDs(res.Diff), Suspicious: keyIDs(res.Suspicious())}
 		if res.Staged != nil {
 			r.Staged = fmt.Sprintf("%s v%d", res.Staged.Role, res.Staged.Version)
 		}
