@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -34,6 +35,8 @@ type skimmer struct {
 	r    *bufio.Reader
 	lim  *io.LimitedReader
 	keep strings.Builder
+	// depth is how deeply the value being read nests
+	depth int
 }
 
 func newSkimmer(r io.Reader) *skimmer {
@@ -128,18 +131,18 @@ func (s *skimmer) str() (value string, ok bool, err error) {
 				return "", false, err
 			}
 			if utf16.IsSurrogate(r) {
-				// the low half follows as its own \uXXXX
-				if a, err := s.byte(); err != nil || a != '\\' {
-					return "", false, errors.New("the packument is not valid JSON: a lone surrogate")
+				// a pair when a \uXXXX low half follows; otherwise U+FFFD,
+				// and what follows is read on its own, as encoding/json does
+				high := r
+				r = unicode.ReplacementChar
+				if next, _ := s.r.Peek(6); len(next) == 6 && next[0] == '\\' && next[1] == 'u' {
+					if low, err := strconv.ParseUint(string(next[2:]), 16, 16); err == nil {
+						if pair := utf16.DecodeRune(high, rune(low)); pair != unicode.ReplacementChar {
+							r = pair
+							s.r.Discard(6)
+						}
+					}
 				}
-				if u, err := s.byte(); err != nil || u != 'u' {
-					return "", false, errors.New("the packument is not valid JSON: a lone surrogate")
-				}
-				low, err := s.hex4()
-				if err != nil {
-					return "", false, err
-				}
-				r = utf16.DecodeRune(r, low)
 			}
 			put(r)
 		default:
@@ -181,38 +184,138 @@ func (s *skimmer) hex4() (rune, error) {
 	return rune(n), nil
 }
 
-// skip reads one value whose first byte is first, keeping nothing: nesting
-// is counted, not stacked, and bounded by maxDepth.
-func (s *skimmer) skip(first byte) error {
-	depth := 0
-	b := first
+// value reads one JSON value whose first byte is first, keeping nothing:
+// it validates as encoding/json does, so that a document the skimmer
+// reads is one encoding/json reads the same way. Nesting is bounded by
+// maxDepth, so the recursion is too.
+func (s *skimmer) value(first byte) error {
+	switch {
+	case first == '{':
+		return s.nested(func() error {
+			return s.members(func(_ string, _ bool, b byte) (bool, error) { return false, s.value(b) })
+		})
+	case first == '[':
+		return s.nested(s.elements)
+	case first == '"':
+		_, _, err := s.str()
+		return err
+	case first == 't':
+		return s.literal("rue")
+	case first == 'f':
+		return s.literal("alse")
+	case first == 'n':
+		return s.literal("ull")
+	case first == '-' || first >= '0' && first <= '9':
+		return s.number(first)
+	}
+	return fmt.Errorf("the packument is not valid JSON: unexpected %q", first)
+}
+
+// nested runs read one level deeper, within maxDepth.
+func (s *skimmer) nested(read func() error) error {
+	if s.depth++; s.depth > maxDepth {
+		return fmt.Errorf("the packument nests deeper than %d levels: %w", maxDepth, ErrBadAnswer)
+	}
+	err := read()
+	s.depth--
+	return err
+}
+
+// elements reads the elements of an array whose '[' was read.
+func (s *skimmer) elements() error {
+	b, err := s.token()
+	if err != nil || b == ']' {
+		return err
+	}
 	for {
-		switch b {
-		case '{', '[':
-			if depth++; depth > maxDepth {
-				return fmt.Errorf("the packument nests deeper than %d levels: %w", maxDepth, ErrBadAnswer)
-			}
-		case '}', ']':
-			depth--
-		case '"':
-			if _, _, err := s.str(); err != nil {
-				return err
-			}
-		case ',', ':', ' ', '\t', '\n', '\r':
-		default:
-			// a number or a literal: its bytes carry no structure
-			if !strings.ContainsRune("-0123456789.eE+truefalsn", rune(b)) {
-				return fmt.Errorf("the packument is not valid JSON: unexpected %q", b)
-			}
+		if err := s.value(b); err != nil {
+			return err
 		}
-		if depth == 0 {
+		switch b, err = s.token(); {
+		case err != nil:
+			return err
+		case b == ']':
 			return nil
+		case b != ',':
+			return fmt.Errorf("the packument is not valid JSON: %q after an element", b)
 		}
-		var err error
-		if b, err = s.byte(); err != nil {
+		if b, err = s.token(); err != nil {
 			return err
 		}
 	}
+}
+
+// literal reads the rest of true, false or null.
+func (s *skimmer) literal(rest string) error {
+	for i := range len(rest) {
+		b, err := s.byte()
+		if err != nil {
+			return err
+		}
+		if b != rest[i] {
+			return fmt.Errorf("the packument is not valid JSON: unexpected %q in a literal", b)
+		}
+	}
+	return nil
+}
+
+// number reads the rest of a number (JSON's grammar: -?(0|[1-9][0-9]*)
+// (.[0-9]+)?([eE][+-]?[0-9]+)?) and leaves the byte after it unread.
+func (s *skimmer) number(first byte) error {
+	bad := errors.New("the packument is not valid JSON: a malformed number")
+	next := func() (byte, bool) {
+		buf, err := s.r.Peek(1)
+		if err != nil {
+			return 0, false
+		}
+		return buf[0], true
+	}
+	digits := func(atLeastOne bool) error {
+		n := 0
+		for b, ok := next(); ok && b >= '0' && b <= '9'; b, ok = next() {
+			s.r.Discard(1)
+			n++
+		}
+		if atLeastOne && n == 0 {
+			if _, ok := next(); !ok {
+				_, err := s.byte() // says why: the end, or the size bound
+				return err
+			}
+			return bad
+		}
+		return nil
+	}
+	if first == '-' {
+		b, err := s.byte()
+		if err != nil {
+			return err
+		}
+		if b < '0' || b > '9' {
+			return bad
+		}
+		first = b
+	}
+	if first != '0' {
+		if err := digits(false); err != nil {
+			return err
+		}
+	}
+	if b, ok := next(); ok && b == '.' {
+		s.r.Discard(1)
+		if err := digits(true); err != nil {
+			return err
+		}
+	}
+	if b, ok := next(); ok && (b == 'e' || b == 'E') {
+		s.r.Discard(1)
+		if b, ok := next(); ok && (b == '+' || b == '-') {
+			s.r.Discard(1)
+		}
+		if err := digits(true); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // members walks the members of an object whose '{' was read, calling each
@@ -255,48 +358,102 @@ func (s *skimmer) members(each func(key string, ok bool, first byte) (stop bool,
 	}
 }
 
-// packumentTime reads time[version] from a packument stream.
+// end checks that nothing but white space follows the document.
+func (s *skimmer) end() error {
+	for {
+		b, err := s.r.ReadByte()
+		switch {
+		case err == io.EOF && s.lim.N <= 0:
+			return fmt.Errorf("the packument is larger than %d MiB: %w", maxPackument>>20, ErrBadAnswer)
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return err
+		case b != ' ' && b != '\t' && b != '\n' && b != '\r':
+			return errors.New("the packument is not valid JSON: data after its end")
+		}
+	}
+}
+
+// packumentTime reads time[version] from a packument stream. It reads the
+// whole document, as encoding/json would: a document that is not valid
+// JSON gives no time, and when a member repeats, the last one counts.
 func packumentTime(r io.Reader, version string) (time.Time, error) {
 	s := newSkimmer(r)
 	if err := s.expect('{'); err != nil {
+		if errors.Is(err, ErrBadAnswer) {
+			return time.Time{}, err
+		}
 		return time.Time{}, errors.New("the packument is not a JSON object")
 	}
-	var raw string
-	found, sawTime := false, false
+	s.depth = 1
+	// what the last "time" member, and its last member for the version, said
+	var (
+		raw                      string
+		sawTime, isTimes         bool
+		found, isString, tooLong bool
+	)
 	err := s.members(func(key string, ok bool, first byte) (bool, error) {
 		if !ok || key != "time" {
-			return false, s.skip(first)
+			return false, s.value(first)
 		}
-		sawTime = true
+		sawTime, isTimes, found, isString = true, first == '{', false, false
 		if first != '{' {
-			return true, errors.New("the packument's time is not an object of times")
+			return false, s.value(first)
 		}
-		return true, s.members(func(key string, ok bool, first byte) (bool, error) {
-			if !ok || key != version || first != '"' {
-				return false, s.skip(first)
-			}
-			value, fits, err := s.str()
-			if err != nil {
-				return true, err
-			}
-			if !fits {
-				return true, fmt.Errorf("the packument's time for %s is longer than %d bytes, not a time", version, maxKept)
-			}
-			raw, found = value, true
-			return true, nil
+		return false, s.nested(func() error {
+			return s.members(func(key string, ok bool, first byte) (bool, error) {
+				if !ok || key != version {
+					return false, s.value(first)
+				}
+				found, isString, tooLong, raw = true, first == '"', false, ""
+				if first != '"' {
+					return false, s.value(first)
+				}
+				value, fits, err := s.str()
+				if err != nil {
+					return true, err
+				}
+				raw, tooLong = validUTF8(value), !fits
+				return false, nil
+			})
 		})
 	})
+	if err == nil {
+		err = s.end()
+	}
 	switch {
 	case err != nil:
 		return time.Time{}, fmt.Errorf("read the packument: %w", err)
 	case !sawTime:
 		return time.Time{}, errors.New("the packument has no time field")
+	case !isTimes:
+		return time.Time{}, errors.New("the packument's time is not an object of times")
 	case !found:
 		return time.Time{}, fmt.Errorf("the packument lists no time for %s", version)
+	case !isString:
+		return time.Time{}, fmt.Errorf("the packument's time for %s is not a string", version)
+	case tooLong:
+		return time.Time{}, fmt.Errorf("the packument's time for %s is longer than %d bytes, not a time: %w", version, maxKept, ErrBadAnswer)
 	}
 	t, err := time.Parse(time.RFC3339Nano, raw)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("the packument's time for %s is %q, not an RFC 3339 time", version, raw)
 	}
 	return t, nil
+}
+
+// validUTF8 replaces each byte that is not UTF-8 with U+FFFD, as
+// encoding/json does when it decodes a string.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		b.WriteRune(r)
+		s = s[n:]
+	}
+	return b.String()
 }
