@@ -22,6 +22,10 @@ var (
 	// ErrExpiredKey marks a version whose only valid signatures are by keys
 	// that had expired when it was published.
 	ErrExpiredKey = errors.New("signing key expired")
+	// ErrPublishTimeUnknown marks a version whose only valid signatures
+	// are by keys with an expiry while its publish time is unknown: whether
+	// those keys still vouch for it cannot be checked, so they do not.
+	ErrPublishTimeUnknown = errors.New("publish time unknown")
 	// ErrUnsigned marks a version that carries no signature at all.
 	ErrUnsigned = errors.New("version is not signed")
 )

@@ -33,6 +33,11 @@ type Version struct {
 	Signatures []Signature
 	// Published is when the registry published the version; zero when unknown.
 	Published time.Time
+	// AcceptUnknownPublished lets a key with an expiry vouch for the
+	// version when Published is unknown (the verdict then reports
+	// ExpiryUnchecked). Without it such a signature does not count: an
+	// unknown time must not revive a retired key.
+	AcceptUnknownPublished bool
 }
 
 // ID is name@version, the way npm prints a version.
@@ -50,9 +55,13 @@ type Result struct {
 	Expired []string
 	// Unknown lists keyids of signatures by keys the bundle does not hold.
 	Unknown []string
-	// ExpiryUnchecked is set when the publish time was unknown and a counted
-	// key has an expiry: like npm, the key was then treated as valid.
+	// ExpiryUnchecked is set when the publish time was unknown, the caller
+	// accepted that (Version.AcceptUnknownPublished), and a counted key has
+	// an expiry that could therefore not be checked.
 	ExpiryUnchecked bool
+	// Unchecked lists keyids whose signatures verified but whose key has an
+	// expiry while the publish time is unknown; they did not count.
+	Unchecked []string
 }
 
 type trustedKey struct {
@@ -104,7 +113,7 @@ func (v *Verifier) Verify(ver Version) (Result, error) {
 	}
 	digest := sha256.Sum256([]byte(ver.Name + "@" + ver.Version + ":" + ver.Integrity))
 	publishKnown := !ver.Published.IsZero()
-	var expired error
+	var expired, unchecked error
 	for _, s := range ver.Signatures {
 		key, trusted := v.keys[s.KeyID]
 		if !trusted {
@@ -118,9 +127,12 @@ func (v *Verifier) Verify(ver Version) (Result, error) {
 		switch {
 		case !key.hasExpiry:
 			res.VerifiedBy = append(res.VerifiedBy, s.KeyID)
-		case !publishKnown:
+		case !publishKnown && ver.AcceptUnknownPublished:
 			res.VerifiedBy = append(res.VerifiedBy, s.KeyID)
 			res.ExpiryUnchecked = true
+		case !publishKnown:
+			res.Unchecked = append(res.Unchecked, s.KeyID)
+			unchecked = errorOf(ErrPublishTimeUnknown, "%s is signed by key %s, which expires at %s, and its publish time is unknown, so whether that key still vouches for it cannot be checked", res.Package, s.KeyID, key.expires.UTC().Format(time.RFC3339))
 		case ver.Published.Before(key.expires):
 			res.VerifiedBy = append(res.VerifiedBy, s.KeyID)
 		default:
@@ -133,6 +145,8 @@ func (v *Verifier) Verify(ver Version) (Result, error) {
 		return res, nil
 	case len(res.Unknown) > 0:
 		return res, &UnknownKeyError{Package: res.Package, Unknown: res.Unknown, Known: v.KeyIDs()}
+	case unchecked != nil:
+		return res, unchecked
 	default:
 		return res, expired
 	}

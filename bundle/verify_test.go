@@ -43,6 +43,12 @@ func TestRealSignaturesVerify(t *testing.T) {
 	for _, id := range realSigned {
 		t.Run(id, func(t *testing.T) {
 			ver := realVersion(t, id)
+			// no publish time was given: an expiring key is refused unless that is accepted
+			oldKey := strings.HasPrefix(ver.Signatures[0].KeyID, "SHA256:jl3b")
+			if _, err := v.Verify(ver); oldKey != errors.Is(err, ErrPublishTimeUnknown) || !oldKey && err != nil {
+				t.Fatalf("without a publish time: %v", err)
+			}
+			ver.AcceptUnknownPublished = true
 			res, err := v.Verify(ver)
 			if err != nil {
 				t.Fatal(err)
@@ -184,18 +190,23 @@ func TestExpiryAndMultipleSignatures(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		name        string
-		signers     []func(Version) Signature
-		published   time.Time
-		want        error
-		verifiedBy  []string
-		unchecked   bool
-		wantExpired int
+		name       string
+		signers    []func(Version) Signature
+		published  time.Time
+		want       error
+		verifiedBy []string
+		unchecked  bool
+		// acceptUnknown accepts an unknown publish time
+		acceptUnknown bool
+		wantExpired   int
 	}{
 		{name: "expiring key before expiry", signers: signers(t, expiring), published: before, verifiedBy: ids(expiring)},
 		{name: "expiring key at expiry", signers: signers(t, expiring), published: atExpiry, want: ErrExpiredKey},
 		{name: "expiring key after expiry", signers: signers(t, expiring), published: after, want: ErrExpiredKey},
-		{name: "expiring key, publish time unknown", signers: signers(t, expiring), verifiedBy: ids(expiring), unchecked: true},
+		{name: "expiring key, publish time unknown", signers: signers(t, expiring), want: ErrPublishTimeUnknown},
+		{name: "expiring key, publish time unknown and accepted", signers: signers(t, expiring), acceptUnknown: true, verifiedBy: ids(expiring), unchecked: true},
+		{name: "expiring and lasting keys, publish time unknown", signers: signers(t, expiring, lasting), verifiedBy: ids(lasting)},
+		{name: "expiring and unknown keys, publish time unknown: refresh may help", signers: signers(t, expiring, outsider), want: ErrUnknownKeyID},
 		{name: "lasting key long after", signers: signers(t, lasting), published: after, verifiedBy: ids(lasting)},
 		{name: "both keys after expiry", signers: signers(t, expiring, lasting), published: after, verifiedBy: ids(lasting), wantExpired: 1},
 		{name: "both keys before expiry", signers: signers(t, expiring, lasting), published: before, verifiedBy: ids(expiring, lasting)},
@@ -210,6 +221,7 @@ func TestExpiryAndMultipleSignatures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ver := base
 			ver.Published = tt.published
+			ver.AcceptUnknownPublished = tt.acceptUnknown
 			for _, s := range tt.signers {
 				ver.Signatures = append(ver.Signatures, s(base))
 			}

@@ -2,8 +2,11 @@ package client
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
+	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/internal/registry"
 )
 
@@ -15,13 +18,17 @@ type PackageOptions struct {
 	KeysHosts []string
 	// Published overrides the publish time the registry gives.
 	Published time.Time
+	// AcceptUnknownPublished lets a key with an expiry vouch for the
+	// version when its publish time cannot be read (the verdict then says
+	// ExpiryUnchecked). Off, such a version is refused with
+	// bundle.ErrPublishTimeUnknown.
+	AcceptUnknownPublished bool
 }
 
 // PackageVerdict is a verified package version.
 type PackageVerdict struct {
 	Verdict
-	// PublishNote says why the publish time is unknown, when it is: the
-	// keys' expiries were then not checked, as npm does.
+	// PublishNote says why the publish time is unknown, when it is.
 	PublishNote string
 }
 
@@ -42,10 +49,14 @@ func (c *Client) VerifyPackage(ctx context.Context, registryURL, name, version s
 	if !opts.Published.IsZero() {
 		ver.Published, note = opts.Published, ""
 	}
+	ver.AcceptUnknownPublished = opts.AcceptUnknownPublished
 	hosts := opts.KeysHosts
 	if len(hosts) == 0 {
 		hosts = []string{registryURL}
 	}
 	v, err := c.VerifyVersionWith(ctx, hosts, ver)
+	if errors.Is(err, bundle.ErrPublishTimeUnknown) && note != "" {
+		err = fmt.Errorf("%w (%s)", err, note)
+	}
 	return PackageVerdict{Verdict: v, PublishNote: note}, err
 }

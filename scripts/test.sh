@@ -28,14 +28,6 @@ echo "== KMS test server"
 kms_start
 trap 's3_stop; kms_stop' EXIT
 
-# apt_install PACKAGE: install a Debian package, as root or through sudo
-apt_install() {
-	local sudo=""
-	[ "$(id -u)" -ne 0 ] && sudo="sudo"
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$1" >/dev/null
-}
-
 echo "== SoftHSM2 (the hardware-token tests' token)"
 if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null; then
 	apt_install softhsm2
@@ -45,6 +37,12 @@ echo "== Chromium (the status page is rendered by a real browser)"
 if ! command -v chromium >/dev/null; then
 	apt_install chromium
 fi
+
+echo "== Corepack (the hand-over tests run the real one)"
+. scripts/corepack-tools.sh
+install_corepack_tools
+# a test whose tool is missing fails here instead of skipping
+export TUFKEYS_TEST_REQUIRE_TOOLS=1
 
 echo "== go test -race"
 go test -race -count=1 ./...

@@ -15,3 +15,11 @@ install_go_tool() {
 	mkdir -p "$TOOLS_DIR/bin"
 	GOBIN="$TOOLS_DIR/bin" go install "$package@$version"
 }
+
+# apt_install PACKAGE: install a Debian package, as root or through sudo
+apt_install() {
+	local sudo=""
+	[ "$(id -u)" -ne 0 ] && sudo="sudo"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$1" >/dev/null
+}

@@ -37,10 +37,16 @@ func TestCLIVerdicts(t *testing.T) {
 			wantOut:  []string{"verified pnpm@10.1.0: signed by SHA256:DhQ8"},
 		},
 		{
-			name:     "old key without publish time says so",
+			name:     "old key without publish time is refused",
 			args:     []string{"verify", "--keys", fixtures + "npm/keys.json", "--manifest", fixtures + "npm/tiny-tarball@1.0.0.json"},
+			wantCode: exitFail,
+			wantErr:  []string{"its publish time is unknown", "--accept-unknown-publish-time"},
+		},
+		{
+			name:     "old key without publish time, accepted, says so",
+			args:     []string{"verify", "--keys", fixtures + "npm/keys.json", "--manifest", fixtures + "npm/tiny-tarball@1.0.0.json", "--accept-unknown-publish-time"},
 			wantCode: exitOK,
-			wantOut:  []string{"verified tiny-tarball@1.0.0", "publish time unknown"},
+			wantOut:  []string{"verified tiny-tarball@1.0.0", "publish time unknown and accepted"},
 		},
 		{
 			name:     "old key after its expiry",
@@ -201,6 +207,13 @@ func TestEveryCommandHasHelpWithExample(t *testing.T) {
 			t.Errorf("%s has no example in its help", c.CommandPath())
 		}
 		code, out, _ := runCLI(t, append(strings.Fields(strings.TrimPrefix(c.CommandPath(), "tufkeys")), "--help")...)
+		if !c.Runnable() && len(c.Commands()) == 0 {
+			// a help topic: its text, no usage
+			if code != exitOK || !strings.Contains(out, c.Short) && !strings.Contains(out, "TUFKEYS_") {
+				t.Errorf("help topic %s: exit %d\n%s", c.CommandPath(), code, out)
+			}
+			continue
+		}
 		if code != exitOK || !strings.Contains(out, "Usage:") {
 			t.Errorf("%s --help: exit %d", c.CommandPath(), code)
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/client/corepack"
 	"github.com/tufkeys/tufkeys/internal/duration"
 	"github.com/tufkeys/tufkeys/internal/registry"
 	repometadata "github.com/tufkeys/tufkeys/repo-metadata"
@@ -215,10 +216,13 @@ func newKeysCommand(std streams) *cobra.Command {
 		Short: "Print a registry's verified key list",
 		Long: `Print the key list of a registry, verified through the TUF repository. The
 registry is --registry, else npm_config_registry, else the registry of the
-user's .npmrc. --format corepack prints a value for COREPACK_INTEGRITY_KEYS,
-so Corepack verifies with the current keys today.`,
+user's .npmrc. --format corepack prints a value for COREPACK_INTEGRITY_KEYS.
+A list without keys is never printed (exit 1): Corepack reads an empty value
+as "skip the check", so check the exit status before using the value, or let
+tufkeys exec hand it over.`,
 		Example: `  tufkeys keys --registry registry.example.test
-  export COREPACK_INTEGRITY_KEYS="$(tufkeys keys --format corepack)"`,
+  v=$(tufkeys keys --format corepack) || exit 1   # never export a failed lookup
+  tufkeys exec -- corepack pnpm install            # better: Corepack gets the keys, or nothing runs`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runKeys(cmd.Context(), opts) },
 	}
@@ -253,15 +257,8 @@ func runKeys(ctx context.Context, opts keysOptions) error {
 	if err != nil {
 		return err
 	}
-	var lists []*bundle.KeyList
-	for _, host := range hosts {
-		list, err := cl.Keys(ctx, host)
-		if err != nil {
-			return err
-		}
-		lists = append(lists, list)
-	}
-	list, notes, err := bundle.Merge(lists...)
+	// never a list without keys: Corepack reads an empty one as "skip the check"
+	list, notes, err := corepack.VerifiedList(ctx, cl, hosts)
 	if err != nil {
 		return err
 	}
@@ -332,6 +329,8 @@ type verifyOnlineOptions struct {
 	Registry  string
 	KeysHosts []string
 	Published string
+	// AcceptUnknownPublished lets an expiring key count without a publish time.
+	AcceptUnknownPublished bool
 }
 
 func runVerifyOnline(ctx context.Context, opts verifyOnlineOptions) error {
@@ -366,13 +365,13 @@ func runVerifyOnline(ctx context.Context, opts verifyOnlineOptions) error {
 	if _, err := registry.New(reg, nil, 0); err != nil {
 		return usageError{err}
 	}
-	v, err := cl.VerifyPackage(ctx, reg, name, version, client.PackageOptions{KeysHosts: keysHosts, Published: published})
+	v, err := cl.VerifyPackage(ctx, reg, name, version, client.PackageOptions{KeysHosts: keysHosts, Published: published, AcceptUnknownPublished: opts.AcceptUnknownPublished})
 	note := v.PublishNote
 	if note != "" && (err == nil || errors.Is(err, bundle.ErrUnknownKeyID)) {
 		warn(opts.streams, note)
 	}
 	if err != nil {
-		for _, verdict := range []error{bundle.ErrUnknownKeyID, bundle.ErrBadSignature, bundle.ErrExpiredKey, bundle.ErrUnsigned} {
+		for _, verdict := range []error{bundle.ErrUnknownKeyID, bundle.ErrBadSignature, bundle.ErrExpiredKey, bundle.ErrPublishTimeUnknown, bundle.ErrUnsigned} {
 			if errors.Is(err, verdict) {
 				return fmt.Errorf("refused: %w", err)
 			}

@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
+	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/internal/registry"
 )
@@ -88,6 +88,7 @@ var hints = []struct {
 	{client.ErrOffline, "drop --offline (or TUFKEYS_OFFLINE) to fetch it"},
 	{client.ErrNoKeyList, "check --registry, or --keys-host for a proxy"},
 	{client.ErrUnsafeCache, "--cache DIR (or TUFKEYS_CACHE) names another"},
+	{bundle.ErrPublishTimeUnknown, "pass --published TIME when you know when it was published, or --accept-unknown-publish-time to accept it unchecked"},
 }
 
 func hint(err error) string {
@@ -158,6 +159,9 @@ client without a new release, and a forged key reaches none.`,
 		newWatchCommand(std),
 		newVersionCommand(std),
 		newHistoryCommand(std),
+		newExecCommand(std),
+		newShimsCommand(std),
+		newEnvironmentTopic(),
 	)
 	root.SetVersionTemplate(`{{tufkeysVersion}}`)
 	documentEnv(root)
@@ -167,75 +171,6 @@ client without a new release, and a forged key reaches none.`,
 // warn prints a warning in the one style of every tufkeys warning.
 func warn(std streams, msg string) {
 	fmt.Fprintf(std.Err, "tufkeys: warning: %s\n", msg)
-}
-
-// envName is the TUFKEYS_* variable of a flag: --max-age is TUFKEYS_MAX_AGE.
-func envName(flag string) string {
-	return "TUFKEYS_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
-}
-
-// noEnv are flags without a variable: help and version are questions to
-// the command, not settings.
-var noEnv = map[string]bool{"help": true, "version": true}
-
-// flagsFromEnv gives every flag the user left out its TUFKEYS_* variable,
-// when set: the command line wins, then the environment, then the default.
-// Repeatable flags take a comma-separated list.
-func flagsFromEnv(cmd *cobra.Command) error {
-	var err error
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		if err != nil || f.Changed || noEnv[f.Name] {
-			return
-		}
-		v, ok := os.LookupEnv(envName(f.Name))
-		if !ok || v == "" {
-			return
-		}
-		values := []string{v}
-		if strings.HasSuffix(f.Value.Type(), "Slice") || strings.HasSuffix(f.Value.Type(), "Array") {
-			values = strings.FieldsFunc(v, func(r rune) bool { return r == ',' })
-		}
-		if f.Value.Type() == "bool" {
-			switch strings.ToLower(v) {
-			case "yes", "on":
-				values = []string{"true"}
-			case "no", "off":
-				values = []string{"false"}
-			}
-		}
-		for _, one := range values {
-			if serr := cmd.Flags().Set(f.Name, strings.TrimSpace(one)); serr != nil {
-				err = usagef("%s=%q: %v", envName(f.Name), v, serr)
-				return
-			}
-		}
-		cmd.Flags().SetAnnotation(f.Name, fromEnvAnnotation, []string{envName(f.Name)})
-	})
-	return err
-}
-
-// fromEnvAnnotation marks a flag whose value came from its variable.
-const fromEnvAnnotation = "tufkeys-from-env"
-
-// givenOnCommandLine reports whether the user typed the flag.
-func givenOnCommandLine(fs *pflag.FlagSet, name string) bool {
-	f := fs.Lookup(name)
-	return f != nil && f.Changed && f.Annotations[fromEnvAnnotation] == nil
-}
-
-// documentEnv names each flag's variable in its help, where the help does
-// not already.
-func documentEnv(cmd *cobra.Command) {
-	for _, fs := range []*pflag.FlagSet{cmd.LocalNonPersistentFlags(), cmd.PersistentFlags()} {
-		fs.VisitAll(func(f *pflag.Flag) {
-			if !noEnv[f.Name] && !strings.Contains(f.Usage, "TUFKEYS_") {
-				f.Usage += " (env " + envName(f.Name) + ")"
-			}
-		})
-	}
-	for _, c := range cmd.Commands() {
-		documentEnv(c)
-	}
 }
 
 // addFormatFlag is the output format flag, spelled the same on every

@@ -16,6 +16,8 @@ type verifyFileOptions struct {
 	Keys      string
 	Manifest  string
 	Published string
+	// AcceptUnknownPublished lets an expiring key count without a publish time.
+	AcceptUnknownPublished bool
 }
 
 func newVerifyCommand(std streams) *cobra.Command {
@@ -37,9 +39,12 @@ With --keys and --manifest, verify offline against a key list file. The
 manifest is a registry version document (name, version, dist.integrity,
 dist.signatures) or the flat form with integrity and signatures at the top.
 
-A key with an expiry vouches only for versions published before it. Without
-a publish time (--published, or the registry's) the key is treated as valid,
-as npm does, and the verdict says so.
+A key with an expiry vouches only for versions published before it, so a
+signature by such a key needs the publish time (--published, or the time the
+registry's packument gives): when it is unknown the version is refused, and
+the sentence says why. --accept-unknown-publish-time counts such a signature
+anyway, and the verdict says that the expiry went unchecked; it is a flag
+only, never read from the environment.
 
 Exit status: 0 verified, 1 refused or invalid input, 2 bad usage.`,
 		Example: `  tufkeys verify pnpm@10.1.0 --registry https://registry.example.test/
@@ -52,7 +57,7 @@ Exit status: 0 verified, 1 refused or invalid input, 2 bad usage.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			online.Published, online.Format = file.Published, file.Format
+			online.Published, online.Format, online.AcceptUnknownPublished = file.Published, file.Format, file.AcceptUnknownPublished
 			if file.Format != "text" && file.Format != "json" {
 				return usagef("--format %q is not text or json", file.Format)
 			}
@@ -71,6 +76,7 @@ Exit status: 0 verified, 1 refused or invalid input, 2 bad usage.`,
 	f.StringVar(&file.Keys, "keys", "", "key list file, in any form (offline mode)")
 	f.StringVar(&file.Manifest, "manifest", "", "version document file (offline mode)")
 	f.StringVar(&file.Published, "published", "", "when the version was published (RFC 3339)")
+	f.BoolVar(&file.AcceptUnknownPublished, "accept-unknown-publish-time", false, "count a signature by a key with an expiry when the publish time is unknown (the verdict says so)")
 	f.StringVar(&online.Registry, "registry", "", "registry URL to fetch the version from")
 	f.StringArrayVar(&online.KeysHosts, "keys-host", nil, "registry host whose key list verifies (default: the registry's); repeated, the lists are merged")
 	addFormatFlag(cmd, &file.Format, "text")
@@ -107,7 +113,7 @@ func runVerifyFile(opts verifyFileOptions) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", opts.Manifest, err)
 	}
-	ver.Published = published
+	ver.Published, ver.AcceptUnknownPublished = published, opts.AcceptUnknownPublished
 	res, err := v.Verify(ver)
 	if err != nil {
 		return fmt.Errorf("refused: %w", err)
@@ -130,7 +136,7 @@ func verdictLine(res bundle.Result) string {
 		fmt.Fprintf(&b, "; ignored unknown %s", strings.Join(res.Unknown, ", "))
 	}
 	if res.ExpiryUnchecked {
-		b.WriteString(" (publish time unknown: the key's expiry was not checked, as npm does)")
+		b.WriteString(" (publish time unknown and accepted: the key's expiry was not checked)")
 	}
 	return b.String()
 }

@@ -193,8 +193,8 @@ func (c *Client) get(ctx context.Context, rawURL string) (*http.Response, contex
 
 // Version fetches a version's document and, from the packument, its
 // publish time. A publish time that cannot be read is left zero and the
-// reason returned as a note: verification then treats keys as unexpired,
-// as npm does.
+// reason returned as a note: verification then refuses a signature by a
+// key with an expiry, unless the caller accepts an unknown time.
 func (c *Client) Version(ctx context.Context, name, version string) (bundle.Version, string, error) {
 	// the two requests do not depend on each other: overlap them
 	ctx, stop := context.WithCancel(ctx)

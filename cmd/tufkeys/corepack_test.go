@@ -1,0 +1,356 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/internal/repohttp"
+	"github.com/tufkeys/tufkeys/internal/testrepo"
+)
+
+// testTool is the path a variable of scripts/test.sh names. Outside
+// scripts/test.sh a test that needs it is skipped; inside it (which sets
+// TUFKEYS_TEST_REQUIRE_TOOLS) its absence fails the test.
+func testTool(t *testing.T, variable, what string) string {
+	t.Helper()
+	p := os.Getenv(variable)
+	if p != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("TUFKEYS_TEST_REQUIRE_TOOLS") != "" {
+		t.Fatalf("%s (%s) is missing: scripts/test.sh installs it", what, variable)
+	}
+	t.Skipf("%s is unset: run scripts/test.sh, which installs %s", variable, what)
+	return ""
+}
+
+// corepackWorld is the real Corepack 0.30.0 (which shipped the pre-rotation
+// key), a loopback registry serving pnpm@10.1.0's real version document,
+// signatures and tarball, and key repositories in several states.
+type corepackWorld struct {
+	corepack string // corepack.js
+	node     string
+	registry string // loopback registry URL
+}
+
+func newCorepackWorld(t *testing.T, doc map[string]any) *corepackWorld {
+	t.Helper()
+	w := &corepackWorld{
+		corepack: testTool(t, "TUFKEYS_TEST_COREPACK", "Corepack 0.30.0"),
+	}
+	tarballPath := testTool(t, "TUFKEYS_TEST_PNPM_TARBALL", "the pnpm@10.1.0 tarball")
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is not on PATH: Corepack needs it")
+	}
+	w.node = node
+	tarball, err := os.ReadFile(tarballPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha512.Sum512(tarball)
+	if got := "sha512-" + base64.StdEncoding.EncodeToString(sum[:]); got != doc["dist"].(map[string]any)["integrity"] && doc["real"] == true {
+		t.Fatalf("the tarball at %s is not pnpm@10.1.0's (integrity %s)", tarballPath, got)
+	}
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/pnpm/10.1.0":
+			d := map[string]any{"name": doc["name"], "version": doc["version"], "dist": map[string]any{}}
+			for k, v := range doc["dist"].(map[string]any) {
+				d["dist"].(map[string]any)[k] = v
+			}
+			d["dist"].(map[string]any)["tarball"] = srv.URL + "/pnpm/-/pnpm-10.1.0.tgz"
+			json.NewEncoder(rw).Encode(d)
+		case "/pnpm/-/pnpm-10.1.0.tgz":
+			rw.Write(tarball)
+		default:
+			http.NotFound(rw, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	w.registry = srv.URL
+	return w
+}
+
+// realPnpmDoc is pnpm@10.1.0's version document as the registry serves it,
+// signed by the key the January 2025 rotation introduced.
+func realPnpmDoc(t *testing.T) map[string]any {
+	raw, err := os.ReadFile(filepath.Join(pkgDir, fixtures, "npm", "pnpm@10.1.0.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]any
+	json.Unmarshal(raw, &f)
+	return map[string]any{"real": true, "name": f["name"], "version": f["version"], "dist": map[string]any{"integrity": f["integrity"], "shasum": f["shasum"], "signatures": f["signatures"]}}
+}
+
+// forgedPnpmDoc is the same document signed by a key no list holds.
+func forgedPnpmDoc(t *testing.T) map[string]any {
+	doc := realPnpmDoc(t)
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	integrity := doc["dist"].(map[string]any)["integrity"].(string)
+	digest := sha256.Sum256([]byte("pnpm@10.1.0:" + integrity))
+	sig, _ := ecdsa.SignASN1(rand.Reader, priv, digest[:])
+	doc["dist"].(map[string]any)["signatures"] = []map[string]string{{"keyid": bundle.Fingerprint(&priv.PublicKey), "sig": base64.StdEncoding.EncodeToString(sig)}}
+	return doc
+}
+
+// keyRepo publishes list for registry.example.test, as of publishedAt, and
+// serves it through handler (nil: as published).
+func keyRepo(t *testing.T, list []byte, publishedAt time.Time, tamper func(path string, body []byte) []byte) (url, root string) {
+	t.Helper()
+	c, err := testrepo.New(t.TempDir(), testrepo.Options{Now: func() time.Time { return publishedAt }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StagePublish("registry.example.test", list, 2); err != nil {
+		t.Fatal(err)
+	}
+	h, err := repohttp.Handler(c.RepoDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served http.Handler = h
+	if tamper != nil {
+		served = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			body := tamper(r.URL.Path, rec.Body.Bytes())
+			for k, v := range rec.Header() {
+				if k != "Content-Length" && k != "Etag" {
+					rw.Header()[k] = v
+				}
+			}
+			rw.WriteHeader(rec.Code)
+			rw.Write(body)
+		})
+	}
+	srv := httptest.NewServer(served)
+	t.Cleanup(srv.Close)
+	root = filepath.Join(t.TempDir(), "root.json")
+	rb, _ := c.RootBytes(1)
+	os.WriteFile(root, rb, 0o644)
+	return srv.URL, root
+}
+
+// preRotationList is the registry's list before January 2025: the old key only.
+func preRotationList(t *testing.T) []byte {
+	data, err := os.ReadFile(filepath.Join(pkgDir, fixtures, "npm", "keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := bundle.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old bundle.KeyList
+	for _, k := range p.List.Keys {
+		if strings.HasPrefix(k.KeyID, "SHA256:jl3b") {
+			old.Keys = append(old.Keys, k)
+		}
+	}
+	out, err := bundle.Encode(&old, bundle.FormNPM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func rotatedList(t *testing.T) []byte {
+	data, err := os.ReadFile(filepath.Join(pkgDir, fixtures, "npm", "keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// corepackEnv is the environment Corepack runs in: a home of its own, the
+// loopback registry, no prompt, and a Corepack bin directory on PATH.
+func (w *corepackWorld) env(t *testing.T, binDir string, extra ...string) []string {
+	home := t.TempDir()
+	path := binDir + string(os.PathListSeparator) + filepath.Dir(w.node) + string(os.PathListSeparator) + "/usr/bin:/bin"
+	env := []string{
+		"PATH=" + path, "HOME=" + home, "COREPACK_HOME=" + filepath.Join(home, "corepack"),
+		"COREPACK_NPM_REGISTRY=" + w.registry, "COREPACK_ENABLE_DOWNLOAD_PROMPT=0", "COREPACK_ENABLE_AUTO_PIN=0",
+		"COREPACK_ENABLE_STRICT=0", "COREPACK_DEFAULT_TO_LATEST=0", "XDG_CACHE_HOME=" + filepath.Join(home, "cache"),
+		"npm_config_registry=" + w.registry,
+	}
+	return append(env, extra...)
+}
+
+// corepackBin is a directory holding the real Corepack as "corepack".
+func (w *corepackWorld) corepackBin(t *testing.T) string {
+	dir := t.TempDir()
+	script := "#!/bin/sh\nexec '" + w.node + "' '" + w.corepack + "' \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "corepack"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type corepackRun struct {
+	code        int
+	out, errOut string
+	installed   bool // Corepack unpacked a pnpm
+}
+
+func installedPnpm(env []string) bool {
+	home := lookupEnv(env, "COREPACK_HOME")
+	m, _ := filepath.Glob(filepath.Join(home, "*", "pnpm", "10.1.0"))
+	return len(m) > 0
+}
+
+// viaExec runs tufkeys exec in this process with env as the environment.
+func (w *corepackWorld) viaExec(t *testing.T, env []string, flags []string, argv ...string) corepackRun {
+	t.Helper()
+	for _, kv := range env {
+		k, v, _ := cutEnv(kv)
+		t.Setenv(k, v)
+	}
+	var out, errb bytes.Buffer
+	args := append(append([]string{"exec"}, flags...), "--")
+	code := run(append(args, argv...), streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+	return corepackRun{code, out.String(), errb.String(), installedPnpm(env)}
+}
+
+// viaShims runs argv as a shell would with the shims first on PATH.
+func (w *corepackWorld) viaShims(t *testing.T, env []string, dir string, argv ...string) corepackRun {
+	t.Helper()
+	// a shell finds the shim first: look it up on the test's PATH
+	path := ""
+	for _, d := range filepath.SplitList(lookupEnv(env, "PATH")) {
+		if p := filepath.Join(d, argv[0]); isExec(p) {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		t.Fatalf("%s is not on the test's PATH", argv[0])
+	}
+	cmd := exec.Command(path, argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return corepackRun{code, out.String(), errb.String(), installedPnpm(env)}
+}
+
+func isExec(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// The real Corepack 0.30.0, which shipped only the key the registry retired
+// in January 2025, runs pnpm@10.1.0 (signed by the new key) through tufkeys
+// exec and through the shims once the repository publishes the rotation;
+// and runs nothing when the keys cannot be verified or do not match.
+func TestCorepackHandOver(t *testing.T) {
+	clearClientEnv(t)
+	now := time.Now()
+	rotatedURL, rotatedRoot := keyRepo(t, rotatedList(t), now, nil)
+	downURL, downRoot := keyRepo(t, rotatedList(t), now, nil)
+	// the repository stopped re-signing its timestamp three days ago
+	frozenURL, frozenRoot := keyRepo(t, rotatedList(t), now.Add(-72*time.Hour), nil)
+	tamperedURL, tamperedRoot := keyRepo(t, rotatedList(t), now, func(path string, body []byte) []byte {
+		if strings.HasSuffix(path, "keys.json") {
+			return bytes.Replace(body, []byte(`"keys"`), []byte(`"keyz"`), 1)
+		}
+		return body
+	})
+	// an address nothing listens on: the repository is down
+	downURL = "http://127.0.0.1:1"
+	real := newCorepackWorld(t, realPnpmDoc(t))
+	forged := newCorepackWorld(t, forgedPnpmDoc(t))
+	bin := build(t, filepath.Join(pkgDir, "..", ".."))
+
+	// without tufkeys, Corepack 0.30.0 refuses the rotated key: the failure
+	// tufkeys exists for
+	direct := real.viaShims(t, real.env(t, real.corepackBin(t)), t.TempDir(), "corepack", "pnpm@10.1.0", "--version")
+	if direct.code == 0 || !strings.Contains(direct.errOut, "Cannot find matching keyid") {
+		t.Fatalf("Corepack 0.30.0 alone: exit %d\n%s%s", direct.code, direct.out, direct.errOut)
+	}
+
+	tests := []struct {
+		name      string
+		world     *corepackWorld
+		repo      string
+		root      string
+		runs      bool
+		wantErr   string
+		inherited string // an inherited COREPACK_INTEGRITY_KEYS, "-" for none
+	}{
+		{name: "after the rotation", world: real, repo: rotatedURL, root: rotatedRoot, runs: true, inherited: "-"},
+		{name: "after the rotation, inherited empty value replaced", world: real, repo: rotatedURL, root: rotatedRoot, runs: true, inherited: ""},
+		{name: "repository down", world: real, repo: downURL, root: downRoot, wantErr: "not running", inherited: ""},
+		{name: "repository frozen", world: real, repo: frozenURL, root: frozenRoot, wantErr: "expired", inherited: "0"},
+		{name: "repository tampered", world: real, repo: tamperedURL, root: tamperedRoot, wantErr: "not running", inherited: ""},
+		{name: "signed by a key not in the list", world: forged, repo: rotatedURL, root: rotatedRoot, wantErr: "Cannot find matching keyid", inherited: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			check := func(how string, r corepackRun) {
+				t.Helper()
+				if tt.runs {
+					if r.code != 0 || strings.TrimSpace(r.out) != "10.1.0" {
+						t.Errorf("%s: pnpm did not run: exit %d\nstdout: %s\nstderr: %s", how, r.code, r.out, r.errOut)
+					}
+					return
+				}
+				if r.code == 0 || strings.Contains(r.out, "10.1.0") || r.installed || !strings.Contains(r.errOut, tt.wantErr) {
+					t.Errorf("%s: want pnpm not run and %q: exit %d, installed %v\nstdout: %s\nstderr: %s", how, tt.wantErr, r.code, r.installed, r.out, r.errOut)
+				}
+			}
+			flags := []string{"--repo", tt.repo, "--root", tt.root, "--cache", t.TempDir(), "--registry", "registry.example.test"}
+			var extra []string
+			if tt.inherited != "-" {
+				extra = append(extra, "COREPACK_INTEGRITY_KEYS="+tt.inherited)
+			}
+
+			env := tt.world.env(t, tt.world.corepackBin(t), extra...)
+			r := tt.world.viaExec(t, env, flags, "corepack", "pnpm@10.1.0", "--version")
+			check("exec", r)
+			if tt.inherited == "" && tt.runs && !strings.Contains(r.errOut, `COREPACK_INTEGRITY_KEYS="" in the environment turns Corepack's check off`) {
+				t.Errorf("no warning about the inherited empty value:\n%s", r.errOut)
+			}
+
+			shims := t.TempDir()
+			var out bytes.Buffer
+			if err := runShims(shimsOptions{streams: streams{Out: &out, Err: &out}, Dir: shims, Tufkeys: bin,
+				Client: clientFlags{Repos: []string{tt.repo}, Root: tt.root, Cache: t.TempDir(), set: func(n string) bool { return n == "repo" || n == "root" || n == "cache" }},
+				Registries: []string{"registry.example.test"}}); err != nil {
+				t.Fatal(err)
+			}
+			// the shims directory twice on PATH, before the real Corepack
+			shimPath := shims + string(os.PathListSeparator) + shims + string(os.PathListSeparator) + tt.world.corepackBin(t)
+			check("corepack shim", tt.world.viaShims(t, tt.world.env(t, shimPath, extra...), t.TempDir(), "corepack", "pnpm@10.1.0", "--version"))
+			project := t.TempDir()
+			os.WriteFile(filepath.Join(project, "package.json"), []byte(`{"name":"app","packageManager":"pnpm@10.1.0"}`), 0o644)
+			check("pnpm shim", tt.world.viaShims(t, tt.world.env(t, shimPath, extra...), project, "pnpm", "--version"))
+		})
+	}
+}

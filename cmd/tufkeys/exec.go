@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/tufkeys/tufkeys/client/corepack"
+	"github.com/tufkeys/tufkeys/internal/registry"
+)
+
+type execOptions struct {
+	streams
+	Client     clientFlags
+	Registries []string
+	// SkipVerification runs the command with Corepack's check off: the one
+	// way to mean that, typed, never read from the environment.
+	SkipVerification bool
+	// Argv is the command and its arguments.
+	Argv []string
+	// Environ is the environment the command inherits; nil: this process's.
+	Environ []string
+}
+
+func newExecCommand(std streams) *cobra.Command {
+	opts := execOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "exec [client flags] [--registry URL|HOST] -- COMMAND [ARGS...]",
+		Short: "Run a command with Corepack verifying against today's verified keys",
+		Long: `Resolve the registries' key lists through the TUF repository, set
+COREPACK_INTEGRITY_KEYS to them for COMMAND alone, and run it: its exit
+status is tufkeys' exit status, and signals sent to tufkeys reach it.
+
+When the keys cannot be verified (no registry configured, the repository
+unreachable and no unexpired cache, frozen or tampered metadata, an empty
+list), COMMAND does not run: one sentence, exit 1. An empty
+COREPACK_INTEGRITY_KEYS (or "0") makes Corepack skip its check, so tufkeys
+never passes one, and replaces an inherited one with a warning.
+--skip-verification is the one way to run COMMAND with the check off.
+
+The registry is --registry (repeatable: the lists are merged), else
+COREPACK_NPM_REGISTRY, else npm's (npm_config_registry, then .npmrc). A bare
+COMMAND is looked up on PATH, skipping directories of tufkeys shims.`,
+		Example: `  tufkeys exec -- corepack pnpm@10.1.0 install
+  tufkeys exec --registry registry.example.test -- pnpm install
+  tufkeys exec --skip-verification -- corepack yarn   # Corepack's check off, said aloud`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("tufkeys exec takes the command to run after --, such as tufkeys exec -- corepack pnpm install")
+			}
+			if cmd.ArgsLenAtDash() != 0 {
+				return usagef("tufkeys exec runs the command after --; put %q after it", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Argv = args
+			return runExec(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringArrayVar(&opts.Registries, "registry", nil, "registry URL or host whose key list Corepack gets; repeated, the lists are merged")
+	cmd.Flags().BoolVar(&opts.SkipVerification, "skip-verification", false, "run COMMAND with Corepack's integrity check off (COREPACK_INTEGRITY_KEYS=0); never read from the environment")
+	addClientFlags(cmd, &opts.Client)
+	cmd.RegisterFlagCompletionFunc("registry", completeRegistries(&opts.Client, std))
+	return cmd
+}
+
+// keyHosts are the hosts whose lists exec hands over: the flags, else the
+// registry Corepack will fetch from, else npm's.
+func (opts execOptions) keyHosts() ([]string, error) {
+	regs := opts.Registries
+	if len(regs) == 0 {
+		if r := lookupEnv(opts.Environ, corepack.EnvRegistry); r != "" {
+			regs = []string{r}
+		} else {
+			r, err := registry.Resolve("", cwd())
+			if err != nil {
+				return nil, err
+			}
+			regs = []string{r}
+		}
+	}
+	var hosts []string
+	for _, r := range regs {
+		_, host, err := resolveRegistry(r)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(hosts, host) {
+			hosts = append(hosts, host)
+		}
+	}
+	return hosts, nil
+}
+
+func runExec(ctx context.Context, opts execOptions) error {
+	environ := opts.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
+	opts.Environ = environ
+	path, err := corepack.LookPath(opts.Argv[0], lookupEnv(environ, "PATH"))
+	if err != nil {
+		return err
+	}
+	var value string
+	if opts.SkipVerification {
+		warn(opts.streams, "running "+opts.Argv[0]+" with Corepack's integrity check off (--skip-verification)")
+		value = "0"
+	} else {
+		hosts, err := opts.keyHosts()
+		if err != nil {
+			return err
+		}
+		cl, err := opts.Client.open(opts.streams)
+		if err != nil {
+			return err
+		}
+		list, notes, err := corepack.VerifiedList(ctx, cl, hosts)
+		if err != nil {
+			return fmt.Errorf("not running %s: %w", opts.Argv[0], err)
+		}
+		for _, n := range notes {
+			warn(opts.streams, n)
+		}
+		if value, err = corepack.Value(list); err != nil {
+			return fmt.Errorf("not running %s: %w", opts.Argv[0], err)
+		}
+	}
+	env, inherited, set := corepack.Environ(environ, value)
+	if set && corepack.SkipsCheck(inherited) && !opts.SkipVerification {
+		warn(opts.streams, fmt.Sprintf("%s=%q in the environment turns Corepack's check off; replaced with the verified keys (tufkeys exec --skip-verification says that on purpose)", corepack.EnvKeys, inherited))
+	}
+	return runChild(opts.streams, path, opts.Argv, env)
+}
+
+// lookupEnv reads a variable from an environment list.
+func lookupEnv(environ []string, name string) string {
+	for i := len(environ) - 1; i >= 0; i-- {
+		if k, v, ok := cutEnv(environ[i]); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+func cutEnv(kv string) (string, string, bool) {
+	for i := 0; i < len(kv); i++ {
+		if kv[i] == '=' {
+			return kv[:i], kv[i+1:], true
+		}
+	}
+	return "", "", false
+}
+
+// forwarded are the signals passed on to the child.
+var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
+
+// runChild runs the command, passing signals on and its exit status back:
+// a child killed by a signal gives 128 plus the signal's number, as a
+// shell does.
+func runChild(std streams, path string, argv, env []string) error {
+	child := exec.Command(path, argv[1:]...)
+	child.Args[0] = argv[0]
+	child.Env = env
+	child.Stdin, child.Stdout, child.Stderr = std.In, std.Out, std.Err
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
+	if err := child.Start(); err != nil {
+		return fmt.Errorf("cannot start %s: %w", argv[0], err)
+	}
+	terminal := fromTerminal()
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				// a terminal sends its interrupt to the whole foreground
+				// group, the child included: passing it on would send it twice
+				if terminal && (s == syscall.SIGINT || s == syscall.SIGQUIT) {
+					continue
+				}
+				child.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := child.Wait()
+	close(done)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return exitError{code: 128 + int(ws.Signal())}
+		}
+		return exitError{code: ee.ExitCode()}
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", argv[0], err)
+	}
+	return nil
+}
+
+// fromTerminal reports whether this process is in the foreground group of
+// the terminal on standard input, which then signals the child directly.
+func fromTerminal() bool {
+	pgrp, err := unix.IoctlGetInt(int(os.Stdin.Fd()), unix.TIOCGPGRP)
+	return err == nil && pgrp == syscall.Getpgrp()
+}
+
+type shimsOptions struct {
+	streams
+	Client     clientFlags
+	Registries []string
+	Dir        string
+	Corepack   string
+	// Tufkeys is the binary the shims run; empty: this one.
+	Tufkeys string
+}
+
+func newShimsCommand(std streams) *cobra.Command {
+	opts := shimsOptions{streams: std}
+	cmd := &cobra.Command{
+		Use:   "shims DIR [client flags] [--corepack PATH]",
+		Short: "Write pnpm, yarn and corepack entry points that verify through tufkeys exec",
+		Long: `Write pnpm, pnpx, yarn, yarnpkg and corepack into DIR: each runs the real
+Corepack through tufkeys exec, so it verifies with the key lists tufkeys
+verified. Put DIR first on PATH (a CI image, a Dockerfile, a shell profile)
+and no job needs to set a variable. The client flags given here (--repo,
+--root, --cache, --max-age, --registry) are written into the shims.
+
+The real Corepack is --corepack, else the first corepack on PATH outside
+directories of shims when a shim runs, so a DIR that appears on PATH twice
+never runs itself. Removing DIR restores the machine: nothing is written
+elsewhere. A file in DIR that tufkeys did not write is never replaced.`,
+		Example: `  tufkeys shims /usr/local/tufkeys/bin && export PATH=/usr/local/tufkeys/bin:$PATH
+  tufkeys shims ~/.tufkeys/shims --corepack /usr/lib/node_modules/corepack/dist/corepack.js`,
+		Args: exactArgs(1, "one DIR"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Dir = args[0]
+			return runShims(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Corepack, "corepack", "", "the real Corepack (default: the first corepack on PATH outside shim directories, when a shim runs)")
+	cmd.Flags().StringArrayVar(&opts.Registries, "registry", nil, "registry URL or host whose key list the shims hand to Corepack; repeatable")
+	addClientFlags(cmd, &opts.Client)
+	return cmd
+}
+
+func runShims(opts shimsOptions) error {
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return err
+	}
+	self := opts.Tufkeys
+	if self == "" {
+		if self, err = os.Executable(); err != nil {
+			return fmt.Errorf("cannot find this tufkeys binary to point the shims at: %w", err)
+		}
+	}
+	if self, err = filepath.Abs(self); err != nil {
+		return err
+	}
+	args := opts.Client.given()
+	for i := 0; i+1 < len(args); i += 2 {
+		if args[i] == "--root" || args[i] == "--cache" {
+			// the shims run from any directory
+			if args[i+1], err = filepath.Abs(args[i+1]); err != nil {
+				return err
+			}
+		}
+	}
+	if opts.Client.set != nil && opts.Client.set("max-age") {
+		args = append(args, "--max-age", opts.Client.MaxAge)
+	}
+	for _, r := range opts.Registries {
+		args = append(args, "--registry", r)
+	}
+	core := opts.Corepack
+	if core != "" {
+		if core, err = filepath.Abs(core); err != nil {
+			return err
+		}
+		if _, err := corepack.LookPath(core, ""); err != nil {
+			return err
+		}
+	} else if _, err := corepack.LookPath("corepack", os.Getenv("PATH")); err != nil {
+		warn(opts.streams, "no corepack on PATH yet: the shims will look for it when they run")
+	}
+	written, err := corepack.WriteShims(corepack.ShimOptions{Dir: dir, Tufkeys: self, ExecArgs: args, Corepack: core})
+	if errors.Is(err, corepack.ErrNotShim) {
+		return fmt.Errorf("%w: remove it, or write the shims into another directory", err)
+	}
+	if err != nil {
+		return err
+	}
+	for _, p := range written {
+		fmt.Fprintf(opts.Out, "wrote %s\n", p)
+	}
+	fmt.Fprintf(opts.Out, "put %s first on PATH; remove it to undo\n", dir)
+	return nil
+}
