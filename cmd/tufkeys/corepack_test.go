@@ -341,7 +341,7 @@ func TestCorepackHandOver(t *testing.T) {
 			shims := t.TempDir()
 			var out bytes.Buffer
 			if err := runShims(shimsOptions{streams: streams{Out: &out, Err: &out}, Dir: shims, Tufkeys: bin,
-				Client: clientFlags{Repos: []string{tt.repo}, Root: tt.root, Cache: t.TempDir(), set: func(n string) bool { return n == "repo" || n == "root" || n == "cache" }},
+				Client:     clientFlags{Repos: []string{tt.repo}, Root: tt.root, Cache: t.TempDir(), set: func(n string) bool { return n == "repo" || n == "root" || n == "cache" }},
 				Registries: []string{"registry.example.test"}}); err != nil {
 				t.Fatal(err)
 			}
