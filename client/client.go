@@ -29,6 +29,9 @@ const (
 	DefaultMaxAge         = time.Hour
 	DefaultRequestTimeout = 20 * time.Second
 	DefaultLockWait       = 2 * time.Minute
+	// DefaultRefreshInterval is the least time between two refreshes that
+	// what a caller met forces (an unknown keyid, an unknown registry).
+	DefaultRefreshInterval = time.Minute
 )
 
 var (
@@ -96,6 +99,12 @@ type Options struct {
 	// inconsistent, instead of answering from the unexpired cache with a
 	// warning, as the TUF specification's client workflow does.
 	NoFallback bool
+	// RefreshInterval is the least time between two refreshes forced by
+	// an unknown keyid or by a registry the fresh metadata does not list,
+	// kept in the cache so that it holds across processes: whoever can
+	// make a client meet unknown keyids cannot make it ask the repository
+	// on every call. nil takes DefaultRefreshInterval; Age(0) turns it off.
+	RefreshInterval *time.Duration
 	// AcceptExpired accepts metadata that expired up to this long ago, for
 	// air-gapped networks fed by archives that age in transit. It weakens
 	// the protection against freeze attacks by as much, is never the
@@ -114,6 +123,8 @@ const MaxAcceptExpired = 90 * 24 * time.Hour
 type Client struct {
 	opts   Options
 	maxAge time.Duration
+	// interval is Options.RefreshInterval with its default
+	interval time.Duration
 	http   *http.Client
 	log    *slog.Logger
 	st     store
@@ -160,7 +171,13 @@ func New(opts Options) (*Client, error) {
 	if len(opts.Repositories) == 0 {
 		return nil, fmt.Errorf("%w: none was given and this build names none", ErrNoRepository)
 	}
-	c := &Client{maxAge: DefaultMaxAge}
+	c := &Client{maxAge: DefaultMaxAge, interval: DefaultRefreshInterval}
+	if opts.RefreshInterval != nil {
+		if *opts.RefreshInterval < 0 {
+			return nil, fmt.Errorf("a refresh interval of %s is negative: use 0 to refresh on every unknown keyid", *opts.RefreshInterval)
+		}
+		c.interval = *opts.RefreshInterval
+	}
 	if opts.MaxAge != nil {
 		if *opts.MaxAge < 0 {
 			return nil, fmt.Errorf("a max age of %s is negative: use 0 to ask the repository on every lookup", *opts.MaxAge)
@@ -258,17 +275,55 @@ func (c *Client) Keys(ctx context.Context, registry string) (*bundle.KeyList, er
 }
 
 // keyList is target for a registry's key list, with the key-list kind of
-// error when the repository has none.
+// error when the repository has none. A registry that fresh metadata does
+// not list makes one forced refresh, within the refresh interval, so that
+// a registry the maintainers just added is found at once.
 func (c *Client) keyList(ctx context.Context, host string, force bool) ([]byte, error) {
 	name := bundle.TargetName(host)
-	out, err := c.obtain(ctx, want{names: []string{name}, force: force, stopAtMissing: true})
+	w := want{names: []string{name}, force: force, stopAtMissing: true}
+	if force {
+		c.markForced()
+	}
+	out, err := c.obtain(ctx, w)
+	if errors.Is(err, ErrNoTarget) && out.fromCache && !c.opts.Offline {
+		if ok, _ := c.mayForce(); ok {
+			c.log.Info("the fresh metadata lists no such registry; refreshing once", "registry", host)
+			c.markForced()
+			w.force = true
+			out, err = c.obtain(ctx, w)
+		}
+	}
 	if errors.Is(err, ErrNoTarget) {
-		return nil, fmt.Errorf("the repository at %s has no key list %s: check the registry host: %w", redact(out.repo), name, ErrNoKeyList)
+		return nil, fmt.Errorf("the repository at %s has no key list %s: %w", redact(out.repo), name, ErrNoKeyList)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return out.got[name], nil
+}
+
+// mayForce reports whether a refresh forced by what a caller met may run
+// now, and when the repository was last asked (a forced refresh, or an
+// update whose answer the cache holds: metadata fetched seconds ago has
+// nothing newer to say). A last time in the future (a clock set back)
+// allows it: a wrong clock must not block refreshes for good.
+func (c *Client) mayForce() (bool, time.Time) {
+	last := c.st.record(forcedRecord).CheckedAt
+	if checked := c.st.record(answerRecord).CheckedAt; checked.After(last) {
+		last = checked
+	}
+	now := c.now()
+	if last.IsZero() || last.After(now) || now.Sub(last) >= c.interval {
+		return true, last
+	}
+	return false, last
+}
+
+// markForced records that a forced refresh runs now.
+func (c *Client) markForced() {
+	if err := c.st.putRecord(forcedRecord, record{CheckedAt: c.now()}); err != nil {
+		c.log.Warn("cannot record the refresh in the cache", "error", err)
+	}
 }
 
 // Target returns a target file of the repository, verified against its
@@ -317,6 +372,9 @@ type Verdict struct {
 	// Refreshed is set when an unknown keyid made the client refresh the
 	// key list before the version verified.
 	Refreshed bool
+	// RefreshedRecently is set when an unknown keyid found the key list
+	// refreshed within the refresh interval, so it was not refreshed again.
+	RefreshedRecently bool
 }
 
 // VerifyVersion verifies a version's registry signatures with the key list
@@ -367,6 +425,9 @@ func (c *Client) VerifyVersionWith(ctx context.Context, registries []string, v b
 	res, err := verify(false)
 	if !errors.Is(err, bundle.ErrUnknownKeyID) || c.opts.Offline {
 		return Verdict{Result: res}, err
+	}
+	if ok, last := c.mayForce(); !ok {
+		return Verdict{Result: res, RefreshedRecently: true}, fmt.Errorf("%w (the key list was refreshed %s ago, within the refresh interval of %s, so it was not refreshed again)", err, c.now().Sub(last).Round(time.Second), c.interval)
 	}
 	c.log.Info("signed by a key the cached list lacks; refreshing the key list", "package", v.ID(), "registry", strings.Join(hosts, ", "))
 	res, rerr := verify(true)

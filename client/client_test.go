@@ -103,6 +103,8 @@ func TestUnknownKeyIDRefreshesOnce(t *testing.T) {
 		t.Fatalf("before the rotation: %v, want ErrUnknownKeyID", err)
 	}
 	w.publish("npm/keys.json")
+	// the rotation comes later than the refresh interval after that refresh
+	w.advance(client.DefaultRefreshInterval)
 	w.srv.takeLog()
 	v, err := cl.VerifyVersion(ctx, host, version(t, "pnpm@10.1.0"))
 	if err != nil {

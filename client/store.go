@@ -27,6 +27,8 @@ package client
 //	                   written once, never changed
 //	trusted.json       the trusted state: which object holds each role
 //	current.json       the answer set, with when and where it was checked
+//	forced.json        when a refresh was last forced by an unknown keyid
+//	                   or registry (the refresh interval's clock)
 //
 // An object is written before a record names it, and each record is
 // replaced by an atomic rename: a crash leaves the old record or the new
@@ -66,6 +68,10 @@ const (
 	objectsDir    = "objects"
 	trustedRecord = "trusted.json"
 	answerRecord  = "current.json"
+	// forcedRecord holds when a refresh was last forced by what a caller
+	// met (an unknown keyid, a registry the metadata lacks), so that the
+	// refresh interval holds across processes
+	forcedRecord = "forced.json"
 	maxCacheFile  = 8 << 20
 	maxRecordFile = 1 << 20
 )
@@ -230,7 +236,7 @@ func (d *diskStore) prepare() error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	for _, name := range []string{lockFile, rootsDir, objectsDir, trustedRecord, answerRecord} {
+	for _, name := range []string{lockFile, rootsDir, objectsDir, trustedRecord, answerRecord, forcedRecord} {
 		fi, err := os.Lstat(d.path(name))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -399,7 +405,7 @@ func (d *diskStore) collect() {
 }
 
 func (d *diskStore) clear() error {
-	for _, name := range []string{trustedRecord, answerRecord, rootsDir, objectsDir} {
+	for _, name := range []string{trustedRecord, answerRecord, forcedRecord, rootsDir, objectsDir} {
 		if err := os.RemoveAll(d.path(name)); err != nil {
 			return fmt.Errorf("clear the cache: %w", err)
 		}

@@ -33,6 +33,8 @@ type outcome struct {
 	repo    string
 	got     map[string][]byte
 	dropped []string
+	// fromCache is set when fresh cached metadata answered, without the network
+	fromCache bool
 }
 
 // obtain answers from the answer set while it is fresh, else updates from
@@ -112,7 +114,7 @@ func (c *Client) answerLocked(names []string, fresh bool) (outcome, bool, error)
 		}
 		c.memo.keep(set, s)
 	}
-	out := outcome{repo: set.Repository, got: map[string][]byte{}}
+	out := outcome{repo: set.Repository, got: map[string][]byte{}, fromCache: true}
 	for _, name := range names {
 		data, err := c.memo.target(s, name)
 		if errors.Is(err, errNoTarget) && fresh {
@@ -395,7 +397,7 @@ func (c *Client) fastAnswer(set record, names []string) (outcome, bool) {
 	if m.fastGot == nil || !sameSet(m.fastSet, set) {
 		m.fastSet, m.fastGot = set, map[string][]byte{}
 	}
-	out := outcome{repo: set.Repository, got: map[string][]byte{}}
+	out := outcome{repo: set.Repository, got: map[string][]byte{}, fromCache: true}
 	for _, name := range names {
 		if data, ok := m.fastGot[name]; ok {
 			out.got[name] = data

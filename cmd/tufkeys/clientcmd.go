@@ -37,6 +37,9 @@ type clientFlags struct {
 	Offline bool
 	// AcceptExpired is the --accept-expired period, e.g. "14d".
 	AcceptExpired string
+	// RefreshInterval is the --refresh-interval duration; empty keeps the
+	// client's default.
+	RefreshInterval string
 	// set records which flags the user gave, so the environment fills the rest
 	set func(name string) bool
 }
@@ -48,6 +51,7 @@ func addClientFlags(cmd *cobra.Command, f *clientFlags) {
 	fs.StringVar(&f.Cache, "cache", "", "cache directory (env TUFKEYS_CACHE; default: the user cache directory)")
 	fs.StringVar(&f.MaxAge, "max-age", "", "how long the cache answers without the network, e.g. 30m or 1d; 0 asks the repository every time (env TUFKEYS_MAX_AGE; default "+duration.String(client.DefaultMaxAge)+")")
 	fs.BoolVar(&f.Offline, "offline", false, "never use the network; answer from the cache while its metadata is unexpired (env TUFKEYS_OFFLINE)")
+	fs.StringVar(&f.RefreshInterval, "refresh-interval", "", "the least time between two refreshes forced by an unknown keyid or registry, kept in the cache (env TUFKEYS_REFRESH_INTERVAL; default "+duration.String(client.DefaultRefreshInterval)+")")
 	fs.StringVar(&f.AcceptExpired, "accept-expired", "", "accept metadata that expired up to this long ago, e.g. 14d, at most 90d; weakens freeze protection (env TUFKEYS_ACCEPT_EXPIRED)")
 	f.set = func(name string) bool { return givenOnCommandLine(fs, name) }
 }
@@ -64,7 +68,7 @@ func (f *clientFlags) given() []string {
 			out = append(out, "--repo", r)
 		}
 	}
-	for _, fl := range []struct{ name, value string }{{"root", f.Root}, {"cache", f.Cache}, {"accept-expired", f.AcceptExpired}} {
+	for _, fl := range []struct{ name, value string }{{"root", f.Root}, {"cache", f.Cache}, {"accept-expired", f.AcceptExpired}, {"refresh-interval", f.RefreshInterval}} {
 		if f.set(fl.name) {
 			out = append(out, "--"+fl.name, fl.value)
 		}
@@ -88,6 +92,13 @@ func (f *clientFlags) options(std streams) (client.Options, error) {
 			return opts, usagef("--max-age (or TUFKEYS_MAX_AGE): %v", err)
 		}
 		opts.MaxAge = client.Age(d)
+	}
+	if f.RefreshInterval != "" {
+		d, err := duration.Parse(f.RefreshInterval)
+		if err != nil {
+			return opts, usagef("--refresh-interval (or TUFKEYS_REFRESH_INTERVAL): %v", err)
+		}
+		opts.RefreshInterval = client.Age(d)
 	}
 	if f.AcceptExpired != "" {
 		d, err := duration.Parse(f.AcceptExpired)
