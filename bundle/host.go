@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"github.com/tufkeys/tufkeys/internal/redact"
 	"net"
 	"net/url"
 	"strconv"
@@ -24,7 +25,7 @@ func RegistryHost(s string) (string, error) {
 		return "", errorOf(ErrMalformed, "the registry is empty: give a registry URL or host such as registry.example.test")
 	}
 	if len(in) > 2048 {
-		return "", errorOf(ErrMalformed, "the registry %q is too long to be a URL or host", shorten(in, 60))
+		return "", errorOf(ErrMalformed, "the registry %q is too long to be a URL or host", shorten(redact.URL(in), 60))
 	}
 	if ip := net.ParseIP(in); ip != nil && ip.To4() == nil {
 		// a bare IPv6 address, as the host names below print it unbracketed
@@ -35,10 +36,10 @@ func RegistryHost(s string) (string, error) {
 	}
 	u, err := url.Parse(in)
 	if err != nil || u.Host == "" || u.User != nil || u.Opaque != "" {
-		return "", errorOf(ErrMalformed, "%q is not a registry URL or host: use a form such as https://registry.example.test/ or registry.example.test", shorten(s, 60))
+		return "", errorOf(ErrMalformed, "%q is not a registry URL or host: use a form such as https://registry.example.test/ or registry.example.test", shorten(redact.URL(s), 60))
 	}
 	if u.Scheme != "https" && u.Scheme != "http" {
-		return "", errorOf(ErrMalformed, "registry %q uses scheme %q: only http and https registries exist", shorten(s, 60), shorten(u.Scheme, 20))
+		return "", errorOf(ErrMalformed, "registry %q uses scheme %q: only http and https registries exist", shorten(redact.URL(s), 60), shorten(u.Scheme, 20))
 	}
 	host := strings.ToLower(u.Hostname())
 	if ip := net.ParseIP(host); ip != nil {
@@ -47,13 +48,13 @@ func RegistryHost(s string) (string, error) {
 	}
 	port := u.Port()
 	if port == "" && strings.HasSuffix(u.Host, ":") {
-		return "", errorOf(ErrMalformed, "%q ends in a colon with no port: give the port or drop the colon", shorten(s, 60))
+		return "", errorOf(ErrMalformed, "%q ends in a colon with no port: give the port or drop the colon", shorten(redact.URL(s), 60))
 	}
 	if port != "" {
 		// one port, one spelling: 0443 is 443
 		n, err := strconv.Atoi(port)
 		if err != nil || n < 1 || n > 65535 {
-			return "", errorOf(ErrMalformed, "%q has port %q, not one from 1 to 65535", shorten(s, 60), shorten(port, 10))
+			return "", errorOf(ErrMalformed, "%q has port %q, not one from 1 to 65535", shorten(redact.URL(s), 60), shorten(port, 10))
 		}
 		port = strconv.Itoa(n)
 	}

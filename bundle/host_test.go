@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -35,8 +36,8 @@ func TestRegistryHost(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "ftp://registry.example.test", "https://user:pw@registry.example.test", "bad_host!", "https://", "-lead.example.test", "registry.example.test:0", "registry.example.test:65536", "registry.example.test:", "[fe80::1%25eth0]"} {
-		if got, err := RegistryHost(bad); !errors.Is(err, ErrMalformed) {
-			t.Errorf("RegistryHost(%q) = %q, %v; want ErrMalformed", bad, got, err)
+		if got, err := RegistryHost(bad); !errors.Is(err, ErrMalformed) || strings.Contains(err.Error(), "pw@") {
+			t.Errorf("RegistryHost(%q) = %q, %v; want ErrMalformed, credentials unprinted", bad, got, err)
 		}
 	}
 }

