@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/tufkeys/tufkeys/internal/redact"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 )
 
@@ -46,16 +47,63 @@ const requestTimeout = 20 * time.Second
 
 // Open returns the signer a reference names. A file's passphrase comes
 // from pass; a KMS key uses the AWS SDK's standard configuration.
+//
+// Schemes are matched without regard to case, as URI schemes are; no
+// message prints a reference's attribute or query values (a PIN, a PIN
+// file, credentials), only what Describe shows.
 func Open(ctx context.Context, ref string, pass keyfile.Passphrase) (*keyfile.Signer, error) {
+	scheme, rest, hasScheme := splitScheme(ref)
 	switch {
-	case strings.HasPrefix(ref, "awskms://"):
-		return openKMS(ctx, ref)
-	case strings.HasPrefix(ref, "pkcs11:"):
-		return openPKCS11(ref)
-	case strings.Contains(ref, "://"):
-		return nil, fmt.Errorf("%q is neither a key file nor an awskms:// reference: %w", ref, ErrUnsupported)
+	case hasScheme && scheme == "awskms" && strings.HasPrefix(rest, "//"):
+		return openKMS(ctx, "awskms:"+rest)
+	case hasScheme && scheme == "pkcs11":
+		return openPKCS11("pkcs11:" + rest)
+	case hasScheme:
+		return nil, fmt.Errorf("a key reference with scheme %q is neither a key file, a pkcs11: URI nor an awskms:// reference: %w", scheme+":", ErrUnsupported)
+	case strings.ContainsAny(ref, "?;") && strings.Contains(ref, "="):
+		// a URI whose scheme was mistyped: its values may be secrets
+		return nil, fmt.Errorf("the key reference is not a key file and has no scheme tufkeys knows: start it with pkcs11: or awskms:// (it is not shown, since it may hold a PIN): %w", ErrUnsupported)
 	}
 	return keyfile.Open(ref, pass)
+}
+
+// splitScheme splits a reference that starts with a URI scheme (RFC 3986:
+// a letter, then letters, digits, +, - or .), lower-cased. A single letter
+// is a Windows drive, not a scheme.
+func splitScheme(ref string) (scheme, rest string, ok bool) {
+	i := strings.IndexByte(ref, ':')
+	if i < 2 {
+		return "", "", false
+	}
+	for j, r := range ref[:i] {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		if !letter && (j == 0 || !(r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return "", "", false
+		}
+	}
+	return strings.ToLower(ref[:i]), ref[i+1:], true
+}
+
+// Describe names a reference for a message: a file's path, pkcs11: with
+// its token and object labels only, awskms:// without userinfo or query.
+func Describe(ref string) string {
+	scheme, rest, ok := splitScheme(ref)
+	switch {
+	case !ok:
+		if strings.ContainsAny(ref, "?;") && strings.Contains(ref, "=") {
+			return "a key reference (not shown)"
+		}
+		return ref
+	case scheme == "pkcs11":
+		u, err := parsePKCS11("pkcs11:" + rest)
+		if err != nil {
+			return "a pkcs11: reference"
+		}
+		return "pkcs11:token=" + u.token + ";" + describe(u)
+	case scheme == "awskms":
+		return redact.URL("awskms:" + rest)
+	}
+	return "a " + scheme + ": reference"
 }
 
 // Public returns the public key a reference names, without a passphrase
@@ -74,7 +122,7 @@ func parseKMS(ref string) (endpoint, key string, err error) {
 	rest := strings.TrimPrefix(ref, "awskms://")
 	endpoint, key, ok := strings.Cut(rest, "/")
 	if !ok || key == "" {
-		return "", "", fmt.Errorf("%q names no key: use awskms:///KEYID, awskms:///alias/NAME or awskms://ENDPOINT/KEYID: %w", ref, ErrUnsupported)
+		return "", "", fmt.Errorf("%q names no key: use awskms:///KEYID, awskms:///alias/NAME or awskms://ENDPOINT/KEYID: %w", redact.URL(ref), ErrUnsupported)
 	}
 	return endpoint, key, nil
 }
@@ -86,8 +134,10 @@ type kmsSigner struct {
 	pub    *ecdsa.PublicKey
 }
 
-func openKMS(ctx context.Context, ref string) (*keyfile.Signer, error) {
-	endpoint, key, err := parseKMS(ref)
+func openKMS(ctx context.Context, raw string) (*keyfile.Signer, error) {
+	endpoint, key, err := parseKMS(raw)
+	// messages name the reference without userinfo or query
+	ref := redact.URL(raw)
 	if err != nil {
 		return nil, err
 	}

@@ -67,13 +67,6 @@ func openPKCS11(ref string) (*keyfile.Signer, error) {
 	return keyfile.NewSigner(signer, name)
 }
 
-func describe(u pkcs11URI) string {
-	if u.object != "" {
-		return "object=" + u.object
-	}
-	return fmt.Sprintf("id=%x", u.id)
-}
-
 // scrub keeps a PIN out of an error a module may have echoed it into.
 func scrub(err error, pin string) error {
 	if pin == "" || !strings.Contains(err.Error(), pin) {

@@ -35,7 +35,8 @@ func parsePKCS11(ref string) (pkcs11URI, error) {
 	attr := func(part string) (string, string, error) {
 		k, v, ok := strings.Cut(part, "=")
 		if !ok {
-			return "", "", fmt.Errorf("%q is not attribute=value in the key reference: %w", part, ErrUnsupported)
+			// the part may be a PIN with its = mistyped: not shown
+			return "", "", fmt.Errorf("an attribute of the pkcs11: reference is not attribute=value: %w", ErrUnsupported)
 		}
 		val, err := url.PathUnescape(v)
 		if err != nil {
@@ -115,4 +116,12 @@ func (u pkcs11URI) pin() (string, error) {
 		return "", fmt.Errorf("read the PIN: %w", ErrNoPIN)
 	}
 	return string(p), nil
+}
+
+// describe names the key a reference points at, for messages.
+func describe(u pkcs11URI) string {
+	if u.object != "" {
+		return "object=" + u.object
+	}
+	return fmt.Sprintf("id=%x", u.id)
 }
