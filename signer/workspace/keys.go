@@ -75,21 +75,33 @@ func (w *Workspace) addKey(k PublicKey) (string, error) {
 }
 
 // keyNames maps the keyids of the workspace's public keys to their names.
+// A file name that repo init would refuse as a key name names nothing, and
+// a key that two files hold has no name: whoever can add a file to the
+// workspace must not relabel who signed, or put escape bytes on a page.
 func (w *Workspace) keyNames() map[string]string {
 	names := map[string]string{}
+	ambiguous := map[string]bool{}
 	entries, _ := os.ReadDir(w.path(keysDir))
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), ".pub")
-		if !ok {
+		if !ok || !keyNameRe.MatchString(name) {
 			continue
 		}
 		pub, err := keyfile.ReadPublic(w.path(keysDir, e.Name()))
 		if err != nil {
 			continue
 		}
-		if id, err := keyfile.KeyID(pub); err == nil {
-			names[id] = name
+		id, err := keyfile.KeyID(pub)
+		if err != nil {
+			continue
 		}
+		if _, seen := names[id]; seen {
+			ambiguous[id] = true
+		}
+		names[id] = name
+	}
+	for id := range ambiguous {
+		delete(names, id)
 	}
 	return names
 }

@@ -400,3 +400,39 @@ func TestBinsProblemsGrouped(t *testing.T) {
 		t.Errorf("lines: %q", lines)
 	}
 }
+
+// A contributor who adds .pub files to the workspace cannot relabel who
+// signed, nor put escape bytes on the status page: names pass repo init's
+// check, and a key two files hold has no name.
+func TestSignerNamesAreCheckedAndUnique(t *testing.T) {
+	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	keysDir := filepath.Join(c.WS.Dir, "keys")
+	m1, err := os.ReadFile(filepath.Join(keysDir, "maintainer1.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, _ := os.ReadFile(filepath.Join(keysDir, "maintainer2.pub"))
+	os.WriteFile(filepath.Join(keysDir, "ceo.pub"), m1, 0o644)
+	os.WriteFile(filepath.Join(keysDir, "evil\x1b[31mred.pub"), m2, 0o644)
+	rep, err := c.WS.Report()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var signers []string
+	for _, r := range rep.Roles {
+		signers = append(signers, r.Signers...)
+	}
+	all := strings.Join(signers, " ")
+	if strings.Contains(all, "ceo") || strings.Contains(all, "maintainer1") || strings.Contains(all, "\x1b") || strings.Contains(all, "evil") {
+		t.Errorf("signers as the page shows them: %q", signers)
+	}
+	if !strings.Contains(all, "maintainer2") {
+		t.Errorf("the checked, unique name is gone: %q", signers)
+	}
+}
