@@ -15,6 +15,8 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
+
+	repometadata "github.com/tufkeys/tufkeys/repo-metadata"
 )
 
 // Bounds on a whole repository, so that a hostile mirror cannot make a
@@ -63,8 +65,11 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 	add := func(name string, data []byte, phase int) {
 		r.Objects = append(r.Objects, File{Name: name, Data: data, Phase: phase})
 	}
-	for i, data := range top.roots {
-		add(rootName(int64(i+1)), data, PhaseRoot)
+	for _, vr := range top.roots {
+		add(rootName(vr.version), vr.data, PhaseRoot)
+	}
+	if len(top.unverified) > 0 {
+		c.log.Warn("earlier roots this client cannot authenticate (older than its trusted root, and not the ones it holds) are not copied", "roots", rootVersions(top.unverified))
 	}
 	r.RootVersion = tm.Root.Signed.Version
 	// breadth first through the delegations, parents before children
@@ -210,12 +215,17 @@ func (r *Repository) Object(name string) []byte {
 	return nil
 }
 
-// Roots returns every root of the repository, parsed, oldest first.
+// Roots returns every root of the repository, parsed, oldest first:
+// earlier roots only where they were authenticated, then every root from
+// the trusted one on.
 func (r *Repository) Roots() ([]*metadata.Metadata[metadata.RootType], error) {
 	var out []*metadata.Metadata[metadata.RootType]
 	for v := int64(1); v <= r.RootVersion; v++ {
 		data := r.Object(rootName(v))
 		if data == nil {
+			if len(out) == 0 {
+				continue // an earlier root left out: not authenticated
+			}
 			return nil, fmt.Errorf("the collected repository lacks root v%d", v)
 		}
 		md, err := metadata.Root().FromBytes(data)
@@ -339,48 +349,51 @@ func (c *Client) collectTargets(get func(string, int64) ([]byte, error), md *met
 }
 
 // earlierRoots fetches the roots older than the trusted one, which a
-// mirror must serve to clients that embed them, and checks that they chain
-// up to the trusted root: root 1 signs itself, each next root is signed by
-// its predecessor's threshold, and the chain ends in the trusted root's
-// exact bytes.
-func (c *Client) earlierRoots(get func(string, int64) ([]byte, error), trusted int64) ([][]byte, error) {
-	if trusted == 1 {
-		return nil, nil
-	}
-	var chain [][]byte
-	var tm *trustedmetadata.TrustedMetadata
-	for v := int64(1); v <= trusted; v++ {
+// mirror serves to clients that embed them. Nothing newer signs an older
+// root, so chaining one forward to the trusted root authenticates nothing
+// (a forged root 1 listing one real signer of root 2 chains): an earlier
+// root is authenticated only when it is byte for byte a root this client
+// already trusts (its embedded root, a root it verified into its cache).
+// The others come back apart, parsed, as unverified: reported, never used
+// to verify, never copied.
+func (c *Client) earlierRoots(get func(string, int64) ([]byte, error), trusted int64) (authentic []versionedRoot, unverified []*metadata.Metadata[metadata.RootType]) {
+	embedded := repometadata.Root()
+	for v := int64(1); v < trusted; v++ {
 		data, err := get(rootName(v), rootMax)
 		if err != nil {
-			return nil, err
+			continue // a gap in the source
 		}
-		if v == 1 {
-			tm, err = trustedmetadata.New(data)
-		} else {
-			_, err = tm.UpdateRoot(data)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("root v%d does not chain to the trusted root v%d (%v): refusing it: %w", v, trusted, err, ErrUntrusted)
-		}
-		if v == trusted {
-			if !bytes.Equal(data, c.opts.TrustedRoot) {
-				return nil, fmt.Errorf("the repository's root v%d is not the trusted root v%d: refusing it: %w", v, trusted, ErrUntrusted)
+		known, _ := c.st.root(v)
+		if (known != nil && bytes.Equal(data, known)) || (len(embedded) > 0 && bytes.Equal(data, embedded)) {
+			if md, err := metadata.Root().FromBytes(data); err == nil && md.Signed.Version == v {
+				authentic = append(authentic, versionedRoot{v, data, md})
+				continue
 			}
-			break
 		}
-		chain = append(chain, data)
+		if md, err := metadata.Root().FromBytes(data); err == nil && md.Signed.Version == v {
+			unverified = append(unverified, md)
+		}
 	}
-	return chain, nil
+	return authentic, unverified
+}
+
+// versionedRoot is one root version, its bytes and parsed.
+type versionedRoot struct {
+	version int64
+	data    []byte
+	md      *metadata.Metadata[metadata.RootType]
 }
 
 // topLevelMetadata is a repository's root chain, timestamp and snapshot,
 // verified as a client verifies them.
 type topLevelMetadata struct {
 	tm *trustedmetadata.TrustedMetadata
-	// roots holds every root from v1 to the newest: those before the
-	// trusted one checked to chain to it, each newer one verified by its
-	// predecessor
-	roots [][]byte
+	// roots holds every authenticated root, oldest first: the earlier
+	// roots this client already trusts, the trusted root, and each newer
+	// one verified by its predecessor
+	roots []versionedRoot
+	// unverified are the earlier roots this client cannot authenticate
+	unverified []*metadata.Metadata[metadata.RootType]
 	// chain is the parsed trusted root and each newer one, in order
 	chain               []*metadata.Metadata[metadata.RootType]
 	timestamp, snapshot []byte
@@ -397,11 +410,8 @@ func (c *Client) topLevel(repo string, f *fetcher, get func(string, int64) ([]by
 	}
 	tm.RefTime = c.refTime()
 	trusted := tm.Root.Signed.Version
-	roots, err := c.earlierRoots(get, trusted)
-	if err != nil {
-		return nil, err
-	}
-	top := &topLevelMetadata{tm: tm, roots: append(roots, c.opts.TrustedRoot), chain: []*metadata.Metadata[metadata.RootType]{tm.Root}}
+	earlier, unverified := c.earlierRoots(get, trusted)
+	top := &topLevelMetadata{tm: tm, roots: append(earlier, versionedRoot{trusted, c.opts.TrustedRoot, tm.Root}), unverified: unverified, chain: []*metadata.Metadata[metadata.RootType]{tm.Root}}
 	for v := trusted + 1; v < trusted+maxRootRotations; v++ {
 		data, err := f.download(f.url(rootName(v)), rootMax)
 		if isMissing(err) {
@@ -413,7 +423,7 @@ func (c *Client) topLevel(repo string, f *fetcher, get func(string, int64) ([]by
 		if _, err := tm.UpdateRoot(data); err != nil {
 			return nil, explain(repo, rootName(v), err)
 		}
-		top.roots = append(top.roots, data)
+		top.roots = append(top.roots, versionedRoot{v, data, tm.Root})
 		top.chain = append(top.chain, tm.Root)
 	}
 	if top.timestamp, err = get("timestamp.json", timestampMax); err != nil {
@@ -437,6 +447,15 @@ func (c *Client) topLevel(repo string, f *fetcher, get func(string, int64) ([]by
 }
 
 func rootName(v int64) string { return strconv.FormatInt(v, 10) + ".root.json" }
+
+// rootVersions names root versions for a message: "v1, v2".
+func rootVersions(roots []*metadata.Metadata[metadata.RootType]) string {
+	names := make([]string, len(roots))
+	for i, r := range roots {
+		names[i] = "v" + strconv.FormatInt(r.Signed.Version, 10)
+	}
+	return strings.Join(names, ", ")
+}
 
 func lengthOr(length, max int64) int64 {
 	if length > 0 {

@@ -44,6 +44,11 @@ type HistoryEntry struct {
 	// that holds current versions only.
 	Problem string
 	Missing bool
+	// Unverified is set, with the reason in Problem, when the version is
+	// signed only under a root (or a delegator signed only under a root)
+	// this client cannot authenticate: an earlier root it does not hold.
+	// Its key list is not read and nothing of it is claimed.
+	Unverified bool
 }
 
 // maxHistory bounds the versions of one role that History reads.
@@ -79,15 +84,20 @@ func (c *Client) History(ctx context.Context, registry string) ([]HistoryEntry, 
 		return nil, err
 	}
 	tm := top.tm
-	var roots []*metadata.Metadata[metadata.RootType]
-	for _, data := range top.roots[:len(top.roots)-len(top.chain)] {
-		md, err := metadata.Root().FromBytes(data)
-		if err != nil {
-			return nil, err
-		}
-		roots = append(roots, md)
+	// the rollback floor: nothing older than what this client trusts
+	versions := map[string]int64{
+		metadata.ROOT: tm.Root.Signed.Version, metadata.TIMESTAMP: tm.Timestamp.Signed.Version, metadata.SNAPSHOT: tm.Snapshot.Signed.Version,
 	}
-	roots = append(roots, top.chain...)
+	for file, m := range tm.Snapshot.Signed.Meta {
+		versions[strings.TrimSuffix(file, ".json")] = m.Version
+	}
+	if err := c.notOlderThanTrusted(ctx, repo, versions); err != nil {
+		return nil, err
+	}
+	roots := make([]*metadata.Metadata[metadata.RootType], len(top.roots))
+	for i, vr := range top.roots {
+		roots[i] = vr.md
+	}
 	current := func(role string) int64 {
 		if m := tm.Snapshot.Signed.Meta[role+".json"]; m != nil {
 			return min(m.Version, maxHistory)
@@ -95,37 +105,62 @@ func (c *Client) History(ctx context.Context, registry string) ([]HistoryEntry, 
 		return 0
 	}
 	h := &history{c: c, get: get, name: name, host: host}
-	// every targets version, against the root chain
-	var targets []parent
+	trustedRoot := top.chain[0].Signed.Version
+	// every targets version, against the authenticated roots
+	var parents, unverified, targets []parent
 	for v := int64(1); v <= current(metadata.TARGETS); v++ {
 		md, e := h.role(metadata.TARGETS, v)
 		if md != nil {
+			targets = append(targets, parent{metadata.TARGETS, md})
 			e.SignedBy, e.VerifiedBy = verifiedUnderRoots(md, roots)
-			if e.VerifiedBy == "" {
+			_, under := verifiedUnderRoots(md, top.unverified)
+			switch {
+			case e.VerifiedBy != "":
+				parents = append(parents, parent{metadata.TARGETS, md})
+			case under != "":
+				e.SignedBy, e.Unverified = nil, true
+				e.Problem = fmt.Sprintf("signed under %s, older than the root this client trusts (v%d) and not one it holds, so it cannot be authenticated", under, trustedRoot)
+				unverified = append(unverified, parent{metadata.TARGETS, md})
+			default:
 				e.Problem = "its signatures do not meet the targets threshold of any root in the chain"
-			} else {
-				targets = append(targets, parent{metadata.TARGETS, md})
 			}
 		}
 		h.add(e, md)
 	}
-	// then every version of the bins and delegated roles that held it,
-	// against the verified delegations that sign them: a bin under some
-	// targets version, the registry's role under targets or a bin
-	parents := slices.Clone(targets)
-	for _, role := range h.holders(targets) {
+	// then every version of the roles below that held it, breadth first
+	// through the delegations the client follows (bins, roles delegated
+	// by targets or by a bin), each against the verified versions of its
+	// delegators
+	done := map[string]bool{metadata.TARGETS: true}
+	queue := h.holders(targets)
+	for len(queue) > 0 && len(done) <= maxRoles {
+		role := queue[0]
+		queue = queue[1:]
+		if done[role] {
+			continue
+		}
+		done[role] = true
+		var read []parent
 		for v := int64(1); v <= current(role); v++ {
 			md, e := h.role(role, v)
 			if md != nil {
+				read = append(read, parent{role, md})
 				e.SignedBy, e.VerifiedBy = verifiedUnderDelegators(md, role, parents)
-				if e.VerifiedBy == "" {
-					e.Problem = "its signatures do not meet the threshold of any delegation to " + role
-				} else {
+				_, under := verifiedUnderDelegators(md, role, unverified)
+				switch {
+				case e.VerifiedBy != "":
 					parents = append(parents, parent{role, md})
+				case under != "":
+					e.SignedBy, e.Unverified = nil, true
+					e.Problem = "signed under " + under + ", which cannot be authenticated"
+					unverified = append(unverified, parent{role, md})
+				default:
+					e.Problem = "its signatures do not meet the threshold of any delegation to " + role
 				}
 			}
 			h.add(e, md)
 		}
+		queue = append(queue, h.holders(read)...)
 	}
 	return h.entries, nil
 }
@@ -205,12 +240,12 @@ func (h *history) add(e HistoryEntry, md *metadata.Metadata[metadata.TargetsType
 	}
 }
 
-// holders are the roles besides targets that ever held the registry's
-// list: its bin in any version of targets that delegates to bins, and the
-// registry's own role wherever it is delegated.
-func (h *history) holders(targets []parent) []string {
+// holders are the roles the given versions delegate the registry's list
+// to: its bin where they delegate to hashed bins, and every role whose
+// delegated paths cover the list's name, as a client's lookup follows them.
+func (h *history) holders(versions []parent) []string {
 	var out []string
-	for _, p := range targets {
+	for _, p := range versions {
 		d := p.md.Signed.Delegations
 		if d == nil {
 			continue
@@ -221,7 +256,7 @@ func (h *history) holders(targets []parent) []string {
 			}
 		}
 		for _, r := range d.Roles {
-			if r.Name == h.host && !slices.Contains(out, r.Name) {
+			if ok, err := r.IsDelegatedPath(h.name); err == nil && ok && !slices.Contains(out, r.Name) {
 				out = append(out, r.Name)
 			}
 		}

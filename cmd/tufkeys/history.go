@@ -27,7 +27,11 @@ own role), the keys whose signatures verify over it and under which root or
 delegation, its expiry (the metadata records no signing date), and the keys
 added, removed or re-dated against the version before. Every version is
 verified; one that does not verify is shown with its problem and fails the
-command, and one that is missing is shown as a gap, never left out. Works
+command, and one that is missing is shown as a gap, never left out. A root
+older than the one this client trusts proves nothing by chaining forward, so
+versions signed only under such a root (one the client does not hold) are
+shown as UNVERIFIED, their keys not claimed. A copy older than what the
+client already trusts is refused, as keys refuses it. Works
 against a URL, a directory, a mirror and an archive (mirror and export copy
 the history).`,
 		Example: `  tufkeys history --registry registry.example.test
@@ -61,6 +65,7 @@ type historyEntryReport struct {
 	Redated    []string  `json:"redated"`
 	Problem    string    `json:"problem,omitempty"`
 	Missing    bool      `json:"missing,omitempty"`
+	Unverified bool      `json:"unverified,omitempty"`
 }
 
 func runHistory(ctx context.Context, opts historyOptions) error {
@@ -82,8 +87,8 @@ func runHistory(ctx context.Context, opts historyOptions) error {
 		for _, e := range h {
 			v := historyEntryReport{Role: e.Role, Version: e.Version, Expires: e.Expires.UTC(), SignedBy: nonNil(e.SignedBy), VerifiedBy: e.VerifiedBy,
 				SHA256: e.SHA256, Keys: keyIDs(e.Keys), Added: keyIDs(e.Diff.Added), Removed: keyIDs(e.Diff.Removed), Redated: redatedIDs(e.Diff),
-				Problem: e.Problem, Missing: e.Missing}
-			if e.Problem != "" && !e.Missing {
+				Problem: e.Problem, Missing: e.Missing, Unverified: e.Unverified}
+			if e.Problem != "" && !e.Missing && !e.Unverified {
 				problems++
 			}
 			r.Versions = append(r.Versions, v)
@@ -96,6 +101,10 @@ func runHistory(ctx context.Context, opts historyOptions) error {
 		for _, e := range h {
 			if e.Missing {
 				fmt.Fprintf(opts.Out, "%s v%d: GAP: %s\n", e.Role, e.Version, e.Problem)
+				continue
+			}
+			if e.Unverified {
+				fmt.Fprintf(opts.Out, "%s v%d: UNVERIFIED: %s\n", e.Role, e.Version, e.Problem)
 				continue
 			}
 			if e.Problem != "" {
