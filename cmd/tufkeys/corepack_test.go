@@ -286,7 +286,7 @@ func TestCorepackHandOver(t *testing.T) {
 	downURL = "http://127.0.0.1:1"
 	real := newCorepackWorld(t, realPnpmDoc(t))
 	forged := newCorepackWorld(t, forgedPnpmDoc(t))
-	bin := build(t, filepath.Join(pkgDir, "..", ".."))
+	bin := tufkeysBinary(t)
 
 	// without tufkeys, Corepack 0.30.0 refuses the rotated key: the failure
 	// tufkeys exists for

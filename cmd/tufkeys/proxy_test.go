@@ -94,4 +94,22 @@ func TestRegistryProxyThatResigns(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &value); code != exitOK || err != nil || len(value.NPM) != 3 || value.NPM[2].KeyID != proxyKeyID {
 		t.Errorf("keys for both registries: exit %d, %v\n%s%s", code, err, out, errOut)
 	}
+	// the README's CI job behind the proxy, as written: npm's registry is
+	// the proxy, TUFKEYS_REGISTRY names whose lists verify, and verify
+	// fetches from the proxy (it once resolved the two hosts as one URL)
+	t.Setenv("npm_config_registry", proxy.URL+"/")
+	if code, out, errOut := runCLI(t, append([]string{"verify", "pkg@1.0.0"}, flags...)...); code != exitOK || !strings.Contains(out, "verified pkg@1.0.0: signed by "+proxyKeyID) {
+		t.Errorf("the README's proxy job, verify: exit %d\n%s%s", code, out, errOut)
+	}
+	// with one host it verifies with that list, from the proxy, not around it
+	t.Setenv("TUFKEYS_REGISTRY", "registry.example.test")
+	if code, out, errOut := runCLI(t, append([]string{"verify", "pkg@1.0.0"}, flags...)...); code != exitFail || !strings.Contains(errOut, proxyKeyID) {
+		t.Errorf("one host: exit %d\n%s%s", code, out, errOut)
+	}
+	// and exec hands Corepack both lists, in one value
+	t.Setenv("TUFKEYS_REGISTRY", "registry.example.test,proxy.example.test")
+	code, out, errOut = runCLI(t, append(append([]string{"exec"}, flags...), "--", "sh", "-c", `printf %s "$COREPACK_INTEGRITY_KEYS"`)...)
+	if err := json.Unmarshal([]byte(out), &value); code != exitOK || err != nil || len(value.NPM) != 3 {
+		t.Errorf("exec with both registries: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
 }

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	binaryOnce sync.Once
+	binaryPath string
+	binaryErr  string
+)
+
+// tufkeysBinary builds this module's tufkeys once per test run.
+func tufkeysBinary(t *testing.T) string {
+	t.Helper()
+	binaryOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tufkeys-bin-")
+		if err != nil {
+			binaryErr = err.Error()
+			return
+		}
+		binaryPath = filepath.Join(dir, "tufkeys")
+		cmd := exec.Command("go", "build", "-o", binaryPath, "./cmd/tufkeys")
+		cmd.Dir = filepath.Join(pkgDir, "..", "..")
+		cmd.Env = append(append(os.Environ(), goEnv...), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binaryErr = err.Error() + "\n" + string(out)
+		}
+	})
+	if binaryErr != "" {
+		t.Fatalf("build: %s", binaryErr)
+	}
+	return binaryPath
+}
+
+// exec runs the command only with verified keys: its exit status is
+// passed back, an inherited value that turns Corepack's check off is
+// replaced, and when the keys cannot be verified the command never starts.
+func TestExec(t *testing.T) {
+	clearClientEnv(t)
+	_, repo, root := published(t, "npm/keys.json")
+	flags := []string{"--repo", repo, "--root", root, "--cache", t.TempDir(), "--registry", "registry.example.test"}
+	run := func(env []string, args ...string) (int, string, string) {
+		t.Helper()
+		for _, kv := range env {
+			k, v, _ := cutEnv(kv)
+			t.Setenv(k, v)
+		}
+		return runCLI(t, args...)
+	}
+	code, out, errOut := run(nil, append(append([]string{"exec"}, flags...), "--", "sh", "-c", `printf %s "$COREPACK_INTEGRITY_KEYS"; exit 7`)...)
+	if code != 7 || !strings.HasPrefix(out, `{"npm":[{`) || !strings.Contains(out, "SHA256:DhQ8") || errOut != "" {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	for _, inherited := range []string{"", "0"} {
+		code, out, errOut = run([]string{"COREPACK_INTEGRITY_KEYS=" + inherited}, append(append([]string{"exec"}, flags...), "--", "sh", "-c", `printf %s "$COREPACK_INTEGRITY_KEYS"`)...)
+		if code != 0 || !strings.Contains(out, "SHA256:DhQ8") || !strings.Contains(errOut, "turns Corepack's check off; replaced") {
+			t.Errorf("inherited %q: exit %d\nstdout: %s\nstderr: %s", inherited, code, out, errOut)
+		}
+	}
+	// the repository unreachable, nothing cached: the command does not run
+	marker := filepath.Join(t.TempDir(), "ran")
+	code, _, errOut = run(nil, "exec", "--repo", "http://127.0.0.1:1", "--root", root, "--cache", t.TempDir(), "--registry", "registry.example.test", "--", "touch", marker)
+	if _, err := os.Stat(marker); code != exitFail || err == nil || !strings.Contains(errOut, "not running touch") {
+		t.Errorf("repository down: exit %d, ran %v\n%s", code, err == nil, errOut)
+	}
+	// a registry the repository does not list: nothing runs either
+	code, _, errOut = run(nil, "exec", "--repo", repo, "--root", root, "--cache", t.TempDir(), "--registry", "other.example.test", "--", "touch", marker)
+	if _, err := os.Stat(marker); code != exitFail || err == nil {
+		t.Errorf("unknown registry: exit %d, ran %v\n%s", code, err == nil, errOut)
+	}
+	// the explicit opt-out, said aloud, needs no repository
+	code, out, errOut = run(nil, "exec", "--skip-verification", "--repo", "http://127.0.0.1:1", "--", "sh", "-c", `printf %s "$COREPACK_INTEGRITY_KEYS"`)
+	if code != 0 || out != "0" || !strings.Contains(errOut, "integrity check off") {
+		t.Errorf("--skip-verification: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	t.Setenv("TUFKEYS_SKIP_VERIFICATION", "1")
+	code, _, _ = run(nil, "exec", "--repo", "http://127.0.0.1:1", "--root", root, "--cache", t.TempDir(), "--registry", "registry.example.test", "--", "touch", marker)
+	if _, err := os.Stat(marker); code != exitFail || err == nil {
+		t.Errorf("a variable turned verification off: exit %d", code)
+	}
+	for _, args := range [][]string{{"exec"}, {"exec", "sh", "-c", "true"}} {
+		if code, _, errOut := run(nil, args...); code != exitUsage || !strings.Contains(errOut, "--") {
+			t.Errorf("%v: exit %d, %s", args, code, errOut)
+		}
+	}
+	if code, _, errOut := run(nil, append(append([]string{"exec"}, flags...), "--", "no-such-command-here")...); code != exitFail || !strings.Contains(errOut, "not on PATH") {
+		t.Errorf("a missing command: exit %d, %s", code, errOut)
+	}
+}
+
+// Signals sent to tufkeys exec reach the command, and a command killed by
+// a signal gives 128 plus its number, as a shell does.
+func TestExecForwardsSignals(t *testing.T) {
+	bin := tufkeysBinary(t)
+	cmd := exec.Command(bin, "exec", "--skip-verification", "--", "sh", "-c", `trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done`)
+	cmd.Stdin = strings.NewReader("")
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "ready" {
+		t.Fatalf("the command did not start: %q", lines.Text())
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 42 {
+			t.Errorf("exit %v, want 42 from the command's trap", err)
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("SIGTERM did not reach the command")
+	}
+	killed := exec.Command(bin, "exec", "--skip-verification", "--", "sh", "-c", `kill -KILL $$`)
+	err := killed.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 128+9 {
+		t.Errorf("a command killed by SIGKILL: %v, want exit 137", err)
+	}
+}
+
+// The shims run the real Corepack through exec, never themselves, even
+// with their directory on PATH twice; they never replace a file they did
+// not write; and removing their directory leaves nothing behind.
+func TestShims(t *testing.T) {
+	clearClientEnv(t)
+	_, repo, root := published(t, "npm/keys.json")
+	bin := tufkeysBinary(t)
+	real := t.TempDir()
+	os.WriteFile(filepath.Join(real, "corepack"), []byte("#!/bin/sh\necho \"corepack $*\"\nprintf '%s\\n' \"$COREPACK_INTEGRITY_KEYS\"\n"), 0o755)
+	shims := filepath.Join(t.TempDir(), "shims")
+	code, out, errOut := runCLI(t, "shims", shims, "--repo", repo, "--root", root, "--cache", t.TempDir(), "--registry", "registry.example.test")
+	if code != exitOK || !strings.Contains(out, "put "+shims+" first on PATH") {
+		t.Fatalf("shims: exit %d\n%s%s", code, out, errOut)
+	}
+	// runShims points at the test binary by default: point at the real one
+	if err := runShims(shimsOptions{streams: streams{Out: &strings.Builder{}, Err: &strings.Builder{}}, Dir: shims, Tufkeys: bin,
+		Client: clientFlags{Repos: []string{repo}, Root: root, Cache: t.TempDir(), set: func(n string) bool { return n == "repo" || n == "root" || n == "cache" }},
+		Registries: []string{"registry.example.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	path := shims + ":" + shims + ":" + real + ":/usr/bin:/bin"
+	for name, want := range map[string]string{"pnpm": "corepack pnpm --version", "pnpx": "corepack pnpx x", "yarn": "corepack yarn --version", "yarnpkg": "corepack yarnpkg", "corepack": "corepack pnpm@10.1.0 --version"} {
+		args := map[string][]string{"pnpm": {"--version"}, "pnpx": {"x"}, "yarn": {"--version"}, "yarnpkg": nil, "corepack": {"pnpm@10.1.0", "--version"}}[name]
+		cmd := exec.Command(filepath.Join(shims, name), args...)
+		cmd.Env = []string{"PATH=" + path, "HOME=" + t.TempDir()}
+		got, err := cmd.CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(got), want+"\n") || !strings.Contains(string(got), "SHA256:DhQ8") {
+			t.Errorf("%s: %v\n%s", name, err, got)
+		}
+	}
+	// a file the user put there is kept
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "pnpm"), []byte("#!/bin/sh\necho mine\n"), 0o755)
+	if code, _, errOut := runCLI(t, "shims", other); code != exitFail || !strings.Contains(errOut, "not a tufkeys shim") {
+		t.Errorf("over a file of the user's: exit %d, %s", code, errOut)
+	}
+	if data, _ := os.ReadFile(filepath.Join(other, "pnpm")); string(data) != "#!/bin/sh\necho mine\n" {
+		t.Errorf("the user's file was replaced: %q", data)
+	}
+	// removing the directory restores the machine: nothing was written elsewhere
+	entries, _ := os.ReadDir(shims)
+	if len(entries) != 6 {
+		t.Errorf("the shim directory holds %d entries, want the five shims and the marker", len(entries))
+	}
+}
