@@ -125,10 +125,10 @@ type Client struct {
 	maxAge time.Duration
 	// interval is Options.RefreshInterval with its default
 	interval time.Duration
-	http   *http.Client
-	log    *slog.Logger
-	st     store
-	dir    string // empty when the cache is kept in memory
+	http     *http.Client
+	log      *slog.Logger
+	st       store
+	dir      string // empty when the cache is kept in memory
 	// memo keeps the answer set as last verified, for a long-lived
 	// client's next fresh answer
 	memo answerMemo

@@ -184,4 +184,3 @@ func TestHistoryFollowsDelegationsBelowBins(t *testing.T) {
 		t.Errorf("history: %+v", h)
 	}
 }
-

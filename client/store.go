@@ -71,7 +71,7 @@ const (
 	// forcedRecord holds when a refresh was last forced by what a caller
 	// met (an unknown keyid, a registry the metadata lacks), so that the
 	// refresh interval holds across processes
-	forcedRecord = "forced.json"
+	forcedRecord  = "forced.json"
 	maxCacheFile  = 8 << 20
 	maxRecordFile = 1 << 20
 )

@@ -146,7 +146,7 @@ func TestShims(t *testing.T) {
 	}
 	// runShims points at the test binary by default: point at the real one
 	if err := runShims(shimsOptions{streams: streams{Out: &strings.Builder{}, Err: &strings.Builder{}}, Dir: shims, Tufkeys: bin,
-		Client: clientFlags{Repos: []string{repo}, Root: root, Cache: t.TempDir(), set: func(n string) bool { return n == "repo" || n == "root" || n == "cache" }},
+		Client:     clientFlags{Repos: []string{repo}, Root: root, Cache: t.TempDir(), set: func(n string) bool { return n == "repo" || n == "root" || n == "cache" }},
 		Registries: []string{"registry.example.test"}}); err != nil {
 		t.Fatal(err)
 	}
