@@ -437,6 +437,45 @@ func (c *Client) VerifyVersionWith(ctx context.Context, registries []string, v b
 	return Verdict{Result: res, Refreshed: true}, rerr
 }
 
+// FollowRotation is the refresh on an unknown keyid for a consumer that
+// verifies by itself (Corepack): keyIDs are the keys it met and the lists
+// lacked. It reports whether the registries' verified lists hold one of
+// them, after one refresh, under the refresh interval, when none of them
+// does yet.
+func (c *Client) FollowRotation(ctx context.Context, registries, keyIDs []string) (bool, error) {
+	holds := func(force bool) (bool, error) {
+		for _, r := range registries {
+			host, err := bundle.RegistryHost(r)
+			if err != nil {
+				return false, err
+			}
+			data, err := c.keyList(ctx, host, force)
+			if err != nil {
+				return false, err
+			}
+			list, err := parseList(host, data)
+			if err != nil {
+				return false, err
+			}
+			for _, k := range list.Keys {
+				if slices.Contains(keyIDs, k.KeyID) {
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	}
+	if ok, err := holds(false); ok || err != nil || c.opts.Offline {
+		return ok, err
+	}
+	if ok, last := c.mayForce(); !ok {
+		c.log.Info("the key list was refreshed recently; not refreshing again", "ago", c.now().Sub(last).Round(time.Second).String())
+		return false, nil
+	}
+	c.log.Info("a consumer met a key the list lacks; refreshing the key list", "keyids", strings.Join(keyIDs, ", "))
+	return holds(true)
+}
+
 // RefreshResult is what a refresh did.
 type RefreshResult struct {
 	// Repository is the repository that answered.

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,7 +73,7 @@ func newCorepackWorld(t *testing.T, doc map[string]any) *corepackWorld {
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/pnpm/10.1.0":
+		case "/pnpm/10.1.0", "/pnpm/latest":
 			d := map[string]any{"name": doc["name"], "version": doc["version"], "dist": map[string]any{}}
 			for k, v := range doc["dist"].(map[string]any) {
 				d["dist"].(map[string]any)[k] = v
@@ -309,7 +310,7 @@ func TestCorepackHandOver(t *testing.T) {
 		{name: "repository down", world: real, repo: downURL, root: downRoot, wantErr: "not running", inherited: ""},
 		{name: "repository frozen", world: real, repo: frozenURL, root: frozenRoot, wantErr: "expired", inherited: "0"},
 		{name: "repository tampered", world: real, repo: tamperedURL, root: tamperedRoot, wantErr: "not running", inherited: ""},
-		{name: "signed by a key not in the list", world: forged, repo: rotatedURL, root: rotatedRoot, wantErr: "Cannot find matching keyid", inherited: ""},
+		{name: "signed by a key not in the list", world: forged, repo: rotatedURL, root: rotatedRoot, wantErr: "not running corepack", inherited: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -351,6 +352,128 @@ func TestCorepackHandOver(t *testing.T) {
 			project := t.TempDir()
 			os.WriteFile(filepath.Join(project, "package.json"), []byte(`{"name":"app","packageManager":"pnpm@10.1.0"}`), 0o644)
 			check("pnpm shim", tt.world.viaShims(t, tt.world.env(t, shimPath, extra...), project, "pnpm", "--version"))
+		})
+	}
+}
+
+// liveKeyRepo is a repository the test publishes to as it goes, with a
+// count of the updates clients make (requests for timestamp.json).
+func liveKeyRepo(t *testing.T, list []byte) (c *testrepo.Ceremony, url, root string, updates func() int) {
+	t.Helper()
+	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StagePublish("registry.example.test", list, 2); err != nil {
+		t.Fatal(err)
+	}
+	h, err := repohttp.Handler(c.RepoDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "timestamp.json") {
+			mu.Lock()
+			n++
+			mu.Unlock()
+		}
+		h.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(srv.Close)
+	root = filepath.Join(t.TempDir(), "root.json")
+	rb, _ := c.RootBytes(1)
+	os.WriteFile(root, rb, 0o644)
+	return c, srv.URL, root, func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
+}
+
+// A rotation reaches Corepack users through the hand-over at once: with a
+// fresh cache that holds the pre-rotation list and a repository that
+// already publishes the rotated one, the first call runs pnpm@10.1.0 (the
+// version is known: checked and followed before the hand-over; not known:
+// Corepack's failure followed, and the command run again). A version
+// signed by a key the repository does not have still does not run, after
+// at most one refresh.
+func TestCorepackFollowsARotation(t *testing.T) {
+	clearClientEnv(t)
+	c, repo, root, updates := liveKeyRepo(t, preRotationList(t))
+	real := newCorepackWorld(t, realPnpmDoc(t))
+	forged := newCorepackWorld(t, forgedPnpmDoc(t))
+	bin := tufkeysBinary(t)
+	tests := []struct {
+		name    string
+		world   *corepackWorld
+		how     string // exec, corepack shim, pnpm shim
+		argv    []string
+		latest  bool // let Corepack pick the version: not known beforehand
+		runs    bool
+		wantErr string
+	}{
+		{name: "exec, version in the argument", world: real, how: "exec", argv: []string{"corepack", "pnpm@10.1.0", "--version"}, runs: true, wantErr: "the list was refreshed first"},
+		{name: "corepack shim, version in the argument", world: real, how: "corepack shim", argv: []string{"corepack", "pnpm@10.1.0", "--version"}, runs: true},
+		{name: "pnpm shim, version in packageManager", world: real, how: "pnpm shim", argv: []string{"pnpm", "--version"}, runs: true},
+		{name: "exec, version Corepack's to choose", world: real, how: "exec", argv: []string{"corepack", "pnpm", "--version"}, latest: true, runs: true, wantErr: "running corepack again"},
+		{name: "exec, signed by a key nobody has", world: forged, how: "exec", argv: []string{"corepack", "pnpm@10.1.0", "--version"}, wantErr: "not running corepack"},
+		{name: "pnpm shim, signed by a key nobody has", world: forged, how: "pnpm shim", argv: []string{"pnpm", "--version"}, wantErr: "not running corepack"},
+		{name: "exec, unknown key, version Corepack's to choose", world: forged, how: "exec", argv: []string{"corepack", "pnpm", "--version"}, latest: true, wantErr: "Cannot find matching keyid"},
+	}
+	// each case has a cache filled before the rotation, fresh for an hour
+	caches := make([]string, len(tests))
+	for i := range tests {
+		caches[i] = t.TempDir()
+		if code, _, errOut := runCLI(t, "keys", "--registry", "registry.example.test", "--repo", repo, "--root", root, "--cache", caches[i]); code != exitOK {
+			t.Fatal(errOut)
+		}
+	}
+	if err := c.StagePublish("registry.example.test", rotatedList(t), 2); err != nil {
+		t.Fatal(err)
+	}
+	// the rotation comes after the refresh interval given below
+	time.Sleep(1100 * time.Millisecond)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			flags := []string{"--repo", repo, "--root", root, "--cache", caches[i], "--refresh-interval", "1s", "--registry", "registry.example.test"}
+			var extra []string
+			if tt.latest {
+				// Corepack asks the registry for the latest version itself
+				extra = append(extra, "COREPACK_DEFAULT_TO_LATEST=1")
+			}
+			before := updates()
+			var r corepackRun
+			switch tt.how {
+			case "exec":
+				r = tt.world.viaExec(t, tt.world.env(t, tt.world.corepackBin(t), extra...), flags, tt.argv...)
+			default:
+				shims := t.TempDir()
+				var out bytes.Buffer
+				if err := runShims(shimsOptions{streams: streams{Out: &out, Err: &out}, Dir: shims, Tufkeys: bin,
+					Client: clientFlags{Repos: []string{repo}, Root: root, Cache: caches[i], MaxAge: "1h", RefreshInterval: "1s",
+						set: func(n string) bool { return n == "repo" || n == "root" || n == "cache" || n == "refresh-interval" }},
+					Registries: []string{"registry.example.test"}}); err != nil {
+					t.Fatal(err)
+				}
+				project := t.TempDir()
+				os.WriteFile(filepath.Join(project, "package.json"), []byte(`{"name":"app","packageManager":"pnpm@10.1.0"}`), 0o644)
+				env := tt.world.env(t, shims+string(os.PathListSeparator)+tt.world.corepackBin(t), extra...)
+				r = tt.world.viaShims(t, env, project, tt.argv...)
+			}
+			if tt.runs && (r.code != 0 || strings.TrimSpace(r.out) != "10.1.0") {
+				t.Errorf("pnpm did not run on the first call: exit %d\nstdout: %s\nstderr: %s", r.code, r.out, r.errOut)
+			}
+			if !tt.runs && (r.code == 0 || strings.Contains(r.out, "10.1.0")) {
+				t.Errorf("pnpm ran: exit %d\nstdout: %s\nstderr: %s", r.code, r.out, r.errOut)
+			}
+			if !strings.Contains(r.errOut, tt.wantErr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.wantErr, r.errOut)
+			}
+			if n := updates() - before; n > 1 {
+				t.Errorf("%d updates of the repository, want at most one refresh", n)
+			}
 		})
 	}
 }

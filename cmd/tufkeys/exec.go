@@ -4,16 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/client/corepack"
 	"github.com/tufkeys/tufkeys/internal/registry"
 )
@@ -112,36 +116,128 @@ func runExec(ctx context.Context, opts execOptions) error {
 	if err != nil {
 		return err
 	}
-	var value string
 	if opts.SkipVerification {
 		warn(opts.streams, "running "+opts.Argv[0]+" with Corepack's integrity check off (--skip-verification)")
-		value = "0"
-	} else {
-		hosts, err := opts.keyHosts()
+		env, _, _ := corepack.Environ(environ, "0")
+		return runChild(opts.streams, path, opts.Argv, env, nil)
+	}
+	hosts, err := opts.keyHosts()
+	if err != nil {
+		return err
+	}
+	cl, err := opts.Client.open(opts.streams)
+	if err != nil {
+		return err
+	}
+	// Where the version Corepack will fetch is known, verify it first: a
+	// key the cached list lacks is then followed (under the refresh
+	// interval) before the hand-over, and a version tufkeys refuses never
+	// reaches Corepack. Where it is not, Corepack's own unknown-keyid
+	// failure is followed after the fact.
+	followAfter := true
+	if t, known := corepack.FindTarget(opts.Argv, cwd()); known {
+		if err := opts.precheck(ctx, cl, hosts, t); err != nil {
+			return err
+		}
+		followAfter = false
+	}
+	env, err := opts.handOver(ctx, cl, hosts)
+	if err != nil {
+		return err
+	}
+	if !followAfter {
+		return runChild(opts.streams, path, opts.Argv, env, nil)
+	}
+	var tail tailBuffer
+	err = runChild(opts.streams, path, opts.Argv, env, &tail)
+	var ee exitError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	ids := corepack.FailedKeyIDs(tail.Bytes())
+	if len(ids) == 0 {
+		return err
+	}
+	followed, ferr := cl.FollowRotation(ctx, hosts, ids)
+	if ferr != nil || !followed {
+		return err
+	}
+	warn(opts.streams, fmt.Sprintf("Corepack met %s, which the refreshed key list now holds (the registry rotated its key); running %s again", strings.Join(ids, ", "), opts.Argv[0]))
+	if env, err = opts.handOver(ctx, cl, hosts); err != nil {
+		return err
+	}
+	return runChild(opts.streams, path, opts.Argv, env, nil)
+}
+
+// precheck verifies the package manager version Corepack is about to
+// fetch, refreshing on a key the list lacks. A refusal stops the command;
+// a registry tufkeys cannot read leaves the decision to Corepack, which
+// verifies with the verified keys all the same.
+func (opts execOptions) precheck(ctx context.Context, cl *client.Client, hosts []string, t corepack.Target) error {
+	reg := lookupEnv(opts.Environ, corepack.EnvRegistry)
+	if reg == "" {
+		r, err := registry.Resolve("", cwd())
+		if errors.Is(err, registry.ErrNoRegistry) {
+			warn(opts.streams, fmt.Sprintf("cannot check %s before the hand-over: no registry to fetch it from (set COREPACK_NPM_REGISTRY or npm_config_registry); Corepack verifies it with the verified keys", t.ID()))
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		cl, err := opts.Client.open(opts.streams)
-		if err != nil {
-			return err
-		}
-		list, notes, err := corepack.VerifiedList(ctx, cl, hosts)
-		if err != nil {
-			return fmt.Errorf("not running %s: %w", opts.Argv[0], err)
-		}
-		for _, n := range notes {
-			warn(opts.streams, n)
-		}
-		if value, err = corepack.Value(list); err != nil {
-			return fmt.Errorf("not running %s: %w", opts.Argv[0], err)
+		reg = r
+	}
+	v, err := cl.VerifyPackage(ctx, reg, t.Package, t.Version, client.PackageOptions{KeysHosts: hosts})
+	for _, verdict := range []error{bundle.ErrUnknownKeyID, bundle.ErrBadSignature, bundle.ErrExpiredKey, bundle.ErrPublishTimeUnknown, bundle.ErrUnsigned} {
+		if errors.Is(err, verdict) {
+			return fmt.Errorf("not running %s: %s (%s): %w", opts.Argv[0], t.ID(), t.From, err)
 		}
 	}
-	env, inherited, set := corepack.Environ(environ, value)
-	if set && corepack.SkipsCheck(inherited) && !opts.SkipVerification {
+	if err != nil {
+		warn(opts.streams, fmt.Sprintf("cannot check %s before the hand-over (%v); Corepack verifies it with the verified keys", t.ID(), err))
+		return nil
+	}
+	if v.Refreshed {
+		warn(opts.streams, fmt.Sprintf("%s is signed by a key the cached list lacked; the list was refreshed first (the registry rotated its key)", t.ID()))
+	}
+	return nil
+}
+
+// handOver is the child's environment: COREPACK_INTEGRITY_KEYS set to the
+// verified lists, which hold at least one key, and nothing inherited of it.
+func (opts execOptions) handOver(ctx context.Context, cl *client.Client, hosts []string) ([]string, error) {
+	list, notes, err := corepack.VerifiedList(ctx, cl, hosts)
+	if err != nil {
+		return nil, fmt.Errorf("not running %s: %w", opts.Argv[0], err)
+	}
+	for _, n := range notes {
+		warn(opts.streams, n)
+	}
+	value, err := corepack.Value(list)
+	if err != nil {
+		return nil, fmt.Errorf("not running %s: %w", opts.Argv[0], err)
+	}
+	env, inherited, set := corepack.Environ(opts.Environ, value)
+	if set && corepack.SkipsCheck(inherited) {
 		warn(opts.streams, fmt.Sprintf("%s=%q in the environment turns Corepack's check off; replaced with the verified keys (tufkeys exec --skip-verification says that on purpose)", corepack.EnvKeys, inherited))
 	}
-	return runChild(opts.streams, path, opts.Argv, env)
+	return env, nil
 }
+
+// tailBuffer keeps the last bytes written to it: enough of a child's
+// standard error to read Corepack's failure, bounded.
+type tailBuffer struct{ b []byte }
+
+const maxTail = 64 << 10
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > maxTail {
+		t.b = append(t.b[:0], t.b[len(t.b)-maxTail:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) Bytes() []byte { return t.b }
 
 // lookupEnv reads a variable from an environment list.
 func lookupEnv(environ []string, name string) string {
@@ -165,14 +261,18 @@ func cutEnv(kv string) (string, string, bool) {
 // forwarded are the signals passed on to the child.
 var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
 
-// runChild runs the command, passing signals on and its exit status back:
+// runChild runs the command, passing signals on and its exit status back
+// (and a copy of its standard error to stderrTail, when given):
 // a child killed by a signal gives 128 plus the signal's number, as a
 // shell does.
-func runChild(std streams, path string, argv, env []string) error {
+func runChild(std streams, path string, argv, env []string, stderrTail io.Writer) error {
 	child := exec.Command(path, argv[1:]...)
 	child.Args[0] = argv[0]
 	child.Env = env
 	child.Stdin, child.Stdout, child.Stderr = std.In, std.Out, std.Err
+	if stderrTail != nil {
+		child.Stderr = io.MultiWriter(std.Err, stderrTail)
+	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwarded...)
 	defer signal.Stop(sigs)

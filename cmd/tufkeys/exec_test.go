@@ -155,7 +155,7 @@ func TestShims(t *testing.T) {
 		args := map[string][]string{"pnpm": {"--version"}, "pnpx": {"x"}, "yarn": {"--version"}, "yarnpkg": nil, "corepack": {"pnpm@10.1.0", "--version"}}[name]
 		cmd := exec.Command(filepath.Join(shims, name), args...)
 		cmd.Env = []string{"PATH=" + path, "HOME=" + t.TempDir()}
-		got, err := cmd.CombinedOutput()
+		got, err := cmd.Output()
 		if err != nil || !strings.HasPrefix(string(got), want+"\n") || !strings.Contains(string(got), "SHA256:DhQ8") {
 			t.Errorf("%s: %v\n%s", name, err, got)
 		}
