@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/internal/duration"
+	"github.com/tufkeys/tufkeys/internal/redact"
 	"github.com/tufkeys/tufkeys/internal/registry"
 	"github.com/tufkeys/tufkeys/signer/watch"
 	"github.com/tufkeys/tufkeys/signer/workspace"
@@ -25,7 +30,15 @@ type watchOptions struct {
 	Workspace string
 	Stage     bool
 	Format    string
+	// Every runs the watcher as a loop, once per period, until stopped;
+	// empty: once.
+	Every string
+	// Rounds stops the loop after that many rounds; 0: never (tests).
+	Rounds int
 }
+
+// minWatchPeriod keeps a loop from hammering the registry.
+const minWatchPeriod = time.Second
 
 func newWatchCommand(std streams) *cobra.Command {
 	opts := watchOptions{streams: std}
@@ -36,20 +49,35 @@ func newWatchCommand(std streams) *cobra.Command {
 with the list the TUF repository publishes for that registry, verified.
 
 Exit status: 0 when they match, 3 when they differ (the difference is
-printed), 1 on error.
+printed, with the commands that stage, sign and publish the change), 1 on
+error.
+
+With --every DURATION it runs as a long-lived loop for hosts without a
+scheduler: one round per period, each round's result printed (with -o json,
+one JSON document per line), a failed round reported and retried at the
+next, until SIGINT or SIGTERM stops it (exit 0).
 
 With --stage, stage the change in the workspace for the maintainers to sign:
 new keys and expiry changes only. A key that disappeared upstream is reported
 as suspicious and kept: registries have omitted live keys by mistake. A
 maintainer who confirms the removal stages it with repo stage --remove-key.`,
 		Example: `  tufkeys watch --registry https://registry.example.test/ --repo https://keys.example.test/tuf
-  tufkeys watch --registry https://registry.example.test/ --workspace ceremony --stage`,
+  tufkeys watch --registry https://registry.example.test/ --workspace ceremony --stage
+  tufkeys watch --registry https://registry.example.test/ --every 5m`,
 		Args: exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, _ []string) error { return runWatch(cmd.Context(), opts) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Every == "" {
+				return runWatch(cmd.Context(), opts)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runWatchLoop(ctx, opts)
+		},
 	}
 	cmd.Flags().StringVar(&opts.Registry, "registry", "", "registry URL (default: npm_config_registry, then .npmrc)")
 	cmd.Flags().StringVar(&opts.Workspace, "workspace", "", "ceremony workspace to stage the change in")
 	cmd.Flags().BoolVar(&opts.Stage, "stage", false, "stage new keys and expiry changes for signing")
+	cmd.Flags().StringVar(&opts.Every, "every", "", "run as a loop, one round per period, e.g. 5m, until stopped")
 	addFormatFlag(cmd, &opts.Format, "text")
 	addClientFlags(cmd, &opts.Client)
 	return cmd
@@ -122,6 +150,7 @@ func runWatch(ctx context.Context, opts watchOptions) error {
 	for _, k := range res.Suspicious() {
 		fmt.Fprintf(opts.Out, "  - %s SUSPICIOUS: the registry no longer lists this published key; it stays published until a maintainer confirms with the registry and stages tufkeys repo stage --remove-key %s\n", k.KeyID, k.KeyID)
 	}
+	defer printNextSteps(opts, reg, res)
 	switch {
 	case res.Staged != nil && !res.Staged.Unchanged:
 		fmt.Fprintf(opts.Out, "staged %s in %s v%d for signing (new keys and expiry changes only)\n", bundle.TargetName(host), res.Staged.Role, res.Staged.Version)
@@ -131,4 +160,60 @@ func runWatch(ctx context.Context, opts watchOptions) error {
 		fmt.Fprintln(opts.Out, "nothing staged: the registry only dropped keys, which a maintainer must confirm")
 	}
 	return exitError{code: exitDiffers}
+}
+
+// printNextSteps names the commands that take a difference to clients:
+// stage (unless staged), each maintainer's signature, the publish.
+func printNextSteps(opts watchOptions, reg string, res watch.Result) {
+	ws := opts.Workspace
+	if ws == "" {
+		ws = "WORKSPACE"
+	}
+	if len(res.Diff.Added) == 0 && len(res.Diff.ExpiryChanged) == 0 {
+		return
+	}
+	fmt.Fprintln(opts.Out, "to publish it:")
+	if res.Staged == nil {
+		fmt.Fprintf(opts.Out, "  stage:   tufkeys watch --registry %s --workspace %s --stage\n", redact.URL(reg), ws)
+	}
+	fmt.Fprintf(opts.Out, "  sign:    tufkeys repo sign --workspace %s --key YOUR.key   (each maintainer, until the threshold is met)\n", ws)
+	fmt.Fprintf(opts.Out, "  publish: tufkeys repo publish --workspace %s --online-key ONLINE.key --to DESTINATION\n", ws)
+}
+
+// runWatchLoop runs a round per period until ctx ends: a failed round is
+// reported and the next one runs; a usage error ends the loop at once.
+func runWatchLoop(ctx context.Context, opts watchOptions) error {
+	every, err := duration.Parse(opts.Every)
+	if err != nil {
+		return usagef("--every: %v", err)
+	}
+	if every < minWatchPeriod {
+		return usagef("--every %s is shorter than %s: a registry is not to be polled that often", opts.Every, minWatchPeriod)
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for round := 1; ; round++ {
+		if opts.Format != "json" {
+			fmt.Fprintf(opts.Out, "%s round %d\n", time.Now().UTC().Format(time.RFC3339), round)
+		}
+		err := runWatch(ctx, opts)
+		var ue usageError
+		var ee exitError
+		switch {
+		case errors.As(err, &ue) || isMissingSetting(err):
+			return err
+		case errors.As(err, &ee):
+			// a difference: reported above; the loop goes on
+		case err != nil && ctx.Err() == nil:
+			warn(opts.streams, fmt.Sprintf("round %d failed (%s); trying again in %s", round, oneLine(err.Error()), duration.String(every)))
+		}
+		if opts.Rounds > 0 && round >= opts.Rounds {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
 }

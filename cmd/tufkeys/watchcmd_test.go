@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -137,5 +138,58 @@ func TestCLIWatch(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// watch --every runs as a loop: each round reports, a failed round does
+// not end it, and a difference names the commands that stage, sign and
+// publish it.
+func TestWatchLoop(t *testing.T) {
+	clearClientEnv(t)
+	// round 1 matches; then the registry fails once; then it rotates
+	var rounds atomic.Int32
+	old, rotated := mustRead(t, filepath.Join(pkgDir, fixtures, "corepack-0.30.json")), mustRead(t, filepath.Join(pkgDir, fixtures, "npm/keys.json"))
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch rounds.Add(1) {
+		case 1:
+			w.Write(old)
+		case 2:
+			w.WriteHeader(http.StatusBadGateway)
+		default:
+			w.Write(rotated)
+		}
+	}))
+	defer reg.Close()
+	host, _ := bundle.RegistryHost(reg.URL)
+	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StagePublish(host, old, 2); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := repohttp.Handler(c.RepoDir, nil)
+	repo := httptest.NewServer(h)
+	defer repo.Close()
+	root := filepath.Join(t.TempDir(), "root.json")
+	rb, _ := c.RootBytes(1)
+	os.WriteFile(root, rb, 0o644)
+	var out, errb strings.Builder
+	opts := watchOptions{streams: streams{Out: &out, Err: &errb}, Registry: reg.URL, Every: "1s", Rounds: 3,
+		Client: clientFlags{Repos: []string{repo.URL}, Root: root, Cache: t.TempDir()}}
+	if err := runWatchLoop(context.Background(), opts); err != nil {
+		t.Fatalf("loop: %v\n%s%s", err, out.String(), errb.String())
+	}
+	got := out.String()
+	for _, want := range []string{"round 1", "matches the published one", "round 3", "+ SHA256:DhQ8", "stage:   tufkeys watch --registry " + reg.URL, "sign:    tufkeys repo sign", "publish: tufkeys repo publish"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	if !strings.Contains(errb.String(), "round 2 failed") {
+		t.Errorf("the failed round is not reported:\n%s", errb.String())
+	}
+	if err := runWatchLoop(context.Background(), watchOptions{Every: "10ms"}); err == nil || !strings.Contains(err.Error(), "shorter than") {
+		t.Errorf("a period too short: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -166,9 +167,12 @@ func TestProjectCannotLeakVariables(t *testing.T) {
 		t.Errorf("user .npmrc: %q, %v", got, err)
 	}
 	// a URL typed with credentials is neither sent nor printed
+	var mu sync.Mutex
 	var seen string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen = r.Header.Get("Authorization") + r.URL.RawQuery
+		mu.Lock()
+		seen += r.Header.Get("Authorization") + r.URL.RawQuery
+		mu.Unlock()
 		w.WriteHeader(http.StatusTeapot)
 	}))
 	defer srv.Close()
@@ -178,6 +182,8 @@ func TestProjectCannotLeakVariables(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = c.Version(context.Background(), "pkg", "1.0.0")
+	mu.Lock()
+	defer mu.Unlock()
 	if err == nil || strings.Contains(err.Error(), "s3cr3t") || seen != "" {
 		t.Errorf("credentials sent (%q) or printed: %v", seen, err)
 	}
