@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
-	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/client/corepack"
 	"github.com/tufkeys/tufkeys/internal/registry"
@@ -186,17 +185,15 @@ func (opts execOptions) precheck(ctx context.Context, cl *client.Client, hosts [
 		}
 		reg = r
 	}
-	v, err := cl.VerifyPackage(ctx, reg, t.Package, t.Version, client.PackageOptions{KeysHosts: hosts})
-	for _, verdict := range []error{bundle.ErrUnknownKeyID, bundle.ErrBadSignature, bundle.ErrExpiredKey, bundle.ErrPublishTimeUnknown, bundle.ErrUnsigned} {
-		if errors.Is(err, verdict) {
-			return fmt.Errorf("not running %s: %s (%s): %w", opts.Argv[0], t.ID(), t.From, err)
-		}
+	refreshed, err := corepack.Check(ctx, cl, reg, hosts, t)
+	if errors.Is(err, corepack.ErrRefused) {
+		return fmt.Errorf("not running %s: %w", opts.Argv[0], err)
 	}
 	if err != nil {
 		warn(opts.streams, fmt.Sprintf("cannot check %s before the hand-over (%v); Corepack verifies it with the verified keys", t.ID(), err))
 		return nil
 	}
-	if v.Refreshed {
+	if refreshed {
 		warn(opts.streams, fmt.Sprintf("%s is signed by a key the cached list lacked; the list was refreshed first (the registry rotated its key)", t.ID()))
 	}
 	return nil
