@@ -192,4 +192,3 @@ func operatorMode(ctx context.Context, s *story, dir string) error {
 			return err
 		})
 }
-
