@@ -127,7 +127,7 @@ type Client struct {
 	interval time.Duration
 	http     *http.Client
 	log      *slog.Logger
-	st       store
+	cache    cache
 	dir      string // empty when the cache is kept in memory
 	// memo keeps the answer set as last verified, for a long-lived
 	// client's next fresh answer
@@ -216,18 +216,18 @@ func New(opts Options) (*Client, error) {
 		dir, err = DefaultCacheDir(opts.Repositories[0])
 	}
 	if err == nil {
-		d := &diskStore{dir: dir, wait: opts.LockWait}
+		d := &diskCache{dir: dir, wait: opts.LockWait}
 		err = d.prepare()
 		if errors.Is(err, ErrUnsafeCache) {
 			return nil, err
 		}
 		if err == nil {
-			c.st, c.dir = d, dir
+			c.cache, c.dir = d, dir
 		}
 	}
-	if c.st == nil {
+	if c.cache == nil {
 		c.log.Warn("no usable cache directory; keeping verified metadata in memory for this run only, so every run fetches it again", "dir", dir, "reason", err)
-		c.st = newMemoryStore()
+		c.cache = newMemoryCache()
 	}
 	return c, nil
 }
@@ -308,8 +308,8 @@ func (c *Client) keyList(ctx context.Context, host string, force bool) ([]byte, 
 // nothing newer to say). A last time in the future (a clock set back)
 // allows it: a wrong clock must not block refreshes for good.
 func (c *Client) mayForce() (bool, time.Time) {
-	last := c.st.record(forcedRecord).CheckedAt
-	if checked := c.st.record(answerRecord).CheckedAt; checked.After(last) {
+	last := c.cache.record(forcedRecord).CheckedAt
+	if checked := c.cache.record(answerRecord).CheckedAt; checked.After(last) {
 		last = checked
 	}
 	now := c.now()
@@ -321,7 +321,7 @@ func (c *Client) mayForce() (bool, time.Time) {
 
 // markForced records that a forced refresh runs now.
 func (c *Client) markForced() {
-	if err := c.st.putRecord(forcedRecord, record{CheckedAt: c.now()}); err != nil {
+	if err := c.cache.putRecord(forcedRecord, record{CheckedAt: c.now()}); err != nil {
 		c.log.Warn("cannot record the refresh in the cache", "error", err)
 	}
 }
@@ -491,7 +491,7 @@ func (c *Client) Refresh(ctx context.Context) (RefreshResult, error) {
 	if c.opts.Offline {
 		return RefreshResult{}, fmt.Errorf("cannot refresh while offline: %w", ErrOffline)
 	}
-	names := slices.Sorted(maps.Keys(c.st.record(answerRecord).Targets))
+	names := slices.Sorted(maps.Keys(c.cache.record(answerRecord).Targets))
 	out, err := c.obtain(ctx, want{names: names, force: true, noFallback: true})
 	if len(out.dropped) > 0 {
 		c.log.Warn("the repository no longer lists these cached target files; dropped them", "targets", strings.Join(out.dropped, ", "))
@@ -514,21 +514,21 @@ func (c *Client) RefreshMetadata(ctx context.Context) (string, error) {
 // snapshot, targets and delegated roles, as the TUF specification's
 // client workflow keeps them, byte for byte.
 func (c *Client) TrustedMetadata(ctx context.Context) (map[string][]byte, error) {
-	unlock, err := c.st.lock(ctx, false)
+	unlock, err := c.cache.lock(ctx, false)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	_, root, err := verifiedRoot(c.st, c.opts.TrustedRoot, c.refTime())
+	_, root, err := verifiedRoot(c.cache, c.opts.TrustedRoot, c.refTime())
 	if err != nil {
 		return nil, err
 	}
 	out := map[string][]byte{metadata.ROOT: root}
-	state := c.st.record(trustedRecord)
+	state := c.cache.record(trustedRecord)
 	named := map[string]string{metadata.TIMESTAMP: state.Timestamp, metadata.SNAPSHOT: state.Snapshot}
 	maps.Copy(named, state.Roles)
 	for role, obj := range named {
-		if data, err := c.st.object(obj); err == nil {
+		if data, err := c.cache.object(obj); err == nil {
 			out[role] = data
 		}
 	}
@@ -537,10 +537,10 @@ func (c *Client) TrustedMetadata(ctx context.Context) (map[string][]byte, error)
 
 // ClearCache removes everything the cache holds.
 func (c *Client) ClearCache(ctx context.Context) error {
-	unlock, err := c.st.lock(ctx, true)
+	unlock, err := c.cache.lock(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return c.st.clear()
+	return c.cache.clear()
 }

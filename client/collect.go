@@ -17,6 +17,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 
 	repometadata "github.com/tufkeys/tufkeys/repo-metadata"
+	"github.com/tufkeys/tufkeys/store"
 )
 
 // Bounds on a whole repository, so that a hostile mirror cannot make a
@@ -27,7 +28,8 @@ const maxRoles = 1<<16 + 64
 // Repository is a whole repository, verified: every file a mirror must
 // serve, in the order a writer must put them in place.
 type Repository struct {
-	Objects []File
+	// Objects are in the order a writer puts them in place (store.Sync).
+	Objects []store.Object
 	// KeyLists are the target names, e.g. registry.example.test/keys.json.
 	KeyLists       []string
 	RootVersion    int64
@@ -63,10 +65,10 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 	r := &Repository{}
 	versions := map[string]int64{}
 	add := func(name string, data []byte, phase int) {
-		r.Objects = append(r.Objects, File{Name: name, Data: data, Phase: phase})
+		r.Objects = append(r.Objects, store.Object{Name: name, Data: data, Phase: phase})
 	}
 	for _, vr := range top.roots {
-		add(rootName(vr.version), vr.data, PhaseRoot)
+		add(rootName(vr.version), vr.data, store.PhaseRoot)
 	}
 	if len(top.unverified) > 0 {
 		c.log.Warn("earlier roots this client cannot authenticate (older than its trusted root, and not the ones it holds) are not copied", "roots", rootVersions(top.unverified))
@@ -100,10 +102,10 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 		}
 		versions[next.name] = md.Signed.Version
 		if next.name == metadata.TARGETS {
-			add(name, data, PhaseTargetsMeta)
+			add(name, data, store.PhaseTargetsMeta)
 			r.TargetsVersion = md.Signed.Version
 		} else {
-			add(name, data, PhaseDelegated)
+			add(name, data, store.PhaseDelegated)
 		}
 		if err := c.collectTargets(get, md, r); err != nil {
 			return nil, explain(repo, last, err)
@@ -125,8 +127,8 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 	if err := c.collectHistory(get, r, versions); err != nil {
 		return nil, err
 	}
-	add(snapName, top.snapshot, PhaseSnapshot)
-	add("timestamp.json", top.timestamp, PhaseTimestamp)
+	add(snapName, top.snapshot, store.PhaseSnapshot)
+	add("timestamp.json", top.timestamp, store.PhaseTimestamp)
 	versions[metadata.ROOT] = tm.Root.Signed.Version
 	versions[metadata.TIMESTAMP] = tm.Timestamp.Signed.Version
 	versions[metadata.SNAPSHOT] = tm.Snapshot.Signed.Version
@@ -135,32 +137,10 @@ func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) 
 	}
 	// writers put files in place phase by phase; within a phase, in the
 	// order they were verified
-	slices.SortStableFunc(r.Objects, func(a, b File) int { return a.Phase - b.Phase })
+	slices.SortStableFunc(r.Objects, func(a, b store.Object) int { return a.Phase - b.Phase })
 	sort.Strings(r.KeyLists)
 	return r, nil
 }
-
-// File is one file of a repository, to be put in place by a writer: every
-// file of a lower phase before any of a higher one, so that readers see
-// the old repository or the new one, never a mix.
-type File struct {
-	Name  string // slash-separated, relative to the repository's root
-	Data  []byte
-	Phase int
-}
-
-// Phases of a repository write, in order: key lists, delegated metadata,
-// targets, roots, snapshot, timestamp: the store's numbers (store imports
-// the S3 SDK, which the client does not), which mirror hands over as they
-// are.
-const (
-	PhaseTargets = iota
-	PhaseDelegated
-	PhaseTargetsMeta
-	PhaseRoot
-	PhaseSnapshot
-	PhaseTimestamp
-)
 
 // ErrRollback marks a repository older than what this client already
 // trusts: a stale mirror, or a replay of old metadata.
@@ -255,7 +235,7 @@ func (c *Client) collectHistory(get func(string, int64) ([]byte, error), r *Repo
 	}
 	var parents []parent
 	for _, o := range r.Objects {
-		if o.Phase == PhaseTargetsMeta || o.Phase == PhaseDelegated {
+		if o.Phase == store.PhaseTargetsMeta || o.Phase == store.PhaseDelegated {
 			if md, err := metadata.Targets().FromBytes(o.Data); err == nil {
 				parents = append(parents, parent{roleOf(o.Name), md})
 			}
@@ -293,11 +273,11 @@ func (c *Client) collectHistory(get func(string, int64) ([]byte, error), r *Repo
 				continue
 			}
 			parents = append(parents, parent{role, md})
-			phase := PhaseDelegated
+			phase := store.PhaseDelegated
 			if role == metadata.TARGETS {
-				phase = PhaseTargetsMeta
+				phase = store.PhaseTargetsMeta
 			}
-			r.Objects = append(r.Objects, File{Name: name, Data: data, Phase: phase})
+			r.Objects = append(r.Objects, store.Object{Name: name, Data: data, Phase: phase})
 			have[name] = true
 			for _, t := range slices.Sorted(maps.Keys(md.Signed.Targets)) {
 				tf := md.Signed.Targets[t]
@@ -310,7 +290,7 @@ func (c *Client) collectHistory(get func(string, int64) ([]byte, error), r *Repo
 				if err != nil || tf.VerifyLengthHashes(list) != nil {
 					continue
 				}
-				r.Objects = append(r.Objects, File{Name: file, Data: list, Phase: PhaseTargets})
+				r.Objects = append(r.Objects, store.Object{Name: file, Data: list, Phase: store.PhaseTargets})
 				have[file] = true
 			}
 		}
@@ -342,7 +322,7 @@ func (c *Client) collectTargets(get func(string, int64) ([]byte, error), md *met
 		if err := tf.VerifyLengthHashes(data); err != nil {
 			return err
 		}
-		r.Objects = append(r.Objects, File{Name: name, Data: data, Phase: PhaseTargets})
+		r.Objects = append(r.Objects, store.Object{Name: name, Data: data, Phase: store.PhaseTargets})
 		r.KeyLists = append(r.KeyLists, n)
 	}
 	return nil
@@ -363,7 +343,7 @@ func (c *Client) earlierRoots(get func(string, int64) ([]byte, error), trusted i
 		if err != nil {
 			continue // a gap in the source
 		}
-		known, _ := c.st.root(v)
+		known, _ := c.cache.root(v)
 		if (known != nil && bytes.Equal(data, known)) || (len(embedded) > 0 && bytes.Equal(data, embedded)) {
 			if md, err := metadata.Root().FromBytes(data); err == nil && md.Signed.Version == v {
 				authentic = append(authentic, versionedRoot{v, data, md})
@@ -473,7 +453,7 @@ func (c *Client) Import(ctx context.Context, archivePath string) (*Repository, e
 		return nil, err
 	}
 	w := want{names: r.KeyLists, force: true, stopAtMissing: true, repos: []string{archivePath}}
-	if _, err := c.update(ctx, w, c.st.record(answerRecord).Generation); err != nil {
+	if _, err := c.update(ctx, w, c.cache.record(answerRecord).Generation); err != nil {
 		return nil, err
 	}
 	return r, nil

@@ -33,12 +33,12 @@ type CacheInfo struct {
 
 // CacheInfo reports on the cache without touching the network.
 func (c *Client) CacheInfo(ctx context.Context) (CacheInfo, error) {
-	unlock, err := c.st.lock(ctx, false)
+	unlock, err := c.cache.lock(ctx, false)
 	if err != nil {
 		return CacheInfo{}, err
 	}
 	defer unlock()
-	set := c.st.record(answerRecord)
+	set := c.cache.record(answerRecord)
 	now := c.now()
 	info := CacheInfo{Dir: c.dir, Repository: set.Repository, CheckedAt: set.CheckedAt, KeyLists: slices.Sorted(maps.Keys(set.Targets))}
 	if c.dir == "" {

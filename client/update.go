@@ -49,7 +49,7 @@ func (c *Client) obtain(ctx context.Context, w want) (outcome, error) {
 	}
 	// an update that completes while this one waits for the lock answers
 	// for both
-	generation := c.st.record(answerRecord).Generation
+	generation := c.cache.record(answerRecord).Generation
 	if c.opts.Offline {
 		if out, ok, err := c.answer(ctx, w.names, false); ok {
 			return out, err
@@ -83,7 +83,7 @@ func (c *Client) obtain(ctx context.Context, w want) (outcome, error) {
 // false when the set cannot answer for every name: missing, stale when
 // fresh is required, expired, or no longer verifying.
 func (c *Client) answer(ctx context.Context, names []string, fresh bool) (outcome, bool, error) {
-	unlock, err := c.st.lock(ctx, false)
+	unlock, err := c.cache.lock(ctx, false)
 	if err != nil {
 		return outcome{}, false, nil
 	}
@@ -92,7 +92,7 @@ func (c *Client) answer(ctx context.Context, names []string, fresh bool) (outcom
 }
 
 func (c *Client) answerLocked(names []string, fresh bool) (outcome, bool, error) {
-	set := c.st.record(answerRecord)
+	set := c.cache.record(answerRecord)
 	if set.CheckedAt.IsZero() {
 		return outcome{}, false, nil
 	}
@@ -132,24 +132,24 @@ func (c *Client) answerLocked(names []string, fresh bool) (outcome, bool, error)
 // openSet verifies an answer set's top-level metadata against the newest
 // trusted root at the reference time, without the network.
 func (c *Client) openSet(set record) (*session, error) {
-	tm, _, err := verifiedRoot(c.st, c.opts.TrustedRoot, c.refTime())
+	tm, _, err := verifiedRoot(c.cache, c.opts.TrustedRoot, c.refTime())
 	if err != nil {
 		return nil, err
 	}
-	data, err := c.st.object(set.Timestamp)
+	data, err := c.cache.object(set.Timestamp)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := tm.UpdateTimestamp(data); err != nil {
 		return nil, err
 	}
-	if data, err = c.st.object(set.Snapshot); err != nil {
+	if data, err = c.cache.object(set.Snapshot); err != nil {
 		return nil, err
 	}
 	if _, err := tm.UpdateSnapshot(data, true); err != nil {
 		return nil, err
 	}
-	s := &session{c: c, st: c.st, tm: tm, repo: set.Repository, sources: []record{set}, loaded: map[string]string{}}
+	s := &session{c: c, cache: c.cache, tm: tm, repo: set.Repository, sources: []record{set}, loaded: map[string]string{}}
 	if _, err := s.role(metadata.TARGETS, metadata.ROOT); err != nil {
 		return nil, err
 	}
@@ -161,12 +161,12 @@ func (c *Client) openSet(set record) (*session, error) {
 // take turns under the exclusive lock; one that finds the answer set
 // renewed by another while it waited answers from it.
 func (c *Client) update(ctx context.Context, w want, generation int64) (outcome, error) {
-	unlock, err := c.st.lock(ctx, true)
+	unlock, err := c.cache.lock(ctx, true)
 	if err != nil {
 		return outcome{}, err
 	}
 	defer unlock()
-	if set := c.st.record(answerRecord); !w.force || set.Generation != generation {
+	if set := c.cache.record(answerRecord); !w.force || set.Generation != generation {
 		if out, ok, err := c.answerLocked(w.names, true); ok {
 			return out, err
 		}
@@ -214,13 +214,13 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 	defer cancel()
 	now := c.now()
 	out := outcome{repo: repo, got: map[string][]byte{}}
-	state := c.st.record(trustedRecord).clone()
+	state := c.cache.record(trustedRecord).clone()
 	f := newFetcher(ctx, c, repo)
 	if err := f.openArchive(); err != nil {
 		return out, err
 	}
 	if state.TimestampFrom == repo && state.TimestampETag != "" {
-		if data, err := c.st.object(state.Timestamp); err == nil {
+		if data, err := c.cache.object(state.Timestamp); err == nil {
 			f.etag, f.cachedTimestamp = state.TimestampETag, data
 		}
 	}
@@ -229,14 +229,14 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 	// to probe for is read from the stored roots' names, unverified, and
 	// the walk asks for any other itself
 	f.begin(c.guessNextRoot())
-	tm, _, err := verifiedRoot(c.st, c.opts.TrustedRoot, c.refTime())
+	tm, _, err := verifiedRoot(c.cache, c.opts.TrustedRoot, c.refTime())
 	if err != nil {
 		return out, err
 	}
 	f.mu.Lock()
 	f.consistent = tm.Root.Signed.ConsistentSnapshot
 	f.mu.Unlock()
-	s := &session{c: c, st: c.st, tm: tm, f: f, repo: repo, state: state, sources: []record{state}, loaded: map[string]string{}}
+	s := &session{c: c, cache: c.cache, tm: tm, f: f, repo: repo, state: state, sources: []record{state}, loaded: map[string]string{}}
 	if err := s.refreshMetadata(); err != nil {
 		return out, err
 	}
@@ -264,7 +264,7 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 		// warning as when the metadata itself cannot be fetched
 		return out, failure
 	}
-	prev := c.st.record(answerRecord)
+	prev := c.cache.record(answerRecord)
 	s.f, s.sources = nil, []record{prev}
 	for name := range prev.Targets {
 		if _, done := targets[name]; done || slices.Contains(out.dropped, name) {
@@ -275,11 +275,11 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 		}
 	}
 	next := s.answerSet(now, prev.Generation+1, targets)
-	if err := c.st.putRecord(answerRecord, next); err != nil {
+	if err := c.cache.putRecord(answerRecord, next); err != nil {
 		return out, fmt.Errorf("keep the verified metadata in the cache: %w", err)
 	}
 	if s.wrote || !prev.sameObjects(next) {
-		c.st.collect()
+		c.cache.collect()
 	}
 	return out, failure
 }
@@ -292,7 +292,7 @@ func (c *Client) guessNextRoot() int64 {
 	}
 	json.Unmarshal(c.opts.TrustedRoot, &trusted)
 	v := trusted.Signed.Version
-	for c.st.hasRoot(v + 1) {
+	for c.cache.hasRoot(v + 1) {
 		v++
 	}
 	return v + 1
@@ -348,7 +348,7 @@ func (m *answerMemo) reuse(c *Client, set record) *session {
 	if m.s == nil || set.Generation != m.set.Generation || set.Repository != m.set.Repository || !set.CheckedAt.Equal(m.set.CheckedAt) || !set.sameObjects(m.set) {
 		return nil
 	}
-	if c.st.hasRoot(m.root + 1) {
+	if c.cache.hasRoot(m.root + 1) {
 		// a newer root arrived: answers are checked against it
 		return nil
 	}
@@ -389,7 +389,7 @@ func (c *Client) fastAnswer(set record, names []string) (outcome, bool) {
 	if set.Expires.IsZero() || set.RootVersion == 0 || set.Anchor != c.anchor {
 		return outcome{}, false
 	}
-	if !c.refTime().Before(set.Expires) || c.st.hasRoot(set.RootVersion+1) {
+	if !c.refTime().Before(set.Expires) || c.cache.hasRoot(set.RootVersion+1) {
 		return outcome{}, false
 	}
 	// a long-lived client keeps what it read, for the same set
@@ -407,7 +407,7 @@ func (c *Client) fastAnswer(set record, names []string) (outcome, bool) {
 		if !ok {
 			return outcome{}, false
 		}
-		data, err := c.st.object(obj)
+		data, err := c.cache.object(obj)
 		if err != nil {
 			return outcome{}, false
 		}

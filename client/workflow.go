@@ -28,7 +28,7 @@ type targetsMD = metadata.Metadata[metadata.TargetsType]
 // the metadata set holding the newest that chains to it, and its bytes. A
 // stored root that does not chain is removed: the cache is never trusted
 // on its own.
-func verifiedRoot(st store, trusted []byte, ref time.Time) (*trustedmetadata.TrustedMetadata, []byte, error) {
+func verifiedRoot(st cache, trusted []byte, ref time.Time) (*trustedmetadata.TrustedMetadata, []byte, error) {
 	tm, err := trustedmetadata.New(trusted)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the trusted root is not valid TUF root metadata: %w", err)
@@ -58,7 +58,7 @@ func verifiedRoot(st store, trusted []byte, ref time.Time) (*trustedmetadata.Tru
 // trusted state at once.
 type session struct {
 	c     *Client
-	st    store
+	cache cache
 	tm    *trustedmetadata.TrustedMetadata
 	f     *fetcher // nil: no network
 	repo  string
@@ -73,7 +73,7 @@ type session struct {
 }
 
 func (s *session) save() error {
-	if err := s.st.putRecord(trustedRecord, s.state); err != nil {
+	if err := s.cache.putRecord(trustedRecord, s.state); err != nil {
 		return fmt.Errorf("keep the verified metadata in the cache: %w", err)
 	}
 	return nil
@@ -81,7 +81,7 @@ func (s *session) save() error {
 
 // keep stores a verified file and names it in the trusted state.
 func (s *session) keep(data []byte, set func(string)) error {
-	obj, err := s.st.putObject(data)
+	obj, err := s.cache.putObject(data)
 	if err != nil {
 		return fmt.Errorf("keep the verified metadata in the cache: %w", err)
 	}
@@ -134,7 +134,7 @@ func (s *session) walkRoots() error {
 		if _, err := s.tm.UpdateRoot(data); err != nil {
 			return s.failed(name, err)
 		}
-		if err := s.st.putRoot(v, data); err != nil {
+		if err := s.cache.putRoot(v, data); err != nil {
 			return fmt.Errorf("keep the verified root in the cache: %w", err)
 		}
 	}
@@ -175,7 +175,7 @@ func sameRole(a, b *metadata.Metadata[metadata.RootType], role string) bool {
 // repository's must verify and not go below it.
 func (s *session) loadTimestamp() error {
 	trustedStands := false
-	if data, err := s.st.object(s.state.Timestamp); err == nil {
+	if data, err := s.cache.object(s.state.Timestamp); err == nil {
 		// an expired trusted timestamp still sets the floor; one that no
 		// longer verifies does not
 		s.c.parsing(metadata.TIMESTAMP, data)
@@ -214,7 +214,7 @@ func (s *session) loadTimestamp() error {
 // timestamp names its version; else the named version is fetched, checked
 // against the timestamp's hashes and against the trusted one for rollback.
 func (s *session) loadSnapshot() error {
-	if data, err := s.st.object(s.state.Snapshot); err == nil {
+	if data, err := s.cache.object(s.state.Snapshot); err == nil {
 		// the trusted snapshot is read even when the timestamp names
 		// another: its versions are the rollback floor of the new one (5.5.5)
 		s.c.parsing(metadata.SNAPSHOT, data)
@@ -262,7 +262,7 @@ func (s *session) role(name, delegator string) (*targetsMD, error) {
 			// superseded: the snapshot names other bytes
 			continue
 		}
-		data, err := s.st.object(obj)
+		data, err := s.cache.object(obj)
 		if err != nil {
 			continue
 		}
@@ -358,7 +358,7 @@ func (s *session) target(targetPath string) ([]byte, error) {
 		candidates = append(candidates, src.Targets[targetPath])
 	}
 	for _, obj := range candidates {
-		if data, err := s.st.object(obj); err == nil && tf.VerifyLengthHashes(data) == nil {
+		if data, err := s.cache.object(obj); err == nil && tf.VerifyLengthHashes(data) == nil {
 			if s.f != nil && s.state.Targets[targetPath] != obj {
 				s.state.Targets[targetPath] = obj
 				if err := s.save(); err != nil {

@@ -13,7 +13,7 @@ import (
 func ExampleSync() {
 	dir, _ := os.MkdirTemp("", "example")
 	defer os.RemoveAll(dir)
-	dst, _ := store.Open(context.Background(), dir, store.Options{})
+	dst, _ := store.NewDir(dir)
 	files := []store.Object{
 		{Name: "1.root.json", Data: []byte(`{"signed":{}}`), Phase: store.PhaseRoot},
 		{Name: "timestamp.json", Data: []byte(`{"signed":{}}`), Phase: store.PhaseTimestamp},

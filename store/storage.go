@@ -1,6 +1,9 @@
-// Package storage is where a published TUF repository lives: a directory or
-// an object store. Publishing and mirroring write through this interface,
-// so they work the same on every backend.
+// Package store is where a published TUF repository lives: a directory
+// here, an S3 bucket in store/s3, or any other implementation of Store.
+// Publishing and mirroring write through the interface, and Sync writes a
+// whole repository in the order readers need, so they work the same on
+// every backend. It uses the standard library only, so the client and
+// tools that embed it can mirror without linking an object store's SDK.
 package store
 
 import (
@@ -9,6 +12,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -89,6 +93,9 @@ type CachePolicy struct {
 	// clients; a new timestamp reaches clients up to this much later.
 	// Zero: never cached (no-store).
 	TimestampMaxAge time.Duration
+	// Rewritten names the other files every publish rewrites in place (a
+	// status page); they are cached as timestamp.json is.
+	Rewritten []string
 }
 
 // DefaultCachePolicy caches timestamp.json for a minute.
@@ -97,9 +104,9 @@ var DefaultCachePolicy = CachePolicy{TimestampMaxAge: time.Minute}
 // CacheControl is the Cache-Control header a published file is served with.
 func (p CachePolicy) CacheControl(name string) string {
 	switch {
-	case changesInPlace(name) && p.TimestampMaxAge <= 0:
+	case p.changesInPlace(name) && p.TimestampMaxAge <= 0:
 		return CacheNoStore
-	case changesInPlace(name):
+	case p.changesInPlace(name):
 		return fmt.Sprintf("public, max-age=%d", int64(p.TimestampMaxAge/time.Second))
 	case Immutable(name):
 		return CacheImmutable
@@ -109,21 +116,10 @@ func (p CachePolicy) CacheControl(name string) string {
 }
 
 // changesInPlace reports the files rewritten by every publish: the
-// timestamp, and the status page and its data.
-func changesInPlace(name string) bool {
-	switch name {
-	case "timestamp.json", StatusPage, StatusData:
-		return true
-	}
-	return false
+// timestamp, and those the policy names.
+func (p CachePolicy) changesInPlace(name string) bool {
+	return name == "timestamp.json" || slices.Contains(p.Rewritten, name)
 }
-
-// The status page a publish writes next to the metadata; clients never
-// read it.
-const (
-	StatusPage = "index.html"
-	StatusData = "status.json"
-)
 
 // CacheControl is DefaultCachePolicy's Cache-Control for a file.
 func CacheControl(name string) string { return DefaultCachePolicy.CacheControl(name) }

@@ -75,3 +75,15 @@ func TestDirStore(t *testing.T) {
 		t.Error("wrote outside the directory")
 	}
 }
+
+// Files a policy names as rewritten in place (a status page) are cached as
+// timestamp.json is; store itself names none of them.
+func TestCachePolicyRewritten(t *testing.T) {
+	p := CachePolicy{TimestampMaxAge: time.Minute, Rewritten: []string{"index.html"}}
+	if got := p.CacheControl("index.html"); got != "public, max-age=60" {
+		t.Errorf("index.html: %q", got)
+	}
+	if got := DefaultCachePolicy.CacheControl("index.html"); got != CacheRevalidate {
+		t.Errorf("index.html without the policy naming it: %q", got)
+	}
+}

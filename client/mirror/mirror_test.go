@@ -462,23 +462,3 @@ func TestMirrorCarriesVerifiedHistory(t *testing.T) {
 		t.Errorf("no warning:\n%s", logs)
 	}
 }
-
-// Mirror hands the client's phases to the store as they are: the two
-// packages must number them alike.
-func TestPhasesAgree(t *testing.T) {
-	for _, p := range []struct {
-		name          string
-		client, store int
-	}{
-		{"targets", client.PhaseTargets, store.PhaseTargets},
-		{"delegated", client.PhaseDelegated, store.PhaseDelegated},
-		{"targets metadata", client.PhaseTargetsMeta, store.PhaseTargetsMeta},
-		{"root", client.PhaseRoot, store.PhaseRoot},
-		{"snapshot", client.PhaseSnapshot, store.PhaseSnapshot},
-		{"timestamp", client.PhaseTimestamp, store.PhaseTimestamp},
-	} {
-		if p.client != p.store {
-			t.Errorf("phase %s: client %d, store %d", p.name, p.client, p.store)
-		}
-	}
-}

@@ -14,6 +14,7 @@ import (
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/client/mirror"
 	"github.com/tufkeys/tufkeys/store"
+	"github.com/tufkeys/tufkeys/store/s3"
 )
 
 type mirrorOptions struct {
@@ -22,7 +23,7 @@ type mirrorOptions struct {
 	From   string
 	To     string
 	DryRun bool
-	Store  store.Options
+	Store  s3.Options
 	Format string
 }
 
@@ -74,7 +75,7 @@ func runMirror(ctx context.Context, opts mirrorOptions) error {
 	if err != nil {
 		return err
 	}
-	dst, err := store.Open(ctx, opts.To, opts.Store)
+	dst, err := openDestination(ctx, opts.To, opts.Store)
 	if err != nil {
 		return err
 	}

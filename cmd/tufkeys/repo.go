@@ -15,7 +15,7 @@ import (
 	"github.com/tufkeys/tufkeys/signer/keyref"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
-	"github.com/tufkeys/tufkeys/store"
+	"github.com/tufkeys/tufkeys/store/s3"
 )
 
 // openWorkspace opens the workspace --workspace names, or, when it names
@@ -465,7 +465,7 @@ type repoPublishOptions struct {
 	VerifyAll  bool
 	StatusPage bool
 	Format     string
-	Store      store.Options
+	Store      s3.Options
 	Passphrase keyfile.Passphrase
 	// TimestampOnly re-signs snapshot and timestamp alone.
 	TimestampOnly bool
@@ -530,7 +530,7 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 			return err
 		}
 	}
-	dst, err := store.Open(ctx, opts.To, opts.Store)
+	dst, err := openDestination(ctx, opts.To, opts.Store)
 	if err != nil {
 		return err
 	}

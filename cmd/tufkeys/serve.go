@@ -13,40 +13,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
-	"github.com/tufkeys/tufkeys/internal/duration"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
 	"github.com/tufkeys/tufkeys/store"
 )
-
-func addStoreFlags(f *pflag.FlagSet, o *store.Options) {
-	f.StringVar(&o.EndpointURL, "endpoint-url", "", "S3-compatible endpoint, e.g. http://127.0.0.1:7070")
-	f.BoolVar(&o.PathStyle, "path-style", false, "address S3 buckets by path (most S3-compatible stores need it)")
-	f.StringVar(&o.Region, "region", "", "S3 region (default: from the AWS configuration)")
-	f.Var(&cacheLife{&o.Cache}, "timestamp-max-age", "how long CDNs and proxies may cache timestamp.json, e.g. 1m; 0 never (default 1m)")
-}
-
-// cacheLife is --timestamp-max-age: a duration, 0 for never cached.
-type cacheLife struct{ p **store.CachePolicy }
-
-func (c *cacheLife) String() string {
-	if c.p == nil || *c.p == nil {
-		return ""
-	}
-	return duration.String((*c.p).TimestampMaxAge)
-}
-
-func (c *cacheLife) Set(s string) error {
-	d, err := duration.Parse(s)
-	if err != nil {
-		return err
-	}
-	*c.p = &store.CachePolicy{TimestampMaxAge: d}
-	return nil
-}
-
-func (c *cacheLife) Type() string { return "duration" }
 
 type serveOptions struct {
 	streams
@@ -88,11 +58,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		return fmt.Errorf("%s is not a directory: give the directory repo publish --to wrote", opts.Dir)
 	}
 	log := slog.New(slog.NewTextHandler(opts.Err, nil))
-	policy := store.DefaultCachePolicy
-	if opts.Cache != nil {
-		policy = *opts.Cache
-	}
-	h, err := repohttp.HandlerWithPolicy(opts.Dir, log, policy)
+	h, err := repohttp.HandlerWithPolicy(opts.Dir, log, *pagePolicy(opts.Cache))
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tufkeys/tufkeys/signer/statuspage"
 	"github.com/tufkeys/tufkeys/store"
 )
 
@@ -30,7 +31,9 @@ const maxFile = 32 << 20
 // but regular files are not served, and each request is logged in one
 // line.
 func Handler(dir string, log *slog.Logger) (http.Handler, error) {
-	return HandlerWithPolicy(dir, log, store.DefaultCachePolicy)
+	policy := store.DefaultCachePolicy
+	policy.Rewritten = statuspage.Files
+	return HandlerWithPolicy(dir, log, policy)
 }
 
 // HandlerWithPolicy is Handler with the cache life of timestamp.json set.
@@ -57,7 +60,7 @@ func serve(w http.ResponseWriter, r *http.Request, root *os.Root, policy store.C
 	}
 	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
 	if name == "" {
-		name = store.StatusPage // the status page, when a publish wrote one
+		name = statuspage.Page // the status page, when a publish wrote one
 	}
 	if !fs.ValidPath(name) || hidden(name) {
 		http.NotFound(w, r)

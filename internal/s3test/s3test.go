@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tufkeys/tufkeys/store"
+	"github.com/tufkeys/tufkeys/store/s3"
 )
 
 // Server is the test server's settings.
@@ -49,7 +50,7 @@ func Prefix(t testing.TB) string {
 func (s Server) Store(t testing.TB) (store.Store, string) {
 	t.Helper()
 	prefix := Prefix(t)
-	st, err := store.OpenS3(context.Background(), s.Bucket+"/"+prefix, s.Options())
+	st, err := s3.Open(context.Background(), s.Bucket+"/"+prefix, s.Options())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +58,8 @@ func (s Server) Store(t testing.TB) (store.Store, string) {
 }
 
 // Options are the storage options for the test server.
-func (s Server) Options() store.Options {
-	return store.Options{EndpointURL: s.Endpoint, PathStyle: true}
+func (s Server) Options() s3.Options {
+	return s3.Options{EndpointURL: s.Endpoint, PathStyle: true}
 }
 
 // PublicURL is the plain HTTP URL under which anyone reads prefix.

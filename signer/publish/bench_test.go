@@ -15,6 +15,7 @@ import (
 	"github.com/tufkeys/tufkeys/internal/s3test"
 	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/signer/publish"
+	"github.com/tufkeys/tufkeys/signer/statuspage"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 	"github.com/tufkeys/tufkeys/store"
 )
@@ -231,7 +232,7 @@ func BenchmarkPublishAtScale(b *testing.B) {
 			b.Fatal(err)
 		}
 		out.withPage = time.Since(start)
-		for _, name := range []string{store.StatusPage, store.StatusData} {
+		for _, name := range []string{statuspage.Page, statuspage.Data} {
 			data, _, err := s3.Get(ctx, name, 1<<30)
 			if err != nil {
 				b.Fatal(err)

@@ -94,10 +94,10 @@ func writeStatusPage(ctx context.Context, ws *workspace.Workspace, dst store.Sto
 	if err != nil {
 		return err
 	}
-	if err := dst.Put(ctx, store.StatusData, data, store.Always); err != nil {
+	if err := dst.Put(ctx, statuspage.Data, data, store.Always); err != nil {
 		return err
 	}
-	return dst.Put(ctx, store.StatusPage, page, store.Always)
+	return dst.Put(ctx, statuspage.Page, page, store.Always)
 }
 
 // Publish signs snapshot and timestamp with the online key and writes the

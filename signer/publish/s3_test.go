@@ -17,6 +17,7 @@ import (
 	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/store"
+	"github.com/tufkeys/tufkeys/store/s3"
 )
 
 func clientFor(t *testing.T, url string, root []byte) *client.Client {
@@ -188,17 +189,17 @@ func TestS3Errors(t *testing.T) {
 			name: "wrong credentials",
 			setup: func(t *testing.T) (store.Store, error) {
 				t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
-				return store.OpenS3(ctx, srv.Bucket+"/x", srv.Options())
+				return s3.Open(ctx, srv.Bucket+"/x", srv.Options())
 			},
-			is:    store.ErrAccessDenied,
+			is:    s3.ErrAccessDenied,
 			words: []string{"refused the credentials", "AWS_ACCESS_KEY_ID"},
 		},
 		{
 			name: "missing bucket",
 			setup: func(t *testing.T) (store.Store, error) {
-				return store.OpenS3(ctx, "no-such-bucket-here/x", srv.Options())
+				return s3.Open(ctx, "no-such-bucket-here/x", srv.Options())
 			},
-			is:    store.ErrNoBucket,
+			is:    s3.ErrNoBucket,
 			words: []string{"bucket no-such-bucket-here does not exist"},
 		},
 		{
@@ -210,17 +211,17 @@ func TestS3Errors(t *testing.T) {
 				t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 				t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 				t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-				return store.OpenS3(ctx, srv.Bucket+"/x", srv.Options())
+				return s3.Open(ctx, srv.Bucket+"/x", srv.Options())
 			},
-			is:    store.ErrNoCredentials,
+			is:    s3.ErrNoCredentials,
 			words: []string{"no AWS credentials for s3://" + srv.Bucket + "/x: set AWS_ACCESS_KEY_ID"},
 		},
 		{
 			name: "unreachable endpoint",
 			setup: func(t *testing.T) (store.Store, error) {
-				return store.OpenS3(ctx, srv.Bucket+"/x", store.Options{EndpointURL: "http://127.0.0.1:1", PathStyle: true})
+				return s3.Open(ctx, srv.Bucket+"/x", s3.Options{EndpointURL: "http://127.0.0.1:1", PathStyle: true})
 			},
-			is:    store.ErrUnreachable,
+			is:    s3.ErrUnreachable,
 			words: []string{"cannot reach the S3 endpoint", "check the endpoint URL"},
 		},
 	}

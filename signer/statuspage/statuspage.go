@@ -16,6 +16,17 @@ import (
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 
+// The files of the status page, which publishes write next to the metadata
+// and rewrite every time; clients never read them.
+const (
+	Page = "index.html"
+	Data = "status.json"
+)
+
+// Files are the status page's files, for a cache policy
+// (store.CachePolicy.Rewritten) and for copies.
+var Files = []string{Page, Data}
+
 // Status is status.json.
 type Status struct {
 	Generated  time.Time  `json:"generated"`

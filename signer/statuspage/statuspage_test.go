@@ -14,7 +14,7 @@ import (
 
 	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/signer/publish"
-	"github.com/tufkeys/tufkeys/store"
+	"github.com/tufkeys/tufkeys/signer/statuspage"
 )
 
 const host = "registry.example.test"
@@ -58,7 +58,7 @@ func published(t *testing.T) (dir string) {
 
 func TestStatusPage(t *testing.T) {
 	dir := published(t)
-	data, err := os.ReadFile(filepath.Join(dir, store.StatusData))
+	data, err := os.ReadFile(filepath.Join(dir, statuspage.Data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestStatusPage(t *testing.T) {
 	if h := status.Registries[1]; h.Host != host || len(h.Keys) != 2 || len(h.History) != 2 {
 		t.Errorf("registry %+v", h)
 	}
-	page, err := os.ReadFile(filepath.Join(dir, store.StatusPage))
+	page, err := os.ReadFile(filepath.Join(dir, statuspage.Page))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestStatusPageInABrowser(t *testing.T) {
 		t.Skip("Chromium is not installed: run scripts/test.sh, which installs it")
 	}
 	dir := published(t)
-	url := "file://" + filepath.Join(dir, store.StatusPage)
+	url := "file://" + filepath.Join(dir, statuspage.Page)
 	browser := func(args ...string) []byte {
 		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
 			"--disable-component-update", "--disable-sync", "--user-data-dir=" + t.TempDir()}
@@ -125,7 +125,7 @@ func TestStatusPageInABrowser(t *testing.T) {
 		return out
 	}
 	dom := string(browser("--dump-dom"))
-	status, _ := os.ReadFile(filepath.Join(dir, store.StatusData))
+	status, _ := os.ReadFile(filepath.Join(dir, statuspage.Data))
 	var s struct {
 		Roles      []struct{ Role string } `json:"roles"`
 		Registries []struct {

@@ -1,4 +1,8 @@
-package store
+// Package s3 is the S3 backend of package store: a repository in a bucket
+// of AWS S3 or of any S3-compatible server, with conditional writes. It is
+// the one package that links the AWS SDK for storage, so that store and
+// the client stay free of it.
+package s3
 
 import (
 	"bytes"
@@ -18,8 +22,10 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"github.com/tufkeys/tufkeys/store"
 )
 
 // requestTimeout bounds each S3 call; repository files are small.
@@ -38,16 +44,30 @@ var (
 
 // S3 is a store in an S3 bucket (AWS or any S3-compatible server).
 type S3 struct {
-	client *s3.Client
+	client *awss3.Client
 	bucket string
 	prefix string
 	label  string
-	cache  CachePolicy
+	cache  store.CachePolicy
 }
 
-// OpenS3 opens BUCKET/PREFIX with the standard AWS configuration chain:
+// Options configure an S3 store.
+type Options struct {
+	// EndpointURL points at an S3-compatible store instead of AWS.
+	EndpointURL string
+	// PathStyle addresses buckets as ENDPOINT/BUCKET rather than as a
+	// host name, as most S3-compatible stores need.
+	PathStyle bool
+	// Region overrides the region from the AWS configuration.
+	Region string
+	// Cache decides the Cache-Control of what is written. Nil:
+	// store.DefaultCachePolicy.
+	Cache *store.CachePolicy
+}
+
+// Open opens BUCKET/PREFIX with the standard AWS configuration chain:
 // environment credentials, shared profiles, roles.
-func OpenS3(ctx context.Context, bucketPrefix string, opts Options) (*S3, error) {
+func Open(ctx context.Context, bucketPrefix string, opts Options) (*S3, error) {
 	bucket, prefix, _ := strings.Cut(bucketPrefix, "/")
 	prefix = strings.Trim(prefix, "/")
 	if bucket == "" {
@@ -68,7 +88,7 @@ func OpenS3(ctx context.Context, bucketPrefix string, opts Options) (*S3, error)
 		// S3-compatible stores ignore the region, but the signer needs one
 		cfg.Region = "us-east-1"
 	}
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+	client := awss3.NewFromConfig(cfg, func(o *awss3.Options) {
 		if opts.EndpointURL != "" {
 			o.BaseEndpoint = aws.String(opts.EndpointURL)
 		}
@@ -78,7 +98,7 @@ func OpenS3(ctx context.Context, bucketPrefix string, opts Options) (*S3, error)
 	if prefix != "" {
 		label += "/" + prefix
 	}
-	s := &S3{client: client, bucket: bucket, prefix: prefix, label: label, cache: DefaultCachePolicy}
+	s := &S3{client: client, bucket: bucket, prefix: prefix, label: label, cache: store.DefaultCachePolicy}
 	if opts.Cache != nil {
 		s.cache = *opts.Cache
 	}
@@ -88,9 +108,9 @@ func OpenS3(ctx context.Context, bucketPrefix string, opts Options) (*S3, error)
 	// HEAD on an object of a missing bucket is a bare 404)
 	hctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	if _, err := client.HeadBucket(hctx, &s3.HeadBucketInput{Bucket: &bucket}); err != nil {
+	if _, err := client.HeadBucket(hctx, &awss3.HeadBucketInput{Bucket: &bucket}); err != nil {
 		err = s.explain("", err)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			err = fmt.Errorf("bucket %s does not exist: create it, or correct the destination: %w", bucket, ErrNoBucket)
 		}
 		return nil, err
@@ -107,41 +127,41 @@ func (s *S3) key(name string) string {
 	return s.prefix + "/" + name
 }
 
-func (s *S3) Get(ctx context.Context, name string, max int64) ([]byte, Tag, error) {
+func (s *S3) Get(ctx context.Context, name string, max int64) ([]byte, store.Tag, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(name))})
+	out, err := s.client.GetObject(ctx, &awss3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(name))})
 	if err != nil {
-		return nil, Absent, s.explain(name, err)
+		return nil, store.Absent, s.explain(name, err)
 	}
 	defer out.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(out.Body, max+1))
 	if err != nil {
-		return nil, Absent, fmt.Errorf("read %s: %w", name, err)
+		return nil, store.Absent, fmt.Errorf("read %s: %w", name, err)
 	}
 	if int64(len(data)) > max {
-		return nil, Absent, fmt.Errorf("%s is larger than %d bytes", name, max)
+		return nil, store.Absent, fmt.Errorf("%s is larger than %d bytes", name, max)
 	}
 	return data, etag(out.ETag), nil
 }
 
 // Put makes conditional writes with S3's own preconditions: If-None-Match:
-// * for Absent and If-Match for a tag, which the store checks atomically
+// * for store.Absent and If-Match for a tag, which the store checks atomically
 // with the write and answers with 412 when another writer got there first.
-func (s *S3) Put(ctx context.Context, name string, data []byte, ifMatch Tag) error {
+func (s *S3) Put(ctx context.Context, name string, data []byte, ifMatch store.Tag) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	in := &s3.PutObjectInput{
+	in := &awss3.PutObjectInput{
 		Bucket:        &s.bucket,
 		Key:           aws.String(s.key(name)),
 		Body:          bytes.NewReader(data),
 		ContentLength: aws.Int64(int64(len(data))),
-		ContentType:   aws.String(ContentType(name)),
+		ContentType:   aws.String(store.ContentType(name)),
 		CacheControl:  aws.String(s.cache.CacheControl(name)),
 	}
 	switch ifMatch {
-	case Always:
-	case Absent:
+	case store.Always:
+	case store.Absent:
 		in.IfNoneMatch = aws.String("*")
 	default:
 		in.IfMatch = aws.String(string(ifMatch))
@@ -152,48 +172,48 @@ func (s *S3) Put(ctx context.Context, name string, data []byte, ifMatch Tag) err
 
 // etag is an object's tag: its ETag as the store sent it, quotes and all,
 // which is what If-Match compares against.
-func etag(v *string) Tag {
+func etag(v *string) store.Tag {
 	if v == nil || *v == "" {
 		// a store that sends no ETag cannot take If-Match; a tag that
 		// matches nothing makes a conditional write fail closed
 		return "no-etag"
 	}
-	return Tag(*v)
+	return store.Tag(*v)
 }
 
 // Compare asks for the object's size and ETag first; for objects uploaded
 // in one part the ETag is the MD5 of the content. When it does not settle
 // the question (multipart or encrypted objects), it reads the object.
-func (s *S3) Compare(ctx context.Context, name string, data []byte) (State, Tag, error) {
+func (s *S3) Compare(ctx context.Context, name string, data []byte) (store.State, store.Tag, error) {
 	hctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	head, err := s.client.HeadObject(hctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(name))})
+	head, err := s.client.HeadObject(hctx, &awss3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(name))})
 	if err != nil {
 		err = s.explain(name, err)
-		if errors.Is(err, ErrNotFound) {
-			return Missing, Absent, nil
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Missing, store.Absent, nil
 		}
-		return Missing, Absent, err
+		return store.Missing, store.Absent, err
 	}
 	tag := etag(head.ETag)
 	if head.ContentLength != nil && *head.ContentLength != int64(len(data)) {
-		return Different, tag, nil
+		return store.Different, tag, nil
 	}
 	sum := md5.Sum(data)
 	if strings.Trim(string(tag), `"`) == hex.EncodeToString(sum[:]) {
-		return Same, tag, nil
+		return store.Same, tag, nil
 	}
 	have, tag, err := s.Get(ctx, name, int64(len(data))+1)
-	if errors.Is(err, ErrNotFound) {
-		return Missing, Absent, nil
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Missing, store.Absent, nil
 	}
 	if err != nil {
-		return Missing, Absent, err
+		return store.Missing, store.Absent, err
 	}
 	if bytes.Equal(have, data) {
-		return Same, tag, nil
+		return store.Same, tag, nil
 	}
-	return Different, tag, nil
+	return store.Different, tag, nil
 }
 
 // explain turns SDK errors into one sentence saying what to do.
@@ -212,9 +232,9 @@ func (s *S3) explain(name string, err error) error {
 	if errors.As(err, &apiErr) {
 		switch apiErr.ErrorCode() {
 		case "NoSuchKey", "NotFound":
-			return fmt.Errorf("%s: %w", name, ErrNotFound)
+			return fmt.Errorf("%s: %w", name, store.ErrNotFound)
 		case "PreconditionFailed", "ConditionalRequestConflict":
-			return fmt.Errorf("%s: %s was changed by another writer: %w", s.label, name, ErrChanged)
+			return fmt.Errorf("%s: %s was changed by another writer: %w", s.label, name, store.ErrChanged)
 		case "NoSuchBucket":
 			return fmt.Errorf("bucket %s does not exist: create it, or correct the destination: %w", s.bucket, ErrNoBucket)
 		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden", "InvalidToken", "ExpiredToken":
@@ -225,9 +245,9 @@ func (s *S3) explain(name string, err error) error {
 	if errors.As(err, &respErr) {
 		switch respErr.HTTPStatusCode() {
 		case http.StatusNotFound:
-			return fmt.Errorf("%s: %w", name, ErrNotFound)
+			return fmt.Errorf("%s: %w", name, store.ErrNotFound)
 		case http.StatusPreconditionFailed:
-			return fmt.Errorf("%s: %s was changed by another writer: %w", s.label, name, ErrChanged)
+			return fmt.Errorf("%s: %s was changed by another writer: %w", s.label, name, store.ErrChanged)
 		case http.StatusForbidden:
 			return fmt.Errorf("%s refused the credentials (403 Forbidden): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the profile, and that they may read, write and list the bucket: %w", s.label, ErrAccessDenied)
 		}

@@ -36,7 +36,7 @@ package client
 // record names are removed only under the exclusive lock, after an update,
 // so readers, which hold the lock shared, never lose a file mid-read.
 //
-// When no directory is usable, memoryStore keeps the same records in
+// When no directory is usable, memoryCache keeps the same records in
 // memory for the life of the Client.
 
 import (
@@ -143,8 +143,8 @@ func (r record) sameObjects(o record) bool {
 	return r.Timestamp == o.Timestamp && r.Snapshot == o.Snapshot && maps.Equal(r.Roles, o.Roles) && maps.Equal(r.Targets, o.Targets)
 }
 
-// store is where the client keeps what it verified.
-type store interface {
+// cache is where the client keeps what it verified.
+type cache interface {
 	lock(ctx context.Context, exclusive bool) (func(), error)
 	root(version int64) ([]byte, error)
 	hasRoot(version int64) bool
@@ -166,7 +166,7 @@ func objectName(data []byte) string {
 
 var objectPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-// errNotCached marks something the store does not hold.
+// errNotCached marks something the cache does not hold.
 var errNotCached = errors.New("not cached")
 
 // DefaultCacheDir is where a repository's cache lives unless told
@@ -193,14 +193,14 @@ func escapeRepository(repository string) string {
 	return strings.Trim(readable, "_") + "-" + hex.EncodeToString(sum[:4])
 }
 
-// diskStore is a cache directory.
-type diskStore struct {
+// diskCache is a cache directory.
+type diskCache struct {
 	dir string
 	// wait bounds one call's wait for the lock
 	wait time.Duration
 }
 
-func (d *diskStore) path(parts ...string) string {
+func (d *diskCache) path(parts ...string) string {
 	return filepath.Join(append([]string{d.dir}, parts...)...)
 }
 
@@ -208,7 +208,7 @@ func (d *diskStore) path(parts ...string) string {
 // the directory writable, and refuses a cache that is not this user's
 // alone: owned by another user, writable by others, or holding symbolic
 // links where tufkeys keeps its files.
-func (d *diskStore) prepare() error {
+func (d *diskCache) prepare() error {
 	if err := os.MkdirAll(d.dir, 0o700); err != nil {
 		return err
 	}
@@ -259,7 +259,7 @@ func (d *diskStore) prepare() error {
 	return nil
 }
 
-func (d *diskStore) linkInside(name string) error {
+func (d *diskCache) linkInside(name string) error {
 	return fmt.Errorf("the cache %s holds a symbolic link at %s, and tufkeys follows none inside its cache: remove it, or clear the cache: %w", d.dir, name, ErrUnsafeCache)
 }
 
@@ -277,7 +277,7 @@ func withLockDeadline(ctx context.Context, wait time.Duration) context.Context {
 	return context.WithValue(ctx, lockDeadlineKey{}, time.Now().Add(wait))
 }
 
-func (d *diskStore) lock(ctx context.Context, exclusive bool) (func(), error) {
+func (d *diskCache) lock(ctx context.Context, exclusive bool) (func(), error) {
 	ctx = withLockDeadline(ctx, d.wait)
 	ctx, cancel := context.WithDeadline(ctx, ctx.Value(lockDeadlineKey{}).(time.Time))
 	defer cancel()
@@ -298,21 +298,21 @@ func (d *diskStore) lock(ctx context.Context, exclusive bool) (func(), error) {
 	return func() { l.Unlock() }, nil
 }
 
-func (d *diskStore) root(v int64) ([]byte, error) {
+func (d *diskCache) root(v int64) ([]byte, error) {
 	return readNoFollow(d.path(rootsDir, rootName(v)), maxCacheFile)
 }
 
-func (d *diskStore) hasRoot(v int64) bool {
+func (d *diskCache) hasRoot(v int64) bool {
 	fi, err := os.Lstat(d.path(rootsDir, rootName(v)))
 	return err == nil && fi.Mode().IsRegular()
 }
 
-func (d *diskStore) putRoot(v int64, data []byte) error {
+func (d *diskCache) putRoot(v int64, data []byte) error {
 	return safefile.WriteAtomic(d.path(rootsDir, rootName(v)), data, 0o600)
 }
 
 // dropRootsFrom deletes cached roots from version v on: they do not chain.
-func (d *diskStore) dropRootsFrom(v int64) {
+func (d *diskCache) dropRootsFrom(v int64) {
 	entries, _ := os.ReadDir(d.path(rootsDir))
 	for _, e := range entries {
 		n, err := strconv.ParseInt(strings.TrimSuffix(e.Name(), ".root.json"), 10, 64)
@@ -322,7 +322,7 @@ func (d *diskStore) dropRootsFrom(v int64) {
 	}
 }
 
-func (d *diskStore) object(name string) ([]byte, error) {
+func (d *diskCache) object(name string) ([]byte, error) {
 	if !objectPattern.MatchString(name) {
 		return nil, errNotCached
 	}
@@ -337,7 +337,7 @@ func (d *diskStore) object(name string) ([]byte, error) {
 	return data, err
 }
 
-func (d *diskStore) putObject(data []byte) (string, error) {
+func (d *diskCache) putObject(data []byte) (string, error) {
 	name := objectName(data)
 	p := d.path(objectsDir, name)
 	if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && fi.Size() == int64(len(data)) {
@@ -348,7 +348,7 @@ func (d *diskStore) putObject(data []byte) (string, error) {
 	return name, safefile.WriteAtomic(p, data, 0o600)
 }
 
-func (d *diskStore) record(name string) record {
+func (d *diskCache) record(name string) record {
 	var r record
 	data, err := readNoFollow(d.path(name), maxRecordFile)
 	if err != nil || json.Unmarshal(data, &r) != nil {
@@ -357,7 +357,7 @@ func (d *diskStore) record(name string) record {
 	return r
 }
 
-func (d *diskStore) putRecord(name string, r record) error {
+func (d *diskCache) putRecord(name string, r record) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -381,7 +381,7 @@ var leftover = regexp.MustCompile(`^\..+\.tmp-[0-9]+$|^\.work-`)
 
 // collect also removes what interrupted writes left behind: it runs under
 // the exclusive lock, so no other process is writing.
-func (d *diskStore) collect() {
+func (d *diskCache) collect() {
 	for _, dir := range []string{d.dir, d.path(rootsDir), d.path(objectsDir)} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
@@ -404,7 +404,7 @@ func (d *diskStore) collect() {
 	}
 }
 
-func (d *diskStore) clear() error {
+func (d *diskCache) clear() error {
 	for _, name := range []string{trustedRecord, answerRecord, forcedRecord, rootsDir, objectsDir} {
 		if err := os.RemoveAll(d.path(name)); err != nil {
 			return fmt.Errorf("clear the cache: %w", err)
@@ -413,8 +413,8 @@ func (d *diskStore) clear() error {
 	return d.prepare()
 }
 
-// memoryStore stands in for the cache directory when none is usable.
-type memoryStore struct {
+// memoryCache stands in for the cache directory when none is usable.
+type memoryCache struct {
 	sem     chan struct{}
 	mu      sync.Mutex
 	roots   map[int64][]byte
@@ -422,20 +422,20 @@ type memoryStore struct {
 	records map[string]record
 }
 
-func newMemoryStore() *memoryStore {
-	m := &memoryStore{sem: make(chan struct{}, 1)}
+func newMemoryCache() *memoryCache {
+	m := &memoryCache{sem: make(chan struct{}, 1)}
 	m.reset()
 	return m
 }
 
-func (m *memoryStore) reset() {
+func (m *memoryCache) reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.roots, m.objects, m.records = map[int64][]byte{}, map[string][]byte{}, map[string]record{}
 }
 
 // lock is exclusive either way: one Client, one process.
-func (m *memoryStore) lock(ctx context.Context, _ bool) (func(), error) {
+func (m *memoryCache) lock(ctx context.Context, _ bool) (func(), error) {
 	select {
 	case m.sem <- struct{}{}:
 		return func() { <-m.sem }, nil
@@ -444,7 +444,7 @@ func (m *memoryStore) lock(ctx context.Context, _ bool) (func(), error) {
 	}
 }
 
-func (m *memoryStore) root(v int64) ([]byte, error) {
+func (m *memoryCache) root(v int64) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if data, ok := m.roots[v]; ok {
@@ -453,21 +453,21 @@ func (m *memoryStore) root(v int64) ([]byte, error) {
 	return nil, errNotCached
 }
 
-func (m *memoryStore) hasRoot(v int64) bool {
+func (m *memoryCache) hasRoot(v int64) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	_, ok := m.roots[v]
 	return ok
 }
 
-func (m *memoryStore) putRoot(v int64, data []byte) error {
+func (m *memoryCache) putRoot(v int64, data []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.roots[v] = data
 	return nil
 }
 
-func (m *memoryStore) dropRootsFrom(v int64) {
+func (m *memoryCache) dropRootsFrom(v int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for n := range m.roots {
@@ -477,7 +477,7 @@ func (m *memoryStore) dropRootsFrom(v int64) {
 	}
 }
 
-func (m *memoryStore) object(name string) ([]byte, error) {
+func (m *memoryCache) object(name string) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if data, ok := m.objects[name]; ok {
@@ -486,7 +486,7 @@ func (m *memoryStore) object(name string) ([]byte, error) {
 	return nil, errNotCached
 }
 
-func (m *memoryStore) putObject(data []byte) (string, error) {
+func (m *memoryCache) putObject(data []byte) (string, error) {
 	name := objectName(data)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -494,20 +494,20 @@ func (m *memoryStore) putObject(data []byte) (string, error) {
 	return name, nil
 }
 
-func (m *memoryStore) record(name string) record {
+func (m *memoryCache) record(name string) record {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.records[name].clone()
 }
 
-func (m *memoryStore) putRecord(name string, r record) error {
+func (m *memoryCache) putRecord(name string, r record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.records[name] = r.clone()
 	return nil
 }
 
-func (m *memoryStore) collect() {
+func (m *memoryCache) collect() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	keep := map[string]bool{}
@@ -523,7 +523,7 @@ func (m *memoryStore) collect() {
 	}
 }
 
-func (m *memoryStore) clear() error {
+func (m *memoryCache) clear() error {
 	m.reset()
 	return nil
 }
