@@ -1,4 +1,4 @@
-# A static tufkeys image. Embed your root of trust first
+# A static image of the thin tufkeys client, for CI images. Embed your root of trust first
 # (scripts/build-with-root.sh, or put root.json and repositories.txt in
 # repo-metadata/), then:
 #
@@ -9,7 +9,8 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /tufkeys ./cmd/tufkeys
+# the thin client: the consumer commands only (scripts/build-client.sh)
+RUN scripts/build-client.sh /tufkeys
 
 FROM scratch
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/

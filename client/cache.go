@@ -164,7 +164,18 @@ func objectName(data []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-var objectPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+// isObjectName reports a sha256 in lower-case hex, the only name an object has.
+func isObjectName(name string) bool {
+	if len(name) != 64 {
+		return false
+	}
+	for i := range len(name) {
+		if c := name[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // errNotCached marks something the cache does not hold.
 var errNotCached = errors.New("not cached")
@@ -180,12 +191,12 @@ func DefaultCacheDir(repository string) (string, error) {
 	return filepath.Join(base, "tufkeys", escapeRepository(repository)), nil
 }
 
-var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+var unsafeChars = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) })
 
 // escapeRepository turns a URL into a directory name that is safe on every
 // file system and unique: readable part plus a hash of the whole URL.
 func escapeRepository(repository string) string {
-	readable := unsafeChars.ReplaceAllString(strings.TrimPrefix(strings.TrimPrefix(repository, "https://"), "http://"), "_")
+	readable := unsafeChars().ReplaceAllString(strings.TrimPrefix(strings.TrimPrefix(repository, "https://"), "http://"), "_")
 	if len(readable) > 64 {
 		readable = readable[:64]
 	}
@@ -323,7 +334,7 @@ func (d *diskCache) dropRootsFrom(v int64) {
 }
 
 func (d *diskCache) object(name string) ([]byte, error) {
-	if !objectPattern.MatchString(name) {
+	if !isObjectName(name) {
 		return nil, errNotCached
 	}
 	data, err := readNoFollow(d.path(objectsDir, name), maxCacheFile)
@@ -377,7 +388,7 @@ func readNoFollow(path string, max int64) ([]byte, error) {
 
 // leftover matches what an interrupted write leaves: safefile's temporary
 // files, and the work directories of earlier tufkeys versions.
-var leftover = regexp.MustCompile(`^\..+\.tmp-[0-9]+$|^\.work-`)
+var leftover = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\..+\.tmp-[0-9]+$|^\.work-`) })
 
 // collect also removes what interrupted writes left behind: it runs under
 // the exclusive lock, so no other process is writing.
@@ -385,7 +396,7 @@ func (d *diskCache) collect() {
 	for _, dir := range []string{d.dir, d.path(rootsDir), d.path(objectsDir)} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
-			if leftover.MatchString(e.Name()) {
+			if leftover().MatchString(e.Name()) {
 				os.RemoveAll(filepath.Join(dir, e.Name()))
 			}
 		}

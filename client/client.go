@@ -7,6 +7,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -207,8 +208,11 @@ func New(opts Options) (*Client, error) {
 	if c.http == nil {
 		c.http = defaultHTTPClient()
 	}
-	if _, _, err := verifiedRoot(nil, opts.TrustedRoot, c.refTime()); err != nil {
-		return nil, err
+	// the root's form only: it is parsed and its signatures verified by
+	// the first update that uses it, and a fresh answer recorded under
+	// these very bytes (its anchor) was verified with them already
+	if err := rootForm(opts.TrustedRoot); err != nil {
+		return nil, fmt.Errorf("the trusted root is not valid TUF root metadata: %w", err)
 	}
 	dir := opts.CacheDir
 	var err error
@@ -230,6 +234,25 @@ func New(opts Options) (*Client, error) {
 		c.cache = newMemoryCache()
 	}
 	return c, nil
+}
+
+// rootForm checks that data looks like TUF root metadata: a JSON object
+// whose signed part is of type root, version 1 or more.
+func rootForm(data []byte) error {
+	var md struct {
+		Signed struct {
+			Type    string `json:"_type"`
+			Version int64  `json:"version"`
+		} `json:"signed"`
+		Signatures []json.RawMessage `json:"signatures"`
+	}
+	if err := json.Unmarshal(data, &md); err != nil {
+		return err
+	}
+	if md.Signed.Type != metadata.ROOT || md.Signed.Version < 1 {
+		return fmt.Errorf("it is not root metadata of version 1 or more (type %q, version %d)", md.Signed.Type, md.Signed.Version)
+	}
+	return nil
 }
 
 // days writes a duration in days when it is a whole number of them.

@@ -34,7 +34,7 @@ import (
 // answer with the file: the network failed, not the data's trust.
 var ErrUnavailable = errors.New("repository unavailable")
 
-var rootProbe = regexp.MustCompile(`/([0-9]+)\.root\.json$`)
+var rootProbe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`/([0-9]+)\.root\.json$`) })
 
 // Bounds for requests started before go-tuf asks, equal to go-tuf's own
 // defaults for each kind of file.
@@ -261,7 +261,7 @@ func (f *fetcher) followUp(u string, r fetchResult) {
 		return
 	}
 	name := path.Base(u)
-	if m := rootProbe.FindStringSubmatch(u); m != nil {
+	if m := rootProbe().FindStringSubmatch(u); m != nil {
 		v, _ := strconv.ParseInt(m[1], 10, 64)
 		f.mu.Lock()
 		f.startLocked(f.url(rootName(v+1)), rootMax, conditional{})
@@ -418,7 +418,7 @@ func unwrapURLError(err error) error {
 }
 
 // binName matches the snapshot entry of a hashed bin: PREFIX-HEX.json.
-var binName = regexp.MustCompile(`^(.+)-([0-9a-f]+)\.json$`)
+var binName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(.+)-([0-9a-f]+)\.json$`) })
 
 // guessBins names the bins that would hold the wanted paths, from the
 // snapshot alone, before targets.json says how it delegates: a group of
@@ -431,7 +431,7 @@ func guessBins(meta map[string]struct{ Version int64 }, wanted []string) []strin
 	}
 	groups := map[string][]string{}
 	for name := range meta {
-		if m := binName.FindStringSubmatch(name); m != nil {
+		if m := binName().FindStringSubmatch(name); m != nil {
 			groups[m[1]] = append(groups[m[1]], m[2])
 		}
 	}

@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/s3-server.sh
 s3_start
+go test -run '^$' -bench 'ThinClientProcess' -benchtime 300x ./cmd/tufkeys
 go test -run '^$' -bench 'Verify' -benchtime 2s ./bundle
 go test -run '^$' -bench 'Refresh' -benchtime 20x ./client
 go test -run '^$' -bench 'FreshKeys' -benchtime 3x ./client

@@ -15,14 +15,7 @@ if [ $# -lt 2 ]; then
 	echo "usage: scripts/build-with-root.sh ROOT.json URL [MIRROR-URL...]" >&2
 	exit 2
 fi
-root=$1
-shift
-if ! grep -q '"_type": *"root"' "$root"; then
-	echo "$root is not TUF root metadata: give the N.root.json your ceremony published" >&2
-	exit 1
-fi
-cp "$root" repo-metadata/root.json
-printf '%s\n' "$@" >repo-metadata/repositories.txt
+. scripts/embed-root.sh
+embed_root "$@"
 CGO_ENABLED=0 go build -trimpath -o tufkeys ./cmd/tufkeys
-echo "sha256 of the embedded root: $(sha256sum repo-metadata/root.json | cut -d' ' -f1)"
 ./tufkeys version

@@ -13,6 +13,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -65,8 +66,8 @@ type Store interface {
 }
 
 var (
-	versionedName = regexp.MustCompile(`^[0-9]+\.[^/]+\.json$`)
-	hashedName    = regexp.MustCompile(`^[0-9a-f]{64}\.[^/]+$`)
+	versionedName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+\.[^/]+\.json$`) })
+	hashedName    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{64}\.[^/]+$`) })
 )
 
 // Immutable reports whether a name, once published, must never change:
@@ -74,7 +75,7 @@ var (
 // else (timestamp.json) is replaced on every publish.
 func Immutable(name string) bool {
 	base := path.Base(name)
-	return versionedName.MatchString(base) || hashedName.MatchString(base)
+	return versionedName().MatchString(base) || hashedName().MatchString(base)
 }
 
 // Cache-Control values for published files.

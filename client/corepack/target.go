@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Target is the package manager version a Corepack command is about to
@@ -28,7 +29,11 @@ func (t Target) ID() string { return t.Package + "@" + t.Version }
 // binaries are the commands Corepack answers to, by manager.
 var binaries = map[string]string{"pnpm": "pnpm", "pnpx": "pnpm", "yarn": "yarn", "yarnpkg": "yarn", "npm": "npm", "npx": "npm"}
 
-var exactVersion = regexp.MustCompile(`^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})(-[0-9A-Za-z.-]{1,64})?$`)
+// exactVersion matches an exact version; compiled when first needed, so
+// that a process that never asks pays nothing at start.
+var exactVersion = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})(-[0-9A-Za-z.-]{1,64})?$`)
+})
 
 // maxManifest bounds a package.json read for its packageManager field.
 const maxManifest = 1 << 20
@@ -71,7 +76,7 @@ func FindTarget(argv []string, dir string) (Target, bool) {
 }
 
 func target(manager, version, from string) (Target, bool) {
-	if !exactVersion.MatchString(version) {
+	if !exactVersion().MatchString(version) {
 		return Target{}, false
 	}
 	pkg := manager
@@ -116,12 +121,12 @@ func packageManager(dir string) (spec, file string) {
 
 // keyidInFailure reads the keyids of the signatures Corepack names when it
 // fails with "Cannot find matching keyid: {signatures, keys}".
-var keyidInFailure = regexp.MustCompile(`Cannot find matching keyid: (\{.*\})`)
+var keyidInFailure = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`Cannot find matching keyid: (\{.*\})`) })
 
 // FailedKeyIDs returns the keyids Corepack's unknown-keyid failure names in
 // its standard error, or nil when it did not fail that way.
 func FailedKeyIDs(stderr []byte) []string {
-	m := keyidInFailure.FindSubmatch(stderr)
+	m := keyidInFailure().FindSubmatch(stderr)
 	if m == nil {
 		return nil
 	}

@@ -16,7 +16,7 @@ import (
 
 // published starts a repository with a key list for registry.example.test
 // and returns its URL and the trusted root's file.
-func published(t *testing.T, list string) (*testrepo.Ceremony, string, string) {
+func published(t testing.TB, list string) (*testrepo.Ceremony, string, string) {
 	t.Helper()
 	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
 	if err != nil {

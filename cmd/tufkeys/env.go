@@ -10,9 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-
-	"github.com/tufkeys/tufkeys/signer/keyfile"
-	"github.com/tufkeys/tufkeys/signer/keyref"
 )
 
 // envVar is one TUFKEYS_* variable: the one place that says what it means
@@ -57,8 +54,8 @@ var envVars = []envVar{
 	{Name: "TUFKEYS_PATH_STYLE", Flag: "path-style", Description: "address the S3 bucket in the path, not the host name"},
 	{Name: "TUFKEYS_TIMESTAMP_MAX_AGE", Flag: "timestamp-max-age", Description: "the cache life servers and CDNs give timestamp.json"},
 	{Name: "TUFKEYS_STATUS_PAGE", Flag: "status-page", Description: "whether publish and timestamp write the status page (false leaves it to other runs)"},
-	{Name: keyfile.EnvPassphrase, Description: "the passphrase of encrypted key files, for unattended use", Sensitive: true},
-	{Name: keyref.EnvPKCS11PIN, Description: "the PIN of a hardware token, for unattended use", Sensitive: true},
+	{Name: "TUFKEYS_PASSPHRASE", Description: "the passphrase of encrypted key files, for unattended use", Sensitive: true},
+	{Name: "TUFKEYS_PKCS11_PIN", Description: "the PIN of a hardware token, for unattended use", Sensitive: true},
 }
 
 // flagOf is the flag the variable fills on cmd, empty when none.

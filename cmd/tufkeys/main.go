@@ -54,7 +54,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 
 func run(args []string, std streams) int {
 	started := false
-	root := newRootCommand(std, func() { started = true })
+	root := newRootCommandFor(std, func() { started = true }, commandFor(args))
 	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())
 	if err == nil {
@@ -121,7 +121,52 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
+// namedCommand makes a top-level command when it is needed.
+type namedCommand struct {
+	name string
+	make func(streams) *cobra.Command
+}
+
+// commands are the top-level commands: the consumers' in every build, the
+// maintainers' in every build but the thin client's.
+func commands() []namedCommand {
+	return append([]namedCommand{
+		{"bundle", newBundleCommand},
+		{"verify", newVerifyCommand},
+		{"keys", newKeysCommand},
+		{"refresh", newRefreshCommand},
+		{"cache", newCacheCommand},
+		{"import", newImportCommand},
+		{"version", newVersionCommand},
+		{"history", newHistoryCommand},
+		{"exec", newExecCommand},
+		{"shims", newShimsCommand},
+	}, maintainerCommands()...)
+}
+
+// commandFor names the one top-level command args run, when the tree needs
+// no other: a process that looks up keys does not build forty commands and
+// their flags. Help, completion, flags before the command and unknown
+// names (which get suggestions) build the whole tree.
+func commandFor(args []string) string {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return ""
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.name
+		}
+	}
+	return ""
+}
+
 func newRootCommand(std streams, markStarted func()) *cobra.Command {
+	return newRootCommandFor(std, markStarted, "")
+}
+
+// newRootCommandFor is the command tree with only the top-level command
+// only, or with all of them when only is empty.
+func newRootCommandFor(std streams, markStarted func(), only string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "tufkeys",
 		Short: "Registry signing keys that rotate without a release, verified with TUF",
@@ -143,26 +188,12 @@ client without a new release, and a forged key reaches none.`,
 	root.SetIn(std.In)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.HiddenDefaultCmd = false
-	root.AddCommand(
-		newBundleCommand(std),
-		newVerifyCommand(std),
-		newKeyCommand(std),
-		newRepoCommand(std),
-		newServeCommand(std),
-		newKeysCommand(std),
-		newRefreshCommand(std),
-		newCacheCommand(std),
-		newDemoCommand(std),
-		newMirrorCommand(std),
-		newExportCommand(std),
-		newImportCommand(std),
-		newWatchCommand(std),
-		newVersionCommand(std),
-		newHistoryCommand(std),
-		newExecCommand(std),
-		newShimsCommand(std),
-		newEnvironmentTopic(),
-	)
+	for _, c := range commands() {
+		if only == "" || c.name == only {
+			root.AddCommand(c.make(std))
+		}
+	}
+	root.AddCommand(newEnvironmentTopic())
 	root.SetVersionTemplate(`{{tufkeysVersion}}`)
 	documentEnv(root)
 	return root

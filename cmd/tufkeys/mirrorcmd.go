@@ -1,3 +1,5 @@
+//go:build !tufkeys_client
+
 package main
 
 import (
@@ -129,36 +131,6 @@ to standard error.`,
 	return cmd
 }
 
-type importOptions struct {
-	streams
-	Client clientFlags
-	File   string
-	Format string
-}
-
-func newImportCommand(std streams) *cobra.Command {
-	opts := importOptions{streams: std}
-	cmd := &cobra.Command{
-		Use:   "import FILE.tar.gz [--accept-expired DURATION]",
-		Short: "Verify an archive and fill the cache from it",
-		Long: `Verify an archive made by tufkeys export against the trusted root, exactly like
-a mirror, and fill the cache with every key list it holds. Metadata that has
-expired in transit is refused unless --accept-expired names how much expiry
-to tolerate (at most 90 days); that weakens the protection against freeze
-attacks by as much, and is said in a warning.`,
-		Example: `  tufkeys import keys-2026-11-26.tar.gz
-  tufkeys import keys-2026-11-26.tar.gz --accept-expired 14d`,
-		Args: exactArgs(1, "one archive FILE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.File = args[0]
-			return runImport(cmd.Context(), opts)
-		},
-	}
-	addFormatFlag(cmd, &opts.Format, "text")
-	addClientFlags(cmd, &opts.Client)
-	return cmd
-}
-
 func runExport(ctx context.Context, opts exportOptions) error {
 	if opts.Archive == "" {
 		return usagef("--out is required: name the .tar.gz file to write, or - for standard output")
@@ -202,35 +174,5 @@ func runExport(ctx context.Context, opts exportOptions) error {
 		return writeJSON(summary, copyReport{Source: from, Destination: out, Root: repo.RootVersion, Targets: repo.TargetsVersion, KeyLists: nonNil(repo.KeyLists), Copied: []string{}, Files: len(repo.Objects)})
 	}
 	fmt.Fprintf(summary, "exported root v%d, targets v%d, %d key %s to %s (%d files)\n", repo.RootVersion, repo.TargetsVersion, len(repo.KeyLists), plural(len(repo.KeyLists), "list", "lists"), out, len(repo.Objects))
-	return nil
-}
-
-// runImport fills the cache of the repository the client reads (the
-// embedded one, --repo or TUFKEYS_REPO), not one named after the archive,
-// so that the next lookup, offline, finds what was imported.
-func runImport(ctx context.Context, opts importOptions) error {
-	cl, err := opts.Client.open(opts.streams)
-	if errors.Is(err, client.ErrNoRepository) {
-		return usagef("import fills the cache of the repository your clients read, and none is named: pass --repo URL (or set TUFKEYS_REPO) as the clients inside do")
-	}
-	if err != nil {
-		return err
-	}
-	repo, err := cl.Import(ctx, opts.File)
-	if err != nil {
-		return err
-	}
-	next := ""
-	if len(repo.KeyLists) > 0 {
-		cmd := append([]string{"tufkeys", "keys", "--registry", strings.TrimSuffix(repo.KeyLists[0], "/keys.json"), "--offline"}, opts.Client.given()...)
-		next = strings.Join(cmd, " ")
-	}
-	if opts.Format == "json" {
-		return writeJSON(opts.Out, copyReport{Source: opts.File, Destination: cl.CacheDir(), Root: repo.RootVersion, Targets: repo.TargetsVersion, KeyLists: nonNil(repo.KeyLists), Copied: []string{}, Files: len(repo.Objects), Next: next})
-	}
-	fmt.Fprintf(opts.Out, "imported root v%d, targets v%d, key lists %s into %s\n", repo.RootVersion, repo.TargetsVersion, strings.Join(repo.KeyLists, ", "), cl.CacheDir())
-	if next != "" {
-		fmt.Fprintf(opts.Out, "next: %s\n", next)
-	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tufkeys/tufkeys/bundle"
@@ -127,7 +128,7 @@ func projectDir(dir string) string {
 	}
 }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+var envRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`) })
 
 // npmrcRegistry reads the registry= line of an .npmrc. With expand, ${VAR}
 // is expanded the way npm does (the user's own file); without, a line that
@@ -153,8 +154,8 @@ func npmrcRegistry(path string, expand bool) (string, bool, error) {
 		if !expand && strings.Contains(value, "${") {
 			return "", false, fmt.Errorf("%s sets registry= with ${...}, which tufkeys expands only from your own npm configuration: set npm_config_registry, or the registry= line of your user .npmrc: %w", path, ErrProjectExpansion)
 		}
-		found = envRef.ReplaceAllStringFunc(value, func(ref string) string {
-			return os.Getenv(envRef.FindStringSubmatch(ref)[1])
+		found = envRef().ReplaceAllStringFunc(value, func(ref string) string {
+			return os.Getenv(envRef().FindStringSubmatch(ref)[1])
 		})
 	}
 	return found, found != "", nil

@@ -1,0 +1,6 @@
+//go:build tufkeys_client
+
+package main
+
+// maintainerCommands: the thin client has none (scripts/build-client.sh).
+func maintainerCommands() []namedCommand { return nil }
