@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// Starts the tufkeys binary of this platform, which npm installed as one
+// of this package's optional dependencies (one package per platform, with
+// os and cpu set). Exit status and signals pass through; when no binary
+// fits, it says so and exits 1: tufkeys never answers without running.
+'use strict';
+const { spawn } = require('child_process');
+const path = require('path');
+
+const packages = require('./platforms.json');
+const key = `${process.platform}-${process.arch}`;
+const pkg = packages[key];
+if (!pkg) {
+  console.error(`tufkeys: no tufkeys binary is packaged for ${key}: build one with go install, or use the container image`);
+  process.exit(1);
+}
+let bin;
+try {
+  bin = require.resolve(`${pkg}/bin/tufkeys`);
+} catch (err) {
+  console.error(`tufkeys: ${pkg}, which holds the tufkeys binary for ${key}, is not installed: install tufkeys again without --omit=optional`);
+  process.exit(1);
+}
+const child = spawn(bin, process.argv.slice(2), { stdio: 'inherit' });
+// an interrupt typed at a terminal reaches the child from the terminal
+const fromTerminal = new Set(process.stdin.isTTY ? ['SIGINT', 'SIGQUIT'] : []);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2']) {
+  process.on(sig, () => { if (!fromTerminal.has(sig)) child.kill(sig); });
+}
+child.on('error', (err) => {
+  console.error(`tufkeys: cannot run ${path.basename(bin)}: ${err.message}`);
+  process.exit(1);
+});
+child.on('exit', (code, signal) => {
+  if (signal) {
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+    return;
+  }
+  process.exit(code === null ? 1 : code);
+});
