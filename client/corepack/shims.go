@@ -63,7 +63,7 @@ func WriteShims(opts ShimOptions) ([]string, error) {
 		corepack = opts.Corepack
 	}
 	var written []string
-	marker := "tufkeys shims live here; lookups of the real commands skip this directory.\n"
+	marker := "tufkeys wrote shims here; lookups of the real commands skip this directory.\n"
 	if err := writeAtomic(filepath.Join(opts.Dir, ShimMarker), []byte(marker), 0o644); err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func WriteShims(opts ShimOptions) ([]string, error) {
 			quoted[i] = shellQuote(a)
 		}
 		script := "#!/bin/sh\n" + shimTag + ": " + name + " through Corepack, with the key lists tufkeys verified.\n" +
-			"# Written by tufkeys shims; remove this directory to undo.\n" +
+			"# Written by tufkeys; remove this directory to undo.\n" +
 			"exec " + strings.Join(quoted, " ") + ` "$@"` + "\n"
 		p := filepath.Join(opts.Dir, name)
 		if err := writeAtomic(p, []byte(script), 0o755); err != nil {

@@ -77,21 +77,32 @@ func run(args []string, std streams) int {
 	return exitFail
 }
 
-// hints say, in the CLI's words, what to do about the library's typed
-// errors: the one place where flags and variables are named for them.
-var hints = []struct {
+// hintRule says, in the CLI's words, what to do about one of the
+// libraries' typed errors.
+type hintRule struct {
 	err  error
 	hint string
-}{
+}
+
+// hints say, in the CLI's words, what to do about the libraries' typed
+// errors: with maintainerHints, the one place where flags, variables and
+// commands are named for them (a test keeps them out of the libraries).
+var hints = []hintRule{
 	{client.ErrNoRoot, "pass --root FILE or set TUFKEYS_ROOT to your repository's root.json"},
 	{client.ErrNoRepository, "pass --repo URL or set TUFKEYS_REPO"},
 	{client.ErrOffline, "drop --offline (or TUFKEYS_OFFLINE) to fetch it"},
 	{client.ErrNoKeyList, "check --registry, or --keys-host for a proxy"},
 	{client.ErrUnsafeCache, "--cache DIR (or TUFKEYS_CACHE) names another"},
 	{bundle.ErrPublishTimeUnknown, "pass --published TIME when you know when it was published, or --accept-unknown-publish-time to accept it unchecked"},
+	{registry.ErrNoRegistry, "pass --registry URL, set npm_config_registry, or add a registry= line to .npmrc"},
+	{registry.ErrBadAnswer, "check --registry and any proxy in between"},
+	{registry.ErrNoKeyEndpoint, "check --registry"},
 }
 
 func hint(err error) string {
+	if h := maintainerHint(err); h != "" {
+		return h
+	}
 	for _, h := range hints {
 		if errors.Is(err, h.err) {
 			return h.hint

@@ -446,6 +446,9 @@ func runRepoStatus(opts repoStatusOptions) error {
 		for _, l := range b.Lines() {
 			fmt.Fprintf(opts.Out, "  %s\n", l)
 		}
+		if len(b.Unrecorded) > 0 {
+			fmt.Fprintf(opts.Out, "  (record a confirmed removal with tufkeys repo stage --registry %s --keys FILE --remove-key %s)\n", b.Host, strings.Join(b.Unrecorded, " --remove-key "))
+		}
 	}
 	problems := st.Problems()
 	for _, p := range problems {

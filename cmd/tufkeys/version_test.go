@@ -96,7 +96,8 @@ func TestStaticBuild(t *testing.T) {
 		}
 	}
 	dockerfile, _ := os.ReadFile(filepath.Join(pkgDir, "..", "..", "Dockerfile"))
-	if !strings.Contains(string(dockerfile), "CGO_ENABLED=0 go build -trimpath") || !strings.Contains(string(dockerfile), "FROM scratch") {
+	script, _ := os.ReadFile(filepath.Join(pkgDir, "..", "..", "scripts", "build-client.sh"))
+	if !strings.Contains(string(dockerfile), "scripts/build-client.sh") || !strings.Contains(string(script), "CGO_ENABLED=0 go build -tags tufkeys_client -trimpath") || !strings.Contains(string(dockerfile), "FROM scratch") {
 		t.Error("the Dockerfile no longer builds what this test checks")
 	}
 }

@@ -86,7 +86,7 @@ func Run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	fmt.Fprintln(out, "tufkeys demo: the January 2025 registry key rotation, replayed on loopback")
+	fmt.Fprintln(out, "The January 2025 registry key rotation, replayed on loopback")
 
 	c, err := testrepo.New(dir, testrepo.Options{})
 	if err != nil {

@@ -26,6 +26,8 @@ import (
 var (
 	// ErrNoRegistry marks a machine with no registry configured.
 	ErrNoRegistry = errors.New("no registry configured")
+	// ErrNoKeyEndpoint marks a registry that serves no key list.
+	ErrNoKeyEndpoint = errors.New("no key endpoint")
 	// ErrNotFound marks a package or version the registry does not have.
 	ErrNotFound = errors.New("package version not found")
 )
@@ -81,7 +83,7 @@ func Resolve(flag, dir string) (string, error) {
 			return strip(v), err
 		}
 	}
-	return "", fmt.Errorf("%w: pass --registry URL, set npm_config_registry, or add a registry= line to .npmrc", ErrNoRegistry)
+	return "", ErrNoRegistry
 }
 
 // strip drops userinfo, query and fragment from a registry URL.
@@ -278,7 +280,7 @@ func (c *Client) Version(ctx context.Context, name, version string) (bundle.Vers
 	published := <-pt
 	if errors.Is(published.err, ErrBadAnswer) {
 		// not a registry's mistake but a hostile answer: say so
-		return bundle.Version{}, "", fmt.Errorf("refusing what %s sent for %s (%w); check --registry and any proxy in between", c.Base.Host, name, published.err)
+		return bundle.Version{}, "", fmt.Errorf("refusing what %s sent for %s: %w", c.Base.Host, name, published.err)
 	}
 	if published.err != nil {
 		return v, fmt.Sprintf("publish time unknown (%v)", published.err), nil
@@ -304,7 +306,7 @@ func (c *Client) publishTime(ctx context.Context, name, version string) (time.Ti
 func (c *Client) KeyList(ctx context.Context) (*bundle.KeyList, error) {
 	resp, cancel, err := c.get(ctx, c.url("-", "npm", "v1", "keys"))
 	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("the registry at %s serves no key list at /-/npm/v1/keys: check --registry", c.Base.Host)
+		return nil, fmt.Errorf("the registry at %s serves no key list at /-/npm/v1/keys: %w", c.Base.Host, ErrNoKeyEndpoint)
 	}
 	if err != nil {
 		return nil, err

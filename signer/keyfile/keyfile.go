@@ -45,6 +45,13 @@ var (
 	ErrWrongPassphrase = errors.New("wrong passphrase")
 	// ErrNotAKey marks a file that holds no key tufkeys can use.
 	ErrNotAKey = errors.New("not a key file")
+	// ErrUnencrypted marks a private key stored unencrypted; it is also
+	// an ErrNotAKey.
+	ErrUnencrypted = fmt.Errorf("an unencrypted private key: %w", ErrNotAKey)
+	// ErrNoKeyFile marks a key file that does not exist.
+	ErrNoKeyFile = errors.New("no such key file")
+	// ErrKeyExists marks a key generation that would replace a file.
+	ErrKeyExists = errors.New("the key file exists")
 )
 
 // Passphrase supplies the passphrase for a key file; confirm asks for it
@@ -68,7 +75,7 @@ func generate(name, keyType string, pass Passphrase, kdf encrypted.KDFParameterS
 	g := Generated{PrivatePath: name + ".key", PublicPath: name + ".pub"}
 	for _, p := range []string{g.PrivatePath, g.PublicPath} {
 		if _, err := os.Lstat(p); err == nil {
-			return g, fmt.Errorf("%s already exists: choose another --out name or move the old file away first", p)
+			return g, fmt.Errorf("%s already exists: %w", p, ErrKeyExists)
 		}
 	}
 	var priv crypto.Signer
@@ -191,7 +198,7 @@ func Open(path string, pass Passphrase) (*Signer, error) {
 	data, err := safefile.Read(path, maxKeyFile)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("key file %s does not exist: check the --key path", path)
+			return nil, fmt.Errorf("key file %s does not exist: %w", path, ErrNoKeyFile)
 		}
 		return nil, fmt.Errorf("read key file %s: %w", path, err)
 	}
@@ -202,7 +209,7 @@ func Open(path string, pass Passphrase) (*Signer, error) {
 	switch block.Type {
 	case pemEncrypted, pemEncryptedCosign:
 	case "PRIVATE KEY", "EC PRIVATE KEY":
-		return nil, fmt.Errorf("%s holds an unencrypted private key: tufkeys only uses keys encrypted at rest; create one with tufkeys key generate: %w", path, ErrNotAKey)
+		return nil, fmt.Errorf("%s holds an unencrypted private key, and tufkeys only uses keys encrypted at rest: %w", path, ErrUnencrypted)
 	case pemPublic:
 		return nil, fmt.Errorf("%s is a public key: pass the private .key file: %w", path, ErrNotAKey)
 	default:

@@ -35,6 +35,12 @@ var (
 	ErrStaleWorkspace = errors.New("workspace is behind the repository")
 	// ErrBusy marks a publish that kept losing to other writers.
 	ErrBusy = errors.New("repository busy")
+	// ErrNotPublishedThere marks a destination that does not serve the
+	// workspace's release, which a timestamp run needs.
+	ErrNotPublishedThere = errors.New("the release is not published there")
+	// ErrOtherRepository marks a destination that serves metadata of
+	// another repository, or no TUF metadata.
+	ErrOtherRepository = errors.New("the destination serves another repository")
 )
 
 // maxTimestamp bounds the timestamp read back from the store.
@@ -148,7 +154,7 @@ func Timestamp(ctx context.Context, ws *workspace.Workspace, online *keyfile.Sig
 			return Report{}, storeError(dst, f.Name, err)
 		}
 		if state != store.Same {
-			return Report{}, fmt.Errorf("%s does not serve this workspace's %s: run tufkeys repo publish first", dst, f.Name)
+			return Report{}, fmt.Errorf("%s does not serve this workspace's %s: %w", dst, f.Name, ErrNotPublishedThere)
 		}
 	}
 	return finish(ctx, ws, rel, online, dst, nil, true, opts)
@@ -161,7 +167,7 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 	}
 	for _, role := range []string{metadata.SNAPSHOT, metadata.TIMESTAMP} {
 		if online != nil && !slices.Contains(root.Signed.Roles[role].KeyIDs, online.KeyID) {
-			return Report{}, fmt.Errorf("%s is not the online key of root v%d, which names %v for %s: pass the right --online-key: %w",
+			return Report{}, fmt.Errorf("%s is not the online key of root v%d, which names %v for %s: %w",
 				online.Name, root.Signed.Version, root.Signed.Roles[role].KeyIDs, role, ErrWrongOnlineKey)
 		}
 	}
@@ -493,7 +499,7 @@ func readRemote(ctx context.Context, dst store.Store, rel *workspace.Release) (r
 	}
 	ts, err := metadata.Timestamp().FromBytes(data)
 	if err != nil {
-		return remoteState{}, fmt.Errorf("%s serves a timestamp.json that is not TUF metadata (%v): check --to", dst, err)
+		return remoteState{}, fmt.Errorf("%s serves a timestamp.json that is not TUF metadata (%v): %w", dst, err, ErrOtherRepository)
 	}
 	for _, root := range rel.Roots {
 		if root.VerifyDelegate(metadata.TIMESTAMP, ts) != nil {
@@ -506,7 +512,7 @@ func readRemote(ctx context.Context, dst store.Store, rel *workspace.Release) (r
 		}
 		return r, err
 	}
-	return remoteState{}, fmt.Errorf("%s serves a timestamp.json that no online key of this repository signed: check that --to names this repository's destination", dst)
+	return remoteState{}, fmt.Errorf("%s serves a timestamp.json that no online key of this repository signed: %w", dst, ErrOtherRepository)
 }
 
 // checkRemoteSnapshot reads the served snapshot and refuses to publish over

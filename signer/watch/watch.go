@@ -15,6 +15,9 @@ import (
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 
+// ErrNoWorkspace marks a request to stage without a workspace to stage in.
+var ErrNoWorkspace = errors.New("staging needs a workspace")
+
 // Options wire the watcher to its two sources and, to stage, a workspace.
 type Options struct {
 	// Host is the registry host whose list is compared.
@@ -50,7 +53,7 @@ func (r Result) Suspicious() []bundle.Key { return r.Diff.Removed }
 func Run(ctx context.Context, opts Options) (Result, error) {
 	res := Result{Host: opts.Host}
 	if opts.Stage && opts.Workspace == nil {
-		return res, errors.New("staging needs a workspace: pass --workspace")
+		return res, ErrNoWorkspace
 	}
 	up, err := opts.Upstream(ctx)
 	if err != nil {

@@ -27,7 +27,7 @@ const DefaultBins = 64
 // checkBins refuses a number of bins TAP 15 cannot express.
 func checkBins(n int) error {
 	if n < 2 || n > 1<<16 || n&(n-1) != 0 {
-		return fmt.Errorf("--bins %d is not a power of two from 2 to 65536", n)
+		return fmt.Errorf("%d bins is not a power of two from 2 to 65536", n)
 	}
 	return nil
 }

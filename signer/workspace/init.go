@@ -32,10 +32,18 @@ type InitOptions struct {
 	Bins int
 }
 
+// Errors of Init.
+var (
+	// ErrAlreadyWorkspace marks a directory that already is a workspace.
+	ErrAlreadyWorkspace = errors.New("already a workspace")
+	// ErrNoOnlineKey marks an Init without the online key's public key.
+	ErrNoOnlineKey = errors.New("no online key: give the public key that will sign snapshot and timestamp")
+)
+
 // Init creates a workspace in dir and stages root v1 and targets v1.
 func Init(dir string, opts InitOptions) (*Workspace, error) {
 	if _, err := os.Stat(filepath.Join(dir, configFile)); err == nil {
-		return nil, fmt.Errorf("%s is already a tufkeys workspace: use repo rotate to change its keys", dir)
+		return nil, fmt.Errorf("%s is already a tufkeys workspace: %w", dir, ErrAlreadyWorkspace)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -52,7 +60,7 @@ func Init(dir string, opts InitOptions) (*Workspace, error) {
 		return nil, err
 	}
 	if opts.OnlineKey.Key == nil {
-		return nil, errors.New("no online key: pass --online-key with the public key that will sign snapshot and timestamp")
+		return nil, ErrNoOnlineKey
 	}
 	onlineID, err := keyfile.KeyID(opts.OnlineKey.Key)
 	if err != nil {

@@ -18,6 +18,11 @@ var (
 	ErrExpired = errors.New("metadata expired")
 	// ErrNothingPublished marks a workspace that has never been published.
 	ErrNothingPublished = errors.New("nothing published yet")
+	// ErrUninitialized marks a workspace that repo init has not set up.
+	ErrUninitialized = errors.New("the workspace is not initialized")
+	// ErrResignTargets marks targets metadata a new root's targets keys
+	// have not signed yet.
+	ErrResignTargets = fmt.Errorf("targets must be signed again under the new root: %w", ErrBelowThreshold)
 )
 
 // Release is the signed metadata a publish puts online: the staged roles
@@ -60,10 +65,10 @@ func (w *Workspace) Release(includeStaged bool) (*Release, error) {
 		st.Staged = Staged{Delegated: map[string]*targetsMD{}, Signatures: map[string]map[string][]byte{}}
 	}
 	if st.RootInEffect() == nil {
-		return nil, errors.New("the workspace has no root: run tufkeys repo init first")
+		return nil, fmt.Errorf("the workspace has no root: %w", ErrUninitialized)
 	}
 	if !includeStaged && st.Published.Targets == nil {
-		return nil, fmt.Errorf("%w: run tufkeys repo publish first", ErrNothingPublished)
+		return nil, ErrNothingPublished
 	}
 	names := w.keyNames()
 	rel := &Release{
@@ -160,7 +165,7 @@ func (r *Release) verify(now time.Time) error {
 		return errors.New("targets v1 is not signed yet: sign it before the first publish")
 	}
 	if err := root.VerifyDelegate(metadata.TARGETS, r.Targets); err != nil {
-		return fmt.Errorf("targets v%d does not meet the targets threshold of root v%d (%v): run tufkeys repo renew --role targets and sign it: %w", r.Targets.Signed.Version, root.Signed.Version, err, ErrBelowThreshold)
+		return fmt.Errorf("targets v%d does not meet the targets threshold of root v%d (%v): %w", r.Targets.Signed.Version, root.Signed.Version, err, ErrResignTargets)
 	}
 	if r.Targets.Signed.IsExpired(now) {
 		return expired("targets", r.Targets.Signed.Version, r.Targets.Signed.Expires, "targets")
@@ -204,9 +209,23 @@ func (r *Release) verifyDelegations(parent *targetsMD, now time.Time, depth int)
 }
 
 func expired(role string, version int64, at time.Time, renew string) error {
-	return fmt.Errorf("%s v%d expired at %s, and clients refuse expired metadata: stage a renewal with tufkeys repo renew --role %s, sign it, then publish: %w",
-		role, version, at.Format(time.RFC3339), renew, ErrExpired)
+	return &ExpiredError{Role: role, Version: version, At: at, Renew: renew}
 }
+
+// ExpiredError is published metadata that expired: clients refuse it until
+// a renewal of Renew (the role to renew) is signed and published.
+type ExpiredError struct {
+	Role    string
+	Version int64
+	At      time.Time
+	Renew   string
+}
+
+func (e *ExpiredError) Error() string {
+	return fmt.Sprintf("%s v%d expired at %s, and clients refuse expired metadata", e.Role, e.Version, e.At.Format(time.RFC3339))
+}
+
+func (e *ExpiredError) Unwrap() error { return ErrExpired }
 
 // Record notes a completed publish in the workspace: the newly signed roles
 // join the published history, the snapshot and timestamp replace the last

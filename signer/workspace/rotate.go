@@ -12,6 +12,15 @@ import (
 // RotateOptions describes a root change. Keys to remove are named by keyid
 // (or a unique prefix of at least 8 characters) or by the name of their
 // .pub file in the workspace.
+// Errors of a rotation.
+var (
+	// ErrNothingToChange marks a rotation that changes nothing.
+	ErrNothingToChange = errors.New("nothing to change: name keys to add or remove, a threshold, or a new online key")
+	// ErrAlsoTargets marks a root key removal that leaves targets short
+	// of its threshold.
+	ErrAlsoTargets = errors.New("targets would fall short of its threshold")
+)
+
 type RotateOptions struct {
 	AddRootKeys       []PublicKey
 	RemoveRootKeys    []string
@@ -81,7 +90,7 @@ func (w *Workspace) Rotate(opts RotateOptions) (RotateResult, error) {
 	} {
 		if err := w.changeRole(root, change.role, change.add, change.remove, change.threshold, names); err != nil {
 			if change.role == metadata.TARGETS && len(res.AlsoTargets) > 0 {
-				return res, fmt.Errorf("removing %s from root removes it from targets too, and then: %w; give --targets-threshold (or add a targets key) in the same rotate", strings.Join(res.AlsoTargets, ", "), err)
+				return res, fmt.Errorf("removing %s from root removes it from targets too, and then: %w: %w", strings.Join(res.AlsoTargets, ", "), err, ErrAlsoTargets)
 			}
 			return res, err
 		}
@@ -105,7 +114,7 @@ func (w *Workspace) Rotate(opts RotateOptions) (RotateResult, error) {
 		}
 	}
 	if sameSigned(root, before) {
-		return res, errors.New("nothing to change: name keys to add or remove, a threshold, or --online-key (use repo renew to extend the root's expiry)")
+		return res, ErrNothingToChange
 	}
 	root.Signed.Expires = w.expiry(metadata.ROOT)
 	res.RootVersion = root.Signed.Version

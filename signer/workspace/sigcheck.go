@@ -49,7 +49,7 @@ func (s *State) requirements(role string) ([]requirement, error) {
 	case metadata.TARGETS:
 		root := s.RootInEffect()
 		if root == nil {
-			return nil, fmt.Errorf("no root is staged or published: run tufkeys repo init")
+			return nil, fmt.Errorf("no root is staged or published: %w", ErrUninitialized)
 		}
 		req, err := rootRequirement(root, metadata.TARGETS, "")
 		return []requirement{req}, err

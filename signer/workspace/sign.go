@@ -51,7 +51,7 @@ func (w *Workspace) Sign(s *keyfile.Signer) (SignResult, error) {
 	res.Signer = KeyRef{ID: s.KeyID, Name: names[s.KeyID]}
 	roles := st.Staged.Roles()
 	if len(roles) == 0 {
-		return res, fmt.Errorf("%w: stage a change first (repo stage, rotate, delegate or renew)", ErrNothingStaged)
+		return res, ErrNothingStaged
 	}
 	var mine []string
 	var wanted []string
@@ -88,8 +88,7 @@ func (w *Workspace) Sign(s *keyfile.Signer) (SignResult, error) {
 				if len(c.Unrecorded) > 0 {
 					// the stage-time guard, again where it counts: a
 					// staged file edited by hand never went through it
-					return res, fmt.Errorf("refusing to sign %s v%d: its key list for %s drops %s, which the published list has, and no repo stage --remove-key asked for that; if the registry really retired the key, stage the list again with --remove-key %s: %w",
-						role, v, c.Host, strings.Join(c.Unrecorded, ", "), strings.Join(c.Unrecorded, " --remove-key "), ErrKeyDropped)
+					return res, &DroppedKeyError{Host: c.Host, Role: role, Version: v, KeyIDs: c.Unrecorded, Signing: true}
 				}
 			}
 			res.Changes = append(res.Changes, changes...)

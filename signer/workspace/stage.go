@@ -21,6 +21,35 @@ import (
 // the maintainer saying so.
 var ErrKeyDropped = errors.New("key list drops a published key")
 
+// DroppedKeyError is a key list that drops published keys with no
+// removal recorded for them. Registries have omitted live keys by mistake,
+// so a drop is staged only when recorded, and a staged file edited by hand
+// that drops one is refused at signing.
+type DroppedKeyError struct {
+	Host    string
+	Role    string
+	Version int64
+	KeyIDs  []string
+	// Signing is set when the drop was found at signing time.
+	Signing bool
+}
+
+func (e *DroppedKeyError) Error() string {
+	if e.Signing {
+		return fmt.Sprintf("refusing to sign %s v%d: its key list for %s drops %s, which the published list has, and no removal of it was recorded", e.Role, e.Version, e.Host, strings.Join(e.KeyIDs, ", "))
+	}
+	return fmt.Sprintf("the new list for %s drops %s, which the published list has; registries have omitted live keys by mistake, so check with the registry before you record the removal", e.Host, strings.Join(e.KeyIDs, ", "))
+}
+
+func (e *DroppedKeyError) Unwrap() error { return ErrKeyDropped }
+
+// ErrBadRemoval marks a recorded removal of a key the new list keeps, or
+// that the published list lacks.
+var ErrBadRemoval = errors.New("a removal names a key the list does not drop")
+
+// ErrOnlineRole marks a role the online key signs at every publish.
+var ErrOnlineRole = errors.New("signed by the online key")
+
 // StageResult tells what staging a key list did.
 type StageResult struct {
 	Host    string
@@ -60,7 +89,7 @@ func (w *Workspace) StageMany(items []StageItem) ([]StageResult, error) {
 		return nil, err
 	}
 	if st.RootInEffect() == nil {
-		return nil, errors.New("the workspace has no root: run tufkeys repo init first")
+		return nil, fmt.Errorf("the workspace has no root: %w", ErrUninitialized)
 	}
 	type pending struct {
 		name string
@@ -159,15 +188,10 @@ func checkRemovals(d bundle.Diff, removeKeys []string, host string) error {
 		delete(allowed, k.KeyID)
 	}
 	if len(dropped) > 0 {
-		flags := make([]string, len(dropped))
-		for i, id := range dropped {
-			flags[i] = "--remove-key " + id
-		}
-		return fmt.Errorf("the new list for %s drops %s, which the published list has; registries have omitted live keys by mistake, so check with the registry, and if the key really was retired, stage again with %s: %w",
-			host, strings.Join(dropped, ", "), strings.Join(flags, " "), ErrKeyDropped)
+		return &DroppedKeyError{Host: host, KeyIDs: dropped}
 	}
 	for id := range allowed {
-		return fmt.Errorf("--remove-key %s names a key that the new list does not drop: the published list lacks it or the new list still has it", id)
+		return fmt.Errorf("the removal of %s names a key that the new list does not drop: the published list lacks it or the new list still has it: %w", id, ErrBadRemoval)
 	}
 	return nil
 }
@@ -338,7 +362,7 @@ func (s *State) editable(role string, w *Workspace) (*targetsMD, error) {
 			return s.Staged.Targets, nil
 		}
 		if s.Published.Targets == nil {
-			return nil, errors.New("the workspace has no targets metadata: run tufkeys repo init first")
+			return nil, fmt.Errorf("the workspace has no targets metadata: %w", ErrUninitialized)
 		}
 		return nextVersion(s.Published.Targets)
 	}
@@ -516,7 +540,7 @@ func (w *Workspace) Renew(role string) (RenewResult, error) {
 		res.Version = md.Signed.Version
 		return res, w.writeStaged(role, md)
 	case metadata.SNAPSHOT, metadata.TIMESTAMP:
-		return res, fmt.Errorf("%s is signed by the online key at every publish: run tufkeys repo timestamp instead", role)
+		return res, fmt.Errorf("%s is signed by the online key at every publish: %w", role, ErrOnlineRole)
 	}
 	b := st.bins()
 	isBin := b != nil && b.IsDelegatedRole(role)
@@ -556,7 +580,7 @@ func (s *State) editableRoot() (*rootMD, error) {
 	}
 	pub := s.Published.Root()
 	if pub == nil {
-		return nil, errors.New("the workspace has no root: run tufkeys repo init first")
+		return nil, fmt.Errorf("the workspace has no root: %w", ErrUninitialized)
 	}
 	c, err := clone(pub)
 	if err != nil {

@@ -42,9 +42,9 @@ func (b BundleChange) Lines() []string {
 	for i, k := range b.Diff.Removed {
 		line := &out[len(b.Diff.Added)+i]
 		if slices.Contains(b.Unrecorded, k.KeyID) {
-			*line += ", NOT asked for with repo stage --remove-key"
+			*line += ", its removal NOT recorded"
 		} else {
-			*line += ", removal asked for with repo stage --remove-key"
+			*line += ", its removal recorded"
 		}
 	}
 	return out
@@ -64,7 +64,7 @@ func (s Status) Problems() []string {
 	var out []string
 	for _, b := range s.Bundles {
 		if len(b.Unrecorded) > 0 {
-			out = append(out, fmt.Sprintf("the staged key list of %s in %s drops %v, which no repo stage --remove-key asked for: repo sign refuses it; stage the list again", b.Host, b.Role, b.Unrecorded))
+			out = append(out, fmt.Sprintf("the staged key list of %s in %s drops %v with no removal recorded: signing refuses it; stage the list again, recording the removal", b.Host, b.Role, b.Unrecorded))
 		}
 	}
 	for _, c := range s.Staged {

@@ -50,6 +50,10 @@ const (
 // ErrNotWorkspace marks a directory that holds no initialized workspace.
 var ErrNotWorkspace = errors.New("not a tufkeys workspace")
 
+// ErrWorkspaceFormat marks a workspace written in a format this build does
+// not read (a newer tufkeys wrote it); it is also an ErrNotWorkspace.
+var ErrWorkspaceFormat = fmt.Errorf("a workspace format this build does not read: %w", ErrNotWorkspace)
+
 // Periods holds one duration per top-level role.
 type Periods struct {
 	Root      Period `json:"root"`
@@ -109,8 +113,17 @@ func (w *Workspace) CheckOrigin(dest string) error {
 	if w.Config.Origin == "" || w.Config.Origin == dest {
 		return nil
 	}
-	return fmt.Errorf("this workspace publishes to %s, its origin; a second destination would drift from it (each re-signs its own timestamps): copy the origin there with tufkeys mirror --from ORIGIN-URL --to %s, or pass --move-origin to make %s the origin from now on: %w", w.Config.Origin, dest, dest, ErrNotOrigin)
+	return &OriginError{Origin: w.Config.Origin, Dest: dest}
 }
+
+// OriginError is a publish to Dest by a workspace whose origin is Origin.
+type OriginError struct{ Origin, Dest string }
+
+func (e *OriginError) Error() string {
+	return fmt.Sprintf("this workspace publishes to %s, its origin; a second destination would drift from it (each re-signs its own timestamps)", e.Origin)
+}
+
+func (e *OriginError) Unwrap() error { return ErrNotOrigin }
 
 // SetOrigin records dest as the workspace's origin.
 func (w *Workspace) SetOrigin(dest string) error {
@@ -182,7 +195,7 @@ func Find(dir string) (string, error) {
 		}
 		parent := filepath.Dir(d)
 		if parent == d {
-			return "", fmt.Errorf("neither %s nor any parent holds %s: run tufkeys repo init first, or pass --workspace: %w", abs, configFile, ErrNotWorkspace)
+			return "", fmt.Errorf("neither %s nor any parent holds %s: %w", abs, configFile, ErrNotWorkspace)
 		}
 		d = parent
 	}
@@ -192,7 +205,7 @@ func Find(dir string) (string, error) {
 func Open(dir string) (*Workspace, error) {
 	data, err := safefile.Read(filepath.Join(dir, configFile), 1<<16)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s holds no %s: run tufkeys repo init there first, or pass --workspace: %w", dir, configFile, ErrNotWorkspace)
+		return nil, fmt.Errorf("%s holds no %s: %w", dir, configFile, ErrNotWorkspace)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read workspace settings: %w", err)
@@ -202,7 +215,7 @@ func Open(dir string) (*Workspace, error) {
 		return nil, fmt.Errorf("%s is damaged (%v): restore it from git: %w", filepath.Join(dir, configFile), err, ErrNotWorkspace)
 	}
 	if cfg.Format != configFormat {
-		return nil, fmt.Errorf("%s has format %d; this tufkeys reads format %d: %w", filepath.Join(dir, configFile), cfg.Format, configFormat, ErrNotWorkspace)
+		return nil, fmt.Errorf("%s has format %d; this tufkeys reads format %d: %w", filepath.Join(dir, configFile), cfg.Format, configFormat, ErrWorkspaceFormat)
 	}
 	return &Workspace{Dir: dir, Config: cfg, Now: time.Now}, nil
 }

@@ -125,7 +125,7 @@ func TestInitRefusals(t *testing.T) {
 
 func TestOpenNonWorkspace(t *testing.T) {
 	_, err := workspace.Open(t.TempDir())
-	if !errors.Is(err, workspace.ErrNotWorkspace) || !strings.Contains(err.Error(), "run tufkeys repo init") {
+	if !errors.Is(err, workspace.ErrNotWorkspace) {
 		t.Errorf("err = %v", err)
 	}
 }
