@@ -51,11 +51,13 @@ const (
 const SignaturesUsage = "npm:signatures"
 
 const (
-	attestationsUsage   = "npm:attestations"
-	sigstoreKeyDetails  = "PKIX_ECDSA_P256_SHA_256"
-	KeyTypeECDSAP256    = "ecdsa-sha2-nistp256"
-	SchemeECDSAP256SHA2 = "ecdsa-sha2-nistp256"
+	attestationsUsage  = "npm:attestations"
+	sigstoreKeyDetails = "PKIX_ECDSA_P256_SHA_256"
 )
+
+// ECDSAP256 names ECDSA P-256 with SHA-256, the only key registries sign
+// with: a key's keytype and its scheme alike.
+const ECDSAP256 = "ecdsa-sha2-nistp256"
 
 // Key is one registry signing key. Expires and ValidFrom keep the text as
 // written, so that converting a list and back yields the same bytes.
@@ -285,8 +287,8 @@ func fromSigstoreKeys(in []sigstoreKey) (KeyList, []string, error) {
 		}
 		l.Keys = append(l.Keys, Key{
 			KeyID:     k.KeyID,
-			KeyType:   KeyTypeECDSAP256,
-			Scheme:    SchemeECDSAP256SHA2,
+			KeyType:   ECDSAP256,
+			Scheme:    ECDSAP256,
 			Key:       k.PublicKey.RawBytes,
 			Expires:   k.PublicKey.ValidFor.End,
 			ValidFrom: k.PublicKey.ValidFor.Start,

@@ -44,11 +44,11 @@ func validateKey(i int, k *Key) error {
 	fail := func(field, problem string) error {
 		return &FieldError{Index: i, KeyID: k.KeyID, Field: field, Problem: problem}
 	}
-	if k.KeyType != KeyTypeECDSAP256 {
-		return fail("keytype", fmt.Sprintf("is %q: only %s is supported", shorten(k.KeyType, 40), KeyTypeECDSAP256))
+	if k.KeyType != ECDSAP256 {
+		return fail("keytype", fmt.Sprintf("is %q: only %s is supported", shorten(k.KeyType, 40), ECDSAP256))
 	}
-	if k.Scheme != SchemeECDSAP256SHA2 {
-		return fail("scheme", fmt.Sprintf("is %q: only %s is supported", shorten(k.Scheme, 40), SchemeECDSAP256SHA2))
+	if k.Scheme != ECDSAP256 {
+		return fail("scheme", fmt.Sprintf("is %q: only %s is supported", shorten(k.Scheme, 40), ECDSAP256))
 	}
 	pub, err := ParsePublicKey(k.Key)
 	if err != nil {
@@ -105,7 +105,7 @@ func Fingerprint(pub *ecdsa.PublicKey) string {
 		return ""
 	}
 	var wire []byte
-	for _, field := range [][]byte{[]byte(KeyTypeECDSAP256), []byte("nistp256"), point.Bytes()} {
+	for _, field := range [][]byte{[]byte(ECDSAP256), []byte("nistp256"), point.Bytes()} {
 		wire = binary.BigEndian.AppendUint32(wire, uint32(len(field)))
 		wire = append(wire, field...)
 	}

@@ -152,7 +152,7 @@ func newTestKey(t testing.TB, expires string) testKey {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := Key{KeyID: Fingerprint(&priv.PublicKey), KeyType: KeyTypeECDSAP256, Scheme: SchemeECDSAP256SHA2, Key: base64.StdEncoding.EncodeToString(der)}
+	k := Key{KeyID: Fingerprint(&priv.PublicKey), KeyType: ECDSAP256, Scheme: ECDSAP256, Key: base64.StdEncoding.EncodeToString(der)}
 	if expires != "" {
 		k.Expires = &expires
 	}

@@ -37,7 +37,7 @@ func TestUnknownKeyIDRefreshBackOff(t *testing.T) {
 	forged.Signatures[0].KeyID = "SHA256:" + strings.Repeat("A", 43)
 	w.srv.takeLog()
 	for i := range 5 {
-		v, err := cl.VerifyVersion(ctx, host, forged)
+		v, err := cl.VerifyVersion(ctx, forged, host)
 		if !errors.Is(err, bundle.ErrUnknownKeyID) {
 			t.Fatalf("call %d: %v", i, err)
 		}
@@ -50,14 +50,14 @@ func TestUnknownKeyIDRefreshBackOff(t *testing.T) {
 	}
 	// another process on the same cache
 	other, _ := w.client(dir)
-	if _, err := other.VerifyVersion(ctx, host, forged); !errors.Is(err, bundle.ErrUnknownKeyID) {
+	if _, err := other.VerifyVersion(ctx, forged, host); !errors.Is(err, bundle.ErrUnknownKeyID) {
 		t.Fatal(err)
 	}
 	if n := timestampRequests(w.srv.takeLog()); n != 0 {
 		t.Errorf("another process refreshed %d times within the interval", n)
 	}
 	w.advance(client.DefaultRefreshInterval)
-	if _, err := other.VerifyVersion(ctx, host, forged); !errors.Is(err, bundle.ErrUnknownKeyID) {
+	if _, err := other.VerifyVersion(ctx, forged, host); !errors.Is(err, bundle.ErrUnknownKeyID) {
 		t.Fatal(err)
 	}
 	if n := timestampRequests(w.srv.takeLog()); n != 1 {
@@ -70,7 +70,7 @@ func TestUnknownKeyIDRefreshBackOff(t *testing.T) {
 	}
 	w.srv.takeLog()
 	for range 3 {
-		eager.VerifyVersion(ctx, host, forged)
+		eager.VerifyVersion(ctx, forged, host)
 	}
 	if n := timestampRequests(w.srv.takeLog()); n != 3 {
 		t.Errorf("interval 0: %d refreshes for 3 unknown keyids, want 3", n)

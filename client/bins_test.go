@@ -115,7 +115,7 @@ func TestBinFetchedWithTargets(t *testing.T) {
 func TestMirrorOfHashedBins(t *testing.T) {
 	w := binnedWorld(t, 30)
 	cl, _ := w.client(t.TempDir())
-	repo, err := cl.Collect(ctx, w.srv.URL)
+	repo, err := cl.TUF().Collect(ctx, w.srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

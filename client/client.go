@@ -349,10 +349,19 @@ func (c *Client) markForced() {
 	}
 }
 
+// TUF is the TUF layer beneath the key lists, for tools that need more of
+// the repository than its key lists: any target file, an update of the
+// metadata alone, the metadata the client trusts, a whole verified
+// repository (which mirrors copy).
+type TUF struct{ c *Client }
+
+// TUF returns the client's TUF layer: the same cache, options and trust.
+func (c *Client) TUF() TUF { return TUF{c} }
+
 // Target returns a target file of the repository, verified against its
 // signed length and hashes.
-func (c *Client) Target(ctx context.Context, targetPath string) ([]byte, error) {
-	got, err := c.Targets(ctx, []string{targetPath})
+func (t TUF) Target(ctx context.Context, targetPath string) ([]byte, error) {
+	got, err := t.Targets(ctx, []string{targetPath})
 	if err != nil {
 		return nil, err
 	}
@@ -361,7 +370,8 @@ func (c *Client) Target(ctx context.Context, targetPath string) ([]byte, error) 
 
 // Targets returns target files in order, from one update: it stops at the
 // first that fails and returns, with the error, those before it.
-func (c *Client) Targets(ctx context.Context, paths []string) ([][]byte, error) {
+func (t TUF) Targets(ctx context.Context, paths []string) ([][]byte, error) {
+	c := t.c
 	out, err := c.obtain(ctx, want{names: paths, stopAtMissing: true})
 	var got [][]byte
 	for _, p := range paths {
@@ -400,17 +410,13 @@ type Verdict struct {
 	RefreshedRecently bool
 }
 
-// VerifyVersion verifies a version's registry signatures with the key list
-// of a registry. On an unknown keyid it refreshes once, whatever the
-// cache's age, and tries again: that is how a rotation reaches clients.
-func (c *Client) VerifyVersion(ctx context.Context, registry string, v bundle.Version) (Verdict, error) {
-	return c.VerifyVersionWith(ctx, []string{registry}, v)
-}
-
-// VerifyVersionWith is VerifyVersion with the key lists of several
-// registries merged (bundle.Merge): for a registry proxy that re-signs
-// what it serves, the origin's keys and the proxy's, each verified.
-func (c *Client) VerifyVersionWith(ctx context.Context, registries []string, v bundle.Version) (Verdict, error) {
+// VerifyVersion verifies a version's registry signatures with the key
+// lists of the registries (URLs or hosts), merged (bundle.Merge) when
+// there are several: for a registry proxy that re-signs what it serves,
+// the origin's keys and the proxy's, each verified. On an unknown keyid it
+// refreshes once, whatever the cache's age (within the refresh interval),
+// and tries again: that is how a rotation reaches clients.
+func (c *Client) VerifyVersion(ctx context.Context, v bundle.Version, registries ...string) (Verdict, error) {
 	if len(registries) == 0 {
 		return Verdict{}, fmt.Errorf("no registry to verify %s with: %w", v.ID(), ErrNoKeyList)
 	}
@@ -524,7 +530,8 @@ func (c *Client) Refresh(ctx context.Context) (RefreshResult, error) {
 
 // RefreshMetadata runs the TUF update of the repository's metadata now,
 // whatever the cache's age, and fetches no target file.
-func (c *Client) RefreshMetadata(ctx context.Context) (string, error) {
+func (t TUF) RefreshMetadata(ctx context.Context) (string, error) {
+	c := t.c
 	if c.opts.Offline {
 		return "", fmt.Errorf("cannot refresh while offline: %w", ErrOffline)
 	}
@@ -536,7 +543,11 @@ func (c *Client) RefreshMetadata(ctx context.Context) (string, error) {
 // name: the newest verified root, and the newest verified timestamp,
 // snapshot, targets and delegated roles, as the TUF specification's
 // client workflow keeps them, byte for byte.
-func (c *Client) TrustedMetadata(ctx context.Context) (map[string][]byte, error) {
+func (t TUF) TrustedMetadata(ctx context.Context) (map[string][]byte, error) {
+	return t.c.trustedMetadata(ctx)
+}
+
+func (c *Client) trustedMetadata(ctx context.Context) (map[string][]byte, error) {
 	unlock, err := c.cache.lock(ctx, false)
 	if err != nil {
 		return nil, err

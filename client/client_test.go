@@ -95,10 +95,10 @@ func TestForbiddenRootProbeMeansNoNewRoot(t *testing.T) {
 func TestUnknownKeyIDRefreshesOnce(t *testing.T) {
 	w := newWorld(t, "corepack-0.30.json")
 	cl, logs := w.client(t.TempDir())
-	if _, err := cl.VerifyVersion(ctx, host, version(t, "tiny-tarball@1.0.0")); err != nil {
+	if _, err := cl.VerifyVersion(ctx, version(t, "tiny-tarball@1.0.0"), host); err != nil {
 		t.Fatal(err)
 	}
-	_, err := cl.VerifyVersion(ctx, host, version(t, "pnpm@10.1.0"))
+	_, err := cl.VerifyVersion(ctx, version(t, "pnpm@10.1.0"), host)
 	if !errors.Is(err, bundle.ErrUnknownKeyID) {
 		t.Fatalf("before the rotation: %v, want ErrUnknownKeyID", err)
 	}
@@ -106,7 +106,7 @@ func TestUnknownKeyIDRefreshesOnce(t *testing.T) {
 	// the rotation comes later than the refresh interval after that refresh
 	w.advance(client.DefaultRefreshInterval)
 	w.srv.takeLog()
-	v, err := cl.VerifyVersion(ctx, host, version(t, "pnpm@10.1.0"))
+	v, err := cl.VerifyVersion(ctx, version(t, "pnpm@10.1.0"), host)
 	if err != nil {
 		t.Fatalf("after the rotation: %v", err)
 	}
@@ -123,7 +123,7 @@ func TestUnknownKeyIDRefreshesOnce(t *testing.T) {
 	forged := version(t, "pnpm@10.1.0")
 	forged.Signatures[0].KeyID = "SHA256:" + strings.Repeat("A", 43)
 	w.srv.takeLog()
-	if _, err := cl.VerifyVersion(ctx, host, forged); !errors.Is(err, bundle.ErrUnknownKeyID) {
+	if _, err := cl.VerifyVersion(ctx, forged, host); !errors.Is(err, bundle.ErrUnknownKeyID) {
 		t.Errorf("unknown key after refresh: %v", err)
 	}
 	if n := len(w.srv.takeLog()); n > 3 {
@@ -241,7 +241,7 @@ func TestUnusableCacheDirectoryFallsBackToMemory(t *testing.T) {
 	if cl.CacheDir() != "" {
 		t.Fatalf("cache dir %q", cl.CacheDir())
 	}
-	if _, err := cl.VerifyVersion(ctx, host, version(t, "pnpm@10.1.0")); err != nil {
+	if _, err := cl.VerifyVersion(ctx, version(t, "pnpm@10.1.0"), host); err != nil {
 		t.Fatal(err)
 	}
 	w.srv.takeLog()

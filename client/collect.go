@@ -40,7 +40,11 @@ type Repository struct {
 // timestamp, snapshot, targets and delegated metadata; every key list they
 // name) and verifies it with TUF against the trusted root, as a client
 // would. Nothing unverified is returned.
-func (c *Client) Collect(ctx context.Context, repo string) (*Repository, error) {
+func (t TUF) Collect(ctx context.Context, repo string) (*Repository, error) {
+	return t.c.collect(ctx, repo)
+}
+
+func (c *Client) collect(ctx context.Context, repo string) (*Repository, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	f := newFetcher(ctx, c, repo)
@@ -150,7 +154,7 @@ var ErrRollback = fmt.Errorf("older than what this client trusts: %w", ErrUntrus
 // client's trusted state is newer than: a mirror or an archive made from
 // it would hand clients metadata they must refuse.
 func (c *Client) notOlderThanTrusted(ctx context.Context, repo string, collected map[string]int64) error {
-	trusted, err := c.TrustedMetadata(ctx)
+	trusted, err := c.trustedMetadata(ctx)
 	if err != nil {
 		return err
 	}
@@ -448,7 +452,7 @@ func lengthOr(length, max int64) int64 {
 // key list it holds, so that clients in an air-gapped network answer from
 // the cache (with --offline, or with the archive as their repository).
 func (c *Client) Import(ctx context.Context, archivePath string) (*Repository, error) {
-	r, err := c.Collect(ctx, archivePath)
+	r, err := c.collect(ctx, archivePath)
 	if err != nil {
 		return nil, err
 	}

@@ -117,7 +117,7 @@ func TestHistoryDoesNotTrustEarlierRoots(t *testing.T) {
 	if verified == 0 {
 		t.Errorf("the versions signed under root v2 are not shown as verified: %+v", h)
 	}
-	r, err := cl.Collect(ctx, w.srv.URL)
+	r, err := cl.TUF().Collect(ctx, w.srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

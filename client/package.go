@@ -54,7 +54,7 @@ func (c *Client) VerifyPackage(ctx context.Context, registryURL, name, version s
 	if len(hosts) == 0 {
 		hosts = []string{registryURL}
 	}
-	v, err := c.VerifyVersionWith(ctx, hosts, ver)
+	v, err := c.VerifyVersion(ctx, ver, hosts...)
 	if errors.Is(err, bundle.ErrPublishTimeUnknown) && note != "" {
 		err = fmt.Errorf("%w (%s)", err, note)
 	}

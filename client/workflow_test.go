@@ -73,7 +73,7 @@ func must(t *testing.T, err error) {
 // 0 when it trusts none.
 func trustedVersion(t *testing.T, cl *client.Client, role string) int64 {
 	t.Helper()
-	roles, err := cl.TrustedMetadata(ctx)
+	roles, err := cl.TUF().TrustedMetadata(ctx)
 	must(t, err)
 	data, ok := roles[role]
 	if !ok {
@@ -128,14 +128,14 @@ func TestVerifiedRootSurvivesALaterFailure(t *testing.T) {
 	p := newPlain(t)
 	dir := t.TempDir()
 	cl := p.client(t, dir)
-	if _, err := cl.RefreshMetadata(ctx); err != nil {
+	if _, err := cl.TUF().RefreshMetadata(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// root v2 replaces the timestamp key; the old one is compromised
 	must(t, p.repo.RotateKeys(metadata.TIMESTAMP))
 	must(t, p.repo.Publish(metadata.TARGETS))
 	failOnce(p.srv, ".snapshot.json", http.StatusInternalServerError)
-	if _, err := cl.RefreshMetadata(ctx); !errors.Is(err, client.ErrUnavailable) {
+	if _, err := cl.TUF().RefreshMetadata(ctx); !errors.Is(err, client.ErrUnavailable) {
 		t.Fatalf("snapshot answered 500: %v", err)
 	}
 	if v := trustedVersion(t, cl, metadata.ROOT); v != 2 {
@@ -151,7 +151,7 @@ func TestVerifiedRootSurvivesALaterFailure(t *testing.T) {
 	})
 	p.srv.takeLog()
 	again := p.client(t, dir)
-	if _, err := again.RefreshMetadata(ctx); err != nil {
+	if _, err := again.TUF().RefreshMetadata(ctx); err != nil {
 		t.Fatalf("refresh on root v2: %v", err)
 	}
 	got := paths(p.srv.takeLog())
@@ -186,7 +186,7 @@ func TestVerifiedVersionsSurviveALaterFailure(t *testing.T) {
 	}
 	// the repository, or a man in the middle, now serves timestamp v1 again
 	w.srv.setIntercept(serveBytes("/timestamp.json", oldTimestamp))
-	_, err = cl.RefreshMetadata(ctx)
+	_, err = cl.TUF().RefreshMetadata(ctx)
 	if !errors.Is(err, client.ErrUntrusted) {
 		t.Fatalf("timestamp v1 after v2 verified: %v", err)
 	}
@@ -292,7 +292,7 @@ func TestRefreshAfterTheClockSteppedBack(t *testing.T) {
 			_, err := cl.Keys(ctx, host)
 			must(t, err)
 		} else {
-			_, err := cl.RefreshMetadata(ctx)
+			_, err := cl.TUF().RefreshMetadata(ctx)
 			must(t, err)
 		}
 		w.advance(-3 * time.Hour)
@@ -322,7 +322,7 @@ func TestDelegatedRoleIsVerifiedAgainstItsCurrentDelegator(t *testing.T) {
 	must(t, r.Publish("release", "parent-a", "parent-b", metadata.TARGETS))
 
 	cl := p.client(t, t.TempDir())
-	got, err := cl.Targets(ctx, []string{"team-a/file", "team-b/file"})
+	got, err := cl.TUF().Targets(ctx, []string{"team-a/file", "team-b/file"})
 	if !errors.Is(err, client.ErrUntrusted) {
 		t.Fatalf("team-b/file through parent-b: %v", err)
 	}
@@ -331,10 +331,10 @@ func TestDelegatedRoleIsVerifiedAgainstItsCurrentDelegator(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 	// a later lookup on the same cache, through the other delegator
-	if _, err := cl.Target(ctx, "team-b/file"); !errors.Is(err, client.ErrUntrusted) {
+	if _, err := cl.TUF().Target(ctx, "team-b/file"); !errors.Is(err, client.ErrUntrusted) {
 		t.Errorf("team-b/file on its own: %v", err)
 	}
-	if data, err := cl.Target(ctx, "team-a/file"); err != nil || string(data) != "trusted A" {
+	if data, err := cl.TUF().Target(ctx, "team-a/file"); err != nil || string(data) != "trusted A" {
 		t.Errorf("team-a/file: %q, %v", data, err)
 	}
 }
@@ -472,17 +472,17 @@ func TestTargetsFromTheirOwnBaseURL(t *testing.T) {
 	must(t, p.repo.Publish(metadata.TARGETS))
 	targets := newRepoServer(t, filepath.Join(p.repo.Dir, "targets"))
 	cl := p.client(t, t.TempDir(), func(o *client.Options) { o.TargetBaseURL = targets.URL })
-	data, err := cl.Target(ctx, "dir/file.txt")
+	data, err := cl.TUF().Target(ctx, "dir/file.txt")
 	if err != nil || string(data) != "hello" {
 		t.Fatalf("target: %q, %v", data, err)
 	}
 	if got := paths(targets.takeLog()); len(got) != 1 || !strings.HasPrefix(got[0], "/dir/") {
 		t.Errorf("targets server saw %v", got)
 	}
-	if _, err := cl.Target(ctx, "dir/missing.txt"); !errors.Is(err, client.ErrNoTarget) {
+	if _, err := cl.TUF().Target(ctx, "dir/missing.txt"); !errors.Is(err, client.ErrNoTarget) {
 		t.Errorf("missing target: %v", err)
 	}
-	roles, err := cl.TrustedMetadata(ctx)
+	roles, err := cl.TUF().TrustedMetadata(ctx)
 	must(t, err)
 	for role, file := range map[string]string{metadata.ROOT: "1.root.json", metadata.TIMESTAMP: "timestamp.json", metadata.SNAPSHOT: "2.snapshot.json", metadata.TARGETS: "2.targets.json"} {
 		want, err := os.ReadFile(filepath.Join(p.repo.Dir, file))

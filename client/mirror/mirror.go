@@ -29,7 +29,7 @@ import (
 // the one checked, so a second mirror run racing this one cannot slip an
 // older one in between.
 func Mirror(ctx context.Context, cl *client.Client, from string, dst store.Store, opts store.SyncOptions) (*client.Repository, store.SyncReport, error) {
-	repo, err := cl.Collect(ctx, from)
+	repo, err := cl.TUF().Collect(ctx, from)
 	if err != nil {
 		return nil, store.SyncReport{}, err
 	}
@@ -141,7 +141,7 @@ func ExportTo(ctx context.Context, cl *client.Client, from string, w io.Writer) 
 }
 
 func collectFiles(ctx context.Context, cl *client.Client, from string) (*client.Repository, []archive.File, error) {
-	repo, err := cl.Collect(ctx, from)
+	repo, err := cl.TUF().Collect(ctx, from)
 	if err != nil {
 		return nil, nil, err
 	}

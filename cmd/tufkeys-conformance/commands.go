@@ -81,7 +81,7 @@ func refresh(ctx context.Context, opts options) error {
 	if err != nil {
 		return err
 	}
-	_, err = cl.RefreshMetadata(ctx)
+	_, err = cl.TUF().RefreshMetadata(ctx)
 	return errors.Join(err, export(ctx, cl, opts.MetadataDir))
 }
 
@@ -95,7 +95,7 @@ func download(ctx context.Context, opts options) error {
 	if err != nil {
 		return err
 	}
-	got, err := cl.Targets(ctx, opts.TargetNames)
+	got, err := cl.TUF().Targets(ctx, opts.TargetNames)
 	for i, data := range got {
 		if werr := writeTarget(opts.TargetDir, opts.TargetNames[i], data); werr != nil {
 			err = errors.Join(err, werr)
@@ -123,7 +123,7 @@ func writeIfChanged(p string, data []byte) error {
 // as ROLE.json, role names path-escaped, and removes what it no longer
 // trusts.
 func export(ctx context.Context, cl *client.Client, dir string) error {
-	roles, err := cl.TrustedMetadata(ctx)
+	roles, err := cl.TUF().TrustedMetadata(ctx)
 	if err != nil {
 		return err
 	}

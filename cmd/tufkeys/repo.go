@@ -64,7 +64,7 @@ conflict), the published history and the key lists.`,
 func readPublicKeys(files []string) ([]workspace.PublicKey, error) {
 	var keys []workspace.PublicKey
 	for _, f := range files {
-		k, err := workspace.ReadPublicKey(f)
+		k, err := readPublicKey(f)
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +152,7 @@ func runRepoInit(opts repoInitOptions) error {
 	if err != nil {
 		return err
 	}
-	online, err := workspace.ReadPublicKey(opts.OnlineKey)
+	online, err := readPublicKey(opts.OnlineKey)
 	if err != nil {
 		return err
 	}
@@ -624,7 +624,7 @@ func runRepoRotate(opts repoRotateOptions) error {
 		return err
 	}
 	if opts.OnlineKey != "" {
-		k, err := workspace.ReadPublicKey(opts.OnlineKey)
+		k, err := readPublicKey(opts.OnlineKey)
 		if err != nil {
 			return err
 		}
@@ -764,4 +764,14 @@ func runRepoMigrate(opts repoMigrateOptions) error {
 	}
 	fmt.Fprintf(opts.Out, "staged the move into %d hashed bins (%s … %s); the maintainers sign it, then publish\n", len(bins), bins[0], bins[len(bins)-1])
 	return printStaged(opts.streams, w)
+}
+
+// readPublicKey reads a .pub file (keyfile.ReadPublic, the one reader of
+// public keys) and names the key after the file: alice.pub is alice.
+func readPublicKey(file string) (workspace.PublicKey, error) {
+	pub, err := keyfile.ReadPublic(file)
+	if err != nil {
+		return workspace.PublicKey{}, err
+	}
+	return workspace.PublicKey{Name: strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)), Key: pub}, nil
 }

@@ -67,7 +67,7 @@ func newStatusReport(st workspace.Status) statusReport {
 	return r
 }
 
-func refNames(refs []workspace.KeyRef) []string {
+func refNames(refs []workspace.KeyName) []string {
 	out := []string{}
 	for _, r := range refs {
 		out = append(out, r.String())

@@ -127,14 +127,14 @@ func Run(ctx context.Context, out io.Writer) error {
 		return s.fail("start a client: %v", err)
 	}
 	tiny, _ := version("tiny-tarball@1.0.0.json")
-	v, err := cl.VerifyVersion(ctx, host, tiny)
+	v, err := cl.VerifyVersion(ctx, tiny, host)
 	if err != nil {
 		return s.fail("the client should verify tiny-tarball@1.0.0, but: %v", err)
 	}
 	s.ok("the client (root v1 embedded, nothing else) verifies tiny-tarball@1.0.0: signed by %s", short(v.VerifiedBy[0]))
 
 	pnpm, _ := version("pnpm@10.1.0.json")
-	_, err = cl.VerifyVersion(ctx, host, pnpm)
+	_, err = cl.VerifyVersion(ctx, pnpm, host)
 	if !errors.Is(err, bundle.ErrUnknownKeyID) {
 		return s.fail("the client should refuse pnpm@10.1.0 with an unknown-keyid error, but got: %v", err)
 	}
@@ -158,7 +158,7 @@ func Run(ctx context.Context, out io.Writer) error {
 	s.ok("the maintainers stage the rotated list (%s), two of three sign, and publish targets v%d", changes, rep.Targets)
 	ahead.Add(int64(client.DefaultRefreshInterval))
 
-	v, err = cl.VerifyVersion(ctx, host, pnpm)
+	v, err = cl.VerifyVersion(ctx, pnpm, host)
 	if err != nil || !v.Refreshed {
 		return s.fail("the same client should verify pnpm@10.1.0 after refreshing by itself, but: refreshed=%v, %v", v.Refreshed, err)
 	}
@@ -181,7 +181,7 @@ func Run(ctx context.Context, out io.Writer) error {
 	}
 	s.ok("a new client refuses the swapped keys.json: it does not match the hash the maintainers signed")
 
-	_, err = cl.VerifyVersion(ctx, host, forged)
+	_, err = cl.VerifyVersion(ctx, forged, host)
 	if !errors.Is(err, bundle.ErrUnknownKeyID) {
 		return s.fail("the client should refuse the attacker's pnpm@10.1.0, but got: %v", err)
 	}
@@ -238,7 +238,7 @@ func forge(real bundle.Version) (string, []byte, bundle.Version, error) {
 		return "", nil, bundle.Version{}, err
 	}
 	id := bundle.Fingerprint(&priv.PublicKey)
-	list := &bundle.KeyList{Keys: []bundle.Key{{KeyID: id, KeyType: bundle.KeyTypeECDSAP256, Scheme: bundle.SchemeECDSAP256SHA2, Key: base64.StdEncoding.EncodeToString(der)}}}
+	list := &bundle.KeyList{Keys: []bundle.Key{{KeyID: id, KeyType: bundle.ECDSAP256, Scheme: bundle.ECDSAP256, Key: base64.StdEncoding.EncodeToString(der)}}}
 	encoded, err := bundle.Encode(list, bundle.FormNPM)
 	if err != nil {
 		return "", nil, bundle.Version{}, err

@@ -2,6 +2,12 @@
 // key encrypted at rest in cosign's format (scrypt and NaCl secretbox over
 // PKCS #8, PEM type "ENCRYPTED SIGSTORE PRIVATE KEY"), so existing cosign
 // keys work too, and its public key in PEM.
+//
+// Stability: this package is the maintainers' side of the tufkeys command,
+// not an API offered for embedding; its exported names may change in any
+// release. Programs embed bundle, client (with client/mirror,
+// client/archive, client/corepack) and store (with store/s3), whose
+// surface api/tufkeys.txt records.
 package keyfile
 
 import (

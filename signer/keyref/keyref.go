@@ -4,6 +4,12 @@
 // (awskms:///KEYID, awskms:///alias/NAME, awskms://ENDPOINT/KEYID), in the
 // forms cosign accepts, so an existing key works unchanged. Whatever holds
 // the key, the signatures are the same TUF signatures.
+//
+// Stability: this package is the maintainers' side of the tufkeys command,
+// not an API offered for embedding; its exported names may change in any
+// release. Programs embed bundle, client (with client/mirror,
+// client/archive, client/corepack) and store (with store/s3), whose
+// surface api/tufkeys.txt records.
 package keyref
 
 import (

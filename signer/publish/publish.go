@@ -2,6 +2,12 @@
 // snapshot and timestamp with the online key and writes a consistent-
 // snapshot repository to a storage backend, in an order that lets a reader
 // see the old repository or the new one, never a mix.
+//
+// Stability: this package is the maintainers' side of the tufkeys command,
+// not an API offered for embedding; its exported names may change in any
+// release. Programs embed bundle, client (with client/mirror,
+// client/archive, client/corepack) and store (with store/s3), whose
+// surface api/tufkeys.txt records.
 package publish
 
 import (

@@ -67,7 +67,7 @@ func TestPublishToS3(t *testing.T) {
 	}
 	url := srv.PublicURL(prefix)
 	root, _ := c.RootBytes(1)
-	res, err := clientFor(t, url, root).VerifyVersion(ctx, host, realVersion(t, "pnpm@10.1.0"))
+	res, err := clientFor(t, url, root).VerifyVersion(ctx, realVersion(t, "pnpm@10.1.0"), host)
 	if err != nil || res.VerifiedBy[0] != "SHA256:DhQ8wR5APBvFHLF/+Tc+AYvPOdTpcIDqOhxsBHRwC7U" {
 		t.Fatalf("client over the bucket's HTTP URL: %v", err)
 	}

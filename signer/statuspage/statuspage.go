@@ -2,6 +2,12 @@
 // self-contained index.html (no script, no external resource, readable on
 // a phone, printable) and the status.json it is built from. The page is
 // informative; clients trust the signed metadata, never the page.
+//
+// Stability: this package is the maintainers' side of the tufkeys command,
+// not an API offered for embedding; its exported names may change in any
+// release. Programs embed bundle, client (with client/mirror,
+// client/archive, client/corepack) and store (with store/s3), whose
+// surface api/tufkeys.txt records.
 package statuspage
 
 import (

@@ -4,6 +4,12 @@
 // reported as suspicious and kept: in January 2025 the registry's endpoint
 // omitted its old key by mistake, and a watcher that followed it blindly
 // would have broken every package signed with that key.
+//
+// Stability: this package is the maintainers' side of the tufkeys command,
+// not an API offered for embedding; its exported names may change in any
+// release. Programs embed bundle, client (with client/mirror,
+// client/archive, client/corepack) and store (with store/s3), whose
+// surface api/tufkeys.txt records.
 package watch
 
 import (

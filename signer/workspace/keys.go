@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -22,22 +21,14 @@ type PublicKey struct {
 	Key  crypto.PublicKey
 }
 
-// ReadPublicKey reads a .pub file and names the key after the file.
-func ReadPublicKey(file string) (PublicKey, error) {
-	pub, err := keyfile.ReadPublic(file)
-	if err != nil {
-		return PublicKey{}, err
-	}
-	return PublicKey{Name: strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)), Key: pub}, nil
-}
-
-// KeyRef is a key as status lines show it.
-type KeyRef struct {
+// KeyName is a key with the name the workspace gives it, as status
+// lines show it.
+type KeyName struct {
 	ID   string
 	Name string
 }
 
-func (k KeyRef) String() string {
+func (k KeyName) String() string {
 	short := k.ID
 	if len(short) > 12 {
 		short = short[:12]
@@ -106,15 +97,15 @@ func (w *Workspace) keyNames() map[string]string {
 	return names
 }
 
-func (w *Workspace) refs(ids []string, names map[string]string) []KeyRef {
-	out := make([]KeyRef, len(ids))
+func (w *Workspace) refs(ids []string, names map[string]string) []KeyName {
+	out := make([]KeyName, len(ids))
 	for i, id := range ids {
-		out[i] = KeyRef{ID: id, Name: names[id]}
+		out[i] = KeyName{ID: id, Name: names[id]}
 	}
 	return out
 }
 
-func joinRefs(refs []KeyRef) string {
+func joinRefs(refs []KeyName) string {
 	if len(refs) == 0 {
 		return "none"
 	}

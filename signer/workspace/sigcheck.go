@@ -123,8 +123,8 @@ func verifySignature(key *metadata.Key, payload, sig []byte) bool {
 type Threshold struct {
 	Label     string // "old root v1", "new root v2", or empty
 	Threshold int
-	Signed    []KeyRef
-	Missing   []KeyRef
+	Signed    []KeyName
+	Missing   []KeyName
 }
 
 // Met reports whether enough keys signed.
@@ -138,7 +138,7 @@ type RoleCheck struct {
 	Thresholds []Threshold
 	// Invalid lists signature files that do not verify over the staged
 	// bytes: the file changed after they were made, or they are forged.
-	Invalid []KeyRef
+	Invalid []KeyName
 }
 
 // Ready reports whether every threshold is met.
@@ -152,9 +152,9 @@ func (c RoleCheck) Ready() bool {
 }
 
 // MissingSigners lists, once each, the keys that could still sign.
-func (c RoleCheck) MissingSigners() []KeyRef {
+func (c RoleCheck) MissingSigners() []KeyName {
 	seen := map[string]bool{}
-	var out []KeyRef
+	var out []KeyName
 	for _, t := range c.Thresholds {
 		if t.Met() {
 			continue
@@ -218,7 +218,7 @@ func (w *Workspace) checkRole(st *State, role string, names map[string]string) (
 		sig := st.Staged.Signatures[role][id]
 		key := findKey(reqs, id)
 		if key == nil || !verifySignature(key, payload, sig) {
-			check.Invalid = append(check.Invalid, KeyRef{ID: id, Name: names[id]})
+			check.Invalid = append(check.Invalid, KeyName{ID: id, Name: names[id]})
 			continue
 		}
 		valid[id] = true
@@ -227,7 +227,7 @@ func (w *Workspace) checkRole(st *State, role string, names map[string]string) (
 	for _, r := range reqs {
 		t := Threshold{Label: r.label, Threshold: r.threshold}
 		for _, id := range r.keyIDs {
-			ref := KeyRef{ID: id, Name: names[id]}
+			ref := KeyName{ID: id, Name: names[id]}
 			if valid[id] {
 				t.Signed = append(t.Signed, ref)
 			} else {

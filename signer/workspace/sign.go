@@ -25,7 +25,7 @@ var (
 
 // SignResult tells, per staged role the key may sign, what signing did.
 type SignResult struct {
-	Signer  KeyRef
+	Signer  KeyName
 	Signed  []string // roles that got this key's signature now
 	Already []string // roles this key had signed before; left as they were
 	Checks  []RoleCheck
@@ -48,7 +48,7 @@ func (w *Workspace) Sign(s *keyfile.Signer) (SignResult, error) {
 	if names[s.KeyID] == "" {
 		names[s.KeyID] = s.Name
 	}
-	res.Signer = KeyRef{ID: s.KeyID, Name: names[s.KeyID]}
+	res.Signer = KeyName{ID: s.KeyID, Name: names[s.KeyID]}
 	roles := st.Staged.Roles()
 	if len(roles) == 0 {
 		return res, ErrNothingStaged

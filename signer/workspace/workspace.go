@@ -18,6 +18,12 @@
 //
 // Every file is written atomically; a crash loses at most the command that
 // was running, never a signature already made.
+//
+// Stability: this package is the maintainers' side of the tufkeys command,
+// not an API offered for embedding; its exported names may change in any
+// release. Programs embed bundle, client (with client/mirror,
+// client/archive, client/corepack) and store (with store/s3), whose
+// surface api/tufkeys.txt records.
 package workspace
 
 import (
