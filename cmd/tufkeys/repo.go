@@ -33,6 +33,18 @@ func openWorkspace(dir string) (*workspace.Workspace, error) {
 	return workspace.Open(found)
 }
 
+// workspaceCommand is a repo subcommand: cmd states its use, help and
+// flags, run its work; the workspace the repo command's --workspace names
+// (or the one the current directory is in) reaches opts through dst.
+func workspaceCommand(ws, dst *string, cmd *cobra.Command, run func(cmd *cobra.Command) error) *cobra.Command {
+	cmd.Args = exactArgs(0, "no arguments")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		*dst = *ws
+		return run(cmd)
+	}
+	return cmd
+}
+
 func newRepoCommand(std streams) *cobra.Command {
 	var ws string
 	cmd := &cobra.Command{
@@ -87,7 +99,7 @@ type repoInitOptions struct {
 
 func newRepoInitCommand(std streams, ws *string) *cobra.Command {
 	opts := repoInitOptions{streams: std, Expiry: map[string]string{}}
-	cmd := &cobra.Command{
+	cmd := workspaceCommand(ws, &opts.Workspace, &cobra.Command{
 		Use:   "init --root-key A.pub ... --root-threshold N --online-key O.pub",
 		Short: "Create a workspace and stage root v1 and targets v1",
 		Long: `Create a workspace and stage root v1 and targets v1 for the root keys to sign.
@@ -104,12 +116,9 @@ targets. --bins 0 keeps every key list in targets itself.`,
 		Example: `  tufkeys repo init --workspace ceremony \
     --root-key alice.pub --root-key bob.pub --root-key carol.pub --root-threshold 2 \
     --online-key online.pub`,
-		Args: exactArgs(0, "no arguments"),
-		RunE: func(*cobra.Command, []string) error {
-			opts.Workspace = *ws
-			return runRepoInit(opts)
-		},
-	}
+	}, func(*cobra.Command) error {
+		return runRepoInit(opts)
+	})
 	f := cmd.Flags()
 	f.StringArrayVar(&opts.RootKeys, "root-key", nil, "public key of a root signer (repeat for each)")
 	f.IntVar(&opts.RootThreshold, "root-threshold", 0, "signatures needed on root")
@@ -207,7 +216,7 @@ type repoStageOptions struct {
 
 func newRepoStageCommand(std streams, ws *string) *cobra.Command {
 	opts := repoStageOptions{streams: std}
-	cmd := &cobra.Command{
+	cmd := workspaceCommand(ws, &opts.Workspace, &cobra.Command{
 		Use:   "stage --registry HOST --keys FILE [--registry HOST --keys FILE ...] | --dir DIR [--remove-key KEYID]",
 		Short: "Stage registries' key lists for signing",
 		Long: `Validate registries' key lists and stage each as HOST/keys.json in a new targets
@@ -225,12 +234,9 @@ with that key.`,
   tufkeys repo stage --registry registry.example.test --keys keys.json --remove-key SHA256:jl3b…
   tufkeys repo stage --registry a.example.test --keys a.json --registry b.example.test --keys b.json
   tufkeys repo stage --dir lists/    # lists/registry.example.test.json, …`,
-		Args: exactArgs(0, "no arguments"),
-		RunE: func(*cobra.Command, []string) error {
-			opts.Workspace = *ws
-			return runRepoStage(opts)
-		},
-	}
+	}, func(*cobra.Command) error {
+		return runRepoStage(opts)
+	})
 	cmd.Flags().StringArrayVar(&opts.Registries, "registry", nil, "registry host or URL whose keys these are (repeat, paired in order with --keys)")
 	cmd.Flags().StringArrayVar(&opts.Keys, "keys", nil, "key list file (any form), or - for standard input (repeat, paired with --registry)")
 	cmd.Flags().StringVar(&opts.Dir, "dir", "", "directory of key lists named HOST.json, all staged in one change")
@@ -317,7 +323,7 @@ type repoSignOptions struct {
 
 func newRepoSignCommand(std streams, ws *string) *cobra.Command {
 	opts := repoSignOptions{streams: std}
-	cmd := &cobra.Command{
+	cmd := workspaceCommand(ws, &opts.Workspace, &cobra.Command{
 		Use:   "sign --key NAME.key",
 		Short: "Sign every staged role this key may sign",
 		Long: `Add this key's signature to every staged role it may sign, and say for each
@@ -326,15 +332,12 @@ changes nothing. Each signature is its own file under staged/signatures/, so
 maintainers can sign separate clones and merge them with git.`,
 		Example: `  tufkeys repo sign --key alice.key
   git add -A && git commit -m "alice signs targets v3"`,
-		Args: exactArgs(0, "no arguments"),
-		RunE: func(*cobra.Command, []string) error {
-			opts.Workspace = *ws
-			if opts.Passphrase == nil {
-				opts.Passphrase = keyfile.EnvOrTerminal(opts.Key)
-			}
-			return runRepoSign(opts)
-		},
-	}
+	}, func(*cobra.Command) error {
+		if opts.Passphrase == nil {
+			opts.Passphrase = keyfile.EnvOrTerminal(opts.Key)
+		}
+		return runRepoSign(opts)
+	})
 	cmd.Flags().StringVar(&opts.Key, "key", "", "your private key: a key file, a token key (pkcs11:…) or a KMS key (awskms://…)")
 	return cmd
 }
@@ -388,7 +391,7 @@ type repoStatusOptions struct {
 
 func newRepoStatusCommand(std streams, ws *string) *cobra.Command {
 	opts := repoStatusOptions{streams: std}
-	cmd := &cobra.Command{
+	cmd := workspaceCommand(ws, &opts.Workspace, &cobra.Command{
 		Use:   "status [--check]",
 		Short: "Show versions, expiries, signatures and staged key-list changes",
 		Long: `Show each published role's version and expiry, each staged role's signatures
@@ -399,12 +402,9 @@ With --check, exit 1 when something staged is not fully signed or a
 published role is within its re-sign window: run it on a schedule to alert.`,
 		Example: `  tufkeys repo status
   tufkeys repo status --check || notify-maintainers`,
-		Args: exactArgs(0, "no arguments"),
-		RunE: func(*cobra.Command, []string) error {
-			opts.Workspace = *ws
-			return runRepoStatus(opts)
-		},
-	}
+	}, func(*cobra.Command) error {
+		return runRepoStatus(opts)
+	})
 	cmd.Flags().BoolVar(&opts.Check, "check", false, "exit 1 when something needs the maintainers")
 	addFormatFlag(cmd, &opts.Format, "text")
 	return cmd
@@ -478,7 +478,7 @@ type repoPublishOptions struct {
 
 func newRepoPublishCommand(std streams, ws *string, timestampOnly bool) *cobra.Command {
 	opts := repoPublishOptions{streams: std, TimestampOnly: timestampOnly}
-	cmd := &cobra.Command{
+	cmd := workspaceCommand(ws, &opts.Workspace, &cobra.Command{
 		Use:   "publish --online-key O.key --to DIR|s3://BUCKET/PREFIX",
 		Short: "Publish the signed staged metadata",
 		Long: `Check every threshold (a new root needs its predecessor's and its own), sign
@@ -490,15 +490,12 @@ published file is never overwritten with other content, and old roots are
 never deleted. Run it again after a failure to complete it.`,
 		Example: `  tufkeys repo publish --online-key online.key --to ./public
   tufkeys repo publish --online-key online.key --to s3://keys-bucket/tuf --dry-run`,
-		Args: exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Workspace = *ws
-			if opts.Passphrase == nil {
-				opts.Passphrase = keyfile.EnvOrTerminal(opts.OnlineKey)
-			}
-			return runRepoPublish(cmd.Context(), opts)
-		},
-	}
+	}, func(cmd *cobra.Command) error {
+		if opts.Passphrase == nil {
+			opts.Passphrase = keyfile.EnvOrTerminal(opts.OnlineKey)
+		}
+		return runRepoPublish(cmd.Context(), opts)
+	})
 	if timestampOnly {
 		cmd.Use = "timestamp --online-key O.key --to DIR|s3://BUCKET/PREFIX"
 		cmd.Short = "Re-sign snapshot and timestamp (for a scheduled job)"
@@ -584,7 +581,7 @@ type repoRotateOptions struct {
 
 func newRepoRotateCommand(std streams, ws *string) *cobra.Command {
 	opts := repoRotateOptions{streams: std}
-	cmd := &cobra.Command{
+	cmd := workspaceCommand(ws, &opts.Workspace, &cobra.Command{
 		Use:   "rotate [--add-root-key P.pub] [--remove-root-key KEY] [--root-threshold N] [--online-key O.pub] ...",
 		Short: "Stage a root change: keys, thresholds or the online key",
 		Long: `Stage root N+1 with keys added or removed, thresholds changed, or the online
@@ -594,12 +591,9 @@ it. A key to remove is named by its .pub name in the workspace or its keyid.
 When the targets keys change, targets is staged again for the new keys.`,
 		Example: `  tufkeys repo rotate --add-root-key dave.pub --remove-root-key alice --root-threshold 2
   tufkeys repo rotate --online-key online-2027.pub`,
-		Args: exactArgs(0, "no arguments"),
-		RunE: func(*cobra.Command, []string) error {
-			opts.Workspace = *ws
-			return runRepoRotate(opts)
-		},
-	}
+	}, func(*cobra.Command) error {
+		return runRepoRotate(opts)
+	})
 	f := cmd.Flags()
 	f.StringArrayVar(&opts.AddRootKeys, "add-root-key", nil, "public key to add to root")
 	f.StringArrayVar(&opts.RemoveRootKeys, "remove-root-key", nil, "name or keyid of a root key to remove")
@@ -650,7 +644,7 @@ type repoDelegateOptions struct {
 
 func newRepoDelegateCommand(std streams, ws *string) *cobra.Command {
 	opts := repoDelegateOptions{streams: std}
-	cmd := &cobra.Command{
+	cmd := workspaceCommand(ws, &opts.Workspace, &cobra.Command{
 		Use:   "delegate --registry HOST --key PUB [--threshold K]",
 		Short: "Let a registry operator sign its own key list",
 		Long: `Make HOST/* a delegated role signed by the registry operator's own keys, as
@@ -658,12 +652,9 @@ the public Sigstore repository does for npm. The maintainers sign the new
 targets; the operator signs the role, and from then on stages and signs its
 key-list rotations alone.`,
 		Example: `  tufkeys repo delegate --registry registry.example.test --key operator.pub`,
-		Args:    exactArgs(0, "no arguments"),
-		RunE: func(*cobra.Command, []string) error {
-			opts.Workspace = *ws
-			return runRepoDelegate(opts)
-		},
-	}
+	}, func(*cobra.Command) error {
+		return runRepoDelegate(opts)
+	})
 	cmd.Flags().StringVar(&opts.Registry, "registry", "", "registry host or URL to delegate")
 	cmd.Flags().StringArrayVar(&opts.Keys, "key", nil, "operator's public key (repeat for each)")
 	cmd.Flags().IntVar(&opts.Threshold, "threshold", 1, "operator signatures needed")
@@ -696,19 +687,16 @@ type repoRenewOptions struct {
 
 func newRepoRenewCommand(std streams, ws *string) *cobra.Command {
 	opts := repoRenewOptions{streams: std}
-	cmd := &cobra.Command{
+	cmd := workspaceCommand(ws, &opts.Workspace, &cobra.Command{
 		Use:   "renew --role root|targets|HOST",
 		Short: "Stage a role again with a fresh expiry",
 		Long: `Stage a new version of a role with nothing changed but its expiry, for the
 maintainers to sign before the published one expires (repo status --check
 warns when that time has come).`,
 		Example: `  tufkeys repo renew --role targets`,
-		Args:    exactArgs(0, "no arguments"),
-		RunE: func(*cobra.Command, []string) error {
-			opts.Workspace = *ws
-			return runRepoRenew(opts)
-		},
-	}
+	}, func(*cobra.Command) error {
+		return runRepoRenew(opts)
+	})
 	cmd.Flags().StringVar(&opts.Role, "role", "", "root, targets or a delegated registry host")
 	return cmd
 }
@@ -735,7 +723,7 @@ type repoMigrateOptions struct {
 
 func newRepoMigrateCommand(std streams, ws *string) *cobra.Command {
 	opts := repoMigrateOptions{streams: std}
-	cmd := &cobra.Command{
+	cmd := workspaceCommand(ws, &opts.Workspace, &cobra.Command{
 		Use:   "migrate --bins N",
 		Short: "Stage the move of a flat repository's key lists into hashed bins",
 		Long: `Stage a new targets version that delegates the key lists to N hashed bins
@@ -743,12 +731,9 @@ func newRepoMigrateCommand(std streams, ws *string) *cobra.Command {
 to it. The maintainers sign it like any change, and publish; clients follow
 without a release, and from then on fetch only their registry's bin.`,
 		Example: `  tufkeys repo migrate --bins 64`,
-		Args:    exactArgs(0, "no arguments"),
-		RunE: func(*cobra.Command, []string) error {
-			opts.Workspace = *ws
-			return runRepoMigrate(opts)
-		},
-	}
+	}, func(*cobra.Command) error {
+		return runRepoMigrate(opts)
+	})
 	cmd.Flags().IntVar(&opts.Bins, "bins", workspace.DefaultBins, "number of hashed bins, a power of two")
 	return cmd
 }
