@@ -4,8 +4,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,18 +14,12 @@ import (
 	"github.com/tufkeys/tufkeys/internal/repohttp"
 	"github.com/tufkeys/tufkeys/internal/syncbuf"
 	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/internal/testutil"
 )
 
 const host = "registry.example.test"
 
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "bundle", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
+func fixture(t testing.TB, name string) []byte { return testutil.Fixture(t, name) }
 
 func version(t testing.TB, id string) bundle.Version {
 	t.Helper()

@@ -21,6 +21,7 @@ import (
 	"github.com/tufkeys/tufkeys/internal/s3test"
 	"github.com/tufkeys/tufkeys/internal/syncbuf"
 	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/internal/testutil"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 	"github.com/tufkeys/tufkeys/store"
@@ -33,14 +34,7 @@ const (
 
 var ctx = context.Background()
 
-func fixture(t *testing.T, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "bundle", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
+func fixture(t testing.TB, name string) []byte { return testutil.Fixture(t, name) }
 
 // origin publishes a repository with two root versions, a key list in
 // targets and one in a delegated role, and serves it.
@@ -76,16 +70,7 @@ func origin(t *testing.T) (*testrepo.Ceremony, string) {
 	return c, serveDir(t, c.RepoDir)
 }
 
-func serveDir(t *testing.T, dir string) string {
-	t.Helper()
-	h, err := repohttp.Handler(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
+func serveDir(t *testing.T, dir string) string { return testutil.Serve(t, dir) }
 
 func newClient(t *testing.T, c *testrepo.Ceremony, repos []string, opts ...func(*client.Options)) (*client.Client, *syncbuf.Buffer) {
 	t.Helper()

@@ -18,11 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
-	tufconfig "github.com/theupdateframework/go-tuf/v2/metadata/config"
-	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
-	"github.com/tufkeys/tufkeys/internal/repohttp"
 	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/internal/testutil"
 	"github.com/tufkeys/tufkeys/signer/keyref"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
@@ -126,26 +124,10 @@ func TestPublishWithKMSOnlineKey(t *testing.T) {
 // go-tuf's updater, trusting the directory's root v1.
 func readWithGoTUF(t *testing.T, dir, target string) []byte {
 	t.Helper()
-	h, _ := repohttp.Handler(dir, nil)
-	srv := httptest.NewServer(h)
-	defer srv.Close()
 	root, _ := os.ReadFile(filepath.Join(dir, "1.root.json"))
-	cfg, _ := tufconfig.New(srv.URL, root)
-	cfg.LocalMetadataDir, cfg.LocalTargetsDir = t.TempDir(), t.TempDir()
-	up, err := updater.New(cfg)
-	if err == nil {
-		err = up.Refresh()
-	}
+	got, _, err := testutil.GoTUFTarget(t, testutil.Serve(t, dir), root, target)
 	if err != nil {
 		t.Fatalf("go-tuf: %v", err)
-	}
-	info, err := up.GetTargetInfo(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, got, err := up.DownloadTarget(info, "", "")
-	if err != nil {
-		t.Fatalf("go-tuf download: %v", err)
 	}
 	return got
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,11 +17,10 @@ import (
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
-	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
-	"github.com/tufkeys/tufkeys/internal/repohttp"
 	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/internal/testutil"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 	"github.com/tufkeys/tufkeys/store"
@@ -30,14 +28,7 @@ import (
 
 const host = "registry.example.test"
 
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "bundle", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
+func fixture(t testing.TB, name string) []byte { return testutil.Fixture(t, name) }
 
 func newCeremony(t *testing.T, opts testrepo.Options) *testrepo.Ceremony {
 	t.Helper()
@@ -49,39 +40,11 @@ func newCeremony(t *testing.T, opts testrepo.Options) *testrepo.Ceremony {
 }
 
 // serve serves the published directory the way tufkeys serve does.
-func serve(t *testing.T, dir string) string {
-	t.Helper()
-	h, err := repohttp.Handler(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
+func serve(t *testing.T, dir string) string { return testutil.Serve(t, dir) }
 
 // fetchWithGoTUF reads a target with go-tuf's own updater, trusting root.
 func fetchWithGoTUF(t *testing.T, url string, root []byte, target string) ([]byte, *updater.Updater, error) {
-	t.Helper()
-	cfg, err := config.New(url, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.LocalMetadataDir = t.TempDir()
-	cfg.LocalTargetsDir = t.TempDir()
-	up, err := updater.New(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := up.Refresh(); err != nil {
-		return nil, up, err
-	}
-	info, err := up.GetTargetInfo(target)
-	if err != nil {
-		return nil, up, err
-	}
-	_, data, err := up.DownloadTarget(info, "", "")
-	return data, up, err
+	return testutil.GoTUFTarget(t, url, root, target)
 }
 
 func rootV(t *testing.T, c *testrepo.Ceremony, v int) []byte {

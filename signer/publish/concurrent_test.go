@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
-	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
 	"github.com/tufkeys/tufkeys/internal/s3test"
 	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/internal/testutil"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 	"github.com/tufkeys/tufkeys/store"
@@ -201,16 +201,7 @@ func TestPublishRacesScheduledTimestamp(t *testing.T) {
 // readWithGoTUF refreshes go-tuf's updater, trusting root, against url.
 func readWithGoTUF(t *testing.T, url string, root []byte, round int) *updater.Updater {
 	t.Helper()
-	cfg, err := config.New(url, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.LocalMetadataDir = t.TempDir()
-	cfg.LocalTargetsDir = t.TempDir()
-	up, err := updater.New(cfg)
-	if err == nil {
-		err = up.Refresh()
-	}
+	up, err := testutil.GoTUF(t, url, root)
 	if err != nil {
 		t.Fatalf("round %d: go-tuf cannot read the repository: %v", round, err)
 	}

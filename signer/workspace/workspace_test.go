@@ -11,19 +11,13 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/internal/testutil"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 
 const host = "registry.example.test"
 
-func fixture(t *testing.T, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "bundle", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
+func fixture(t testing.TB, name string) []byte { return testutil.Fixture(t, name) }
 
 func TestParsePeriod(t *testing.T) {
 	tests := []struct {
