@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/client"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 
@@ -192,7 +192,7 @@ func TestAttacksFailClosed(t *testing.T) {
 		{
 			name: "metadata signed by keys outside the trusted root",
 			setup: func(t *testing.T, w *world) func(http.ResponseWriter, *http.Request) bool {
-				other, err := testrepo.New(t.TempDir(), testrepo.Options{})
+				other, err := ceremony.New(t.TempDir(), ceremony.Options{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -212,7 +212,7 @@ func TestAttacksFailClosed(t *testing.T) {
 		{
 			name: "new root below the old root's threshold",
 			setup: func(t *testing.T, w *world) func(http.ResponseWriter, *http.Request) bool {
-				extra, _ := testrepo.NewKey("maintainer4")
+				extra, _ := ceremony.NewKey("maintainer4")
 				if _, err := w.c.WS.Rotate(workspace.RotateOptions{AddRootKeys: []workspace.PublicKey{extra.Public}}); err != nil {
 					t.Fatal(err)
 				}

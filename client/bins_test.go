@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/client"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 
@@ -23,7 +23,7 @@ func binnedWorld(t testing.TB, registries int) *world {
 func manyWorld(t testing.TB, registries, bins int) *world {
 	t.Helper()
 	w := &world{t: t, now: time.Now().UTC()}
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{Now: w.clock, Bins: bins})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{Now: w.clock, Bins: bins})
 	if err != nil {
 		t.Fatal(err)
 	}

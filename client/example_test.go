@@ -10,14 +10,14 @@ import (
 	"strings"
 
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 )
 
 // exampleRepository publishes a repository with the registry's key list
 // and serves it; the example's root.json is its root v1.
 func exampleRepository(dir string) (url string, root []byte, stop func()) {
-	c, err := testrepo.New(dir, testrepo.Options{})
+	c, err := ceremony.New(dir, ceremony.Options{})
 	if err != nil {
 		panic(err)
 	}

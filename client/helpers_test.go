@@ -11,9 +11,9 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
 	"github.com/tufkeys/tufkeys/internal/syncbuf"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/internal/testutil"
 )
 
@@ -92,7 +92,7 @@ func (s *repoServer) takeLog() []string {
 // world is a published repository, its server, and a clock both sides share.
 type world struct {
 	t   testing.TB
-	c   *testrepo.Ceremony
+	c   *ceremony.Ceremony
 	srv *repoServer
 	now time.Time
 	mu  sync.Mutex
@@ -101,7 +101,7 @@ type world struct {
 func newWorld(t testing.TB, list string) *world {
 	t.Helper()
 	w := &world{t: t, now: time.Now().UTC()}
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{Now: w.clock})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{Now: w.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 
@@ -22,7 +22,7 @@ const (
 func januaryRotation(t *testing.T, w *world) {
 	t.Helper()
 	w.publish("npm/keys.json")
-	fourth, _ := testrepo.NewKey("maintainer4")
+	fourth, _ := ceremony.NewKey("maintainer4")
 	if _, err := w.c.WS.Rotate(workspace.RotateOptions{AddRootKeys: []workspace.PublicKey{fourth.Public}}); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func historyWorld(t *testing.T, bins int) *world {
 		return newWorld(t, "corepack-0.30.json")
 	}
 	w := &world{t: t, now: time.Now().UTC()}
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{Now: w.clock, Bins: bins})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{Now: w.clock, Bins: bins})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/client"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 
@@ -81,7 +81,7 @@ func forgeEarlierRoot(t *testing.T, w *world) string {
 // forged root out.
 func TestHistoryDoesNotTrustEarlierRoots(t *testing.T) {
 	w := newWorld(t, "corepack-0.30.json")
-	fourth, _ := testrepo.NewKey("maintainer4")
+	fourth, _ := ceremony.NewKey("maintainer4")
 	if _, err := w.c.WS.Rotate(workspace.RotateOptions{AddRootKeys: []workspace.PublicKey{fourth.Public}}); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestHistoryAppliesTheRollbackFloor(t *testing.T) {
 // to its operator below a bin shows the operator's versions too.
 func TestHistoryFollowsDelegationsBelowBins(t *testing.T) {
 	w := historyWorld(t, 8)
-	operator, _ := testrepo.NewKey("operator")
+	operator, _ := ceremony.NewKey("operator")
 	if _, err := w.c.WS.Delegate(host, []workspace.PublicKey{operator.Public}, 1); err != nil {
 		t.Fatal(err)
 	}

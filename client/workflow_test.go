@@ -16,8 +16,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/syncbuf"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/internal/tufrepo"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
@@ -367,7 +367,7 @@ func TestSpeculationNeverFetchesAURLTwice(t *testing.T) {
 		}
 		check("a cold fetch")
 		if i%10 == 9 {
-			extra, err := testrepo.NewKey(fmt.Sprintf("extra%d", i))
+			extra, err := ceremony.NewKey(fmt.Sprintf("extra%d", i))
 			must(t, err)
 			if _, err := w.c.WS.Rotate(workspace.RotateOptions{AddRootKeys: []workspace.PublicKey{extra.Public}}); err != nil {
 				t.Fatal(err)

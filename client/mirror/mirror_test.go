@@ -17,10 +17,10 @@ import (
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/client/archive"
 	"github.com/tufkeys/tufkeys/client/mirror"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
 	"github.com/tufkeys/tufkeys/internal/s3test"
 	"github.com/tufkeys/tufkeys/internal/syncbuf"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/internal/testutil"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
@@ -38,20 +38,20 @@ func fixture(t testing.TB, name string) []byte { return testutil.Fixture(t, name
 
 // origin publishes a repository with two root versions, a key list in
 // targets and one in a delegated role, and serves it.
-func origin(t *testing.T) (*testrepo.Ceremony, string) {
+func origin(t *testing.T) (*ceremony.Ceremony, string) {
 	t.Helper()
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
 		t.Fatal(err)
 	}
-	extra, _ := testrepo.NewKey("maintainer4")
+	extra, _ := ceremony.NewKey("maintainer4")
 	if _, err := c.WS.Rotate(workspace.RotateOptions{AddRootKeys: []workspace.PublicKey{extra.Public}}); err != nil {
 		t.Fatal(err)
 	}
-	operator, _ := testrepo.NewKey("operator")
+	operator, _ := ceremony.NewKey("operator")
 	if _, err := c.WS.Delegate(operated, []workspace.PublicKey{operator.Public}, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func origin(t *testing.T) (*testrepo.Ceremony, string) {
 
 func serveDir(t *testing.T, dir string) string { return testutil.Serve(t, dir) }
 
-func newClient(t *testing.T, c *testrepo.Ceremony, repos []string, opts ...func(*client.Options)) (*client.Client, *syncbuf.Buffer) {
+func newClient(t *testing.T, c *ceremony.Ceremony, repos []string, opts ...func(*client.Options)) (*client.Client, *syncbuf.Buffer) {
 	t.Helper()
 	root, err := c.RootBytes(1)
 	if err != nil {
@@ -166,7 +166,7 @@ func TestMirrorServesWhatTheOriginServes(t *testing.T) {
 
 // staleCopy is what a stale upstream serves: the origin as it is now,
 // frozen, while the origin moves on.
-func staleCopy(t *testing.T, c *testrepo.Ceremony) string {
+func staleCopy(t *testing.T, c *ceremony.Ceremony) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "stale")
 	if err := os.CopyFS(dir, os.DirFS(c.RepoDir)); err != nil {

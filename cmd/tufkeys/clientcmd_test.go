@@ -10,15 +10,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 )
 
 // published starts a repository with a key list for registry.example.test
 // and returns its URL and the trusted root's file.
-func published(t testing.TB, list string) (*testrepo.Ceremony, string, string) {
+func published(t testing.TB, list string) (*ceremony.Ceremony, string, string) {
 	t.Helper()
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

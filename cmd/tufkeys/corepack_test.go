@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 )
 
 // testTool is the path a variable of scripts/test.sh names. Outside
@@ -118,7 +118,7 @@ func forgedPnpmDoc(t *testing.T) map[string]any {
 // serves it through handler (nil: as published).
 func keyRepo(t *testing.T, list []byte, publishedAt time.Time, tamper func(path string, body []byte) []byte) (url, root string) {
 	t.Helper()
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{Now: func() time.Time { return publishedAt }})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{Now: func() time.Time { return publishedAt }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,9 +358,9 @@ func TestCorepackHandOver(t *testing.T) {
 
 // liveKeyRepo is a repository the test publishes to as it goes, with a
 // count of the updates clients make (requests for timestamp.json).
-func liveKeyRepo(t *testing.T, list []byte) (c *testrepo.Ceremony, url, root string, updates func() int) {
+func liveKeyRepo(t *testing.T, list []byte) (c *ceremony.Ceremony, url, root string, updates func() int) {
 	t.Helper()
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

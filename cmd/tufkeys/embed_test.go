@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 )
 
 // copyModule copies the module's source (Go files, go.mod, go.sum and
@@ -81,7 +81,7 @@ func TestEmbeddedRootOfTrust(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary twice")
 	}
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

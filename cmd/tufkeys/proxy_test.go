@@ -16,8 +16,8 @@ import (
 	"testing"
 
 	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 )
 
 // A registry proxy that re-signs what it serves with a key of its own:
@@ -35,7 +35,7 @@ func TestRegistryProxyThatResigns(t *testing.T) {
 		"expires": nil, "keyid": proxyKeyID, "keytype": "ecdsa-sha2-nistp256", "scheme": "ecdsa-sha2-nistp256", "key": base64.StdEncoding.EncodeToString(der),
 	}}})
 	origin, _ := os.ReadFile(filepath.Join(pkgDir, fixtures, "npm/keys.json"))
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,10 +14,10 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
 	"github.com/tufkeys/tufkeys/internal/s3test"
 	"github.com/tufkeys/tufkeys/internal/syncbuf"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 )
 
 // The README's signing ceremony, command by command, with real encrypted
@@ -259,7 +259,7 @@ func TestServe(t *testing.T) {
 // repo commands find the workspace from any directory inside it, as git
 // finds its repository.
 func TestWorkspaceFoundFromSubdirectory(t *testing.T) {
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestWorkspaceFoundFromSubdirectory(t *testing.T) {
 
 // repo stage takes many registries in one call: pairs, or a directory.
 func TestStageManyRegistries(t *testing.T) {
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

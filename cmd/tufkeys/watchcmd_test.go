@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 )
 
 // liveRegistry serves /-/npm/v1/keys with whatever the test sets.
@@ -92,7 +92,7 @@ func TestCLIWatch(t *testing.T) {
 			clearClientEnv(t)
 			reg := newLiveRegistry(t)
 			host, _ := bundle.RegistryHost(reg.URL)
-			c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+			c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -161,7 +161,7 @@ func TestWatchLoop(t *testing.T) {
 	}))
 	defer reg.Close()
 	host, _ := bundle.RegistryHost(reg.URL)
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,8 +27,8 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 )
 
 //go:embed data/*.json
@@ -88,7 +88,7 @@ func Run(ctx context.Context, out io.Writer) error {
 	defer os.RemoveAll(dir)
 	fmt.Fprintln(out, "The January 2025 registry key rotation, replayed on loopback")
 
-	c, err := testrepo.New(dir, testrepo.Options{})
+	c, err := ceremony.New(dir, ceremony.Options{})
 	if err != nil {
 		return s.fail("signing ceremony: %v", err)
 	}

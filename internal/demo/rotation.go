@@ -14,8 +14,8 @@ import (
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/client/corepack"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/registry"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/signer/watch"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
@@ -55,12 +55,12 @@ func fakeRegistry(keys *atomic.Pointer[[]byte]) (string, func(), error) {
 // signing its own delegated list); then a client whose cache was filled
 // five minutes earlier, fresh for the hour, hands Corepack the rotated list
 // on the first call (tufkeys exec's check of the version it will fetch).
-func measureRotation(ctx context.Context, s *story, dir, mode string, setup func(*testrepo.Ceremony) error, publish func(c *testrepo.Ceremony, regURL string, cl *client.Client) error) error {
+func measureRotation(ctx context.Context, s *story, dir, mode string, setup func(*ceremony.Ceremony) error, publish func(c *ceremony.Ceremony, regURL string, cl *client.Client) error) error {
 	work, err := os.MkdirTemp(dir, "mode-")
 	if err != nil {
 		return err
 	}
-	c, err := testrepo.New(work, testrepo.Options{})
+	c, err := ceremony.New(work, ceremony.Options{})
 	if err != nil {
 		return s.fail("%s: ceremony: %v", mode, err)
 	}
@@ -135,8 +135,8 @@ func holds(l *bundle.KeyList, keyid string) bool {
 // maintainers sign, the online key publishes.
 func ceremonyMode(ctx context.Context, s *story, dir string) error {
 	return measureRotation(ctx, s, dir, "ceremony (watcher, stage, 2 signatures, publish)",
-		func(c *testrepo.Ceremony) error { return c.StagePublish(host, read("pre-rotation-keys.json"), 2) },
-		func(c *testrepo.Ceremony, regURL string, cl *client.Client) error {
+		func(c *ceremony.Ceremony) error { return c.StagePublish(host, read("pre-rotation-keys.json"), 2) },
+		func(c *ceremony.Ceremony, regURL string, cl *client.Client) error {
 			rc, err := registry.New(regURL, nil, 5*time.Second)
 			if err != nil {
 				return err
@@ -160,12 +160,12 @@ func ceremonyMode(ctx context.Context, s *story, dir string) error {
 // operatorMode: the maintainers delegated the registry's list to its
 // operator once; the operator signs each new list itself.
 func operatorMode(ctx context.Context, s *story, dir string) error {
-	operator, err := testrepo.NewKey("operator")
+	operator, err := ceremony.NewKey("operator")
 	if err != nil {
 		return err
 	}
 	return measureRotation(ctx, s, dir, "delegated to the operator (it signs, publish)",
-		func(c *testrepo.Ceremony) error {
+		func(c *ceremony.Ceremony) error {
 			if _, err := c.WS.Delegate(host, []workspace.PublicKey{operator.Public}, 1); err != nil {
 				return err
 			}
@@ -181,7 +181,7 @@ func operatorMode(ctx context.Context, s *story, dir string) error {
 			_, err := c.Publish()
 			return err
 		},
-		func(c *testrepo.Ceremony, _ string, _ *client.Client) error {
+		func(c *ceremony.Ceremony, _ string, _ *client.Client) error {
 			if _, err := c.WS.Stage(host, read("rotated-keys.json"), nil); err != nil {
 				return err
 			}

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/testutil"
 	"github.com/tufkeys/tufkeys/signer/keyref"
 	"github.com/tufkeys/tufkeys/signer/publish"
@@ -85,10 +85,10 @@ func TestPublishWithKMSOnlineKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var maintainers []testrepo.Key
+	var maintainers []ceremony.Key
 	var pubs []workspace.PublicKey
 	for _, n := range []string{"alice", "bob"} {
-		k, _ := testrepo.NewKey(n)
+		k, _ := ceremony.NewKey(n)
 		maintainers = append(maintainers, k)
 		pubs = append(pubs, k.Public)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/ThalesGroup/crypto11"
 
-	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/signer/keyref"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
@@ -94,8 +94,8 @@ func TestTokenCeremony(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	carol, _ := testrepo.NewKey("carol")
-	online, _ := testrepo.NewKey("online")
+	carol, _ := ceremony.NewKey("carol")
+	online, _ := ceremony.NewKey("online")
 	pubs := []workspace.PublicKey{{Name: "alice", Key: alice.Public}, {Name: "bob", Key: bob.Public}, carol.Public}
 	ws, err := workspace.Init(filepath.Join(t.TempDir(), "ws"), workspace.InitOptions{RootKeys: pubs, RootThreshold: 2, OnlineKey: online.Public, Bins: 4})
 	if err != nil {

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/s3test"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/statuspage"
 	"github.com/tufkeys/tufkeys/signer/workspace"
@@ -34,7 +34,7 @@ func BenchmarkIncrementalPublish(b *testing.B) {
 	srv := s3test.Get(b)
 	ctx := context.Background()
 	s3, _ := srv.Store(b)
-	c, err := testrepo.New(b.TempDir(), testrepo.Options{})
+	c, err := ceremony.New(b.TempDir(), ceremony.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func BenchmarkPublishAtScale(b *testing.B) {
 		pageBytes        int
 	}
 	measure := func(n int) cost {
-		c, err := testrepo.New(b.TempDir(), testrepo.Options{Bins: 64})
+		c, err := ceremony.New(b.TempDir(), ceremony.Options{Bins: 64})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
-	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 
@@ -17,7 +17,7 @@ import (
 // key list through its bin; a change to one registry re-signs its bin only
 // (and snapshot and timestamp).
 func TestHashedBins(t *testing.T) {
-	c := newCeremony(t, testrepo.Options{Bins: 16})
+	c := newCeremony(t, ceremony.Options{Bins: 16})
 	list := fixture(t, "npm/keys.json")
 	var items []workspace.StageItem
 	for i := range 40 {
@@ -82,11 +82,11 @@ func TestHashedBins(t *testing.T) {
 // repo delegate keeps working in bins: the registry's bin delegates to the
 // operator's role, and clients walk targets, bin, registry.
 func TestDelegateInBins(t *testing.T) {
-	c := newCeremony(t, testrepo.Options{Bins: 16})
+	c := newCeremony(t, ceremony.Options{Bins: 16})
 	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
 		t.Fatal(err)
 	}
-	operator, _ := testrepo.NewKey("operator")
+	operator, _ := ceremony.NewKey("operator")
 	res, err := c.WS.Delegate(host, []workspace.PublicKey{operator.Public}, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestDelegateInBins(t *testing.T) {
 // A flat repository moves into bins as a change the maintainers sign, and
 // a client that trusted the flat layout follows without a release.
 func TestMigrateToBins(t *testing.T) {
-	c := newCeremony(t, testrepo.Options{})
+	c := newCeremony(t, ceremony.Options{})
 	list := fixture(t, "npm/keys.json")
 	for _, h := range []string{host, "other.example.test"} {
 		if err := c.StagePublish(h, list, 2); err != nil {
@@ -164,7 +164,7 @@ func TestMigrateToBins(t *testing.T) {
 // A maintainer rotated out of targets no longer signs bins: the bins'
 // delegation follows the targets keys, and every bin is signed again.
 func TestRotationReachesBins(t *testing.T) {
-	c := newCeremony(t, testrepo.Options{Bins: 4})
+	c := newCeremony(t, ceremony.Options{Bins: 4})
 	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestRotationReachesBins(t *testing.T) {
 // Renewing targets renews the bins, which its keys sign and which expire
 // with it.
 func TestRenewTargetsRenewsBins(t *testing.T) {
-	c := newCeremony(t, testrepo.Options{Bins: 4})
+	c := newCeremony(t, ceremony.Options{Bins: 4})
 	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
-	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/testutil"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
@@ -30,9 +30,9 @@ const host = "registry.example.test"
 
 func fixture(t testing.TB, name string) []byte { return testutil.Fixture(t, name) }
 
-func newCeremony(t *testing.T, opts testrepo.Options) *testrepo.Ceremony {
+func newCeremony(t *testing.T, opts ceremony.Options) *ceremony.Ceremony {
 	t.Helper()
-	c, err := testrepo.New(t.TempDir(), opts)
+	c, err := ceremony.New(t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func fetchWithGoTUF(t *testing.T, url string, root []byte, target string) ([]byt
 	return testutil.GoTUFTarget(t, url, root, target)
 }
 
-func rootV(t *testing.T, c *testrepo.Ceremony, v int) []byte {
+func rootV(t *testing.T, c *ceremony.Ceremony, v int) []byte {
 	t.Helper()
 	data, err := c.RootBytes(v)
 	if err != nil {
@@ -60,7 +60,7 @@ func rootV(t *testing.T, c *testrepo.Ceremony, v int) []byte {
 // staged for a registry; two sign, the third is away; publish; go-tuf's
 // updater reads the list back byte for byte.
 func TestCeremonyPublishesWhatGoTUFReads(t *testing.T) {
-	c := newCeremony(t, testrepo.Options{})
+	c := newCeremony(t, ceremony.Options{})
 	keys := fixture(t, "npm/keys.json")
 	res, err := c.WS.Stage(host, keys, nil)
 	if err != nil {
@@ -103,7 +103,7 @@ func TestCeremonyPublishesWhatGoTUFReads(t *testing.T) {
 }
 
 func TestPublishOrderAndIdempotence(t *testing.T) {
-	c := newCeremony(t, testrepo.Options{})
+	c := newCeremony(t, ceremony.Options{})
 	if _, err := c.Publish(); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestPublishOrderAndIdempotence(t *testing.T) {
 // The same release published to a second, empty store arrives there byte
 // for byte as in the first: mirrors and origins stay identical.
 func TestPublishSameReleaseToAnotherStore(t *testing.T) {
-	c := newCeremony(t, testrepo.Options{})
+	c := newCeremony(t, ceremony.Options{})
 	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
 		t.Fatal(err)
 	}
@@ -198,11 +198,11 @@ func (r *recordingStore) Put(ctx context.Context, name string, data []byte, ifMa
 // A client that holds only root v1 walks v1 -> v2 -> v3 and trusts the
 // keys of v3.
 func TestRootRotationWalkedFromV1(t *testing.T) {
-	c := newCeremony(t, testrepo.Options{})
+	c := newCeremony(t, ceremony.Options{})
 	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
 		t.Fatal(err)
 	}
-	fourth, err := testrepo.NewKey("maintainer4")
+	fourth, err := ceremony.NewKey("maintainer4")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,11 +266,11 @@ func TestRootRotationWalkedFromV1(t *testing.T) {
 
 // The operator of a registry signs its own key list through a delegated role.
 func TestDelegatedRegistryRole(t *testing.T) {
-	c := newCeremony(t, testrepo.Options{})
+	c := newCeremony(t, ceremony.Options{})
 	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
 		t.Fatal(err)
 	}
-	operator, err := testrepo.NewKey("operator")
+	operator, err := ceremony.NewKey("operator")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,13 +323,13 @@ func TestRefusals(t *testing.T) {
 	rotated := func(t *testing.T) []byte { return fixture(t, "npm/keys.json") }
 	tests := []struct {
 		name  string
-		run   func(t *testing.T, c *testrepo.Ceremony) error
+		run   func(t *testing.T, c *ceremony.Ceremony) error
 		is    error
 		words []string
 	}{
 		{
 			name: "below threshold",
-			run: func(t *testing.T, c *testrepo.Ceremony) error {
+			run: func(t *testing.T, c *ceremony.Ceremony) error {
 				if _, err := c.WS.Stage(host, rotated(t), nil); err != nil {
 					t.Fatal(err)
 				}
@@ -344,11 +344,11 @@ func TestRefusals(t *testing.T) {
 		},
 		{
 			name: "unauthorized key",
-			run: func(t *testing.T, c *testrepo.Ceremony) error {
+			run: func(t *testing.T, c *ceremony.Ceremony) error {
 				if _, err := c.WS.Stage(host, rotated(t), nil); err != nil {
 					t.Fatal(err)
 				}
-				stranger, _ := testrepo.NewKey("stranger")
+				stranger, _ := ceremony.NewKey("stranger")
 				_, err := c.WS.Sign(stranger.Signer)
 				return err
 			},
@@ -357,7 +357,7 @@ func TestRefusals(t *testing.T) {
 		},
 		{
 			name: "tampered staged file",
-			run: func(t *testing.T, c *testrepo.Ceremony) error {
+			run: func(t *testing.T, c *ceremony.Ceremony) error {
 				if _, err := c.WS.Stage(host, rotated(t), nil); err != nil {
 					t.Fatal(err)
 				}
@@ -375,7 +375,7 @@ func TestRefusals(t *testing.T) {
 		},
 		{
 			name: "tampered key list",
-			run: func(t *testing.T, c *testrepo.Ceremony) error {
+			run: func(t *testing.T, c *ceremony.Ceremony) error {
 				if _, err := c.WS.Stage(host, rotated(t), nil); err != nil {
 					t.Fatal(err)
 				}
@@ -390,7 +390,7 @@ func TestRefusals(t *testing.T) {
 		},
 		{
 			name: "expired published root",
-			run: func(t *testing.T, c *testrepo.Ceremony) error {
+			run: func(t *testing.T, c *ceremony.Ceremony) error {
 				if _, err := c.WS.Stage(host, rotated(t), nil); err != nil {
 					t.Fatal(err)
 				}
@@ -406,7 +406,7 @@ func TestRefusals(t *testing.T) {
 		},
 		{
 			name: "invalid key list",
-			run: func(t *testing.T, c *testrepo.Ceremony) error {
+			run: func(t *testing.T, c *ceremony.Ceremony) error {
 				_, err := c.WS.Stage(host, fixture(t, "invalid/keyid-mismatch.json"), nil)
 				return err
 			},
@@ -414,7 +414,7 @@ func TestRefusals(t *testing.T) {
 		},
 		{
 			name: "dropped key without --remove-key",
-			run: func(t *testing.T, c *testrepo.Ceremony) error {
+			run: func(t *testing.T, c *ceremony.Ceremony) error {
 				if err := c.StagePublish(host, rotated(t), 2); err != nil {
 					t.Fatal(err)
 				}
@@ -427,7 +427,7 @@ func TestRefusals(t *testing.T) {
 		},
 		{
 			name: "wrong online key",
-			run: func(t *testing.T, c *testrepo.Ceremony) error {
+			run: func(t *testing.T, c *ceremony.Ceremony) error {
 				if _, err := c.WS.Stage(host, rotated(t), nil); err != nil {
 					t.Fatal(err)
 				}
@@ -443,7 +443,7 @@ func TestRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newCeremony(t, testrepo.Options{})
+			c := newCeremony(t, ceremony.Options{})
 			if _, err := c.Publish(); err != nil {
 				t.Fatal(err)
 			}
@@ -464,7 +464,7 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestDroppedKeyAllowedWhenNamed(t *testing.T) {
-	c := newCeremony(t, testrepo.Options{})
+	c := newCeremony(t, ceremony.Options{})
 	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
 		t.Fatal(err)
 	}
@@ -485,7 +485,7 @@ func TestDroppedKeyAllowedWhenNamed(t *testing.T) {
 // key, is refused at signing; the same drop asked for with --remove-key is
 // shown to each signer and signed into the metadata.
 func TestSignersSeeWhatTheySign(t *testing.T) {
-	c := newCeremony(t, testrepo.Options{})
+	c := newCeremony(t, ceremony.Options{})
 	full := fixture(t, "npm/keys.json")
 	if err := c.StagePublish(host, full, 2); err != nil {
 		t.Fatal(err)
@@ -563,7 +563,7 @@ func TestSignersSeeWhatTheySign(t *testing.T) {
 }
 
 func TestSigningTwiceChangesNothing(t *testing.T) {
-	c := newCeremony(t, testrepo.Options{})
+	c := newCeremony(t, ceremony.Options{})
 	if _, err := c.Publish(); err != nil {
 		t.Fatal(err)
 	}
@@ -594,7 +594,7 @@ func TestSigningTwiceChangesNothing(t *testing.T) {
 
 // re-signing the timestamp keeps clients current without the maintainers.
 func TestTimestampResign(t *testing.T) {
-	c := newCeremony(t, testrepo.Options{})
+	c := newCeremony(t, ceremony.Options{})
 	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
 		t.Fatal(err)
 	}
@@ -626,7 +626,7 @@ func TestInterruptedPublishNeverShowsAMix(t *testing.T) {
 	old := fixture(t, "corepack-0.30.json")
 	oldNPM := []byte(nil)
 	for failAfter := 0; ; failAfter++ {
-		c := newCeremony(t, testrepo.Options{})
+		c := newCeremony(t, ceremony.Options{})
 		if err := c.StagePublish(host, old, 2); err != nil {
 			t.Fatal(err)
 		}
@@ -671,7 +671,7 @@ func TestInterruptedPublishNeverShowsAMix(t *testing.T) {
 	}
 }
 
-func readPublished(c *testrepo.Ceremony) ([]byte, error) {
+func readPublished(c *ceremony.Ceremony) ([]byte, error) {
 	files, err := filepath.Glob(filepath.Join(c.RepoDir, "targets", host, "*.keys.json"))
 	if err != nil || len(files) != 1 {
 		return nil, errors.New("expected one published list")
@@ -701,7 +701,7 @@ func (f *failingStore) Put(ctx context.Context, name string, data []byte, ifMatc
 // A scheduled job whose workspace checkout is older than what the store
 // serves must not re-sign a snapshot that rolls clients back.
 func TestTimestampRefusesAStaleWorkspace(t *testing.T) {
-	c := newCeremony(t, testrepo.Options{})
+	c := newCeremony(t, ceremony.Options{})
 	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
 		t.Fatal(err)
 	}
@@ -724,13 +724,13 @@ func TestTimestampRefusesAStaleWorkspace(t *testing.T) {
 
 // Ed25519 keys work for maintainers and for the online key alike.
 func TestEd25519Keys(t *testing.T) {
-	var keys []testrepo.Key
+	var keys []ceremony.Key
 	for _, name := range []string{"alice", "bob", "online"} {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
-		k, err := testrepo.KeyFrom(priv, name)
+		k, err := ceremony.KeyFrom(priv, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -797,7 +797,7 @@ func (c *countingStore) Compare(ctx context.Context, name string, data []byte) (
 func TestRepublishCostFollowsTheChange(t *testing.T) {
 	list := fixture(t, "npm/keys.json")
 	requests := func(registries int) (changed, all int) {
-		c := newCeremony(t, testrepo.Options{})
+		c := newCeremony(t, ceremony.Options{})
 		for i := range registries {
 			if _, err := c.WS.Stage(fmt.Sprintf("r%d.example.test", i), list, nil); err != nil {
 				t.Fatal(err)

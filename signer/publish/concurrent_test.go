@@ -14,8 +14,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/s3test"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/internal/testutil"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
@@ -32,7 +32,7 @@ type destination struct {
 	url string
 }
 
-func destinations(t *testing.T, c *testrepo.Ceremony) map[string]func(t *testing.T) destination {
+func destinations(t *testing.T, c *ceremony.Ceremony) map[string]func(t *testing.T) destination {
 	return map[string]func(t *testing.T) destination{
 		"dir": func(t *testing.T) destination {
 			return destination{c.Store, serve(t, c.RepoDir)}
@@ -82,7 +82,7 @@ func TestConcurrentTimestampRuns(t *testing.T) {
 	for kind, open := range destinations(t, nil) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			c := newCeremony(t, testrepo.Options{})
+			c := newCeremony(t, ceremony.Options{})
 			if kind == "dir" {
 				open = destinations(t, c)[kind]
 			}
@@ -139,7 +139,7 @@ func TestPublishRacesScheduledTimestamp(t *testing.T) {
 	for kind, open := range destinations(t, nil) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			c := newCeremony(t, testrepo.Options{})
+			c := newCeremony(t, ceremony.Options{})
 			if kind == "dir" {
 				open = destinations(t, c)[kind]
 			}

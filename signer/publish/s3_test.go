@@ -13,8 +13,8 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/s3test"
-	"github.com/tufkeys/tufkeys/internal/testrepo"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/store"
 	"github.com/tufkeys/tufkeys/store/s3"
@@ -44,7 +44,7 @@ func TestPublishToS3(t *testing.T) {
 	srv := s3test.Get(t)
 	ctx := context.Background()
 	dst, prefix := srv.Store(t)
-	c := newCeremony(t, testrepo.Options{})
+	c := newCeremony(t, ceremony.Options{})
 	if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestInterruptedS3Publish(t *testing.T) {
 	ctx := context.Background()
 	for failAfter := 0; ; failAfter++ {
 		dst, prefix := srv.Store(t)
-		c := newCeremony(t, testrepo.Options{})
+		c := newCeremony(t, ceremony.Options{})
 		if _, err := c.WS.Stage(host, fixture(t, "corepack-0.30.json"), nil); err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +165,7 @@ func TestS3NeverOverwritesPublishedFiles(t *testing.T) {
 	if err := dst.Put(ctx, "1.root.json", []byte(`{"not":"this repository"}`), store.Always); err != nil {
 		t.Fatal(err)
 	}
-	c := newCeremony(t, testrepo.Options{})
+	c := newCeremony(t, ceremony.Options{})
 	_, err := publish.Publish(ctx, c.WS, c.Online.Signer, dst, publish.Options{})
 	if !errors.Is(err, publish.ErrConflict) || !strings.Contains(err.Error(), "already holds a different 1.root.json") {
 		t.Fatalf("err = %v", err)

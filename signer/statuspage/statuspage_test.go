@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/statuspage"
 )
@@ -27,7 +27,7 @@ func published(t *testing.T) (dir string) {
 	var mu sync.Mutex
 	now := time.Now().UTC()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{Now: clock, Bins: 4})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{Now: clock, Bins: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

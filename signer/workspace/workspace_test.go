@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tufkeys/tufkeys/internal/testrepo"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/testutil"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
@@ -48,11 +48,11 @@ func TestParsePeriod(t *testing.T) {
 	}
 }
 
-func keys(t *testing.T, names ...string) []testrepo.Key {
+func keys(t *testing.T, names ...string) []ceremony.Key {
 	t.Helper()
-	var out []testrepo.Key
+	var out []ceremony.Key
 	for _, n := range names {
-		k, err := testrepo.NewKey(n)
+		k, err := ceremony.NewKey(n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func git(t *testing.T, dir string, args ...string) string {
 // Two maintainers sign separate clones; git merges their signatures without
 // a conflict and the merged workspace is ready to publish.
 func TestSignaturesFromSeparateClonesMerge(t *testing.T) {
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestSignaturesFromSeparateClonesMerge(t *testing.T) {
 
 func TestStatusCheckProblems(t *testing.T) {
 	now := time.Now()
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{Now: func() time.Time { return now }})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestStatusCheckProblems(t *testing.T) {
 // A publish that wrote the workspace's history but stopped before removing
 // the staged copy leaves nothing staged behind.
 func TestStagedCopyOfPublishedVersionIsNotStaged(t *testing.T) {
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestStagedCopyOfPublishedVersionIsNotStaged(t *testing.T) {
 }
 
 func TestRotateRefusals(t *testing.T) {
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func TestRotateRefusals(t *testing.T) {
 // Replacing the online key is a root change: the old key can no longer
 // publish, the new one can.
 func TestOnlineKeyRotation(t *testing.T) {
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestOnlineKeyRotation(t *testing.T) {
 
 // Many registries stage in one change; one refused list stages none.
 func TestStageMany(t *testing.T) {
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func BenchmarkStageMany(b *testing.B) {
 		b.Fatal(err)
 	}
 	perRegistry := func(n int) time.Duration {
-		c, err := testrepo.New(b.TempDir(), testrepo.Options{})
+		c, err := ceremony.New(b.TempDir(), ceremony.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -399,7 +399,7 @@ func TestBinsProblemsGrouped(t *testing.T) {
 // signed, nor put escape bytes on the status page: names pass repo init's
 // check, and a key two files hold has no name.
 func TestSignerNamesAreCheckedAndUnique(t *testing.T) {
-	c, err := testrepo.New(t.TempDir(), testrepo.Options{})
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
-// Package testrepo runs real signing ceremonies with in-memory keys, for
-// tests and for the demo: a workspace, maintainers, an online key, and a
-// published repository in a directory.
-package testrepo
+// Package ceremony runs real signing ceremonies with keys held in memory: a
+// workspace, maintainers, an online key, and a published repository in a
+// directory. tufkeys demo runs its story with it, and the tests build their
+// repositories with it; it is not test code, and the thin client does not
+// link it.
+package ceremony
 
 import (
 	"context"
