@@ -206,20 +206,25 @@ func serve(dir string, swap *atomic.Pointer[[]byte]) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return listen(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if list := swap.Load(); list != nil && strings.HasSuffix(r.URL.Path, ".keys.json") {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write(*list)
 			return
 		}
 		h.ServeHTTP(w, r)
-	})}
+	}))
+}
+
+// listen serves h on a loopback port until stop is called.
+func listen(h http.Handler) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: h}
 	go srv.Serve(ln)
-	stop := func() {
+	stop = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"sync/atomic"
@@ -24,11 +23,7 @@ import (
 // the swap holds) and pnpm@10.1.0's version document.
 func fakeRegistry(keys *atomic.Pointer[[]byte]) (string, func(), error) {
 	doc := read("pnpm@10.1.0.json")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return listen(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
 		case "/-/npm/v1/keys":
@@ -38,14 +33,7 @@ func fakeRegistry(keys *atomic.Pointer[[]byte]) (string, func(), error) {
 		default:
 			http.NotFound(w, r)
 		}
-	})}
-	go srv.Serve(ln)
-	stop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	}
-	return "http://" + ln.Addr().String(), stop, nil
+	}))
 }
 
 // measureRotation times the path of a rotation in one deployment mode, from
