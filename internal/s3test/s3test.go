@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tufkeys/tufkeys/signer/statuspage"
 	"github.com/tufkeys/tufkeys/store"
 	"github.com/tufkeys/tufkeys/store/s3"
 )
@@ -57,9 +58,12 @@ func (s Server) Store(t testing.TB) (store.Store, string) {
 	return st, prefix
 }
 
-// Options are the storage options for the test server.
+// Options are the storage options for the test server, with the cache
+// policy tufkeys repo publish uses (the status page rewritten in place).
 func (s Server) Options() s3.Options {
-	return s3.Options{EndpointURL: s.Endpoint, PathStyle: true}
+	policy := store.DefaultCachePolicy
+	policy.Rewritten = statuspage.Files
+	return s3.Options{EndpointURL: s.Endpoint, PathStyle: true, Cache: &policy}
 }
 
 // PublicURL is the plain HTTP URL under which anyone reads prefix.
