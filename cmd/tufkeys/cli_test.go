@@ -124,7 +124,7 @@ func TestCLIVerdicts(t *testing.T) {
 			name:     "convert to an unknown form",
 			args:     []string{"bundle", "convert", fixtures + "npm/keys.json", "-o", "yaml"},
 			wantCode: exitUsage,
-			wantErr:  []string{"unknown key-list form \"yaml\""},
+			wantErr:  []string{"--format \"yaml\" is not one of npm, corepack, sigstore"},
 		},
 		{
 			name:     "convert from sigstore notes what it leaves out",

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -189,7 +190,10 @@ client without a new release, and a forged key reaches none.`,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			markStarted()
-			return flagsFromEnv(cmd)
+			if err := flagsFromEnv(cmd); err != nil {
+				return err
+			}
+			return checkFormat(cmd)
 		},
 		// any value turns --version on; the text is built only when asked
 		Version: "-",
@@ -216,13 +220,38 @@ func warn(std streams, msg string) {
 }
 
 // addFormatFlag is the output format flag, spelled the same on every
-// command: --format, or -o.
+// command: --format, or -o. Its accepted values are checked before the
+// command runs (checkFormat), so an unknown one is a usage error on every
+// command; text and table name the same output.
 func addFormatFlag(cmd *cobra.Command, p *string, def string, values ...string) {
 	if len(values) == 0 {
 		values = []string{"text", "json"}
 	}
 	cmd.Flags().StringVarP(p, "format", "o", def, "output format: "+strings.Join(values, ", "))
+	cmd.Flags().SetAnnotation("format", formatsAnnotation, values)
 	cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+}
+
+const formatsAnnotation = "tufkeys-formats"
+
+// checkFormat refuses a --format value the command does not print, and
+// reads text as table (and table as text) where only one of them is listed.
+func checkFormat(cmd *cobra.Command) error {
+	f := cmd.Flags().Lookup("format")
+	if f == nil {
+		return nil
+	}
+	values := f.Annotations[formatsAnnotation]
+	v := f.Value.String()
+	if len(values) == 0 || v == "" || slices.Contains(values, v) {
+		return nil
+	}
+	for _, alias := range [][2]string{{"text", "table"}, {"table", "text"}} {
+		if v == alias[0] && slices.Contains(values, alias[1]) {
+			return f.Value.Set(alias[1])
+		}
+	}
+	return usagef("--format %q is not one of %s", v, strings.Join(values, ", "))
 }
 
 // exactArgs is cobra.ExactArgs with a sentence that says what is missing.
