@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -286,5 +287,34 @@ func TestCLIDirectoryAsRepository(t *testing.T) {
 	code, out, errOut := runCLI(t, "mirror", "--from", filepath.Base(c.RepoDir), "--to", filepath.Join(t.TempDir(), "copy"), "--root", root, "--cache", t.TempDir())
 	if code != exitOK || !strings.Contains(out, "5 files copied") {
 		t.Errorf("mirror --from DIR: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// - is standard input for import and mirror --from, as wherever a file is
+// read; what standard input brings is verified like any archive.
+func TestArchiveFromStandardInput(t *testing.T) {
+	clearClientEnv(t)
+	_, repo, root := published(t, "npm/keys.json")
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "keys.tar.gz")
+	if code, _, errOut := runCLI(t, "export", "--repo", repo, "--out", archive, "--root", root, "--cache", filepath.Join(dir, "c1")); code != exitOK {
+		t.Fatal(errOut)
+	}
+	data, _ := os.ReadFile(archive)
+	withStdin := func(in []byte, args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		code := run(args, streams{In: bytes.NewReader(in), Out: &out, Err: &errb})
+		return code, out.String() + errb.String()
+	}
+	inside := filepath.Join(dir, "inside")
+	if code, out := withStdin(data, "import", "-", "--repo", "http://127.0.0.1:1", "--root", root, "--cache", inside); code != exitOK || !strings.Contains(out, "imported root v1") {
+		t.Errorf("import -: exit %d\n%s", code, out)
+	}
+	mirrorDir := filepath.Join(dir, "mirror")
+	if code, out := withStdin(data, "mirror", "--from", "-", "--to", mirrorDir, "--root", root, "--cache", filepath.Join(dir, "c2")); code != exitOK || !strings.Contains(out, "5 files copied") {
+		t.Errorf("mirror --from -: exit %d\n%s", code, out)
+	}
+	if code, out := withStdin([]byte("not an archive"), "import", "-", "--repo", "http://127.0.0.1:1", "--root", root, "--cache", filepath.Join(dir, "c3")); code != exitFail {
+		t.Errorf("import - of garbage: exit %d\n%s", code, out)
 	}
 }

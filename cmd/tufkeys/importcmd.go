@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/client/archive"
 )
 
 type importOptions struct {
@@ -29,6 +32,7 @@ expired in transit is refused unless --accept-expired names how much expiry
 to tolerate (at most 90 days); that weakens the protection against freeze
 attacks by as much, and is said in a warning.`,
 		Example: `  tufkeys import keys-2026-11-26.tar.gz
+  ssh gateway.example.test cat keys.tar.gz | tufkeys import -
   tufkeys import keys-2026-11-26.tar.gz --accept-expired 14d`,
 		Args: exactArgs(1, "one archive FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -52,7 +56,15 @@ func runImport(ctx context.Context, opts importOptions) error {
 	if err != nil {
 		return err
 	}
-	repo, err := cl.Import(ctx, opts.File)
+	file := opts.File
+	if file == "-" {
+		var done func()
+		if file, done, err = archiveFromStdin(opts.streams); err != nil {
+			return err
+		}
+		defer done()
+	}
+	repo, err := cl.Import(ctx, file)
 	if err != nil {
 		return err
 	}
@@ -69,4 +81,24 @@ func runImport(ctx context.Context, opts importOptions) error {
 		fmt.Fprintf(opts.Out, "next: %s\n", next)
 	}
 	return nil
+}
+
+// archiveFromStdin keeps an archive read from standard input (at most
+// archive.MaxArchiveBytes) in a private temporary file, which the client
+// reads by path; done removes it.
+func archiveFromStdin(std streams) (path string, done func(), err error) {
+	data, err := readInput(std, "-", archive.MaxArchiveBytes)
+	if err != nil {
+		return "", nil, fileError("-", "archive", err)
+	}
+	dir, err := os.MkdirTemp("", "tufkeys-stdin-")
+	if err != nil {
+		return "", nil, err
+	}
+	path = filepath.Join(dir, "archive.tar.gz")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return path, func() { os.RemoveAll(dir) }, nil
 }

@@ -45,7 +45,7 @@ origin; a mirror of a mirror works too. Progress is shown on a terminal.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runMirror(cmd.Context(), opts) },
 	}
-	cmd.Flags().StringVar(&opts.From, "from", "", "repository URL (or archive file) to copy")
+	cmd.Flags().StringVar(&opts.From, "from", "", "repository URL, or archive file (- for standard input) to copy")
 	cmd.Flags().StringVar(&opts.To, "to", "", "destination: a directory or s3://BUCKET/PREFIX")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be copied and change nothing")
 	addFormatFlag(cmd, &opts.Format, "text")
@@ -72,6 +72,14 @@ func terminalProgress(w any) func(verb, name string) {
 func runMirror(ctx context.Context, opts mirrorOptions) error {
 	if opts.From == "" || opts.To == "" {
 		return usagef("--from and --to are both required")
+	}
+	if opts.From == "-" {
+		from, done, err := archiveFromStdin(opts.streams)
+		if err != nil {
+			return err
+		}
+		defer done()
+		opts.From = from
 	}
 	cl, err := opts.Client.openOr(opts.streams, opts.From)
 	if err != nil {
