@@ -22,8 +22,10 @@ const (
 func januaryRotation(t *testing.T, w *world) {
 	t.Helper()
 	w.publish("npm/keys.json")
-	fourth, _ := ceremony.NewKey("maintainer4")
-	if _, err := w.c.WS.Rotate(workspace.RotateOptions{AddRootKeys: []workspace.PublicKey{fourth.Public}}); err != nil {
+	addRootKey(t, w)
+	full := string(fixture(t, "npm/keys.json"))
+	newOnly := strings.Replace(full, strings.SplitN(strings.SplitN(full, "[", 2)[1], "},", 2)[0]+"},", "", 1)
+	if _, err := w.c.WS.Stage(host, []byte(newOnly), []string{oldKey}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.c.Sign(2); err != nil {
@@ -32,9 +34,13 @@ func januaryRotation(t *testing.T, w *world) {
 	if _, err := w.c.Publish(); err != nil {
 		t.Fatal(err)
 	}
-	full := string(fixture(t, "npm/keys.json"))
-	newOnly := strings.Replace(full, strings.SplitN(strings.SplitN(full, "[", 2)[1], "},", 2)[0]+"},", "", 1)
-	if _, err := w.c.WS.Stage(host, []byte(newOnly), []string{oldKey}); err != nil {
+}
+
+// addRootKey publishes root v2: a fourth maintainer's key added to root.
+func addRootKey(t *testing.T, w *world) {
+	t.Helper()
+	fourth, _ := ceremony.NewKey("maintainer4")
+	if _, err := w.c.WS.Rotate(workspace.RotateOptions{AddRootKeys: []workspace.PublicKey{fourth.Public}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.c.Sign(2); err != nil {

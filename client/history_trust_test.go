@@ -81,16 +81,7 @@ func forgeEarlierRoot(t *testing.T, w *world) string {
 // forged root out.
 func TestHistoryDoesNotTrustEarlierRoots(t *testing.T) {
 	w := newWorld(t, "corepack-0.30.json")
-	fourth, _ := ceremony.NewKey("maintainer4")
-	if _, err := w.c.WS.Rotate(workspace.RotateOptions{AddRootKeys: []workspace.PublicKey{fourth.Public}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.c.Sign(2); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.c.Publish(); err != nil {
-		t.Fatal(err)
-	}
+	addRootKey(t, w)
 	w.publish("npm/keys.json")
 	attacker := forgeEarlierRoot(t, w)
 	rb2, _ := w.c.RootBytes(2)

@@ -15,7 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,9 +114,11 @@ func forgedPnpmDoc(t *testing.T) map[string]any {
 	return doc
 }
 
-// keyRepo publishes list for registry.example.test, as of publishedAt, and
-// serves it through handler (nil: as published).
-func keyRepo(t *testing.T, list []byte, publishedAt time.Time, tamper func(path string, body []byte) []byte) (url, root string) {
+// keyRepo publishes list for registry.example.test, as of publishedAt,
+// serves it through tamper (nil: as published) and counts the updates
+// clients make (requests for timestamp.json). The test may publish to c as
+// it goes.
+func keyRepo(t *testing.T, list []byte, publishedAt time.Time, tamper func(path string, body []byte) []byte) (c *ceremony.Ceremony, url, root string, updates func() int) {
 	t.Helper()
 	c, err := ceremony.New(t.TempDir(), ceremony.Options{Now: func() time.Time { return publishedAt }})
 	if err != nil {
@@ -129,27 +131,31 @@ func keyRepo(t *testing.T, list []byte, publishedAt time.Time, tamper func(path 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var served http.Handler = h
-	if tamper != nil {
-		served = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, r)
-			body := tamper(r.URL.Path, rec.Body.Bytes())
-			for k, v := range rec.Header() {
-				if k != "Content-Length" && k != "Etag" {
-					rw.Header()[k] = v
-				}
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "timestamp.json") {
+			n.Add(1)
+		}
+		if tamper == nil {
+			h.ServeHTTP(rw, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		body := tamper(r.URL.Path, rec.Body.Bytes())
+		for k, v := range rec.Header() {
+			if k != "Content-Length" && k != "Etag" {
+				rw.Header()[k] = v
 			}
-			rw.WriteHeader(rec.Code)
-			rw.Write(body)
-		})
-	}
-	srv := httptest.NewServer(served)
+		}
+		rw.WriteHeader(rec.Code)
+		rw.Write(body)
+	}))
 	t.Cleanup(srv.Close)
 	root = filepath.Join(t.TempDir(), "root.json")
 	rb, _ := c.RootBytes(1)
 	os.WriteFile(root, rb, 0o644)
-	return srv.URL, root
+	return c, srv.URL, root, func() int { return int(n.Load()) }
 }
 
 // preRotationList is the registry's list before January 2025: the old key only.
@@ -223,7 +229,7 @@ func installedPnpm(env []string) bool {
 func (w *corepackWorld) viaExec(t *testing.T, env []string, flags []string, argv ...string) corepackRun {
 	t.Helper()
 	for _, kv := range env {
-		k, v, _ := cutEnv(kv)
+		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
 	var out, errb bytes.Buffer
@@ -273,11 +279,11 @@ func isExec(p string) bool {
 func TestCorepackHandOver(t *testing.T) {
 	clearClientEnv(t)
 	now := time.Now()
-	rotatedURL, rotatedRoot := keyRepo(t, rotatedList(t), now, nil)
-	downURL, downRoot := keyRepo(t, rotatedList(t), now, nil)
+	_, rotatedURL, rotatedRoot, _ := keyRepo(t, rotatedList(t), now, nil)
+	_, downURL, downRoot, _ := keyRepo(t, rotatedList(t), now, nil)
 	// the repository stopped re-signing its timestamp three days ago
-	frozenURL, frozenRoot := keyRepo(t, rotatedList(t), now.Add(-72*time.Hour), nil)
-	tamperedURL, tamperedRoot := keyRepo(t, rotatedList(t), now, func(path string, body []byte) []byte {
+	_, frozenURL, frozenRoot, _ := keyRepo(t, rotatedList(t), now.Add(-72*time.Hour), nil)
+	_, tamperedURL, tamperedRoot, _ := keyRepo(t, rotatedList(t), now, func(path string, body []byte) []byte {
 		if strings.HasSuffix(path, "keys.json") {
 			return bytes.Replace(body, []byte(`"keys"`), []byte(`"keyz"`), 1)
 		}
@@ -356,42 +362,6 @@ func TestCorepackHandOver(t *testing.T) {
 	}
 }
 
-// liveKeyRepo is a repository the test publishes to as it goes, with a
-// count of the updates clients make (requests for timestamp.json).
-func liveKeyRepo(t *testing.T, list []byte) (c *ceremony.Ceremony, url, root string, updates func() int) {
-	t.Helper()
-	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.StagePublish("registry.example.test", list, 2); err != nil {
-		t.Fatal(err)
-	}
-	h, err := repohttp.Handler(c.RepoDir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	n := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "timestamp.json") {
-			mu.Lock()
-			n++
-			mu.Unlock()
-		}
-		h.ServeHTTP(rw, r)
-	}))
-	t.Cleanup(srv.Close)
-	root = filepath.Join(t.TempDir(), "root.json")
-	rb, _ := c.RootBytes(1)
-	os.WriteFile(root, rb, 0o644)
-	return c, srv.URL, root, func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return n
-	}
-}
-
 // A rotation reaches Corepack users through the hand-over at once: with a
 // fresh cache that holds the pre-rotation list and a repository that
 // already publishes the rotated one, the first call runs pnpm@10.1.0 (the
@@ -401,7 +371,7 @@ func liveKeyRepo(t *testing.T, list []byte) (c *ceremony.Ceremony, url, root str
 // at most one refresh.
 func TestCorepackFollowsARotation(t *testing.T) {
 	clearClientEnv(t)
-	c, repo, root, updates := liveKeyRepo(t, preRotationList(t))
+	c, repo, root, updates := keyRepo(t, preRotationList(t), time.Now(), nil)
 	real := newCorepackWorld(t, realPnpmDoc(t))
 	forged := newCorepackWorld(t, forgedPnpmDoc(t))
 	bin := tufkeysBinary(t)

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"io/fs"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tufkeys/tufkeys/internal/ceremony"
@@ -60,18 +62,52 @@ var goEnv = func() []string {
 	return []string{"GOCACHE=" + v[0], "GOMODCACHE=" + v[1], "GOPATH=" + v[2]}
 }()
 
+// goBuild builds the package pkg of the module at dir into out, static as
+// the Dockerfile builds, so that the test binaries share one build cache
+// and TestStaticBuild checks what ships.
+func goBuild(dir, out, pkg string, flags ...string) error {
+	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", out, pkg)...)
+	cmd.Env = append(append(os.Environ(), goEnv...), "CGO_ENABLED=0")
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
+
 func build(t *testing.T, module string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "tufkeys")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/tufkeys")
-	// as the Dockerfile builds: static, so the test binaries share one
-	// build cache and TestStaticBuild checks what ships
-	cmd.Env = append(append(os.Environ(), goEnv...), "CGO_ENABLED=0")
-	cmd.Dir = module
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	if err := goBuild(module, bin, "./cmd/tufkeys"); err != nil {
+		t.Fatal(err)
 	}
 	return bin
+}
+
+// onceBinary is a binary built once per test run, for the tests that run it.
+type onceBinary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// get builds the binary the first time (build writes it to the path it
+// is given) and returns its path.
+func (b *onceBinary) get(t testing.TB, build func(out string) error) string {
+	t.Helper()
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "tufkeys-bin-")
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path = filepath.Join(dir, "tufkeys")
+		b.err = build(b.path)
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
 }
 
 // A deployment puts its root.json and repository URLs in repo-metadata/;

@@ -239,20 +239,11 @@ func (t *tailBuffer) Bytes() []byte { return t.b }
 // lookupEnv reads a variable from an environment list.
 func lookupEnv(environ []string, name string) string {
 	for i := len(environ) - 1; i >= 0; i-- {
-		if k, v, ok := cutEnv(environ[i]); ok && k == name {
+		if k, v, ok := strings.Cut(environ[i], "="); ok && k == name {
 			return v
 		}
 	}
 	return ""
-}
-
-func cutEnv(kv string) (string, string, bool) {
-	for i := 0; i < len(kv); i++ {
-		if kv[i] == '=' {
-			return kv[:i], kv[i+1:], true
-		}
-	}
-	return "", "", false
 }
 
 // forwarded are the signals passed on to the child.

@@ -6,39 +6,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-var (
-	binaryOnce sync.Once
-	binaryPath string
-	binaryErr  string
-)
+var fullBinary onceBinary
 
 // tufkeysBinary builds this module's tufkeys once per test run.
 func tufkeysBinary(t *testing.T) string {
-	t.Helper()
-	binaryOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tufkeys-bin-")
-		if err != nil {
-			binaryErr = err.Error()
-			return
-		}
-		binaryPath = filepath.Join(dir, "tufkeys")
-		cmd := exec.Command("go", "build", "-o", binaryPath, "./cmd/tufkeys")
-		cmd.Dir = filepath.Join(pkgDir, "..", "..")
-		cmd.Env = append(append(os.Environ(), goEnv...), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binaryErr = err.Error() + "\n" + string(out)
-		}
+	return fullBinary.get(t, func(out string) error {
+		return goBuild(filepath.Join(pkgDir, "..", ".."), out, "./cmd/tufkeys")
 	})
-	if binaryErr != "" {
-		t.Fatalf("build: %s", binaryErr)
-	}
-	return binaryPath
 }
 
 // exec runs the command only with verified keys: its exit status is
@@ -51,7 +30,7 @@ func TestExec(t *testing.T) {
 	run := func(env []string, args ...string) (int, string, string) {
 		t.Helper()
 		for _, kv := range env {
-			k, v, _ := cutEnv(kv)
+			k, v, _ := strings.Cut(kv, "=")
 			t.Setenv(k, v)
 		}
 		return runCLI(t, args...)

@@ -8,16 +8,10 @@ import (
 	"time"
 )
 
-// buildThin builds the thin client as scripts/build-client.sh does: static,
-// stripped, with the tufkeys_client tag.
-func buildThin(t testing.TB, out string) {
-	t.Helper()
-	cmd := exec.Command("go", "build", "-tags", "tufkeys_client", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/tufkeys")
-	cmd.Dir = filepath.Join(pkgDir, "..", "..")
-	cmd.Env = append(append(os.Environ(), goEnv...), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the thin client: %v\n%s", err, b)
-	}
+// goBuildThin builds the thin client as scripts/build-client.sh does:
+// static, stripped, with the tufkeys_client tag.
+func goBuildThin(out string) error {
+	return goBuild(filepath.Join(pkgDir, "..", ".."), out, "./cmd/tufkeys", "-tags", "tufkeys_client", "-trimpath", "-ldflags=-s -w")
 }
 
 // buildHello builds the baseline: a Go program that prints one line.
@@ -28,11 +22,8 @@ func buildHello(t testing.TB, dir string) string {
 	os.WriteFile(filepath.Join(src, "go.mod"), []byte("module hello\n\ngo 1.26\n"), 0o644)
 	os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n"), 0o644)
 	bin := filepath.Join(dir, "hello-bin")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
-	cmd.Dir = src
-	cmd.Env = append(append(os.Environ(), goEnv...), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build hello: %v\n%s", err, b)
+	if err := goBuild(src, bin, ".", "-trimpath", "-ldflags=-s -w"); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
@@ -44,7 +35,9 @@ func buildHello(t testing.TB, dir string) string {
 func BenchmarkThinClientProcess(b *testing.B) {
 	dir := b.TempDir()
 	thin := filepath.Join(dir, "tufkeys")
-	buildThin(b, thin)
+	if err := goBuildThin(thin); err != nil {
+		b.Fatal(err)
+	}
 	hello := buildHello(b, dir)
 	fi, _ := os.Stat(thin)
 	_, repo, root := published(b, "npm/keys.json")

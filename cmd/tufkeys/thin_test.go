@@ -5,33 +5,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 	"github.com/tufkeys/tufkeys/signer/keyref"
 )
 
-var (
-	thinOnce sync.Once
-	thinPath string
-)
+var thinBinary onceBinary
 
 // thinClient builds the thin client once per test run.
 func thinClient(t *testing.T) string {
-	t.Helper()
-	thinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tufkeys-thin-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		thinPath = filepath.Join(dir, "tufkeys")
-		buildThin(t, thinPath)
-	})
-	if _, err := os.Stat(thinPath); err != nil {
-		t.Fatalf("the thin client was not built: %v", err)
-	}
-	return thinPath
+	return thinBinary.get(t, func(out string) error { return goBuildThin(out) })
 }
 
 // The thin client links none of the maintainers' dependencies, stays

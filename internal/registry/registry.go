@@ -87,14 +87,7 @@ func Resolve(flag, dir string) (string, error) {
 }
 
 // strip drops userinfo, query and fragment from a registry URL.
-func strip(raw string) string {
-	raw = strings.TrimSpace(raw)
-	u, err := url.Parse(raw)
-	if err != nil || u.Opaque != "" || (u.User == nil && u.RawQuery == "" && !u.ForceQuery && u.Fragment == "") {
-		return raw
-	}
-	return redact.URL(raw)
-}
+func strip(raw string) string { return redact.URL(strings.TrimSpace(raw)) }
 
 func sameFile(a, b string) bool {
 	if a == "" || b == "" {

@@ -55,8 +55,8 @@ const requestTimeout = 20 * time.Second
 // from pass; a KMS key uses the AWS SDK's standard configuration.
 //
 // Schemes are matched without regard to case, as URI schemes are; no
-// message prints a reference's attribute or query values (a PIN, a PIN
-// file, credentials), only what Describe shows.
+// message prints a reference's query values or userinfo (a PIN, a PIN
+// file, credentials).
 func Open(ctx context.Context, ref string, pass keyfile.Passphrase) (*keyfile.Signer, error) {
 	scheme, rest, hasScheme := splitScheme(ref)
 	switch {
@@ -88,28 +88,6 @@ func splitScheme(ref string) (scheme, rest string, ok bool) {
 		}
 	}
 	return strings.ToLower(ref[:i]), ref[i+1:], true
-}
-
-// Describe names a reference for a message: a file's path, pkcs11: with
-// its token and object labels only, awskms:// without userinfo or query.
-func Describe(ref string) string {
-	scheme, rest, ok := splitScheme(ref)
-	switch {
-	case !ok:
-		if strings.ContainsAny(ref, "?;") && strings.Contains(ref, "=") {
-			return "a key reference (not shown)"
-		}
-		return ref
-	case scheme == "pkcs11":
-		u, err := parsePKCS11("pkcs11:" + rest)
-		if err != nil {
-			return "a pkcs11: reference"
-		}
-		return "pkcs11:token=" + u.token + ";" + describe(u)
-	case scheme == "awskms":
-		return redact.URL("awskms:" + rest)
-	}
-	return "a " + scheme + ": reference"
 }
 
 // Public returns the public key a reference names, without a passphrase
