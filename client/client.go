@@ -136,6 +136,9 @@ type Client struct {
 	// anchor is the sha256 of the trusted root, which an answer set must
 	// have been verified from to be read without verifying it again
 	anchor string
+	// rootChecked verifies the trusted root's signatures once, when the
+	// network is first needed; a fresh answer from the cache needs no check
+	rootChecked func() error
 	// parses, set only by tests, counts the metadata files handed to
 	// go-tuf to parse and verify
 	parses *parseLog
@@ -208,12 +211,16 @@ func New(opts Options) (*Client, error) {
 	if c.http == nil {
 		c.http = defaultHTTPClient()
 	}
-	// the root's form only: it is parsed and its signatures verified by
-	// the first update that uses it, and a fresh answer recorded under
-	// these very bytes (its anchor) was verified with them already
+	// the root's form only here: its signatures are verified once, before
+	// the first request to a repository (rootChecked), and a fresh answer
+	// recorded under these very bytes (its anchor) was verified with them
 	if err := rootForm(opts.TrustedRoot); err != nil {
 		return nil, fmt.Errorf("the trusted root is not valid TUF root metadata: %w", err)
 	}
+	c.rootChecked = sync.OnceValue(func() error {
+		_, _, err := verifiedRoot(nil, opts.TrustedRoot, c.refTime())
+		return err
+	})
 	dir := opts.CacheDir
 	var err error
 	if dir == "" {

@@ -56,6 +56,11 @@ func (c *Client) obtain(ctx context.Context, w want) (outcome, error) {
 		}
 		return outcome{}, fmt.Errorf("the cache holds no unexpired copy of %s and offline mode forbids fetching it: refresh while online, or import an archive: %w", strings.Join(w.names, ", "), ErrOffline)
 	}
+	// the trusted root's own signatures, before anything is asked of a
+	// repository under it: once per client
+	if err := c.rootChecked(); err != nil {
+		return outcome{}, err
+	}
 	out, err := c.update(ctx, w, generation)
 	if err == nil || errors.Is(err, ErrUntrusted) || errors.Is(err, ErrNoTarget) || w.noFallback || c.opts.NoFallback {
 		return out, err
