@@ -1,16 +1,26 @@
 package bundle
 
 import (
-	"github.com/tufkeys/tufkeys/internal/redact"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/tufkeys/tufkeys/internal/redact"
 )
 
 // TargetName is the TUF target that holds a registry's key list; registries
 // are indexed by host, the naming the public Sigstore repository uses.
-func TargetName(host string) string { return host + "/keys.json" }
+func TargetName(host string) string { return host + targetSuffix }
+
+const targetSuffix = "/keys.json"
+
+// HostOfTarget is the registry host whose key list a target path names,
+// or ok false for any other target.
+func HostOfTarget(name string) (host string, ok bool) {
+	host, ok = strings.CutSuffix(name, targetSuffix)
+	return host, ok && host != ""
+}
 
 const maxHostLen = 253 + 6
 

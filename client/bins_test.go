@@ -29,9 +29,9 @@ func manyWorld(t testing.TB, registries, bins int) *world {
 	}
 	w.c = c
 	list := fixture(t, "npm/keys.json")
-	items := []workspace.StageItem{{Registry: host, List: list}}
+	items := []workspace.StageItem{{Registry: host, List: list, New: true}}
 	for i := range registries - 1 {
-		items = append(items, workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: list})
+		items = append(items, workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: list, New: true})
 	}
 	if _, err := c.WS.StageMany(items); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/internal/marked"
+	"github.com/tufkeys/tufkeys/internal/nearest"
 	repometadata "github.com/tufkeys/tufkeys/repo-metadata"
 )
 
@@ -324,7 +326,11 @@ func (c *Client) keyList(ctx context.Context, host string, force bool) ([]byte, 
 		}
 	}
 	if errors.Is(err, ErrNoTarget) {
-		return nil, fmt.Errorf("the repository at %s has no key list %s: %w", redact(out.repo), name, ErrNoKeyList)
+		msg := fmt.Sprintf("the repository at %s has no key list for %s", redact(out.repo), host)
+		if p := nearest.Phrase(nearest.Names(host, c.verifiedRegistries(ctx))); p != "" {
+			msg += " (" + p + ")"
+		}
+		return nil, marked.Errorf(ErrNoKeyList, "%s", msg)
 	}
 	if err != nil {
 		return nil, err
@@ -574,6 +580,33 @@ func (c *Client) trustedMetadata(ctx context.Context) (map[string][]byte, error)
 		}
 	}
 	return out, nil
+}
+
+// verifiedRegistries lists the registries named in the verified metadata
+// the cache holds: with bins, those of the bins fetched so far, which are
+// the registries this client used before, the likeliest meant by a typo.
+func (c *Client) verifiedRegistries(ctx context.Context) []string {
+	trusted, err := c.trustedMetadata(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for role, data := range trusted {
+		if role == metadata.ROOT || role == metadata.TIMESTAMP || role == metadata.SNAPSHOT {
+			continue
+		}
+		md, err := (&metadata.Metadata[metadata.TargetsType]{}).FromBytes(data)
+		if err != nil {
+			continue
+		}
+		for name := range md.Signed.Targets {
+			if host, ok := bundle.HostOfTarget(name); ok {
+				out = append(out, host)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // ClearCache removes everything the cache holds.

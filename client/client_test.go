@@ -184,7 +184,7 @@ func TestNoKeyListForHost(t *testing.T) {
 	if !errors.Is(err, client.ErrNoKeyList) {
 		t.Fatalf("err = %v", err)
 	}
-	contains(t, err, "has no key list other.example.test/keys.json")
+	contains(t, err, "has no key list for other.example.test")
 }
 
 // A corrupt cache file is never trusted and never a crash: the client

@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	redactURL "github.com/tufkeys/tufkeys/internal/redact"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/bits"
 	"net/http"
@@ -24,6 +24,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tufkeys/tufkeys/internal/marked"
+	redactURL "github.com/tufkeys/tufkeys/internal/redact"
+
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/client/archive"
@@ -33,6 +36,34 @@ import (
 // ErrUnavailable marks a repository that could not be reached or did not
 // answer with the file: the network failed, not the data's trust.
 var ErrUnavailable = errors.New("repository unavailable")
+
+// fetchError is a file the repository did not serve, in tufkeys' words,
+// and go-tuf's ErrDownloadHTTP to the updater, which tells a missing next
+// root from a failure by it.
+type fetchError struct {
+	msg  string
+	http *metadata.ErrDownloadHTTP
+}
+
+func (e *fetchError) Error() string   { return e.msg }
+func (e *fetchError) Unwrap() []error { return []error{e.http, ErrUnavailable} }
+
+func httpStatusError(url string, code int) error {
+	return &fetchError{fmt.Sprintf("%s answered HTTP %d (%s)", url, code, http.StatusText(code)), &metadata.ErrDownloadHTTP{StatusCode: code, URL: url}}
+}
+
+func missingError(url, why string) error {
+	return &fetchError{fmt.Sprintf("%s is missing (%s)", url, why), &metadata.ErrDownloadHTTP{StatusCode: http.StatusNotFound, URL: url}}
+}
+
+// pathless is an os error without the path the message already names.
+func pathless(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
 
 var rootProbe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`/([0-9]+)\.root\.json$`) })
 
@@ -167,7 +198,7 @@ func (f *fetcher) openArchive() error {
 		return fmt.Errorf("%s is not a repository archive (%w): check the file, or export it again: %w", p, err, ErrUntrusted)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return marked.Errorf(ErrUnavailable, "the archive %s cannot be read (%w)", p, pathless(err))
 	}
 	f.archive = files
 	return nil
@@ -217,7 +248,7 @@ func (f *fetcher) fetch(u string, max int64, cond conditional) fetchResult {
 		case <-e.done:
 			r = e.res
 		case <-f.ctx.Done():
-			return fetchResult{err: fmt.Errorf("%w: %v", ErrUnavailable, f.ctx.Err())}
+			return fetchResult{err: marked.Errorf(ErrUnavailable, "the update stopped before %s arrived (%v)", redact(u), f.ctx.Err())}
 		}
 	} else {
 		r = f.get(u, max, cond)
@@ -337,7 +368,7 @@ func (f *fetcher) get(rawURL string, maxLength int64, cond conditional) fetchRes
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return fetchResult{err: fmt.Errorf("%w: %v", ErrUnavailable, err)}
+		return fetchResult{err: marked.Errorf(ErrUnavailable, "%s is not a URL to fetch: %v", redact(rawURL), err)}
 	}
 	req.Header.Set("User-Agent", "tufkeys")
 	if cond.etag != "" && cond.cached != nil {
@@ -346,16 +377,16 @@ func (f *fetcher) get(rawURL string, maxLength int64, cond conditional) fetchRes
 	resp, err := f.client.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && f.ctx.Err() == nil {
-			return fetchResult{err: fmt.Errorf("%w: %s did not answer within %s", ErrUnavailable, redact(rawURL), f.timeout)}
+			return fetchResult{err: marked.Errorf(ErrUnavailable, "%s did not answer within %s", redact(rawURL), f.timeout)}
 		}
-		return fetchResult{err: fmt.Errorf("%w: %s: %v", ErrUnavailable, redact(rawURL), unwrapURLError(err))}
+		return fetchResult{err: marked.Errorf(ErrUnavailable, "%s cannot be reached (%v)", redact(rawURL), unwrapURLError(err))}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotModified && cond.etag != "" && cond.cached != nil {
 		return fetchResult{data: cond.cached, etag: cond.etag, code: resp.StatusCode}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fetchResult{code: resp.StatusCode, err: fmt.Errorf("%w: %w", ErrUnavailable, &metadata.ErrDownloadHTTP{StatusCode: resp.StatusCode, URL: redact(rawURL)})}
+		return fetchResult{code: resp.StatusCode, err: httpStatusError(redact(rawURL), resp.StatusCode)}
 	}
 	if resp.ContentLength > maxLength {
 		return fetchResult{code: resp.StatusCode, err: &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s announces %d bytes, more than the %d expected", redact(rawURL), resp.ContentLength, maxLength)}}
@@ -363,9 +394,9 @@ func (f *fetcher) get(rawURL string, maxLength int64, cond conditional) fetchRes
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxLength+1))
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && f.ctx.Err() == nil {
-			return fetchResult{err: fmt.Errorf("%w: %s stalled: no complete answer within %s", ErrUnavailable, redact(rawURL), f.timeout)}
+			return fetchResult{err: marked.Errorf(ErrUnavailable, "%s stalled: no complete answer within %s", redact(rawURL), f.timeout)}
 		}
-		return fetchResult{err: fmt.Errorf("%w: read %s: %v", ErrUnavailable, redact(rawURL), err)}
+		return fetchResult{err: marked.Errorf(ErrUnavailable, "the answer from %s broke off (%v)", redact(rawURL), err)}
 	}
 	if int64(len(data)) > maxLength {
 		return fetchResult{code: resp.StatusCode, err: &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s sent more than the %d bytes expected", redact(rawURL), maxLength)}}
@@ -377,7 +408,7 @@ func (f *fetcher) get(rawURL string, maxLength int64, cond conditional) fetchRes
 func (f *fetcher) getArchived(rawURL string, maxLength int64) fetchResult {
 	data, ok := f.archive[strings.TrimPrefix(rawURL, f.base+"/")]
 	if !ok {
-		return fetchResult{code: http.StatusNotFound, err: fmt.Errorf("%w: %w", ErrUnavailable, &metadata.ErrDownloadHTTP{StatusCode: http.StatusNotFound, URL: rawURL})}
+		return fetchResult{code: http.StatusNotFound, err: missingError(rawURL, "the archive holds no such file")}
 	}
 	if int64(len(data)) > maxLength {
 		return fetchResult{err: &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is longer than the %d bytes expected", rawURL, maxLength)}}
@@ -389,15 +420,15 @@ func (f *fetcher) getArchived(rawURL string, maxLength int64) fetchResult {
 func getFile(u *url.URL, maxLength int64) fetchResult {
 	fh, err := os.Open(path.Clean(u.Path))
 	if errors.Is(err, os.ErrNotExist) {
-		return fetchResult{code: http.StatusNotFound, err: fmt.Errorf("%w: %w", ErrUnavailable, &metadata.ErrDownloadHTTP{StatusCode: http.StatusNotFound, URL: u.String()})}
+		return fetchResult{code: http.StatusNotFound, err: missingError(u.String(), "no such file")}
 	}
 	if err != nil {
-		return fetchResult{err: fmt.Errorf("%w: %v", ErrUnavailable, err)}
+		return fetchResult{err: marked.Errorf(ErrUnavailable, "%s cannot be opened (%v)", u, pathless(err))}
 	}
 	defer fh.Close()
 	data, err := io.ReadAll(io.LimitReader(fh, maxLength+1))
 	if err != nil {
-		return fetchResult{err: fmt.Errorf("%w: %v", ErrUnavailable, err)}
+		return fetchResult{err: marked.Errorf(ErrUnavailable, "%s cannot be read (%v)", u, pathless(err))}
 	}
 	if int64(len(data)) > maxLength {
 		return fetchResult{err: &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is longer than the %d bytes expected", u.String(), maxLength)}}

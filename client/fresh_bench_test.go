@@ -26,7 +26,7 @@ func BenchmarkFreshKeys(b *testing.B) {
 				list := fixture(b, "npm/keys.json")
 				items := make([]workspace.StageItem, n-1)
 				for i := range items {
-					items[i] = workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: list}
+					items[i] = workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: list, New: true}
 				}
 				if _, err := w.c.WS.StageMany(items); err != nil {
 					b.Fatal(err)

@@ -492,3 +492,25 @@ func TestTargetsFromTheirOwnBaseURL(t *testing.T) {
 		}
 	}
 }
+
+// A misspelt registry is answered with the registries this client has
+// verified key lists for, nearest first, and no other.
+func TestUnknownRegistrySuggestsVerifiedOnes(t *testing.T) {
+	tests := []struct {
+		asked, want string
+	}{
+		{"registry.example.tset", "has no key list for registry.example.tset (did you mean registry.example.test?)"},
+		{"other.example.test", "has no key list for other.example.test"},
+	}
+	w := newWorld(t, "npm/keys.json")
+	cl, _ := w.client(t.TempDir())
+	if _, err := cl.Keys(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		_, err := cl.Keys(ctx, tt.asked)
+		if !errors.Is(err, client.ErrNoKeyList) || !strings.HasSuffix(err.Error(), tt.want) {
+			t.Errorf("Keys(%s) = %v, want an error ending %q", tt.asked, err, tt.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,7 +16,7 @@ func newBundleCommand(std streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bundle",
 		Short: "Validate and convert registry key lists",
-		Args:  exactArgs(0, "a subcommand: validate or convert"),
+		Args:  subcommandArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newBundleValidateCommand(std), newBundleConvertCommand(std))
@@ -168,4 +169,13 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// someOf names the first few items and counts the rest, so that a line
+// about 10,000 registries stays a line.
+func someOf(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
 }

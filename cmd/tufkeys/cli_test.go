@@ -227,3 +227,25 @@ func allCommands(c *cobra.Command) []*cobra.Command {
 	}
 	return out
 }
+
+// A mistyped subcommand is a usage error at every level, with cobra's
+// suggestions, or the subcommands there are when nothing is near.
+func TestUnknownSubcommandsSuggest(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"repo", "stauts"}, `unknown command "stauts" for "tufkeys repo"; did you mean status?`},
+		{[]string{"key", "genrate"}, `unknown command "genrate" for "tufkeys key"; did you mean generate?`},
+		{[]string{"cache", "clera"}, `unknown command "clera" for "tufkeys cache"; did you mean clear?`},
+		{[]string{"bundle", "valdate"}, `did you mean validate?`},
+		{[]string{"vrify"}, `unknown command "vrify" for "tufkeys"; did you mean verify?`},
+		{[]string{"repo", "zzz"}, `unknown command "zzz" for "tufkeys repo"; its subcommands are delegate, init,`},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runCLI(t, tt.args...)
+		if code != exitUsage || out != "" || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and %q", tt.args, code, out, errOut, tt.want)
+		}
+	}
+}

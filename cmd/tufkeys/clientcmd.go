@@ -205,7 +205,7 @@ func completeRegistries(f *clientFlags, std streams) cobra.CompletionFunc {
 		}
 		var hosts []string
 		for _, name := range info.KeyLists {
-			if h, ok := strings.CutSuffix(name, "/keys.json"); ok && strings.HasPrefix(h, toComplete) {
+			if h, ok := bundle.HostOfTarget(name); ok && strings.HasPrefix(h, toComplete) {
 				hosts = append(hosts, h)
 			}
 		}
@@ -451,7 +451,7 @@ func newCacheCommand(std streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cache",
 		Short: "Inspect or clear the verified cache",
-		Args:  exactArgs(0, "a subcommand: info or clear"),
+		Args:  subcommandArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	info := cacheOptions{streams: std}

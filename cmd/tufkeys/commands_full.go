@@ -38,6 +38,7 @@ var maintainerHints = []hintRule{
 	{workspace.ErrResignTargets, "stage it with tufkeys repo renew --role targets, and sign it"},
 	{workspace.ErrNothingStaged, "stage a change first: tufkeys repo stage, rotate, delegate or renew"},
 	{workspace.ErrBadRemoval, "drop that --remove-key"},
+	{workspace.ErrNewRegistry, "check --registry, or pass --new to add a registry"},
 	{workspace.ErrOnlineRole, "run tufkeys repo timestamp instead"},
 	{workspace.ErrAlsoTargets, "give --targets-threshold (or add a targets key) in the same tufkeys repo rotate"},
 	{workspace.ErrNothingToChange, "tufkeys repo renew extends the root's expiry"},
@@ -50,6 +51,13 @@ var maintainerHints = []hintRule{
 	{keyfile.ErrKeyExists, "choose another --out name, or move the old file away first"},
 	{keyfile.ErrNoKeyFile, "check the --key path"},
 	{keyfile.ErrUnencrypted, "create one with tufkeys key generate"},
+}
+
+// maintainerUsage reports a signer package's error that is a mistake in
+// how the command was called (exit 2): a bad value, an unknown key name, a
+// public key where a private one is needed, a registry not listed yet.
+func maintainerUsage(err error) bool {
+	return errors.Is(err, workspace.ErrInvalid) || errors.Is(err, workspace.ErrNewRegistry) || errors.Is(err, keyfile.ErrNotAKey)
 }
 
 // maintainerHint is the hint for a signer package's error, empty for none.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/client/archive"
 )
@@ -70,13 +71,14 @@ func runImport(ctx context.Context, opts importOptions) error {
 	}
 	next := ""
 	if len(repo.KeyLists) > 0 {
-		cmd := append([]string{"tufkeys", "keys", "--registry", strings.TrimSuffix(repo.KeyLists[0], "/keys.json"), "--offline"}, opts.Client.given()...)
+		host, _ := bundle.HostOfTarget(repo.KeyLists[0])
+		cmd := append([]string{"tufkeys", "keys", "--registry", host, "--offline"}, opts.Client.given()...)
 		next = strings.Join(cmd, " ")
 	}
 	if opts.Format == "json" {
 		return writeJSON(opts.Out, copyReport{Source: opts.File, Destination: cl.CacheDir(), Root: repo.RootVersion, Targets: repo.TargetsVersion, KeyLists: nonNil(repo.KeyLists), Copied: []string{}, Files: len(repo.Objects), Next: next})
 	}
-	fmt.Fprintf(opts.Out, "imported root v%d, targets v%d, key lists %s into %s\n", repo.RootVersion, repo.TargetsVersion, strings.Join(repo.KeyLists, ", "), cl.CacheDir())
+	fmt.Fprintf(opts.Out, "imported root v%d, targets v%d, key lists %s into %s\n", repo.RootVersion, repo.TargetsVersion, someOf(repo.KeyLists, 3), cl.CacheDir())
 	if next != "" {
 		fmt.Fprintf(opts.Out, "next: %s\n", next)
 	}

@@ -17,7 +17,7 @@ func newKeyCommand(std streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "key",
 		Short: "Create maintainer and online keys",
-		Args:  exactArgs(0, "a subcommand: generate"),
+		Args:  subcommandArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newKeyGenerateCommand(std), newKeyPublicCommand(std))

@@ -69,6 +69,9 @@ func run(args []string, std streams) int {
 	if h := hint(err); h != "" {
 		msg += "; " + h
 	}
+	if c, _, ferr := root.Find(args); ferr == nil && errors.Is(err, client.ErrNoKeyList) && c.Flags().Lookup("keys-host") != nil {
+		msg += ", or --keys-host for a proxy"
+	}
 	fmt.Fprintf(std.Err, "tufkeys: %s\n", msg)
 	var ue usageError
 	if !started || errors.As(err, &ue) || isMissingSetting(err) {
@@ -92,7 +95,7 @@ var hints = []hintRule{
 	{client.ErrNoRoot, "pass --root FILE or set TUFKEYS_ROOT to your repository's root.json"},
 	{client.ErrNoRepository, "pass --repo URL or set TUFKEYS_REPO"},
 	{client.ErrOffline, "drop --offline (or TUFKEYS_OFFLINE) to fetch it"},
-	{client.ErrNoKeyList, "check --registry, or --keys-host for a proxy"},
+	{client.ErrNoKeyList, "check --registry"},
 	{client.ErrUnsafeCache, "--cache DIR (or TUFKEYS_CACHE) names another"},
 	{bundle.ErrPublishTimeUnknown, "pass --published TIME when you know when it was published, or --accept-unknown-publish-time to accept it unchecked"},
 	{registry.ErrNoRegistry, "pass --registry URL, set npm_config_registry, or add a registry= line to .npmrc"},
@@ -116,7 +119,7 @@ func hint(err error) string {
 // the user must give (a registry, a root, a repository): a usage error,
 // whichever package noticed it.
 func isMissingSetting(err error) bool {
-	return errors.Is(err, registry.ErrNoRegistry) || errors.Is(err, client.ErrNoRoot) || errors.Is(err, client.ErrNoRepository)
+	return errors.Is(err, registry.ErrNoRegistry) || errors.Is(err, client.ErrNoRoot) || errors.Is(err, client.ErrNoRepository) || maintainerUsage(err)
 }
 
 // commandPath names the subcommand the user was calling, for the usage hint.
@@ -197,6 +200,8 @@ client without a new release, and a forged key reaches none.`,
 		},
 		// any value turns --version on; the text is built only when asked
 		Version: "-",
+		Args:    subcommandArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetOut(std.Out)
 	root.SetErr(std.Err)
@@ -262,4 +267,27 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// subcommandArgs refuses anything but a known subcommand under a command
+// that only groups others, with cobra's suggestions for a typo, at every
+// level: tufkeys repo stauts names repo status.
+func subcommandArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	var names []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			names = append(names, c.Name())
+		}
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		return usagef("%s; did you mean %s?", msg, strings.Join(s, " or "))
+	}
+	return usagef("%s; its subcommands are %s", msg, strings.Join(names, ", "))
 }

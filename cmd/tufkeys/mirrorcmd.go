@@ -6,8 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"strings"
+	"slices"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -21,12 +22,13 @@ import (
 
 type mirrorOptions struct {
 	streams
-	Client clientFlags
-	From   string
-	To     string
-	DryRun bool
-	Store  s3.Options
-	Format string
+	Client  clientFlags
+	From    string
+	To      string
+	DryRun  bool
+	Store   s3.Options
+	Format  string
+	Verbose bool
 }
 
 func newMirrorCommand(std streams) *cobra.Command {
@@ -48,24 +50,40 @@ origin; a mirror of a mirror works too. Progress is shown on a terminal.`,
 	cmd.Flags().StringVar(&opts.From, "from", "", "repository URL, or archive file (- for standard input) to copy")
 	cmd.Flags().StringVar(&opts.To, "to", "", "destination: a directory or s3://BUCKET/PREFIX")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be copied and change nothing")
+	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "print a line per file also when standard error is not a terminal")
 	addFormatFlag(cmd, &opts.Format, "text")
 	addStoreFlags(cmd.Flags(), &opts.Store)
 	addClientFlags(cmd, &opts.Client)
 	return cmd
 }
 
-// terminalProgress prints one line per file when w is a terminal, and
-// nothing otherwise, so that logs of scheduled jobs stay short.
-func terminalProgress(w any) func(verb, name string) {
-	f, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
+// progressTo is where one line per file goes: standard error when it is a
+// terminal or --verbose asks, else nowhere, so that the logs of scheduled
+// jobs hold the summary alone. A dry run lists its files sorted at the end
+// instead.
+func progressTo(w io.Writer, verbose, dryRun bool) io.Writer {
+	if dryRun {
+		return nil
+	}
+	if verbose {
+		return w
+	}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return w
+	}
+	return nil
+}
+
+// progressFunc prints one line per file on w, if w is not nil.
+func progressFunc(w io.Writer) func(verb, name string) {
+	if w == nil {
 		return nil
 	}
 	var mu sync.Mutex
 	return func(verb, name string) {
 		mu.Lock()
 		defer mu.Unlock()
-		fmt.Fprintf(f, "%s %s\n", verb, name)
+		fmt.Fprintf(w, "%s %s\n", verb, name)
 	}
 }
 
@@ -89,7 +107,7 @@ func runMirror(ctx context.Context, opts mirrorOptions) error {
 	if err != nil {
 		return err
 	}
-	repo, rep, err := mirror.Mirror(ctx, cl, opts.From, dst, store.SyncOptions{DryRun: opts.DryRun, Progress: terminalProgress(opts.Err)})
+	repo, rep, err := mirror.Mirror(ctx, cl, opts.From, dst, store.SyncOptions{DryRun: opts.DryRun, Progress: progressFunc(progressTo(opts.Err, opts.Verbose, opts.DryRun))})
 	if err != nil {
 		return err
 	}
@@ -97,13 +115,16 @@ func runMirror(ctx context.Context, opts mirrorOptions) error {
 		return writeJSON(opts.Out, copyReport{Source: opts.From, Destination: dst.String(), DryRun: opts.DryRun, Root: repo.RootVersion, Targets: repo.TargetsVersion,
 			KeyLists: nonNil(repo.KeyLists), Copied: nonNil(rep.Uploaded), Unchanged: rep.Skipped, Files: len(repo.Objects)})
 	}
-	verb := "mirrored"
+	verb, copied := "mirrored", "copied"
 	if opts.DryRun {
-		verb = "dry run: would mirror"
+		verb, copied = "dry run: would mirror", "to copy"
+		for _, name := range slices.Sorted(slices.Values(rep.Uploaded)) {
+			fmt.Fprintf(opts.Out, "would copy %s\n", name)
+		}
 	}
-	fmt.Fprintf(opts.Out, "%s root v%d, targets v%d, %d key %s (%s) to %s: %d %s copied, %d unchanged\n",
-		verb, repo.RootVersion, repo.TargetsVersion, len(repo.KeyLists), plural(len(repo.KeyLists), "list", "lists"), strings.Join(repo.KeyLists, ", "),
-		dst, len(rep.Uploaded), plural(len(rep.Uploaded), "file", "files"), rep.Skipped)
+	fmt.Fprintf(opts.Out, "%s root v%d, targets v%d, %d key %s (%s) to %s: %d %s %s, %d unchanged\n",
+		verb, repo.RootVersion, repo.TargetsVersion, len(repo.KeyLists), plural(len(repo.KeyLists), "list", "lists"), someOf(repo.KeyLists, 3),
+		dst, len(rep.Uploaded), plural(len(rep.Uploaded), "file", "files"), copied, rep.Skipped)
 	return nil
 }
 

@@ -3,16 +3,22 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/internal/binfold"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 	"github.com/tufkeys/tufkeys/signer/keyref"
 	"github.com/tufkeys/tufkeys/signer/publish"
@@ -54,7 +60,7 @@ func newRepoCommand(std streams) *cobra.Command {
 in git, that holds the public keys, the staged metadata (one file per
 signature, so that signatures made on separate clones merge without
 conflict), the published history and the key lists.`,
-		Args: exactArgs(0, "a subcommand"),
+		Args: subcommandArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.PersistentFlags().StringVar(&ws, "workspace", "", "workspace directory (default: the current directory or the nearest parent holding a workspace, as git finds its repository)")
@@ -212,6 +218,7 @@ type repoStageOptions struct {
 	Keys       []string
 	Dir        string
 	RemoveKeys []string
+	New        bool
 }
 
 func newRepoStageCommand(std streams, ws *string) *cobra.Command {
@@ -229,8 +236,12 @@ One refused list stages none.
 A key that the published list has and the new one lacks is refused unless
 --remove-key names it: registries have served key lists that omitted a live
 key by mistake, and passing such a list on would break every package signed
-with that key.`,
-		Example: `  tufkeys repo stage --registry registry.example.test --keys keys.json
+with that key.
+
+A registry the repository does not list yet needs --new, so that a
+misspelt host is refused (with the nearest listed hosts) instead of added.`,
+		Example: `  tufkeys repo stage --registry registry.example.test --keys keys.json --new   # the first time
+  tufkeys repo stage --registry registry.example.test --keys keys.json
   tufkeys repo stage --registry registry.example.test --keys keys.json --remove-key SHA256:jl3b…
   tufkeys repo stage --registry a.example.test --keys a.json --registry b.example.test --keys b.json
   tufkeys repo stage --dir lists/    # lists/registry.example.test.json, …`,
@@ -241,6 +252,7 @@ with that key.`,
 	cmd.Flags().StringArrayVar(&opts.Keys, "keys", nil, "key list file (any form), or - for standard input (repeat, paired with --registry)")
 	cmd.Flags().StringVar(&opts.Dir, "dir", "", "directory of key lists named HOST.json, all staged in one change")
 	cmd.Flags().StringArrayVar(&opts.RemoveKeys, "remove-key", nil, "keyid that the new lists may drop (repeat for each)")
+	cmd.Flags().BoolVar(&opts.New, "new", false, "allow registries the repository does not list yet (without it, such a host is refused as a likely typo)")
 	return cmd
 }
 
@@ -295,7 +307,7 @@ func stageItems(opts repoStageOptions) ([]workspace.StageItem, error) {
 			if err != nil {
 				return nil, fileError(filepath.Join(opts.Dir, e.Name()), "key list", err)
 			}
-			items = append(items, workspace.StageItem{Registry: host, List: data, RemoveKeys: opts.RemoveKeys})
+			items = append(items, workspace.StageItem{Registry: host, List: data, RemoveKeys: opts.RemoveKeys, New: opts.New})
 		}
 		if len(items) == 0 {
 			return nil, fmt.Errorf("%s holds no key list named HOST.json", opts.Dir)
@@ -308,7 +320,7 @@ func stageItems(opts repoStageOptions) ([]workspace.StageItem, error) {
 			if err != nil {
 				return nil, fileError(opts.Keys[i], "key list", err)
 			}
-			items = append(items, workspace.StageItem{Registry: reg, List: data, RemoveKeys: opts.RemoveKeys})
+			items = append(items, workspace.StageItem{Registry: reg, List: data, RemoveKeys: opts.RemoveKeys, New: opts.New})
 		}
 	}
 	return items, nil
@@ -432,8 +444,8 @@ func runRepoStatus(opts repoStatusOptions) error {
 	if len(st.Published) == 0 {
 		fmt.Fprintln(opts.Out, "published: nothing yet")
 	}
-	for _, p := range st.Published {
-		fmt.Fprintf(opts.Out, "published %s v%d, expires %s\n", p.Role, p.Version, p.Expires.Format("2006-01-02T15:04:05Z"))
+	for _, l := range publishedLines(st) {
+		fmt.Fprintf(opts.Out, "published %s\n", l)
 	}
 	if len(st.Staged) == 0 {
 		fmt.Fprintln(opts.Out, "staged: nothing")
@@ -474,6 +486,7 @@ type repoPublishOptions struct {
 	Passphrase keyfile.Passphrase
 	// TimestampOnly re-signs snapshot and timestamp alone.
 	TimestampOnly bool
+	Verbose       bool
 }
 
 func newRepoPublishCommand(std streams, ws *string, timestampOnly bool) *cobra.Command {
@@ -509,6 +522,7 @@ the destination serves newer metadata than the workspace knows.`
 	f.StringVar(&opts.OnlineKey, "online-key", "", "the online key: a key file, a token key (pkcs11:…) or a KMS key (awskms://…)")
 	f.StringVar(&opts.To, "to", "", "destination: a directory or s3://BUCKET/PREFIX")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "list what would be uploaded and change nothing")
+	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "print a line per file also when standard error is not a terminal")
 	addFormatFlag(cmd, &opts.Format, "text")
 	f.BoolVar(&opts.VerifyAll, "verify-all", false, "compare every file with the destination, also those the last publish put there (for repairs)")
 	f.BoolVar(&opts.MoveOrigin, "move-origin", false, "publish to a destination other than the workspace's origin, and make it the origin")
@@ -536,7 +550,7 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 	if err != nil {
 		return err
 	}
-	po := publish.Options{DryRun: opts.DryRun, Progress: opts.Err, MoveOrigin: opts.MoveOrigin, VerifyAll: opts.VerifyAll, StatusPage: opts.StatusPage}
+	po := publish.Options{DryRun: opts.DryRun, Progress: progressTo(opts.Err, opts.Verbose, opts.DryRun), MoveOrigin: opts.MoveOrigin, VerifyAll: opts.VerifyAll, StatusPage: opts.StatusPage}
 	var rep publish.Report
 	if opts.TimestampOnly {
 		rep, err = publish.Timestamp(ctx, w, signer, dst, po)
@@ -550,21 +564,95 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 		return writeJSON(opts.Out, publishReport{Destination: dst.String(), DryRun: opts.DryRun, Root: rep.Root, Targets: rep.Targets, Snapshot: rep.Snapshot,
 			Timestamp: rep.Timestamp, Resigned: rep.Resigned, Uploaded: nonNil(rep.Uploaded), Unchanged: rep.Skipped})
 	}
-	verb := "published"
 	if opts.DryRun {
+		for _, name := range slices.Sorted(slices.Values(rep.Uploaded)) {
+			fmt.Fprintf(opts.Out, "would upload %s\n", name)
+		}
+	}
+	fmt.Fprintln(opts.Out, publishSummary(opts, dst.String(), rep))
+	return nil
+}
+
+// publishSummary is the one line a publish prints: the roles that went
+// live (the bins folded), where, and how many files.
+func publishSummary(opts repoPublishOptions, dst string, rep publish.Report) string {
+	verb := "published"
+	switch {
+	case opts.TimestampOnly && opts.DryRun:
+		verb = "dry run: would re-sign"
+	case opts.TimestampOnly:
+		verb = "re-signed"
+	case opts.DryRun:
 		verb = "dry run: would publish"
 	}
-	what := fmt.Sprintf("root v%d, targets v%d, snapshot v%d, timestamp v%d", rep.Root, rep.Targets, rep.Snapshot, rep.Timestamp)
+	files := fmt.Sprintf("%d %s uploaded, %d unchanged", len(rep.Uploaded), plural(len(rep.Uploaded), "file", "files"), rep.Skipped)
 	if opts.TimestampOnly {
-		verb = "re-signed"
-		if opts.DryRun {
-			verb = "dry run: would re-sign"
-		}
-		what = fmt.Sprintf("snapshot v%d and timestamp v%d", rep.Snapshot, rep.Timestamp)
+		return fmt.Sprintf("%s snapshot v%d and timestamp v%d to %s (%s)", verb, rep.Snapshot, rep.Timestamp, dst, files)
 	}
-	fmt.Fprintf(opts.Out, "%s %s to %s (%d %s uploaded, %d unchanged)\n",
-		verb, what, dst, len(rep.Uploaded), plural(len(rep.Uploaded), "file", "files"), rep.Skipped)
-	return nil
+	roles := changedRoles(rep.Uploaded, rep.Timestamp)
+	if len(roles) == 0 {
+		return fmt.Sprintf("%s nothing new to %s: it serves root v%d, targets v%d, snapshot v%d, timestamp v%d (%s)",
+			verb, dst, rep.Root, rep.Targets, rep.Snapshot, rep.Timestamp, files)
+	}
+	return fmt.Sprintf("%s %s to %s (%s)", verb, strings.Join(roles, ", "), dst, files)
+}
+
+var versionedMetadata = regexp.MustCompile(`^([0-9]+)\.([^/]+)\.json$`)
+
+// changedRoles names each role whose metadata the publish uploads, in the
+// order a client reads them, with the bins that share a version folded.
+func changedRoles(uploaded []string, timestamp int64) []string {
+	type role struct {
+		name    string
+		version int64
+	}
+	var roles []role
+	for _, name := range uploaded {
+		if name == metadata.TIMESTAMP+".json" {
+			roles = append(roles, role{metadata.TIMESTAMP, timestamp})
+			continue
+		}
+		m := versionedMetadata.FindStringSubmatch(name)
+		if m == nil {
+			continue
+		}
+		v, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		roles = append(roles, role{m[2], v})
+	}
+	rank := func(name string) int {
+		switch name {
+		case metadata.ROOT:
+			return 0
+		case metadata.TARGETS:
+			return 1
+		case metadata.SNAPSHOT:
+			return 3
+		case metadata.TIMESTAMP:
+			return 4
+		}
+		return 2
+	}
+	slices.SortStableFunc(roles, func(a, b role) int {
+		if c := cmp.Compare(rank(a.name), rank(b.name)); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.version, b.version)
+	})
+	var out []string
+	for _, g := range binfold.Fold(roles, func(r role) string { return r.name }, func(r role) string { return fmt.Sprintf(" v%d", r.version) }) {
+		if !binfold.IsBin(g.Roles[0]) {
+			out = append(out, g.Roles[0]+g.State)
+			continue
+		}
+		out = append(out, g.Names()+g.State)
+	}
+	return out
 }
 
 type repoRotateOptions struct {
@@ -759,4 +847,34 @@ func readPublicKey(file string) (workspace.PublicKey, error) {
 		return workspace.PublicKey{}, err
 	}
 	return workspace.PublicKey{Name: strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)), Key: pub}, nil
+}
+
+// publishedLines folds the published bins that share a version and a
+// re-sign state into one line, giving the range of their expiries.
+func publishedLines(st workspace.Status) []string {
+	byRole := map[string]workspace.PublishedRole{}
+	for _, p := range st.Published {
+		byRole[p.Role] = p
+	}
+	var out []string
+	groups := binfold.Fold(st.Published, func(p workspace.PublishedRole) string { return p.Role },
+		func(p workspace.PublishedRole) string { return fmt.Sprintf("v%d %t", p.Version, p.Due(st.Now)) })
+	for _, g := range groups {
+		first, last := byRole[g.Roles[0]].Expires, byRole[g.Roles[0]].Expires
+		for _, r := range g.Roles[1:] {
+			e := byRole[r].Expires
+			if e.Before(first) {
+				first = e
+			}
+			if e.After(last) {
+				last = e
+			}
+		}
+		when := "expires " + first.UTC().Format(time.RFC3339)
+		if !first.Equal(last) {
+			when = fmt.Sprintf("expire from %s to %s", first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339))
+		}
+		out = append(out, fmt.Sprintf("%s v%d, %s", g.Names(), byRole[g.Roles[0]].Version, when))
+	}
+	return out
 }

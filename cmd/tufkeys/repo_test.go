@@ -43,7 +43,7 @@ func TestCLICeremony(t *testing.T) {
 	}{
 		{[]string{"repo", "init", "--workspace", "ws", "--root-key", "alice.pub", "--root-key", "bob.pub", "--root-threshold", "2", "--online-key", "online.pub"},
 			[]string{"staged root v1: 0 of 2 signatures — waiting for alice", "staged targets v1", "staged bins-00 … bins-3f (64 bins) v1: 0 of 2 signatures"}},
-		{[]string{"repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", "keys.json"},
+		{[]string{"repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", "keys.json", "--new"},
 			[]string{"staged registry.example.test/keys.json in bins-2c v1", "+ SHA256:DhQ8"}},
 		{[]string{"repo", "sign", "--workspace", "ws", "--key", "alice.key"},
 			[]string{"key list registry.example.test (in bins-2c) against the published one:\n  + SHA256:jl3b", "signed root v1: 1 of 2 signatures — waiting for bob", "signed targets v1: 1 of 2"}},
@@ -52,7 +52,7 @@ func TestCLICeremony(t *testing.T) {
 		{[]string{"repo", "status", "--workspace", "ws", "--check"},
 			[]string{"published: nothing yet", "staged root v1: 2 of 2 signatures — ready to publish", "key list registry.example.test (in bins-2c):"}},
 		{[]string{"repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--to", "public"},
-			[]string{"published root v1, targets v1, snapshot v1, timestamp v1 to public (69 files uploaded, 0 unchanged)"}},
+			[]string{"published root v1, targets v1, bins-00 … bins-3f (64 bins) v1, snapshot v1, timestamp v1 to public (69 files uploaded, 0 unchanged)"}},
 		{[]string{"repo", "timestamp", "--workspace", "ws", "--online-key", "online.key", "--to", "public"},
 			[]string{"re-signed snapshot v2 and timestamp v2 to public (2 files uploaded"}},
 	}
@@ -285,7 +285,7 @@ func TestStageManyRegistries(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := filepath.Join(pkgDir, fixtures, "npm/keys.json")
-	code, out, errOut := runCLI(t, "repo", "stage", "--workspace", c.WS.Dir, "--registry", "a.example.test", "--keys", keys, "--registry", "b.example.test", "--keys", keys)
+	code, out, errOut := runCLI(t, "repo", "stage", "--workspace", c.WS.Dir, "--registry", "a.example.test", "--keys", keys, "--registry", "b.example.test", "--keys", keys, "--new")
 	if code != exitOK || !strings.Contains(out, "staged a.example.test/keys.json in targets v1") || !strings.Contains(out, "staged b.example.test/keys.json in targets v1") {
 		t.Errorf("pairs: exit %d\n%s%s", code, out, errOut)
 	}
@@ -294,9 +294,21 @@ func TestStageManyRegistries(t *testing.T) {
 	for _, host := range []string{"c.example.test", "d.example.test"} {
 		os.WriteFile(filepath.Join(dir, host+".json"), data, 0o644)
 	}
-	code, out, errOut = runCLI(t, "repo", "stage", "--workspace", c.WS.Dir, "--dir", dir)
+	code, out, errOut = runCLI(t, "repo", "stage", "--workspace", c.WS.Dir, "--dir", dir, "--new")
 	if code != exitOK || strings.Count(out, "staged ") != 2 || !strings.Contains(out, "staged d.example.test/keys.json") {
 		t.Errorf("--dir: exit %d\n%s%s", code, out, errOut)
+	}
+	// a host the repository does not list is a typo until --new says not
+	code, out, errOut = runCLI(t, "repo", "stage", "--workspace", c.WS.Dir, "--registry", "a.example.tset", "--keys", keys)
+	if code != exitUsage || out != "" || !strings.Contains(errOut, "a.example.tset is not in the repository yet (did you mean a.example.test?); check --registry, or pass --new to add a registry") {
+		t.Errorf("misspelt host: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(c.WS.Dir, "targets", "a.example.tset")); err == nil {
+		t.Error("the misspelt host was staged")
+	}
+	code, out, errOut = runCLI(t, "repo", "stage", "--workspace", c.WS.Dir, "--registry", "a.example.test", "--keys", keys)
+	if code != exitOK || !strings.Contains(out, "already staged") {
+		t.Errorf("a listed host needs no --new: exit %d\n%s%s", code, out, errOut)
 	}
 	code, _, errOut = runCLI(t, "repo", "stage", "--workspace", c.WS.Dir, "--registry", "e.example.test", "--keys", keys, "--registry", "f.example.test")
 	if code != exitUsage || !strings.Contains(errOut, "--registry and --keys come in pairs (2 --registry, 1 --keys)") {

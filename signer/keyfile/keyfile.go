@@ -30,6 +30,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
+	"github.com/tufkeys/tufkeys/internal/marked"
 	"github.com/tufkeys/tufkeys/internal/safefile"
 )
 
@@ -158,7 +159,7 @@ func TUFKey(pub crypto.PublicKey) (*metadata.Key, error) {
 		}
 	case ed25519.PublicKey:
 	default:
-		return nil, fmt.Errorf("%T: only ECDSA P-256 and Ed25519 keys are supported: %w", pub, ErrNotAKey)
+		return nil, marked.Errorf(ErrNotAKey, "%T: only ECDSA P-256 and Ed25519 keys are supported", pub)
 	}
 	return metadata.KeyFromPublicKey(pub)
 }
@@ -177,13 +178,13 @@ func ParsePublic(name string, data []byte) (crypto.PublicKey, error) {
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != pemPublic {
 		if block != nil && strings.Contains(block.Type, "PRIVATE") {
-			return nil, fmt.Errorf("%s is a private key: pass the .pub file, and keep the private key to yourself: %w", name, ErrNotAKey)
+			return nil, marked.Errorf(ErrNotAKey, "%s is a private key: pass the .pub file, and keep the private key to yourself", name)
 		}
-		return nil, fmt.Errorf("%s is not a PEM public key: %w", name, ErrNotAKey)
+		return nil, marked.Errorf(ErrNotAKey, "%s is not a PEM public key", name)
 	}
 	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("%s holds an unreadable public key: %w", name, ErrNotAKey)
+		return nil, marked.Errorf(ErrNotAKey, "%s holds an unreadable public key", name)
 	}
 	if _, err := TUFKey(pub); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -210,16 +211,16 @@ func Open(path string, pass Passphrase) (*Signer, error) {
 	}
 	block, _ := pem.Decode(data)
 	if block == nil {
-		return nil, fmt.Errorf("%s is not a PEM key file: %w", path, ErrNotAKey)
+		return nil, marked.Errorf(ErrNotAKey, "%s is not a PEM key file", path)
 	}
 	switch block.Type {
 	case pemEncrypted, pemEncryptedCosign:
 	case "PRIVATE KEY", "EC PRIVATE KEY":
-		return nil, fmt.Errorf("%s holds an unencrypted private key, and tufkeys only uses keys encrypted at rest: %w", path, ErrUnencrypted)
+		return nil, marked.Errorf(ErrUnencrypted, "%s holds an unencrypted private key, and tufkeys only uses keys encrypted at rest", path)
 	case pemPublic:
-		return nil, fmt.Errorf("%s is a public key: pass the private .key file: %w", path, ErrNotAKey)
+		return nil, marked.Errorf(ErrNotAKey, "%s is a public key: pass the private .key file", path)
 	default:
-		return nil, fmt.Errorf("%s holds a PEM %q block, not an encrypted private key: %w", path, block.Type, ErrNotAKey)
+		return nil, marked.Errorf(ErrNotAKey, "%s holds a PEM %q block, not an encrypted private key", path, block.Type)
 	}
 	passphrase, err := pass(false)
 	if err != nil {
@@ -230,15 +231,15 @@ func Open(path string, pass Passphrase) (*Signer, error) {
 		if strings.Contains(err.Error(), "decryption failed") {
 			return nil, fmt.Errorf("the passphrase does not open %s: check TUFKEYS_PASSPHRASE or retype it: %w", path, ErrWrongPassphrase)
 		}
-		return nil, fmt.Errorf("%s is not a readable encrypted key (%v): %w", path, err, ErrNotAKey)
+		return nil, marked.Errorf(ErrNotAKey, "%s is not a readable encrypted key (%v)", path, err)
 	}
 	parsed, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("%s decrypts to something that is not a PKCS #8 private key: %w", path, ErrNotAKey)
+		return nil, marked.Errorf(ErrNotAKey, "%s decrypts to something that is not a PKCS #8 private key", path)
 	}
 	priv, ok := parsed.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("%s holds a key that cannot sign: %w", path, ErrNotAKey)
+		return nil, marked.Errorf(ErrNotAKey, "%s holds a key that cannot sign", path)
 	}
 	return NewSigner(priv, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
 }
@@ -253,7 +254,7 @@ func NewSigner(priv crypto.Signer, name string) (*Signer, error) {
 	if err != nil {
 		// a key held elsewhere (a KMS, a token): it signs a digest
 		if _, ok := priv.Public().(*ecdsa.PublicKey); !ok {
-			return nil, fmt.Errorf("%s: a key held outside a file must be ECDSA P-256 here: %w", name, ErrNotAKey)
+			return nil, marked.Errorf(ErrNotAKey, "%s: a key held outside a file must be ECDSA P-256 here", name)
 		}
 		s = remoteSigner{priv}
 	}

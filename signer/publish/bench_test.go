@@ -191,7 +191,7 @@ func BenchmarkPublishAtScale(b *testing.B) {
 		}
 		items := make([]workspace.StageItem, n)
 		for i := range items {
-			items[i] = workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: list}
+			items[i] = workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: list, New: true}
 		}
 		if _, err := c.WS.StageMany(items); err != nil {
 			b.Fatal(err)

@@ -21,7 +21,7 @@ func TestHashedBins(t *testing.T) {
 	list := fixture(t, "npm/keys.json")
 	var items []workspace.StageItem
 	for i := range 40 {
-		items = append(items, workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: list})
+		items = append(items, workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: list, New: true})
 	}
 	if _, err := c.WS.StageMany(items); err != nil {
 		t.Fatal(err)

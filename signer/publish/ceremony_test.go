@@ -353,7 +353,7 @@ func TestRefusals(t *testing.T) {
 				return err
 			},
 			is:    workspace.ErrUnauthorizedKey,
-			words: []string{"stranger", "may sign none", "targets v2 needs maintainer1"},
+			words: []string{"stranger", "may sign nothing staged", "targets v2 needs maintainer1"},
 		},
 		{
 			name: "tampered staged file",

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tufkeys/tufkeys/internal/binfold"
+
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -125,40 +127,11 @@ func (w *Workspace) Migrate(n int) ([]string, error) {
 // Lines renders role checks one per line, with the hashed bins that share
 // a version and a state on one line: 64 bins staged at init read as one.
 func Lines(checks []RoleCheck) []string {
-	type group struct {
-		first, last string
-		n           int
-		version     int64
-		rest        string
-	}
 	var out []string
-	var g *group
-	flush := func() {
-		if g == nil {
-			return
-		}
-		if g.n == 1 {
-			out = append(out, fmt.Sprintf("%s v%d%s", g.first, g.version, g.rest))
-		} else {
-			out = append(out, fmt.Sprintf("%s … %s (%d bins) v%d%s", g.first, g.last, g.n, g.version, g.rest))
-		}
-		g = nil
+	for _, g := range binfold.Fold(checks, func(c RoleCheck) string { return c.Role }, func(c RoleCheck) string {
+		return fmt.Sprintf(" v%d%s", c.Version, strings.TrimPrefix(c.Line(), fmt.Sprintf("%s v%d", c.Role, c.Version)))
+	}) {
+		out = append(out, g.Names()+g.State)
 	}
-	for _, c := range checks {
-		head := fmt.Sprintf("%s v%d", c.Role, c.Version)
-		rest := strings.TrimPrefix(c.Line(), head)
-		if !strings.HasPrefix(c.Role, BinPrefix+"-") {
-			flush()
-			out = append(out, c.Line())
-			continue
-		}
-		if g != nil && g.version == c.Version && g.rest == rest {
-			g.last, g.n = c.Role, g.n+1
-			continue
-		}
-		flush()
-		g = &group{first: c.Role, last: c.Role, n: 1, version: c.Version, rest: rest}
-	}
-	flush()
 	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
+	"github.com/tufkeys/tufkeys/internal/marked"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 )
 
@@ -37,6 +38,10 @@ var (
 	// ErrAlreadyWorkspace marks a directory that already is a workspace.
 	ErrAlreadyWorkspace = errors.New("already a workspace")
 	// ErrNoOnlineKey marks an Init without the online key's public key.
+	// ErrInvalid marks a request that cannot be carried out as given: a
+	// threshold above the number of keys, a key named twice, an unknown
+	// key name. The command line reports it as a usage error.
+	ErrInvalid     = errors.New("the request is not valid")
 	ErrNoOnlineKey = errors.New("no online key: give the public key that will sign snapshot and timestamp")
 )
 
@@ -68,7 +73,7 @@ func Init(dir string, opts InitOptions) (*Workspace, error) {
 	}
 	for _, k := range append(append([]PublicKey{}, opts.RootKeys...), opts.TargetsKeys...) {
 		if id, _ := keyfile.KeyID(k.Key); id == onlineID {
-			return nil, fmt.Errorf("the online key %s is also a root or targets key: use a separate key, because the online key sits on a server", opts.OnlineKey.Name)
+			return nil, marked.Errorf(ErrInvalid, "the online key %s is also a root or targets key: use a separate key, because the online key sits on a server", opts.OnlineKey.Name)
 		}
 	}
 	cfg := Config{Format: configFormat, Expiry: withDefaults(opts.Expiry, DefaultExpiry), ResignWindow: withDefaults(opts.ResignWindow, DefaultResignWindow)}
@@ -84,7 +89,7 @@ func Init(dir string, opts InitOptions) (*Workspace, error) {
 		switch {
 		case *role.window < *role.expiry:
 		case opts.ResignWindow.For(role.name) != 0:
-			return nil, fmt.Errorf("the %s re-sign window of %s is not shorter than its expiry of %s: the role would always be due; shorten the window or lengthen the expiry", role.name, role.window, role.expiry)
+			return nil, marked.Errorf(ErrInvalid, "the %s re-sign window of %s is not shorter than its expiry of %s: the role would always be due; shorten the window or lengthen the expiry", role.name, role.window, role.expiry)
 		default:
 			// a short expiry chosen with the default window: warn half
 			// way through its life instead of all the time
@@ -113,7 +118,7 @@ func Init(dir string, opts InitOptions) (*Workspace, error) {
 				return err
 			}
 			if len(root.Signed.Roles[role].KeyIDs) == before {
-				return fmt.Errorf("key %s is listed twice for %s: list each key once", k.Name, role)
+				return marked.Errorf(ErrInvalid, "key %s is listed twice for %s: list each key once", k.Name, role)
 			}
 		}
 		return nil
@@ -162,10 +167,10 @@ func Init(dir string, opts InitOptions) (*Workspace, error) {
 
 func checkThreshold(role string, threshold, keys int) error {
 	if keys == 0 {
-		return fmt.Errorf("no %s keys: pass at least one --%s-key", role, role)
+		return marked.Errorf(ErrInvalid, "no %s keys: pass at least one --%s-key", role, role)
 	}
 	if threshold < 1 || threshold > keys {
-		return fmt.Errorf("the %s threshold %d must be between 1 and the number of %s keys (%d)", role, threshold, role, keys)
+		return marked.Errorf(ErrInvalid, "the %s threshold %d must be between 1 and the number of %s keys (%d)", role, threshold, role, keys)
 	}
 	return nil
 }

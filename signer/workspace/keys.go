@@ -11,6 +11,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
+	"github.com/tufkeys/tufkeys/internal/marked"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 )
 
@@ -45,7 +46,7 @@ var keyNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // A name already taken by a different key is refused.
 func (w *Workspace) addKey(k PublicKey) (string, error) {
 	if !keyNameRe.MatchString(k.Name) {
-		return "", fmt.Errorf("key name %q must be letters, digits, dots, dashes or underscores: rename the .pub file", k.Name)
+		return "", marked.Errorf(ErrInvalid, "key name %q must be letters, digits, dots, dashes or underscores: rename the .pub file", k.Name)
 	}
 	id, err := keyfile.KeyID(k.Key)
 	if err != nil {
@@ -60,7 +61,7 @@ func (w *Workspace) addKey(k PublicKey) (string, error) {
 		if bytes.Equal(old, pem) {
 			return id, nil
 		}
-		return "", fmt.Errorf("the workspace already has a different key named %s: rename the .pub file", k.Name)
+		return "", marked.Errorf(ErrInvalid, "the workspace already has a different key named %s: rename the .pub file", k.Name)
 	}
 	return id, w.write(rel, pem)
 }

@@ -99,7 +99,7 @@ func (w *Workspace) Report() (PublishedReport, error) {
 	histories, parsed := w.listHistories(holders, signed)
 	for _, role := range slices.Sorted(maps.Keys(holders)) {
 		for name, tf := range holders[role].Signed.Targets {
-			host, ok := hostOfTarget(name)
+			host, ok := bundle.HostOfTarget(name)
 			if !ok {
 				continue
 			}

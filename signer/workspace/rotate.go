@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/tufkeys/tufkeys/internal/marked"
 )
 
 // RotateOptions describes a root change. Keys to remove are named by keyid
@@ -109,7 +110,7 @@ func (w *Workspace) Rotate(opts RotateOptions) (RotateResult, error) {
 		id, _ := tufKeyID(*opts.OnlineKey)
 		for _, role := range []string{metadata.ROOT, metadata.TARGETS} {
 			if slices.Contains(root.Signed.Roles[role].KeyIDs, id) {
-				return res, fmt.Errorf("the online key %s is also a %s key: use a separate key, because the online key sits on a server", opts.OnlineKey.Name, role)
+				return res, marked.Errorf(ErrInvalid, "the online key %s is also a %s key: use a separate key, because the online key sits on a server", opts.OnlineKey.Name, role)
 			}
 		}
 	}
@@ -158,7 +159,7 @@ func (w *Workspace) changeRole(root *rootMD, role string, add []PublicKey, remov
 			return err
 		}
 		if slices.Contains(root.Signed.Roles[role].KeyIDs, id) {
-			return fmt.Errorf("key %s is already a %s key", k.Name, role)
+			return marked.Errorf(ErrInvalid, "key %s is already a %s key", k.Name, role)
 		}
 		tk, err := tufKey(k)
 		if err != nil {
@@ -172,7 +173,7 @@ func (w *Workspace) changeRole(root *rootMD, role string, add []PublicKey, remov
 	for _, ref := range remove {
 		id, err := resolveKey(ref, root.Signed.Roles[role].KeyIDs, names)
 		if err != nil {
-			return fmt.Errorf("cannot remove %s key %q: %w", role, ref, err)
+			return marked.Errorf(ErrInvalid, "cannot remove %s key %q: %w; the %s keys are %s", role, ref, err, role, joinRefs(w.refs(root.Signed.Roles[role].KeyIDs, names)))
 		}
 		if err := root.Signed.RevokeKey(id, role); err != nil {
 			return err

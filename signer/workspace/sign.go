@@ -13,6 +13,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/internal/binfold"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 )
 
@@ -22,6 +23,13 @@ var (
 	// ErrUnauthorizedKey marks a key that may sign none of the staged roles.
 	ErrUnauthorizedKey = errors.New("key may not sign any staged role")
 )
+
+// unauthorizedError names the key and who may sign, and is
+// ErrUnauthorizedKey without repeating its words.
+type unauthorizedError struct{ msg string }
+
+func (e unauthorizedError) Error() string        { return e.msg }
+func (e unauthorizedError) Is(target error) bool { return target == ErrUnauthorizedKey }
 
 // SignResult tells, per staged role the key may sign, what signing did.
 type SignResult struct {
@@ -54,7 +62,11 @@ func (w *Workspace) Sign(s *keyfile.Signer) (SignResult, error) {
 		return res, ErrNothingStaged
 	}
 	var mine []string
-	var wanted []string
+	type want struct {
+		role  string
+		state string
+	}
+	var wanted []want
 	for _, role := range roles {
 		reqs, err := st.requirements(role)
 		if err != nil {
@@ -68,11 +80,15 @@ func (w *Workspace) Sign(s *keyfile.Signer) (SignResult, error) {
 			mine = append(mine, role)
 		} else {
 			_, v, _ := st.stagedRole(role)
-			wanted = append(wanted, fmt.Sprintf("%s v%d needs %s", role, v, joinRefs(w.refs(uniq(ids), names))))
+			wanted = append(wanted, want{role, fmt.Sprintf(" v%d needs %s", v, joinRefs(w.refs(uniq(ids), names)))})
 		}
 	}
 	if len(mine) == 0 {
-		return res, fmt.Errorf("key %s may sign none of the staged roles (%s): %w", res.Signer, strings.Join(wanted, "; "), ErrUnauthorizedKey)
+		var needs []string
+		for _, g := range binfold.Fold(wanted, func(w want) string { return w.role }, func(w want) string { return w.state }) {
+			needs = append(needs, g.Names()+g.State)
+		}
+		return res, unauthorizedError{fmt.Sprintf("key %s may sign nothing staged: %s", res.Signer, strings.Join(needs, "; "))}
 	}
 	for _, role := range mine {
 		md, v, _ := st.stagedRole(role)

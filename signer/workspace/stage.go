@@ -15,6 +15,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/internal/nearest"
 )
 
 // ErrKeyDropped marks a staged key list that omits a published key without
@@ -65,7 +66,7 @@ type StageResult struct {
 // and the new one lacks is refused unless removeKeys names it: registries
 // have served lists that omitted a live key by mistake.
 func (w *Workspace) Stage(registry string, list []byte, removeKeys []string) (StageResult, error) {
-	res, err := w.StageMany([]StageItem{{Registry: registry, List: list, RemoveKeys: removeKeys}})
+	res, err := w.StageMany([]StageItem{{Registry: registry, List: list, RemoveKeys: removeKeys, New: true}})
 	if len(res) == 0 {
 		return StageResult{}, err
 	}
@@ -77,7 +78,31 @@ type StageItem struct {
 	Registry   string
 	List       []byte
 	RemoveKeys []string
+	// New allows a registry the repository does not list yet; without it
+	// such a host is refused as a likely typo (NewRegistryError).
+	New bool
 }
+
+// ErrNewRegistry marks a registry the repository does not list yet,
+// staged without asking for a new one.
+var ErrNewRegistry = errors.New("the registry is not in the repository yet")
+
+// NewRegistryError names a registry the repository does not list yet and
+// the listed ones nearest to it.
+type NewRegistryError struct {
+	Host    string
+	Nearest []string
+}
+
+func (e *NewRegistryError) Error() string {
+	msg := e.Host + " is not in the repository yet"
+	if p := nearest.Phrase(e.Nearest); p != "" {
+		msg += " (" + p + ")"
+	}
+	return msg
+}
+
+func (e *NewRegistryError) Is(target error) bool { return target == ErrNewRegistry }
 
 // StageMany stages several registries' key lists in one change: the
 // workspace is read once and each role written once, so staging N lists
@@ -150,6 +175,9 @@ func (w *Workspace) StageMany(items []StageItem) ([]StageResult, error) {
 		}
 		res.Version = md.Signed.Version
 		old, ok := md.Signed.Targets[name]
+		if !ok && !item.New && res.Role != host {
+			return append(results, res), &NewRegistryError{Host: host, Nearest: nearest.Names(host, st.knownHosts())}
+		}
 		same := ok && old.Equal(*tf) && slices.Equal(recordedRemovals(old), recordedRemovals(tf))
 		if (same && (st.isStaged(res.Role) || edits[res.Role] != nil)) || (res.Diff.Empty() && st.isPublishedAsIs(res.Role, name, tf) && edits[res.Role] == nil) {
 			res.Unchanged = true
@@ -589,4 +617,33 @@ func (s *State) editableRoot() (*rootMD, error) {
 	c.Signed.Version++
 	c.Signatures = []metadata.Signature{}
 	return c, nil
+}
+
+// knownHosts lists every registry the repository holds a key list for,
+// published or staged.
+func (s *State) knownHosts() []string {
+	var out []string
+	add := func(md *targetsMD) {
+		if md == nil {
+			return
+		}
+		for name := range md.Signed.Targets {
+			if h, ok := bundle.HostOfTarget(name); ok {
+				out = append(out, h)
+			}
+		}
+	}
+	add(s.TargetsInEffect())
+	roles := map[string]bool{}
+	for r := range s.Published.Delegated {
+		roles[r] = true
+	}
+	for r := range s.Staged.Delegated {
+		roles[r] = true
+	}
+	for r := range roles {
+		add(s.DelegatedInEffect(r))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -3,9 +3,11 @@ package workspace
 import (
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/tufkeys/tufkeys/internal/binfold"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
@@ -85,36 +87,23 @@ func (s Status) Problems() []string {
 	return groupBins(out)
 }
 
-var binProblem = regexp.MustCompile(`^(` + BinPrefix + `-[0-9a-f]+) (.*)$`)
-
-// groupBins joins consecutive lines about bins that say the same thing:
-// 64 bins waiting for one signer are one problem.
+// groupBins joins the lines about bins that say the same thing: 64 bins
+// waiting for one signer are one problem.
 func groupBins(lines []string) []string {
 	var out []string
-	first, last, rest, n := "", "", "", 0
-	flush := func() {
-		switch {
-		case n == 1:
-			out = append(out, first+" "+rest)
-		case n > 1:
-			out = append(out, fmt.Sprintf("%s … %s (%d bins) %s", first, last, n, rest))
+	for _, g := range binfold.Fold(lines, func(l string) string { r, _, _ := strings.Cut(l, " "); return r }, func(l string) string {
+		r, rest, _ := strings.Cut(l, " ")
+		if !binfold.IsBin(r) {
+			return l
 		}
-		n = 0
-	}
-	for _, l := range lines {
-		m := binProblem.FindStringSubmatch(l)
-		switch {
-		case m == nil:
-			flush()
-			out = append(out, l)
-		case n > 0 && m[2] == rest:
-			last, n = m[1], n+1
-		default:
-			flush()
-			first, last, rest, n = m[1], m[1], m[2], 1
+		return rest
+	}) {
+		if len(g.Roles) == 1 && !binfold.IsBin(g.Roles[0]) {
+			out = append(out, g.State)
+			continue
 		}
+		out = append(out, g.Names()+" "+g.State)
 	}
-	flush()
 	return out
 }
 
@@ -168,7 +157,7 @@ func (w *Workspace) stagedChanges(st *State, role string) ([]BundleChange, error
 	}
 	var out []BundleChange
 	for _, name := range slices.Sorted(maps.Keys(t.Signed.Targets)) {
-		host, ok := hostOfTarget(name)
+		host, ok := bundle.HostOfTarget(name)
 		if !ok {
 			continue
 		}
@@ -199,12 +188,4 @@ func (w *Workspace) stagedChanges(st *State, role string) ([]BundleChange, error
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-func hostOfTarget(name string) (string, bool) {
-	const suffix = "/keys.json"
-	if len(name) <= len(suffix) || name[len(name)-len(suffix):] != suffix {
-		return "", false
-	}
-	return name[:len(name)-len(suffix)], true
 }

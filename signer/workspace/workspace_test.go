@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tufkeys/tufkeys/internal/binfold"
 	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/testutil"
 	"github.com/tufkeys/tufkeys/signer/workspace"
@@ -314,9 +315,9 @@ func TestStageMany(t *testing.T) {
 	list := fixture(t, "npm/keys.json")
 	var items []workspace.StageItem
 	for i := range 30 {
-		items = append(items, workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: list})
+		items = append(items, workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: list, New: true})
 	}
-	bad := append(items[:len(items):len(items)], workspace.StageItem{Registry: "bad.example.test", List: []byte(`{"keys":[]}`)})
+	bad := append(items[:len(items):len(items)], workspace.StageItem{Registry: "bad.example.test", List: []byte(`{"keys":[]}`), New: true})
 	if _, err := c.WS.StageMany(bad); err == nil || !strings.Contains(err.Error(), "bad.example.test is not valid") {
 		t.Fatalf("a batch with a bad list: %v", err)
 	}
@@ -357,7 +358,7 @@ func BenchmarkStageMany(b *testing.B) {
 		}
 		items := make([]workspace.StageItem, n)
 		for i := range items {
-			items[i] = workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: list}
+			items[i] = workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: list, New: true}
 		}
 		start := time.Now()
 		if _, err := c.WS.StageMany(items); err != nil {
@@ -428,5 +429,12 @@ func TestSignerNamesAreCheckedAndUnique(t *testing.T) {
 	}
 	if !strings.Contains(all, "maintainer2") {
 		t.Errorf("the checked, unique name is gone: %q", signers)
+	}
+}
+
+// The bins the workspace names are the ones every report folds.
+func TestBinPrefixIsTheFoldedOne(t *testing.T) {
+	if workspace.BinPrefix != binfold.Prefix {
+		t.Errorf("workspace names bins %q, binfold folds %q", workspace.BinPrefix, binfold.Prefix)
 	}
 }
