@@ -150,7 +150,7 @@ func TestAttacksFailClosed(t *testing.T) {
 			// the repository stopped re-signing its timestamp two days ago
 			advance: 48 * time.Hour,
 			want:    client.ErrUntrusted,
-			words:   []string{"serves expired metadata", "freeze attack"},
+			words:   []string{"serves timestamp metadata that expired at", "1 day ", " ago", "freeze attack"},
 		},
 		{
 			name: "endless response",
@@ -287,6 +287,38 @@ func TestAttacksFailClosed(t *testing.T) {
 			}
 			if _, err := cl.Keys(ctx, host); err != nil {
 				t.Errorf("after the attack stopped: %v", err)
+			}
+		})
+	}
+}
+
+// An expiry is told by the role that expired, when and how long ago, also
+// when the update was loading another file and when some expiry was
+// accepted: a frozen timestamp is blamed on the timestamp.
+func TestExpiredMetadataIsNamed(t *testing.T) {
+	tests := []struct {
+		name     string
+		advance  time.Duration
+		accepted time.Duration
+		words    []string
+	}{
+		{"timestamp two days old", 49 * time.Hour, 0, []string{"serves timestamp metadata that expired at ", ", 1 day ", " ago: "}},
+		{"beyond what is accepted", 73 * time.Hour, 24 * time.Hour, []string{"serves timestamp metadata that expired at ", ", 2 days ", " ago, more than the 1 day accepted: "}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, "npm/keys.json")
+			w.advance(tt.advance)
+			cl, _ := w.client(t.TempDir(), func(o *client.Options) { o.AcceptExpired = tt.accepted })
+			_, err := cl.Keys(ctx, host)
+			var expired *client.ExpiredError
+			if !errors.As(err, &expired) || !errors.Is(err, client.ErrUntrusted) || expired.Role != "timestamp" {
+				t.Fatalf("want an expired timestamp, got %v", err)
+			}
+			for _, word := range tt.words {
+				if !strings.Contains(err.Error(), word) {
+					t.Errorf("%q lacks %q", err, word)
+				}
 			}
 		})
 	}

@@ -6,6 +6,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/internal/duration"
 	"github.com/tufkeys/tufkeys/internal/marked"
 	"github.com/tufkeys/tufkeys/internal/nearest"
 	repometadata "github.com/tufkeys/tufkeys/repo-metadata"
@@ -203,10 +205,10 @@ func New(opts Options) (*Client, error) {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if opts.AcceptExpired < 0 || opts.AcceptExpired > MaxAcceptExpired {
-		return nil, fmt.Errorf("accepting metadata expired up to %s ago is beyond the %s allowed: export a fresher archive instead", days(opts.AcceptExpired), days(MaxAcceptExpired))
+		return nil, fmt.Errorf("accepting metadata expired up to %s ago is beyond the %s allowed: export a fresher archive instead", duration.Words(opts.AcceptExpired), duration.Words(MaxAcceptExpired))
 	}
 	if opts.AcceptExpired > 0 {
-		opts.Logger.Warn("accepting metadata that expired up to " + days(opts.AcceptExpired) + " ago: protection against freeze attacks is weakened by as much")
+		opts.Logger.Warn("accepting metadata that expired up to " + duration.Words(opts.AcceptExpired) + " ago: protection against freeze attacks is weakened by as much")
 	}
 	c.opts, c.http, c.log = opts, opts.HTTPClient, opts.Logger
 	c.anchor = objectName(opts.TrustedRoot)
@@ -217,7 +219,7 @@ func New(opts Options) (*Client, error) {
 	// the first request to a repository (rootChecked), and a fresh answer
 	// recorded under these very bytes (its anchor) was verified with them
 	if err := rootForm(opts.TrustedRoot); err != nil {
-		return nil, fmt.Errorf("the trusted root is not valid TUF root metadata: %w", err)
+		return nil, err
 	}
 	c.rootChecked = sync.OnceValue(func() error {
 		_, _, err := verifiedRoot(nil, opts.TrustedRoot, c.refTime())
@@ -255,21 +257,38 @@ func rootForm(data []byte) error {
 		} `json:"signed"`
 		Signatures []json.RawMessage `json:"signatures"`
 	}
+	trimmed := bytes.TrimSpace(data)
+	if bytes.HasPrefix(trimmed, []byte("-----BEGIN")) {
+		return &RootError{"it is a PEM file, such as a key"}
+	}
 	if err := json.Unmarshal(data, &md); err != nil {
-		return err
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return &RootError{fmt.Sprintf("it is not JSON (a syntax error at byte %d)", syntax.Offset)}
+		}
+		return &RootError{"its JSON does not have the form of TUF metadata"}
 	}
 	if md.Signed.Type != metadata.ROOT || md.Signed.Version < 1 {
-		return fmt.Errorf("it is not root metadata of version 1 or more (type %q, version %d)", md.Signed.Type, md.Signed.Version)
+		return &RootError{fmt.Sprintf("it is not root metadata of version 1 or more (type %q, version %d)", safeText(md.Signed.Type), md.Signed.Version)}
 	}
 	return nil
 }
 
-// days writes a duration in days when it is a whole number of them.
-func days(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%d days", d/(24*time.Hour))
+// ErrBadRoot marks a trusted root that is not TUF root metadata.
+var ErrBadRoot = errors.New("the trusted root is not TUF root metadata")
+
+// RootError says why the trusted root given is not TUF root metadata.
+type RootError struct{ Reason string }
+
+func (e *RootError) Error() string { return "the trusted root is not TUF root metadata: " + e.Reason }
+func (e *RootError) Unwrap() error { return ErrBadRoot }
+
+// safeText bounds a value read from a file before a message repeats it.
+func safeText(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
 	}
-	return d.String()
+	return strings.ToValidUTF8(s, "?")
 }
 
 // defaultHTTPClient honours HTTPS_PROXY and NO_PROXY through the standard

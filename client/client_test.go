@@ -273,7 +273,10 @@ func TestNewRefusesMissingRootAndRepository(t *testing.T) {
 	}
 	contains(t, err, "none was given and this build names none")
 	_, err = client.New(client.Options{TrustedRoot: []byte("{}"), Repositories: []string{"http://127.0.0.1:1"}})
-	contains(t, err, "trusted root is not valid")
+	if !errors.Is(err, client.ErrBadRoot) {
+		t.Errorf("an empty object as root: %v, want ErrBadRoot", err)
+	}
+	contains(t, err, "the trusted root is not TUF root metadata: it is not root metadata of version 1 or more")
 }
 
 func TestCacheInfoAndClear(t *testing.T) {

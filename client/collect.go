@@ -390,7 +390,7 @@ type topLevelMetadata struct {
 func (c *Client) topLevel(repo string, f *fetcher, get func(string, int64) ([]byte, error)) (*topLevelMetadata, error) {
 	tm, err := trustedmetadata.New(c.opts.TrustedRoot)
 	if err != nil {
-		return nil, fmt.Errorf("the trusted root is not valid TUF root metadata: %w", err)
+		return nil, &RootError{fmt.Sprintf("it does not verify as TUF root metadata (%v)", err)}
 	}
 	tm.RefTime = c.refTime()
 	trusted := tm.Root.Signed.Version

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
+	"github.com/tufkeys/tufkeys/internal/duration"
 )
 
 // want is what one call needs from the repository.
@@ -306,12 +308,22 @@ func (c *Client) guessNextRoot() int64 {
 // explain turns go-tuf's errors into one sentence that says what happened
 // and what it means, keeping the error kinds for errors.Is.
 func explain(repo, file string, err error) error {
+	return explainWith(repo, file, err, nil, time.Time{}, 0)
+}
+
+// explainWith is explain with the update's trusted metadata, so that an
+// expiry is told with the role's own expiry time, how long ago that was
+// and how long past expiry the caller accepted.
+func explainWith(repo, file string, err error, tm *trustedmetadata.TrustedMetadata, now time.Time, accepted time.Duration) error {
 	r := redact(repo)
+	var expired *metadata.ErrExpiredMetadata
 	switch {
 	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrInconsistent), errors.Is(err, ErrUntrusted):
 		return err
-	case errors.Is(err, &metadata.ErrExpiredMetadata{}):
-		return fmt.Errorf("the repository at %s serves expired metadata in %s (%v): a freeze attack, or a repository whose timestamp is no longer re-signed; refusing it: %w", r, file, err, ErrUntrusted)
+	case errors.As(err, &expired):
+		e := &ExpiredError{Repository: r, Role: expiredRole(expired.Msg, file)}
+		e.Expires, e.Now, e.Accepted = expiryOf(tm, e.Role), now, accepted
+		return e
 	case errors.Is(err, &metadata.ErrBadVersionNumber{}):
 		return fmt.Errorf("the repository at %s serves older metadata in %s than this client has already verified (%v): a rollback attack or a stale mirror; refusing it: %w", r, file, err, ErrUntrusted)
 	case errors.Is(err, &metadata.ErrUnsignedMetadata{}):
@@ -424,4 +436,73 @@ func (c *Client) fastAnswer(set record, names []string) (outcome, bool) {
 // sameSet reports whether two reads of the answer set found the same set.
 func sameSet(a, b record) bool {
 	return a.Generation == b.Generation && a.Repository == b.Repository && a.CheckedAt.Equal(b.CheckedAt) && a.sameObjects(b)
+}
+
+// ErrExpired marks metadata past its expiry: a freeze attack, or a
+// repository whose timestamp is no longer re-signed. It is an ErrUntrusted.
+var ErrExpired = fmt.Errorf("expired metadata: %w", ErrUntrusted)
+
+// ExpiredError names the role that expired, and when, if known.
+type ExpiredError struct {
+	Repository string
+	Role       string
+	Expires    time.Time     // zero when the update did not keep the role
+	Now        time.Time     // when it was checked
+	Accepted   time.Duration // how long past expiry the caller accepted
+}
+
+func (e *ExpiredError) Error() string {
+	when := "has expired"
+	if !e.Expires.IsZero() {
+		when = "expired at " + e.Expires.UTC().Format(time.RFC3339)
+		if !e.Now.IsZero() && e.Now.After(e.Expires) {
+			when += ", " + duration.Words(e.Now.Sub(e.Expires).Truncate(time.Minute)) + " ago"
+		}
+	}
+	if e.Accepted > 0 {
+		when += ", more than the " + duration.Words(e.Accepted) + " accepted"
+	}
+	return fmt.Sprintf("the repository at %s serves %s metadata that %s: a freeze attack, or a repository no longer re-signed; refusing it", e.Repository, e.Role, when)
+}
+
+func (e *ExpiredError) Unwrap() error { return ErrExpired }
+
+// expiredRole reads the role from go-tuf's message ("timestamp.json is
+// expired", "new bins-2c is expired"), which names the role that expired
+// even when the update was loading another.
+func expiredRole(msg, file string) string {
+	msg = strings.TrimPrefix(strings.TrimPrefix(msg, "final "), "new ")
+	if role, ok := strings.CutSuffix(msg, " is expired"); ok {
+		return strings.TrimSuffix(role, ".json")
+	}
+	name := strings.TrimSuffix(file, ".json")
+	if v, rest, ok := strings.Cut(name, "."); ok && strings.Trim(v, "0123456789") == "" {
+		name = rest
+	}
+	return name
+}
+
+func expiryOf(tm *trustedmetadata.TrustedMetadata, role string) time.Time {
+	if tm == nil {
+		return time.Time{}
+	}
+	switch role {
+	case metadata.ROOT:
+		if tm.Root != nil {
+			return tm.Root.Signed.Expires
+		}
+	case metadata.TIMESTAMP:
+		if tm.Timestamp != nil {
+			return tm.Timestamp.Signed.Expires
+		}
+	case metadata.SNAPSHOT:
+		if tm.Snapshot != nil {
+			return tm.Snapshot.Signed.Expires
+		}
+	default:
+		if t, ok := tm.Targets[role]; ok && t != nil {
+			return t.Signed.Expires
+		}
+	}
+	return time.Time{}
 }

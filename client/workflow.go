@@ -31,7 +31,7 @@ type targetsMD = metadata.Metadata[metadata.TargetsType]
 func verifiedRoot(st cache, trusted []byte, ref time.Time) (*trustedmetadata.TrustedMetadata, []byte, error) {
 	tm, err := trustedmetadata.New(trusted)
 	if err != nil {
-		return nil, nil, fmt.Errorf("the trusted root is not valid TUF root metadata: %w", err)
+		return nil, nil, &RootError{fmt.Sprintf("it does not verify as TUF root metadata (%v)", err)}
 	}
 	tm.RefTime = ref
 	newest := trusted
@@ -415,7 +415,7 @@ func minTime(a, b time.Time) time.Time {
 // failed names the file and the kind of failure, keeping error kinds for
 // errors.Is.
 func (s *session) failed(file string, err error) error {
-	return explain(s.repo, file, err)
+	return explainWith(s.repo, file, err, s.tm, s.c.now(), s.c.opts.AcceptExpired)
 }
 
 // failedNamed is failed for a file that verified metadata names: its
@@ -428,5 +428,5 @@ func (s *session) failedNamed(file string, err error) error {
 	if errors.Is(err, &metadata.ErrDownloadLengthMismatch{}) {
 		return fmt.Errorf("the repository at %s is inconsistent: %s is longer than its signed metadata lists (%v): %w", redact(s.repo), file, err, ErrInconsistent)
 	}
-	return explain(s.repo, file, err)
+	return explainWith(s.repo, file, err, s.tm, s.c.now(), s.c.opts.AcceptExpired)
 }

@@ -139,7 +139,18 @@ func (f *clientFlags) openOr(std streams, repo string) (*client.Client, error) {
 	if len(opts.Repositories) == 0 && repo != "" {
 		opts.Repositories = []string{repo}
 	}
-	return client.New(opts)
+	return f.newClient(opts)
+}
+
+// newClient is client.New with a trusted root the user named that is not
+// root metadata reported as the usage error it is, naming the file.
+func (f *clientFlags) newClient(opts client.Options) (*client.Client, error) {
+	cl, err := client.New(opts)
+	var bad *client.RootError
+	if f.Root != "" && errors.As(err, &bad) {
+		return nil, usagef("the trusted root %s is not TUF root metadata: %s; pass the root.json your repository's maintainers published", f.Root, bad.Reason)
+	}
+	return cl, err
 }
 
 // warnLogger prints the client's warnings as every tufkeys warning is
@@ -491,7 +502,7 @@ func newCacheCommand(std streams) *cobra.Command {
 			if fi, err := os.Stat(dir); dir != "" && (err != nil || !fi.IsDir()) {
 				return fmt.Errorf("there is no cache at %s: nothing to clear", dir)
 			}
-			cl, err := client.New(co)
+			cl, err := clear.Client.newClient(co)
 			if err != nil {
 				return err
 			}

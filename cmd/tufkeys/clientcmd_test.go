@@ -134,6 +134,33 @@ func TestCLIEmptyRootFile(t *testing.T) {
 	}
 }
 
+// A --root file that is not root metadata is a usage error naming the
+// file and what it is, in tufkeys' words, not the JSON decoder's.
+func TestCLIRootFileNotRoot(t *testing.T) {
+	clearClientEnv(t)
+	_, repo, _ := published(t, "npm/keys.json")
+	dir := t.TempDir()
+	pub := filepath.Join(dir, "alice.pub")
+	os.WriteFile(pub, []byte("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n"), 0o644)
+	notJSON := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notJSON, []byte("root v1 is signed\n"), 0o644)
+	targets := filepath.Join(dir, "targets.json")
+	os.WriteFile(targets, []byte(`{"signed":{"_type":"targets","version":1},"signatures":[]}`), 0o644)
+	for _, tt := range []struct {
+		file, want string
+	}{
+		{pub, "it is a PEM file, such as a key"},
+		{notJSON, "it is not JSON (a syntax error at byte"},
+		{targets, `it is not root metadata of version 1 or more (type "targets"`},
+	} {
+		code, out, errOut := runCLI(t, "keys", "--registry", "registry.example.test", "--repo", repo, "--root", tt.file, "--cache", t.TempDir())
+		want := "the trusted root " + tt.file + " is not TUF root metadata: " + tt.want
+		if code != exitUsage || !strings.Contains(errOut, want) || out != "" || strings.Contains(errOut, "invalid character") {
+			t.Errorf("%s: exit %d, want %d and %q\n%s%s", filepath.Base(tt.file), code, exitUsage, want, out, errOut)
+		}
+	}
+}
+
 func TestCLIClientEnvironment(t *testing.T) {
 	clearClientEnv(t)
 	_, repo, root := published(t, "npm/keys.json")

@@ -107,6 +107,14 @@ func hint(err error) string {
 	if h := maintainerHint(err); h != "" {
 		return h
 	}
+	var expired *client.ExpiredError
+	if errors.As(err, &expired) {
+		fix := "tell the repository's maintainers: tufkeys repo timestamp re-signs it"
+		if expired.Role != "timestamp" && expired.Role != "snapshot" {
+			fix = "tell the repository's maintainers: tufkeys repo renew --role " + expired.Role + " renews it"
+		}
+		return fix + "; to read an old archive offline, pass --accept-expired DURATION"
+	}
 	for _, h := range hints {
 		if errors.Is(err, h.err) {
 			return h.hint

@@ -178,7 +178,7 @@ func runExport(ctx context.Context, opts exportOptions) error {
 	if len(co.Repositories) == 0 && from != "" {
 		co.Repositories = []string{from}
 	}
-	cl, err := client.New(co)
+	cl, err := opts.Client.newClient(co)
 	if errors.Is(err, client.ErrNoRepository) {
 		return usagef("export needs the repository to copy: pass --from URL")
 	}

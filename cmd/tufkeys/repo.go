@@ -585,7 +585,11 @@ func publishSummary(opts repoPublishOptions, dst string, rep publish.Report) str
 	case opts.DryRun:
 		verb = "dry run: would publish"
 	}
-	files := fmt.Sprintf("%d %s uploaded, %d unchanged", len(rep.Uploaded), plural(len(rep.Uploaded), "file", "files"), rep.Skipped)
+	done := "uploaded"
+	if opts.DryRun {
+		done = "to upload"
+	}
+	files := fmt.Sprintf("%d %s %s, %d unchanged", len(rep.Uploaded), plural(len(rep.Uploaded), "file", "files"), done, rep.Skipped)
 	if opts.TimestampOnly {
 		return fmt.Sprintf("%s snapshot v%d and timestamp v%d to %s (%s)", verb, rep.Snapshot, rep.Timestamp, dst, files)
 	}

@@ -107,8 +107,8 @@ func TestCLICeremony(t *testing.T) {
 			want  string
 		}{
 			{nil, exitFail, "this workspace publishes to " + filepath.Join(dir, "public") + ", its origin"},
-			{[]string{"--dry-run", "--move-origin"}, exitOK, "dry run: would publish root v1, targets v1, snapshot v5, timestamp v5 to " + to + " (69 files uploaded"},
-			{[]string{"--move-origin"}, exitOK, "published root v1, targets v1, snapshot v5, timestamp v5 to " + to + " (69 files uploaded"},
+			{[]string{"--dry-run", "--move-origin"}, exitOK, "dry run: would publish root v1, targets v1, bins-00 … bins-3f (64 bins) v1, snapshot v5, timestamp v5 to " + to + " (69 files to upload, 0 unchanged)"},
+			{[]string{"--move-origin"}, exitOK, "published root v1, targets v1, bins-00 … bins-3f (64 bins) v1, snapshot v5, timestamp v5 to " + to + " (69 files uploaded, 0 unchanged)"},
 			{nil, exitOK, "(0 files uploaded, 67 unchanged)"},
 		} {
 			args := append([]string{"repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--to", to, "--endpoint-url", endpoint, "--path-style"}, s.extra...)

@@ -103,7 +103,7 @@ func runWatch(ctx context.Context, opts watchOptions) error {
 	}
 	// the comparison is with what the repository publishes now
 	co.MaxAge = client.Age(0)
-	cl, err := client.New(co)
+	cl, err := opts.Client.newClient(co)
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,36 @@ func Parse(s string) (time.Duration, error) {
 	return total + d, nil
 }
 
+// Words writes a duration for a sentence: "1 day", "3 days 2 hours",
+// "45 minutes", in at most the two largest units.
+func Words(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	units := []struct {
+		size      time.Duration
+		one, many string
+	}{{day, "day", "days"}, {time.Hour, "hour", "hours"}, {time.Minute, "minute", "minutes"}, {time.Second, "second", "seconds"}}
+	var parts []string
+	for _, u := range units {
+		if n := d / u.size; n > 0 && len(parts) < 2 {
+			word := u.many
+			if n == 1 {
+				word = u.one
+			}
+			parts = append(parts, strconv.FormatInt(int64(n), 10)+" "+word)
+			d -= n * u.size
+		} else if len(parts) > 0 {
+			// the two largest units that are there, and none after a gap
+			break
+		}
+	}
+	if len(parts) == 0 {
+		return "less than a second"
+	}
+	return strings.Join(parts, " ")
+}
+
 // String writes a duration the way Parse reads it, in days when it is a
 // whole number of them.
 func String(d time.Duration) string {

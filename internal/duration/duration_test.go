@@ -33,6 +33,28 @@ func TestParse(t *testing.T) {
 	}
 }
 
+func TestWords(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{24 * time.Hour, "1 day"},
+		{48 * time.Hour, "2 days"},
+		{50 * time.Hour, "2 days 2 hours"},
+		{24*time.Hour + 90*time.Second, "1 day"},
+		{time.Hour + time.Minute, "1 hour 1 minute"},
+		{45 * time.Minute, "45 minutes"},
+		{time.Second, "1 second"},
+		{0, "less than a second"},
+		{90 * 24 * time.Hour, "90 days"},
+	}
+	for _, tt := range tests {
+		if got := Words(tt.d); got != tt.want {
+			t.Errorf("Words(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
+
 func TestStringRoundTrips(t *testing.T) {
 	for _, d := range []time.Duration{0, time.Minute, 36 * time.Hour, 48 * time.Hour, 90 * 24 * time.Hour} {
 		got, err := Parse(String(d))
