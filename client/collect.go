@@ -34,7 +34,17 @@ type Repository struct {
 	KeyLists       []string
 	RootVersion    int64
 	TargetsVersion int64
+	// Page is the repository's status page (index.html and status.json)
+	// when it has one, for people who open a mirror: signed by nobody,
+	// read by no client, copied as the source serves it.
+	Page []store.Object
 }
+
+// The status page's files, copied by mirrors for people to read, and
+// their bound: at 10,000 registries the page's data stays far below it.
+var pageFiles = []string{"index.html", "status.json"}
+
+const pageMax = 32 << 20
 
 // Collect downloads a whole repository (every root version; the current
 // timestamp, snapshot, targets and delegated metadata; every key list they
@@ -139,11 +149,36 @@ func (c *Client) collect(ctx context.Context, repo string) (*Repository, error) 
 	if err := c.notOlderThanTrusted(ctx, repo, versions); err != nil {
 		return nil, err
 	}
+	r.Page = c.collectPage(repo, f)
 	// writers put files in place phase by phase; within a phase, in the
 	// order they were verified
 	slices.SortStableFunc(r.Objects, func(a, b store.Object) int { return a.Phase - b.Phase })
 	sort.Strings(r.KeyLists)
 	return r, nil
+}
+
+// collectPage fetches the status page. It is informative only, so a
+// repository without one is copied without one, and a page that cannot be
+// read is left out with a warning instead of failing the copy; a
+// status.json that is not JSON is not a page tufkeys wrote and is left out
+// too.
+func (c *Client) collectPage(repo string, f *fetcher) []store.Object {
+	var page []store.Object
+	for _, name := range pageFiles {
+		data, err := f.download(f.url(name), pageMax)
+		switch {
+		case isMissing(err):
+			return nil
+		case err != nil:
+			c.log.Warn("the status page is not copied", "file", name, "reason", err.Error())
+			return nil
+		case strings.HasSuffix(name, ".json") && !json.Valid(data):
+			c.log.Warn("the status page is not copied: its data is not JSON", "file", name, "repository", redact(repo))
+			return nil
+		}
+		page = append(page, store.Object{Name: name, Data: data, Phase: store.PhasePage, IfMatch: store.Always})
+	}
+	return page
 }
 
 // ErrRollback marks a repository older than what this client already

@@ -25,7 +25,8 @@ type Object struct {
 }
 
 // Phases of a TUF repository write: key lists, delegated metadata, targets,
-// roots, snapshot, timestamp.
+// roots, snapshot, timestamp, and last the status page, which describes
+// the metadata already in place.
 const (
 	PhaseTargets = iota
 	PhaseDelegated
@@ -33,6 +34,7 @@ const (
 	PhaseRoot
 	PhaseSnapshot
 	PhaseTimestamp
+	PhasePage
 )
 
 // SyncOptions tune a Sync.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
@@ -19,7 +20,8 @@ import (
 
 // Mirror verifies the repository at from against the client's trusted root
 // and writes it to store in the order publishing does (key lists,
-// delegated metadata, targets, roots, snapshot, timestamp), skipping files
+// delegated metadata, targets, roots, snapshot, timestamp, then the status
+// page when the source has one), skipping files
 // the store already holds with the same bytes. The store never serves a
 // mix of two versions, and a mirror of a mirror is a mirror like any other.
 //
@@ -44,6 +46,8 @@ func Mirror(ctx context.Context, cl *client.Client, from string, dst store.Store
 			objects[i].IfMatch = tag
 		}
 	}
+	// the page goes last, once the metadata it describes is in place
+	objects = append(objects, repo.Page...)
 	rep, err := store.Sync(ctx, dst, objects, opts)
 	return repo, rep, err
 }
@@ -145,9 +149,9 @@ func collectFiles(ctx context.Context, cl *client.Client, from string) (*client.
 	if err != nil {
 		return nil, nil, err
 	}
-	files := make([]archive.File, len(repo.Objects))
-	for i, o := range repo.Objects {
-		files[i] = archive.File{Name: o.Name, Data: o.Data}
+	var files []archive.File
+	for _, o := range append(slices.Clip(repo.Objects), repo.Page...) {
+		files = append(files, archive.File{Name: o.Name, Data: o.Data})
 	}
 	return repo, files, nil
 }

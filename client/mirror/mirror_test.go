@@ -447,3 +447,74 @@ func TestMirrorCarriesVerifiedHistory(t *testing.T) {
 		t.Errorf("no warning:\n%s", logs)
 	}
 }
+
+// A mirror serves the origin's status page too, after the metadata it
+// describes, also when the copy goes through an archive; a source
+// without a page gives a mirror without one, and a page whose data is not
+// JSON is not copied.
+func TestMirrorCopiesTheStatusPage(t *testing.T) {
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, c.Store, publish.Options{StatusPage: true}); err != nil {
+		t.Fatal(err)
+	}
+	originURL := serveDir(t, c.RepoDir)
+	cl, _ := newClient(t, c, []string{originURL})
+	dir := t.TempDir()
+	dst, _ := store.NewDir(dir)
+	repo, rep, err := mirror.Mirror(ctx, cl, originURL, dst, store.SyncOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rep.Uploaded); n != len(repo.Objects)+2 || rep.Uploaded[n-2] != "index.html" || rep.Uploaded[n-1] != "status.json" {
+		t.Errorf("uploaded %v, want the metadata then index.html and status.json", rep.Uploaded)
+	}
+	sameFiles(t, c.RepoDir, dir)
+	if _, err := os.Stat(filepath.Join(dir, "index.html")); err != nil {
+		t.Errorf("the mirror has no page: %v", err)
+	}
+
+	// through an archive, into a second mirror
+	out := filepath.Join(t.TempDir(), "keys.tar.gz")
+	if _, err := mirror.Export(ctx, cl, originURL, out); err != nil {
+		t.Fatal(err)
+	}
+	second := t.TempDir()
+	dst2, _ := store.NewDir(second)
+	if _, _, err := mirror.Mirror(ctx, cl, out, dst2, store.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sameFiles(t, c.RepoDir, second)
+	if _, err := os.Stat(filepath.Join(second, "status.json")); err != nil {
+		t.Errorf("the mirror made from the archive has no page: %v", err)
+	}
+
+	// no page at the source, or data that is not JSON: no page copied
+	for name, prepare := range map[string]func(){
+		"no page": func() {
+			os.Remove(filepath.Join(c.RepoDir, "index.html"))
+			os.Remove(filepath.Join(c.RepoDir, "status.json"))
+		},
+		"data not JSON": func() { os.WriteFile(filepath.Join(c.RepoDir, "status.json"), []byte("<html>"), 0o644) },
+	} {
+		prepare()
+		third := t.TempDir()
+		dst3, _ := store.NewDir(third)
+		if _, _, err := mirror.Mirror(ctx, cl, originURL, dst3, store.SyncOptions{}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, f := range []string{"index.html", "status.json"} {
+			if _, err := os.Stat(filepath.Join(third, f)); err == nil {
+				t.Errorf("%s: the mirror has %s", name, f)
+			}
+		}
+	}
+}

@@ -116,6 +116,10 @@ func TestCLICeremony(t *testing.T) {
 			if code != s.code || !strings.Contains(out+errOut, s.want) {
 				t.Errorf("%v: exit %d\n%s%s", s.extra, code, out, errOut)
 			}
+			// the AWS SDK's own logger writes nothing a person reads
+			if strings.Contains(errOut, "SDK ") || strings.Contains(out, "SDK ") {
+				t.Errorf("%v: the AWS SDK logged:\n%s%s", s.extra, out, errOut)
+			}
 		}
 	}
 	// what the README's ceremony publishes, go-tuf's own updater accepts

@@ -36,10 +36,11 @@ func newServeCommand(std streams) *cobra.Command {
 		Use:   "serve DIR [--addr 127.0.0.1:8080]",
 		Short: "Serve a published repository directory over HTTP",
 		Long: `Serve a published repository directory read-only, with Cache-Control
-"public, max-age=31536000, immutable" for versioned metadata and hash-prefixed
-key lists, "no-store" for timestamp.json, Content-Type application/json and an
-ETag for conditional requests. One log line per request on standard error.
-SIGINT or SIGTERM shuts it down cleanly.`,
+"` + store.CacheImmutable + `" for versioned metadata and hash-prefixed
+key lists, "` + store.CacheControl("timestamp.json") + `" for timestamp.json and the status page
+(--timestamp-max-age changes it), Content-Type application/json and an ETag
+for conditional requests. It prints the URL it serves first, then one log
+line per request on standard error. SIGINT or SIGTERM shuts it down cleanly.`,
 		Example: `  tufkeys serve ./public --addr 127.0.0.1:8080`,
 		Args:    exactArgs(1, "one DIR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -76,7 +77,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
-	log.Info("serving", "dir", opts.Dir, "addr", ln.Addr().String())
+	fmt.Fprintf(opts.Out, "serving %s at http://%s/ (SIGINT or SIGTERM stops it)\n", opts.Dir, ln.Addr())
 	if opts.Listening != nil {
 		opts.Listening(ln.Addr().String())
 	}

@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// tufkeys serve, run as a process, logs each request and stops cleanly on
-// SIGTERM and SIGINT.
+// tufkeys serve, run as a process, prints the URL it serves first, logs
+// each request and stops cleanly on SIGTERM and SIGINT.
 func TestServeStopsOnSignals(t *testing.T) {
 	bin := build(t, filepath.Join(pkgDir, "..", ".."))
 	dir := t.TempDir()
@@ -25,16 +25,21 @@ func TestServeStopsOnSignals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		lines := bufio.NewScanner(stderr)
-		addr := ""
-		for addr == "" && lines.Scan() {
-			if m := regexp.MustCompile(`addr=(\S+)`).FindStringSubmatch(lines.Text()); m != nil {
-				addr = m[1]
-			}
+		first, _ := bufio.NewReader(stdout).ReadString('\n')
+		m := regexp.MustCompile(`^serving \S+ at http://(127\.0\.0\.1:[0-9]+)/ \(SIGINT or SIGTERM stops it\)\n$`).FindStringSubmatch(first)
+		if m == nil {
+			cmd.Process.Kill()
+			t.Fatalf("first line %q does not give the URL", first)
 		}
+		addr := m[1]
+		lines := bufio.NewScanner(stderr)
 		resp, err := http.Get("http://" + addr + "/timestamp.json")
 		if err != nil {
 			t.Fatal(err)

@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/tufkeys/tufkeys/internal/redact"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
@@ -127,7 +128,10 @@ func openKMS(ctx context.Context, raw string) (*keyfile.Signer, error) {
 	}
 	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(requestTimeout)),
-		config.WithRetryMaxAttempts(2))
+		config.WithRetryMaxAttempts(2),
+		// the SDK's own log lines would reach the terminal unframed
+		config.WithLogger(logging.Nop{}),
+		config.WithClientLogMode(0))
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration for %s: %w", ref, err)
 	}

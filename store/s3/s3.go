@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/tufkeys/tufkeys/store"
 )
@@ -76,6 +77,10 @@ func Open(ctx context.Context, bucketPrefix string, opts Options) (*S3, error) {
 	loaders := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(requestTimeout)),
 		config.WithRetryMaxAttempts(3),
+		// the SDK's own log lines would reach the user's terminal unframed;
+		// tufkeys reports what went wrong in its errors
+		config.WithLogger(logging.Nop{}),
+		config.WithClientLogMode(0),
 	}
 	if opts.Region != "" {
 		loaders = append(loaders, config.WithRegion(opts.Region))
@@ -93,6 +98,7 @@ func Open(ctx context.Context, bucketPrefix string, opts Options) (*S3, error) {
 			o.BaseEndpoint = aws.String(opts.EndpointURL)
 		}
 		o.UsePathStyle = opts.PathStyle
+		o.DisableLogOutputChecksumValidationSkipped = true
 	})
 	label := "s3://" + bucket
 	if prefix != "" {
