@@ -5,6 +5,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -331,28 +332,52 @@ type repoSignOptions struct {
 	Workspace  string
 	Key        string
 	Passphrase keyfile.Passphrase
+	// Yes signs without asking for a confirmation.
+	Yes bool
+	// Terminal is the person at the controlling terminal; nil off a
+	// terminal, where repo sign never prompts.
+	Terminal *terminal
 }
 
 func newRepoSignCommand(std streams, ws *string) *cobra.Command {
 	opts := repoSignOptions{streams: std}
 	cmd := workspaceCommand(ws, &opts.Workspace, &cobra.Command{
-		Use:   "sign --key NAME.key",
+		Use:   "sign --key NAME.key [--yes]",
 		Short: "Sign every staged role this key may sign",
-		Long: `Add this key's signature to every staged role it may sign, and say for each
-how many signatures it has and which keys are still missing. Signing twice
-changes nothing. Each signature is its own file under staged/signatures/, so
-maintainers can sign separate clones and merge them with git.`,
+		Long: `Show what a signature approves (every staged role and the key-list changes
+it carries), then add this key's signature to every staged role it may sign,
+and say for each how many signatures it has and which keys are still missing.
+On a terminal it asks for a confirmation first (--yes skips it) and lets a
+mistyped passphrase be typed again, three tries in all; off a terminal it
+never prompts. Signing twice changes nothing. Each signature is its own file
+under staged/signatures/, so maintainers can sign separate clones and merge
+them with git.`,
 		Example: `  tufkeys repo sign --key alice.key
   git add -A && git commit -m "alice signs targets v3"`,
 	}, func(*cobra.Command) error {
 		if opts.Passphrase == nil {
 			opts.Passphrase = keyfile.EnvOrTerminal(opts.Key)
 		}
+		if opts.Terminal == nil && isTerminal(opts.In) {
+			t, err := openTerminal()
+			if err == nil {
+				defer t.Close()
+				opts.Terminal = t
+			}
+		}
 		return runRepoSign(opts)
 	})
 	cmd.Flags().StringVar(&opts.Key, "key", "", "your private key: a key file, a token key (pkcs11:…) or a KMS key (awskms://…)")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "sign without asking for a confirmation on the terminal")
 	return cmd
 }
+
+// ErrNotConfirmed marks a signature the maintainer declined at the prompt.
+var ErrNotConfirmed = errors.New("nothing signed: the signature was not confirmed")
+
+// passphraseTries is how often a mistyped passphrase may be typed again
+// at a terminal.
+const passphraseTries = 3
 
 func runRepoSign(opts repoSignOptions) error {
 	if opts.Key == "" {
@@ -362,20 +387,37 @@ func runRepoSign(opts repoSignOptions) error {
 	if err != nil {
 		return err
 	}
-	signer, err := keyref.Open(context.Background(), opts.Key, opts.Passphrase)
+	// what the signature approves, before any key is opened or any
+	// passphrase asked for
+	approval, err := w.Approval()
+	if err != nil {
+		return err
+	}
+	for _, b := range approval.Changes {
+		fmt.Fprintf(opts.Out, "key list %s (in %s) against the published one:\n", b.Host, b.Role)
+		for _, l := range b.Lines() {
+			fmt.Fprintf(opts.Out, "  %s\n", l)
+		}
+	}
+	for _, l := range workspace.Lines(approval.Roles) {
+		fmt.Fprintf(opts.Out, "staged %s\n", l)
+	}
+	if opts.Terminal != nil && !opts.Yes {
+		ok, err := opts.Terminal.Confirm(fmt.Sprintf("Sign with %s? [y/N] ", opts.Key))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrNotConfirmed
+		}
+	}
+	signer, err := openSigner(opts)
 	if err != nil {
 		return err
 	}
 	res, err := w.Sign(signer)
 	if err != nil {
 		return err
-	}
-	// what the signature approves, before what it did
-	for _, b := range res.Changes {
-		fmt.Fprintf(opts.Out, "key list %s (in %s) against the published one:\n", b.Host, b.Role)
-		for _, l := range b.Lines() {
-			fmt.Fprintf(opts.Out, "  %s\n", l)
-		}
 	}
 	var signed, already []workspace.RoleCheck
 	for _, c := range res.Checks {
@@ -392,6 +434,22 @@ func runRepoSign(opts repoSignOptions) error {
 		fmt.Fprintf(opts.Out, "already signed %s\n", l)
 	}
 	return nil
+}
+
+// openSigner opens the key; at a terminal, with the passphrase typed
+// there, a wrong passphrase may be typed again.
+func openSigner(opts repoSignOptions) (*keyfile.Signer, error) {
+	tries := 1
+	if _, fromEnv := os.LookupEnv(keyfile.EnvPassphrase); opts.Terminal != nil && !fromEnv {
+		tries = passphraseTries
+	}
+	for try := 1; ; try++ {
+		signer, err := keyref.Open(context.Background(), opts.Key, opts.Passphrase)
+		if err == nil || !errors.Is(err, keyfile.ErrWrongPassphrase) || try == tries {
+			return signer, err
+		}
+		opts.Terminal.Say(fmt.Sprintf("the passphrase does not open %s: try again (%d %s left)", opts.Key, tries-try, plural(tries-try, "try", "tries")))
+	}
 }
 
 type repoStatusOptions struct {

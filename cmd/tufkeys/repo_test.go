@@ -154,7 +154,7 @@ func TestCLICeremony(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"repo", "sign", "--workspace", "ws", "--key", "alice.key"}, "the passphrase does not open alice.key"},
+		{[]string{"repo", "sign", "--workspace", "ws", "--key", "alice.key"}, "nothing is staged; stage a change first"},
 		{[]string{"repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", filepath.Join(pkgDir, fixtures, "invalid/key-off-curve.json")}, "is not valid"},
 		{[]string{"repo", "status", "--workspace", "elsewhere"}, "run tufkeys repo init there first"},
 		{[]string{"repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", filepath.Join(pkgDir, fixtures, "corepack-0.30.json")}, "--remove-key"},

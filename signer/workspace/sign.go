@@ -91,24 +91,12 @@ func (w *Workspace) Sign(s *keyfile.Signer) (SignResult, error) {
 		return res, unauthorizedError{fmt.Sprintf("key %s may sign nothing staged: %s", res.Signer, strings.Join(needs, "; "))}
 	}
 	for _, role := range mine {
-		md, v, _ := st.stagedRole(role)
-		if t, ok := md.(*targetsMD); ok {
-			if err := w.checkTargets(t); err != nil {
-				return res, fmt.Errorf("refusing to sign %s: %w", role, err)
-			}
-			changes, err := w.stagedChanges(st, role)
-			if err != nil {
-				return res, fmt.Errorf("refusing to sign %s: %w", role, err)
-			}
-			for _, c := range changes {
-				if len(c.Unrecorded) > 0 {
-					// the stage-time guard, again where it counts: a
-					// staged file edited by hand never went through it
-					return res, &DroppedKeyError{Host: c.Host, Role: role, Version: v, KeyIDs: c.Unrecorded, Signing: true}
-				}
-			}
-			res.Changes = append(res.Changes, changes...)
+		md, _, _ := st.stagedRole(role)
+		changes, err := w.approves(st, role)
+		if err != nil {
+			return res, err
 		}
+		res.Changes = append(res.Changes, changes...)
 		payload, err := canonical(md)
 		if err != nil {
 			return res, err
@@ -143,6 +131,70 @@ func (w *Workspace) Sign(s *keyfile.Signer) (SignResult, error) {
 		res.Checks = append(res.Checks, c)
 	}
 	return res, nil
+}
+
+// approves is what a signature of the staged role vouches for: for a
+// targets role, the key-list changes it carries, once every key list it
+// names is checked; refused when a list drops a published key without a
+// recorded --remove-key.
+func (w *Workspace) approves(st *State, role string) ([]BundleChange, error) {
+	md, v, _ := st.stagedRole(role)
+	t, ok := md.(*targetsMD)
+	if !ok {
+		return nil, nil
+	}
+	if err := w.checkTargets(t); err != nil {
+		return nil, fmt.Errorf("refusing to sign %s: %w", role, err)
+	}
+	changes, err := w.stagedChanges(st, role)
+	if err != nil {
+		return nil, fmt.Errorf("refusing to sign %s: %w", role, err)
+	}
+	for _, c := range changes {
+		if len(c.Unrecorded) > 0 {
+			// the stage-time guard, again where it counts: a staged file
+			// edited by hand never went through it
+			return nil, &DroppedKeyError{Host: c.Host, Role: role, Version: v, KeyIDs: c.Unrecorded, Signing: true}
+		}
+	}
+	return changes, nil
+}
+
+// Approval is what signing the staged roles approves, for a maintainer to
+// read before any key is opened: every staged role with its signatures so
+// far, and the key-list changes they carry. The key decides which of them
+// it signs.
+type Approval struct {
+	Roles   []RoleCheck
+	Changes []BundleChange
+}
+
+// Approval checks what is staged as Sign would, and says what a signature
+// approves.
+func (w *Workspace) Approval() (Approval, error) {
+	var a Approval
+	st, err := w.Load()
+	if err != nil {
+		return a, err
+	}
+	roles := st.Staged.Roles()
+	if len(roles) == 0 {
+		return a, ErrNothingStaged
+	}
+	names := w.keyNames()
+	for _, role := range roles {
+		changes, err := w.approves(st, role)
+		if err != nil {
+			return a, err
+		}
+		a.Changes = append(a.Changes, changes...)
+		c, _, err := w.checkRole(st, role, names)
+		if err != nil {
+			return a, err
+		}
+		a.Roles = append(a.Roles, c)
+	}
+	return a, nil
 }
 
 // checkTargets verifies every key list a targets role names.
