@@ -402,7 +402,7 @@ func runVerifyOnline(ctx context.Context, opts verifyOnlineOptions) error {
 	}
 	if opts.Format == "json" {
 		r := newVerifyReport(v.Result)
-		r.KeysHost, r.Refreshed, r.Note = keysHost, v.Refreshed, note
+		r.KeysHost, r.Refreshed, r.Note = orNull(keysHost), v.Refreshed, orNull(note)
 		return writeJSON(opts.Out, r)
 	}
 	line := verdictLine(v.Result)

@@ -55,17 +55,17 @@ type historyReport struct {
 type historyEntryReport struct {
 	Role       string    `json:"role"`
 	Version    int64     `json:"version"`
-	Expires    time.Time `json:"expires,omitzero"`
+	Expires    *jsonTime `json:"expires"`
 	SignedBy   []string  `json:"signed_by"`
-	VerifiedBy string    `json:"verified_by,omitempty"`
-	SHA256     string    `json:"sha256,omitempty"`
+	VerifiedBy *string   `json:"verified_by"`
+	SHA256     *string   `json:"sha256"`
 	Keys       []string  `json:"keys"`
 	Added      []string  `json:"added"`
 	Removed    []string  `json:"removed"`
 	Redated    []string  `json:"redated"`
-	Problem    string    `json:"problem,omitempty"`
-	Missing    bool      `json:"missing,omitempty"`
-	Unverified bool      `json:"unverified,omitempty"`
+	Problem    *string   `json:"problem"`
+	Missing    bool      `json:"missing"`
+	Unverified bool      `json:"unverified"`
 }
 
 func runHistory(ctx context.Context, opts historyOptions) error {
@@ -85,9 +85,9 @@ func runHistory(ctx context.Context, opts historyOptions) error {
 	if opts.Format == "json" {
 		r := historyReport{Registry: host, Versions: []historyEntryReport{}}
 		for _, e := range h {
-			v := historyEntryReport{Role: e.Role, Version: e.Version, Expires: e.Expires.UTC(), SignedBy: nonNil(e.SignedBy), VerifiedBy: e.VerifiedBy,
-				SHA256: e.SHA256, Keys: keyIDs(e.Keys), Added: keyIDs(e.Diff.Added), Removed: keyIDs(e.Diff.Removed), Redated: redatedIDs(e.Diff),
-				Problem: e.Problem, Missing: e.Missing, Unverified: e.Unverified}
+			v := historyEntryReport{Role: e.Role, Version: e.Version, Expires: timeOrNull(e.Expires), SignedBy: nonNil(e.SignedBy), VerifiedBy: orNull(e.VerifiedBy),
+				SHA256: orNull(e.SHA256), Keys: keyIDs(e.Keys), Added: keyIDs(e.Diff.Added), Removed: keyIDs(e.Diff.Removed), Redated: redatedIDs(e.Diff),
+				Problem: orNull(e.Problem), Missing: e.Missing, Unverified: e.Unverified}
 			if e.Problem != "" && !e.Missing && !e.Unverified {
 				problems++
 			}

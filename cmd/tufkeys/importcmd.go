@@ -76,7 +76,7 @@ func runImport(ctx context.Context, opts importOptions) error {
 		next = strings.Join(cmd, " ")
 	}
 	if opts.Format == "json" {
-		return writeJSON(opts.Out, copyReport{Source: opts.File, Destination: cl.CacheDir(), Root: repo.RootVersion, Targets: repo.TargetsVersion, KeyLists: nonNil(repo.KeyLists), Copied: []string{}, Files: len(repo.Objects), Next: next})
+		return writeJSON(opts.Out, copyReport{Source: opts.File, Destination: cl.CacheDir(), Root: repo.RootVersion, Targets: repo.TargetsVersion, KeyLists: nonNil(repo.KeyLists), Copied: []string{}, Files: len(repo.Objects), Next: orNull(next)})
 	}
 	fmt.Fprintf(opts.Out, "imported root v%d, targets v%d, key lists %s into %s\n", repo.RootVersion, repo.TargetsVersion, someOf(repo.KeyLists, 3), cl.CacheDir())
 	if next != "" {

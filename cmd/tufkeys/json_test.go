@@ -9,9 +9,11 @@ import (
 )
 
 // parseJSON decodes one command's JSON document into a map, failing the
-// test when the output is not exactly one JSON object.
+// test when the output is not exactly one JSON object or does not match
+// the command's schema in docs/schemas.
 func parseJSON(t *testing.T, args []string, out string) map[string]any {
 	t.Helper()
+	checkJSON(t, args, out)
 	var doc map[string]any
 	dec := json.NewDecoder(strings.NewReader(out))
 	if err := dec.Decode(&doc); err != nil || dec.More() {

@@ -521,11 +521,13 @@ func runRepoStatus(opts repoStatusOptions) error {
 		}
 	}
 	problems := st.Problems()
+	var messages []string
 	for _, p := range problems {
-		fmt.Fprintf(opts.Out, "attention: %s\n", p)
+		fmt.Fprintf(opts.Out, "attention: %s\n", p.Message)
+		messages = append(messages, p.Message)
 	}
 	if opts.Check && len(problems) > 0 {
-		return fmt.Errorf("%d %s the maintainers' attention: %s", len(problems), plural(len(problems), "thing needs", "things need"), strings.Join(problems, "; "))
+		return fmt.Errorf("%d %s the maintainers' attention: %s", len(problems), plural(len(problems), "thing needs", "things need"), strings.Join(messages, "; "))
 	}
 	return nil
 }

@@ -3,37 +3,40 @@
 package main
 
 import (
-	"time"
-
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 
 // statusReport is repo status.
 type statusReport struct {
-	Now       time.Time         `json:"now"`
+	Now       jsonTime          `json:"now"`
 	Published []publishedReport `json:"published"`
 	Staged    []stagedReport    `json:"staged"`
 	KeyLists  []keyChangeReport `json:"key_list_changes"`
-	Problems  []string          `json:"problems"`
+	Problems  []problemReport   `json:"problems"`
+}
+
+type problemReport struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 type publishedReport struct {
-	Role    string    `json:"role"`
-	Version int64     `json:"version"`
-	Expires time.Time `json:"expires"`
-	Due     bool      `json:"due"`
+	Role    string   `json:"role"`
+	Version int64    `json:"version"`
+	Expires jsonTime `json:"expires"`
+	Due     bool     `json:"due"`
 }
 
 type stagedReport struct {
 	Role       string            `json:"role"`
 	Version    int64             `json:"version"`
-	Expires    time.Time         `json:"expires"`
+	Expires    jsonTime          `json:"expires"`
 	Ready      bool              `json:"ready"`
 	Thresholds []thresholdReport `json:"thresholds"`
 }
 
 type thresholdReport struct {
-	Of        string   `json:"of,omitempty"`
+	Of        *string  `json:"of"`
 	Threshold int      `json:"threshold"`
 	Signed    []string `json:"signed"`
 	Missing   []string `json:"missing"`
@@ -49,14 +52,17 @@ type keyChangeReport struct {
 }
 
 func newStatusReport(st workspace.Status) statusReport {
-	r := statusReport{Now: st.Now.UTC(), Published: []publishedReport{}, Staged: []stagedReport{}, KeyLists: []keyChangeReport{}, Problems: nonNil(st.Problems())}
+	r := statusReport{Now: jsonTime(st.Now), Published: []publishedReport{}, Staged: []stagedReport{}, KeyLists: []keyChangeReport{}, Problems: []problemReport{}}
+	for _, p := range st.Problems() {
+		r.Problems = append(r.Problems, problemReport{p.Code, p.Message})
+	}
 	for _, p := range st.Published {
-		r.Published = append(r.Published, publishedReport{p.Role, p.Version, p.Expires.UTC(), p.Due(st.Now)})
+		r.Published = append(r.Published, publishedReport{p.Role, p.Version, jsonTime(p.Expires), p.Due(st.Now)})
 	}
 	for _, c := range st.Staged {
-		s := stagedReport{Role: c.Role, Version: c.Version, Expires: c.Expires.UTC(), Ready: c.Ready(), Thresholds: []thresholdReport{}}
+		s := stagedReport{Role: c.Role, Version: c.Version, Expires: jsonTime(c.Expires), Ready: c.Ready(), Thresholds: []thresholdReport{}}
 		for _, t := range c.Thresholds {
-			s.Thresholds = append(s.Thresholds, thresholdReport{Of: t.Label, Threshold: t.Threshold, Signed: refNames(t.Signed), Missing: refNames(t.Missing)})
+			s.Thresholds = append(s.Thresholds, thresholdReport{Of: orNull(t.Label), Threshold: t.Threshold, Signed: refNames(t.Signed), Missing: refNames(t.Missing)})
 		}
 		r.Staged = append(r.Staged, s)
 	}

@@ -66,6 +66,28 @@ func TestRepoSignShowsBeforeItOpensTheKey(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "signed root v1: 1 of 2 signatures — waiting for bob") || strings.Index(out, "staged root v1") > strings.Index(out, "signed root v1") {
 		t.Errorf("off a terminal, no confirmation asked: exit %d\n%s%s", code, out, errOut)
 	}
+	// for scripts: what is still missing, as problems with a stable code
+	args := []string{"repo", "status", "--workspace", "ws", "-o", "json"}
+	code, out, _ = runCLI(t, args...)
+	status := parseJSON(t, args, out)
+	problems, _ := status["problems"].([]any)
+	if code != exitOK || len(problems) == 0 || problems[0].(map[string]any)["code"] != "unsigned" {
+		t.Errorf("repo status -o json with signatures missing: exit %d\n%s", code, out)
+	}
+	if n := len(status["staged"].([]any)); n != 66 {
+		t.Errorf("JSON has %d staged roles, want one entry per role (root, targets, 64 bins), unfolded for scripts", n)
+	}
+	if code, out, errOut := runCLI(t, "repo", "sign", "--workspace", "ws", "--key", "bob.key"); code != exitOK {
+		t.Fatalf("bob signs: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, extra := range [][]string{{"--dry-run"}, nil} {
+		args := append([]string{"repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--to", "public", "-o", "json"}, extra...)
+		code, out, errOut := runCLI(t, args...)
+		rep := parseJSON(t, args, out)
+		if code != exitOK || rep["dry_run"] != (extra != nil) || len(rep["uploaded"].([]any)) != 69 {
+			t.Errorf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
 }
 
 // console is the person at a terminal: it reads what the command writes

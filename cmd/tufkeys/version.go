@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,16 +16,16 @@ import (
 // versionInfo is what tufkeys version reports, from the build itself.
 type versionInfo struct {
 	Version   string   `json:"version"`
-	Commit    string   `json:"commit,omitempty"`
-	Modified  bool     `json:"modified,omitempty"`
+	Commit    *string  `json:"commit"`
+	Modified  *bool    `json:"modified"`
 	GoVersion string   `json:"go_version"`
 	Root      *rootTag `json:"embedded_root"`
 	Repos     []string `json:"embedded_repositories"`
 }
 
 type rootTag struct {
-	Version int64     `json:"version"`
-	Expires time.Time `json:"expires"`
+	Version int64    `json:"version"`
+	Expires jsonTime `json:"expires"`
 }
 
 func init() {
@@ -46,15 +47,16 @@ func buildVersion() versionInfo {
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				v.Commit = s.Value
+				v.Commit = orNull(s.Value)
 			case "vcs.modified":
-				v.Modified = s.Value == "true"
+				modified := s.Value == "true"
+				v.Modified = &modified
 			}
 		}
 	}
 	if data := repometadata.Root(); data != nil {
 		if md, err := metadata.Root().FromBytes(data); err == nil {
-			v.Root = &rootTag{md.Signed.Version, md.Signed.Expires}
+			v.Root = &rootTag{md.Signed.Version, jsonTime(md.Signed.Expires)}
 		}
 	}
 	return v
@@ -63,9 +65,9 @@ func buildVersion() versionInfo {
 // text is the version in one line and what the build trusts in a second.
 func (v versionInfo) text() string {
 	line := "tufkeys " + v.Version
-	if v.Commit != "" {
-		line += " (commit " + v.Commit
-		if v.Modified {
+	if v.Commit != nil {
+		line += " (commit " + *v.Commit
+		if v.Modified != nil && *v.Modified {
 			line += ", modified"
 		}
 		line += ")"
@@ -74,7 +76,12 @@ func (v versionInfo) text() string {
 	if v.Root == nil {
 		return line + "embedded root: none (clients need --root and --repo)\n"
 	}
-	return line + fmt.Sprintf("embedded root: v%d, expires %s; repositories: %v\n", v.Root.Version, v.Root.Expires.Format(time.RFC3339), v.Repos)
+	repos := "none (clients need --repo)"
+	if len(v.Repos) > 0 {
+		repos = strings.Join(v.Repos, ", ")
+	}
+	expires := time.Time(v.Root.Expires).UTC().Format(time.RFC3339)
+	return line + fmt.Sprintf("embedded root: v%d, expires %s; repositories: %s\n", v.Root.Version, expires, repos)
 }
 
 type versionOptions struct {

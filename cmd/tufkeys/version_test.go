@@ -19,6 +19,7 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version and --version differ:\n%s\n%s", text, out)
 	}
 	code, out, _ = runCLI(t, "version", "-o", "json")
+	checkJSON(t, []string{"version"}, out)
 	var v struct {
 		Version   string    `json:"version"`
 		GoVersion string    `json:"go_version"`

@@ -131,7 +131,7 @@ func runWatch(ctx context.Context, opts watchOptions) error {
 	if opts.Format == "json" {
 		r := watchReport{Registry: host, Same: res.Same(), Keys: len(res.Upstream.Keys), Added: keyIDs(res.Diff.Added), Redated: redatedIDs(res.Diff), Suspicious: keyIDs(res.Suspicious())}
 		if res.Staged != nil {
-			r.Staged = fmt.Sprintf("%s v%d", res.Staged.Role, res.Staged.Version)
+			r.Staged = orNull(fmt.Sprintf("%s v%d", res.Staged.Role, res.Staged.Version))
 		}
 		if err := writeJSON(opts.Out, r); err != nil {
 			return err

@@ -523,7 +523,7 @@ func TestSignersSeeWhatTheySign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if problems := strings.Join(status.Problems(), "\n"); !strings.Contains(problems, "with no removal recorded") {
+	if problems := problemText(status.Problems()); !strings.Contains(problems, "with no removal recorded") {
 		t.Errorf("status does not warn of the drop:\n%s", problems)
 	}
 
@@ -840,4 +840,13 @@ func TestRepublishCostFollowsTheChange(t *testing.T) {
 	if largeAll <= smallAll {
 		t.Errorf("--verify-all compared %d files with 40 registries, %d with 2: it skipped some", largeAll, smallAll)
 	}
+}
+
+// problemText is the problems' messages, one per line.
+func problemText(ps []workspace.Problem) string {
+	var lines []string
+	for _, p := range ps {
+		lines = append(lines, p.Message)
+	}
+	return strings.Join(lines, "\n")
 }

@@ -74,9 +74,10 @@ type Version struct {
 
 // FromReport builds the status at now from a workspace's report.
 func FromReport(r workspace.PublishedReport, now time.Time) Status {
-	s := Status{Generated: now.UTC(), Roles: []Role{}, Registries: []Registry{}}
+	// times in the one form of tufkeys' JSON: UTC, whole seconds
+	s := Status{Generated: now.UTC().Truncate(time.Second), Roles: []Role{}, Registries: []Registry{}}
 	for _, ro := range r.Roles {
-		s.Roles = append(s.Roles, Role{Role: ro.Role, Version: ro.Version, Expires: ro.Expires.UTC(), Due: !now.Before(ro.Expires.Add(-ro.Window)), Threshold: ro.Threshold, Signers: nonNil(ro.Signers)})
+		s.Roles = append(s.Roles, Role{Role: ro.Role, Version: ro.Version, Expires: ro.Expires.UTC().Truncate(time.Second), Due: !now.Before(ro.Expires.Add(-ro.Window)), Threshold: ro.Threshold, Signers: nonNil(ro.Signers)})
 	}
 	for _, reg := range r.Registries {
 		out := Registry{Host: reg.Host, Role: reg.Role, Keys: []Key{}, History: []Version{}}

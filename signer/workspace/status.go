@@ -62,16 +62,16 @@ type Status struct {
 
 // Problems lists what `repo status --check` alerts on: staged roles still
 // short of signatures, and published roles inside their re-sign window.
-func (s Status) Problems() []string {
-	var out []string
+func (s Status) Problems() []Problem {
+	var out []Problem
 	for _, b := range s.Bundles {
 		if len(b.Unrecorded) > 0 {
-			out = append(out, fmt.Sprintf("the staged key list of %s in %s drops %v with no removal recorded: signing refuses it; stage the list again, recording the removal", b.Host, b.Role, b.Unrecorded))
+			out = append(out, Problem{ProblemUnrecordedRemoval, fmt.Sprintf("the staged key list of %s in %s drops %v with no removal recorded: signing refuses it; stage the list again, recording the removal", b.Host, b.Role, b.Unrecorded)})
 		}
 	}
 	for _, c := range s.Staged {
 		if !c.Ready() {
-			out = append(out, fmt.Sprintf("%s v%d is staged but not yet signed: waiting for %s", c.Role, c.Version, joinRefs(c.MissingSigners())))
+			out = append(out, Problem{ProblemUnsigned, fmt.Sprintf("%s v%d is staged but not yet signed: waiting for %s", c.Role, c.Version, joinRefs(c.MissingSigners()))})
 		}
 	}
 	for _, p := range s.Published {
@@ -79,30 +79,49 @@ func (s Status) Problems() []string {
 			continue
 		}
 		if s.Now.After(p.Expires) {
-			out = append(out, fmt.Sprintf("%s v%d expired at %s", p.Role, p.Version, p.Expires.Format(time.RFC3339)))
+			out = append(out, Problem{ProblemExpired, fmt.Sprintf("%s v%d expired at %s", p.Role, p.Version, p.Expires.UTC().Format(time.RFC3339))})
 		} else {
-			out = append(out, fmt.Sprintf("%s v%d expires at %s, within its re-sign window of %s", p.Role, p.Version, p.Expires.Format(time.RFC3339), Period(p.Window)))
+			out = append(out, Problem{ProblemDue, fmt.Sprintf("%s v%d expires at %s, within its re-sign window of %s", p.Role, p.Version, p.Expires.UTC().Format(time.RFC3339), Period(p.Window))})
 		}
 	}
 	return groupBins(out)
 }
 
-// groupBins joins the lines about bins that say the same thing: 64 bins
-// waiting for one signer are one problem.
-func groupBins(lines []string) []string {
-	var out []string
-	for _, g := range binfold.Fold(lines, func(l string) string { r, _, _ := strings.Cut(l, " "); return r }, func(l string) string {
-		r, rest, _ := strings.Cut(l, " ")
+// Problem is one thing that needs the maintainers: a stable code for
+// scripts and a sentence for people.
+type Problem struct {
+	Code    string
+	Message string
+}
+
+func (p Problem) String() string { return p.Message }
+
+// The problems' codes, which scripts may match on; they never change.
+const (
+	ProblemUnrecordedRemoval = "unrecorded_removal" // a staged list drops a key with no --remove-key
+	ProblemUnsigned          = "unsigned"           // staged below its threshold
+	ProblemDue               = "due"                // published, inside its re-sign window
+	ProblemExpired           = "expired"            // published, expired
+)
+
+// groupBins joins the problems about bins that say the same thing: 64
+// bins waiting for one signer are one problem.
+func groupBins(problems []Problem) []Problem {
+	var out []Problem
+	role := func(p Problem) string { r, _, _ := strings.Cut(p.Message, " "); return r }
+	for _, g := range binfold.Fold(problems, role, func(p Problem) string {
+		r, rest, _ := strings.Cut(p.Message, " ")
 		if !binfold.IsBin(r) {
-			return l
+			return p.Code + "\x00" + p.Message
 		}
-		return rest
+		return p.Code + "\x00" + rest
 	}) {
+		code, state, _ := strings.Cut(g.State, "\x00")
 		if len(g.Roles) == 1 && !binfold.IsBin(g.Roles[0]) {
-			out = append(out, g.State)
+			out = append(out, Problem{code, state})
 			continue
 		}
-		out = append(out, g.Names()+" "+g.State)
+		out = append(out, Problem{code, g.Names() + " " + state})
 	}
 	return out
 }

@@ -211,7 +211,7 @@ func TestStatusCheckProblems(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	problems := strings.Join(st.Problems(), "\n")
+	problems := problemText(st.Problems())
 	for _, w := range []string{"targets v2 is staged but not yet signed: waiting for maintainer1", "timestamp v1 expires at", "within its re-sign window of 12h"} {
 		if !strings.Contains(problems, w) {
 			t.Errorf("problems lack %q:\n%s", w, problems)
@@ -388,7 +388,7 @@ func TestBinsProblemsGrouped(t *testing.T) {
 		t.Fatal(err)
 	}
 	problems := st.Problems()
-	if len(problems) != 3 || !strings.Contains(problems[2], "bins-0 … bins-f (16 bins) v1 is staged but not yet signed") {
+	if len(problems) != 3 || !strings.Contains(problems[2].Message, "bins-0 … bins-f (16 bins) v1 is staged but not yet signed") || problems[2].Code != workspace.ProblemUnsigned {
 		t.Errorf("problems: %q", problems)
 	}
 	if lines := workspace.Lines(st.Staged); len(lines) != 3 || !strings.HasPrefix(lines[2], "bins-0 … bins-f (16 bins) v1: 0 of 1 signatures") {
@@ -437,4 +437,13 @@ func TestBinPrefixIsTheFoldedOne(t *testing.T) {
 	if workspace.BinPrefix != binfold.Prefix {
 		t.Errorf("workspace names bins %q, binfold folds %q", workspace.BinPrefix, binfold.Prefix)
 	}
+}
+
+// problemText is the problems' messages, one per line.
+func problemText(ps []workspace.Problem) string {
+	var lines []string
+	for _, p := range ps {
+		lines = append(lines, p.Message)
+	}
+	return strings.Join(lines, "\n")
 }
