@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"maps"
 	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
@@ -45,6 +47,13 @@ type Repository struct {
 var pageFiles = []string{"index.html", "status.json"}
 
 const pageMax = 32 << 20
+
+// Role pages, which status.json lists when a repository has many
+// registries: names as tufkeys writes them, a bounded count, and all of
+// them within pageMax together.
+const rolePagesMax = 4096
+
+var rolePageName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^status/[A-Za-z0-9._-]{1,200}\.html$`) })
 
 // Collect downloads a whole repository (every root version; the current
 // timestamp, snapshot, targets and delegated metadata; every key list they
@@ -161,9 +170,11 @@ func (c *Client) collect(ctx context.Context, repo string) (*Repository, error) 
 // repository without one is copied without one, and a page that cannot be
 // read is left out with a warning instead of failing the copy; a
 // status.json that is not JSON is not a page tufkeys wrote and is left out
-// too.
+// too. The role pages status.json names come first, then index.html and
+// status.json, so that a mirror's index never links to a page it does not
+// have yet.
 func (c *Client) collectPage(repo string, f *fetcher) []store.Object {
-	var page []store.Object
+	fetched := map[string][]byte{}
 	for _, name := range pageFiles {
 		data, err := f.download(f.url(name), pageMax)
 		switch {
@@ -176,7 +187,32 @@ func (c *Client) collectPage(repo string, f *fetcher) []store.Object {
 			c.log.Warn("the status page is not copied: its data is not JSON", "file", name, "repository", redact(repo))
 			return nil
 		}
+		fetched[name] = data
+	}
+	var listed struct {
+		Pages []string `json:"pages"`
+	}
+	if err := json.Unmarshal(fetched["status.json"], &listed); err != nil || len(listed.Pages) > rolePagesMax {
+		c.log.Warn("the status page is not copied: its data does not list its pages as tufkeys writes them", "repository", redact(repo))
+		return nil
+	}
+	var page []store.Object
+	left := int64(pageMax)
+	for _, name := range listed.Pages {
+		if !rolePageName().MatchString(name) {
+			c.log.Warn("the status page is not copied: it names a page outside status/", "repository", redact(repo))
+			return nil
+		}
+		data, err := f.download(f.url(name), left)
+		if err != nil {
+			c.log.Warn("the status page is not copied", "file", name, "reason", err.Error())
+			return nil
+		}
+		left -= int64(len(data))
 		page = append(page, store.Object{Name: name, Data: data, Phase: store.PhasePage, IfMatch: store.Always})
+	}
+	for _, name := range pageFiles {
+		page = append(page, store.Object{Name: name, Data: fetched[name], Phase: store.PhasePage, IfMatch: store.Always})
 	}
 	return page
 }

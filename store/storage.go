@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
-	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -95,7 +95,8 @@ type CachePolicy struct {
 	// Zero: never cached (no-store).
 	TimestampMaxAge time.Duration
 	// Rewritten names the other files every publish rewrites in place (a
-	// status page); they are cached as timestamp.json is.
+	// status page); they are cached as timestamp.json is. A name ending in
+	// "/" names a folder: every file under it.
 	Rewritten []string
 }
 
@@ -119,7 +120,15 @@ func (p CachePolicy) CacheControl(name string) string {
 // changesInPlace reports the files rewritten by every publish: the
 // timestamp, and those the policy names.
 func (p CachePolicy) changesInPlace(name string) bool {
-	return name == "timestamp.json" || slices.Contains(p.Rewritten, name)
+	if name == "timestamp.json" {
+		return true
+	}
+	for _, r := range p.Rewritten {
+		if name == r || strings.HasSuffix(r, "/") && strings.HasPrefix(name, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // CacheControl is DefaultCachePolicy's Cache-Control for a file.

@@ -79,9 +79,15 @@ func TestDirStore(t *testing.T) {
 // Files a policy names as rewritten in place (a status page) are cached as
 // timestamp.json is; store itself names none of them.
 func TestCachePolicyRewritten(t *testing.T) {
-	p := CachePolicy{TimestampMaxAge: time.Minute, Rewritten: []string{"index.html"}}
-	if got := p.CacheControl("index.html"); got != "public, max-age=60" {
-		t.Errorf("index.html: %q", got)
+	p := CachePolicy{TimestampMaxAge: time.Minute, Rewritten: []string{"index.html", "status/"}}
+	for _, name := range []string{"index.html", "status/bins-00.html"} {
+		if got := p.CacheControl(name); got != "public, max-age=60" {
+			t.Errorf("%s: %q", name, got)
+		}
+	}
+	// a folder's name covers what is under it, not a file sharing its start
+	if got := p.CacheControl("status.json"); got != CacheRevalidate {
+		t.Errorf("status.json without the policy naming it: %q", got)
 	}
 	if got := DefaultCachePolicy.CacheControl("index.html"); got != CacheRevalidate {
 		t.Errorf("index.html without the policy naming it: %q", got)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -516,5 +517,61 @@ func TestMirrorCopiesTheStatusPage(t *testing.T) {
 				t.Errorf("%s: the mirror has %s", name, f)
 			}
 		}
+	}
+}
+
+// Above 50 registries the page has role pages under status/, which
+// status.json lists: a mirror copies them before index.html, and a
+// status.json naming a page outside status/ gets no page copied.
+func TestMirrorCopiesTheRolePages(t *testing.T) {
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{Bins: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := make([]workspace.StageItem, 60)
+	for i := range items {
+		items[i] = workspace.StageItem{Registry: fmt.Sprintf("r%d.example.test", i), List: fixture(t, "npm/keys.json"), New: true}
+	}
+	if _, err := c.WS.StageMany(items); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, c.Store, publish.Options{StatusPage: true}); err != nil {
+		t.Fatal(err)
+	}
+	pages, _ := filepath.Glob(filepath.Join(c.RepoDir, "status", "*.html"))
+	if len(pages) < 2 {
+		t.Fatalf("the origin has %d role pages", len(pages))
+	}
+	originURL := serveDir(t, c.RepoDir)
+	cl, _ := newClient(t, c, []string{originURL})
+	dir := t.TempDir()
+	dst, _ := store.NewDir(dir)
+	_, rep, err := mirror.Mirror(ctx, cl, originURL, dst, store.SyncOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameFiles(t, c.RepoDir, dir)
+	n := len(rep.Uploaded)
+	if rep.Uploaded[n-2] != "index.html" || !strings.HasPrefix(rep.Uploaded[n-3], "status/") {
+		t.Errorf("uploaded %v, want the role pages before index.html", rep.Uploaded[n-len(pages)-2:])
+	}
+	for _, p := range pages {
+		if _, err := os.Stat(filepath.Join(dir, "status", filepath.Base(p))); err != nil {
+			t.Errorf("the mirror lacks %s", filepath.Base(p))
+		}
+	}
+
+	data, _ := os.ReadFile(filepath.Join(c.RepoDir, "status.json"))
+	os.WriteFile(filepath.Join(c.RepoDir, "status.json"), bytes.Replace(data, []byte(`"status/bins-`), []byte(`"../bins-`), -1), 0o644)
+	other := t.TempDir()
+	dst2, _ := store.NewDir(other)
+	if _, _, err := mirror.Mirror(ctx, cl, originURL, dst2, store.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(other, "index.html")); err == nil {
+		t.Error("a page naming a file outside status/ was copied")
 	}
 }

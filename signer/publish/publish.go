@@ -90,8 +90,11 @@ type Report struct {
 	PageError string
 }
 
-// writeStatusPage writes index.html and status.json next to the metadata:
-// the repository as the workspace published it, for people to read.
+// writeStatusPage writes index.html, status.json and the role pages next
+// to the metadata: the repository as the workspace published it, for
+// people to read. Role pages come first so that index.html never links to
+// a page not yet written, and a role page that did not change is left in
+// place (at 64 bins a publish changes one or two of them).
 func writeStatusPage(ctx context.Context, ws *workspace.Workspace, dst store.Store) error {
 	r, err := ws.Report()
 	if err != nil {
@@ -102,14 +105,27 @@ func writeStatusPage(ctx context.Context, ws *workspace.Workspace, dst store.Sto
 	if err != nil {
 		return err
 	}
-	page, err := s.HTML()
+	files, err := s.Render()
 	if err != nil {
 		return err
+	}
+	index := files[len(files)-1]
+	for _, f := range files[:len(files)-1] {
+		state, _, err := dst.Compare(ctx, f.Name, f.Data)
+		if err != nil {
+			return err
+		}
+		if state == store.Same {
+			continue
+		}
+		if err := dst.Put(ctx, f.Name, f.Data, store.Always); err != nil {
+			return err
+		}
 	}
 	if err := dst.Put(ctx, statuspage.Data, data, store.Always); err != nil {
 		return err
 	}
-	return dst.Put(ctx, statuspage.Page, page, store.Always)
+	return dst.Put(ctx, index.Name, index.Data, store.Always)
 }
 
 // Publish signs snapshot and timestamp with the online key and writes the
