@@ -276,26 +276,44 @@ func verifiedUnderRoots(md *metadata.Metadata[metadata.TargetsType], roots []*me
 			signed = signers(md, r.Signed.Roles[metadata.TARGETS].KeyIDs, r.Signed.Keys)
 		}
 	}
-	switch {
-	case len(versions) == 0:
+	if len(versions) == 0 {
 		return nil, ""
+	}
+	if len(versions) == 1 {
+		return signed, versionsLabel("root", versions)
+	}
+	return signed, versionsLabel("roots", versions)
+}
+
+// versionsLabel names the versions of a role that authorize an entry, in
+// one form for roots and delegators alike, oldest first: "targets v3",
+// "roots v1–v3", "targets v1, v4".
+func versionsLabel(role string, versions []int64) string {
+	switch {
 	case len(versions) == 1:
-		return signed, fmt.Sprintf("root v%d", versions[0])
+		return fmt.Sprintf("%s v%d", role, versions[0])
 	case versions[len(versions)-1]-versions[0] == int64(len(versions)-1):
-		return signed, fmt.Sprintf("roots v%d–v%d", versions[0], versions[len(versions)-1])
+		return fmt.Sprintf("%s v%d–v%d", role, versions[0], versions[len(versions)-1])
 	}
 	names := make([]string, len(versions))
 	for i, v := range versions {
 		names[i] = "v" + strconv.FormatInt(v, 10)
 	}
-	return signed, "roots " + strings.Join(names, ", ")
+	return role + " " + strings.Join(names, ", ")
 }
 
-// verifiedUnderDelegators finds the newest verified delegator version
-// whose delegation to role signs md.
+// verifiedUnderDelegators finds the verified delegator versions whose
+// delegation to role signs md; the signers are those the newest of them
+// names.
 func verifiedUnderDelegators(md *metadata.Metadata[metadata.TargetsType], role string, parents []parent) ([]string, string) {
-	for i := len(parents) - 1; i >= 0; i-- {
-		p := parents[i]
+	type match struct {
+		role    string
+		version int64
+	}
+	var matches []match
+	var signed []string
+	name := ""
+	for _, p := range parents {
 		d := p.md.Signed.Delegations
 		if d == nil || p.md.VerifyDelegate(role, md) != nil {
 			continue
@@ -309,9 +327,22 @@ func verifiedUnderDelegators(md *metadata.Metadata[metadata.TargetsType], role s
 				ids = r.KeyIDs
 			}
 		}
-		return signers(md, ids, d.Keys), fmt.Sprintf("%s v%d", p.role, p.md.Signed.Version)
+		matches = append(matches, match{p.role, p.md.Signed.Version})
+		signed, name = signers(md, ids, d.Keys), p.role
 	}
-	return nil, ""
+	// the versions of the newest delegator that signs it (a bin's list is
+	// delegated by targets only, a registry's own role perhaps by a bin)
+	var versions []int64
+	for _, m := range matches {
+		if m.role == name {
+			versions = append(versions, m.version)
+		}
+	}
+	if len(versions) == 0 {
+		return nil, ""
+	}
+	slices.Sort(versions)
+	return signed, versionsLabel(name, versions)
 }
 
 // signers are the keyids among ids whose signature over md verifies.

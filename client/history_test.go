@@ -3,6 +3,8 @@ package client_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +82,24 @@ func TestHistoryOfARotation(t *testing.T) {
 			}
 			if bins > 0 && !strings.HasPrefix(h[0].Role, "bins-") {
 				t.Errorf("in bins, the list is carried by %s", h[0].Role)
+			}
+			// in bins, every version names the targets versions that
+			// delegate to it, oldest first, in one form, and later list
+			// versions never name older delegators
+			if bins > 0 {
+				form := regexp.MustCompile(`^targets v([0-9]+)(–v[0-9]+|(, v[0-9]+)*)$`)
+				last := 0
+				for i, e := range h {
+					m := form.FindStringSubmatch(e.VerifiedBy)
+					if m == nil {
+						t.Fatalf("entry %d verified by %q", i, e.VerifiedBy)
+					}
+					first, _ := strconv.Atoi(m[1])
+					if first < last {
+						t.Errorf("entry %d verified by %q after one under targets v%d", i, e.VerifiedBy, last)
+					}
+					last = first
+				}
 			}
 			// the last list verified under the root in effect then
 			if bins == 0 && h[2].VerifiedBy != "roots v1–v2" {

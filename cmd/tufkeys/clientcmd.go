@@ -45,14 +45,22 @@ type clientFlags struct {
 }
 
 func addClientFlags(cmd *cobra.Command, f *clientFlags) {
+	addCacheLocationFlags(cmd, f)
 	fs := cmd.Flags()
-	fs.StringArrayVar(&f.Repos, "repo", nil, "repository URL, tried in order when repeated (env TUFKEYS_REPO, comma-separated)")
-	fs.StringVar(&f.Root, "root", "", "trusted root.json (env TUFKEYS_ROOT; default: the root embedded in this build)")
-	fs.StringVar(&f.Cache, "cache", "", "cache directory (env TUFKEYS_CACHE; default: the user cache directory)")
 	fs.StringVar(&f.MaxAge, "max-age", "", "how long the cache answers without the network, e.g. 30m or 1d; 0 asks the repository every time (env TUFKEYS_MAX_AGE; default "+duration.String(client.DefaultMaxAge)+")")
 	fs.BoolVar(&f.Offline, "offline", false, "never use the network; answer from the cache while its metadata is unexpired (env TUFKEYS_OFFLINE)")
 	fs.StringVar(&f.RefreshInterval, "refresh-interval", "", "the least time between two refreshes forced by an unknown keyid or registry, kept in the cache (env TUFKEYS_REFRESH_INTERVAL; default "+duration.String(client.DefaultRefreshInterval)+")")
 	fs.StringVar(&f.AcceptExpired, "accept-expired", "", "accept metadata that expired up to this long ago, e.g. 14d, at most 90d; weakens freeze protection (env TUFKEYS_ACCEPT_EXPIRED)")
+}
+
+// addCacheLocationFlags adds the flags that say which cache and
+// repository a command means, and nothing about how fresh an answer must
+// be: what cache clear takes.
+func addCacheLocationFlags(cmd *cobra.Command, f *clientFlags) {
+	fs := cmd.Flags()
+	fs.StringArrayVar(&f.Repos, "repo", nil, "repository URL, tried in order when repeated (env TUFKEYS_REPO, comma-separated)")
+	fs.StringVar(&f.Root, "root", "", "trusted root.json (env TUFKEYS_ROOT; default: the root embedded in this build)")
+	fs.StringVar(&f.Cache, "cache", "", "cache directory (env TUFKEYS_CACHE; default: the user cache directory)")
 	f.set = func(name string) bool { return givenOnCommandLine(fs, name) }
 }
 
@@ -292,10 +300,16 @@ func runKeys(ctx context.Context, opts keysOptions) error {
 	case "table":
 		tw := tabwriter.NewWriter(opts.Out, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "KEYID\tTYPE\tEXPIRES\n")
+		now := time.Now()
 		for _, k := range list.Keys {
 			exp := "never"
 			if k.Expires != nil {
 				exp = *k.Expires
+				// an expired key still verifies what was signed before
+				// its expiry; the table says which keys those are
+				if t, err := time.Parse(time.RFC3339, exp); err == nil && !now.Before(t) {
+					exp += " (expired)"
+				}
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", k.KeyID, k.KeyType, exp)
 		}
@@ -484,38 +498,44 @@ func newCacheCommand(std streams) *cobra.Command {
 		Example: `  tufkeys cache clear`,
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			co, err := clear.Client.options(clear.streams)
-			if err != nil {
-				return err
-			}
-			// clearing must not create the cache it was asked to clear
-			dir := co.CacheDir
-			if dir == "" {
-				repos := co.Repositories
-				if len(repos) == 0 {
-					repos = repometadata.Repositories()
-				}
-				if len(repos) > 0 {
-					dir, _ = client.DefaultCacheDir(repos[0])
-				}
-			}
-			if fi, err := os.Stat(dir); dir != "" && (err != nil || !fi.IsDir()) {
-				return fmt.Errorf("there is no cache at %s: nothing to clear", dir)
-			}
-			cl, err := clear.Client.newClient(co)
-			if err != nil {
-				return err
-			}
-			if err := cl.ClearCache(cmd.Context()); err != nil {
-				return err
-			}
-			fmt.Fprintf(clear.Out, "cleared %s\n", cl.CacheDir())
-			return nil
+			return runCacheClear(cmd.Context(), clear)
 		},
 	}
-	addClientFlags(clearCmd, &clear.Client)
+	addCacheLocationFlags(clearCmd, &clear.Client)
 	cmd.AddCommand(infoCmd, clearCmd)
 	return cmd
+}
+
+// runCacheClear removes what the cache holds; how fresh an answer must
+// be means nothing to it, so it takes only where the cache is.
+func runCacheClear(ctx context.Context, opts cacheOptions) error {
+	co, err := opts.Client.options(opts.streams)
+	if err != nil {
+		return err
+	}
+	// clearing must not create the cache it was asked to clear
+	dir := co.CacheDir
+	if dir == "" {
+		repos := co.Repositories
+		if len(repos) == 0 {
+			repos = repometadata.Repositories()
+		}
+		if len(repos) > 0 {
+			dir, _ = client.DefaultCacheDir(repos[0])
+		}
+	}
+	if fi, err := os.Stat(dir); dir != "" && (err != nil || !fi.IsDir()) {
+		return fmt.Errorf("there is no cache at %s: nothing to clear", dir)
+	}
+	cl, err := opts.Client.newClient(co)
+	if err != nil {
+		return err
+	}
+	if err := cl.ClearCache(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Out, "cleared %s\n", cl.CacheDir())
+	return nil
 }
 
 func runCacheInfo(ctx context.Context, opts cacheOptions) error {

@@ -88,7 +88,7 @@ func TestCLIClientCommands(t *testing.T) {
 		wantOut []string
 		wantErr []string
 	}{
-		{args: []string{"keys", "--registry", "https://registry.example.test/"}, wantOut: []string{"KEYID", "SHA256:jl3b", "2025-01-29T00:00:00.000Z", "SHA256:DhQ8", "never"}},
+		{args: []string{"keys", "--registry", "https://registry.example.test/"}, wantOut: []string{"KEYID", "SHA256:jl3b", "2025-01-29T00:00:00.000Z (expired)", "SHA256:DhQ8", "never"}},
 		{args: []string{"keys", "--registry", "registry.example.test", "--format", "corepack"}, wantOut: []string{`{"npm":[{"expires":"2025-01-29T00:00:00.000Z"`}},
 		{args: []string{"keys", "--registry", "registry.example.test", "--format", "json"}, wantOut: []string{`"registry": "registry.example.test"`, `"keyid": "SHA256:DhQ8`}},
 		{args: []string{"keys", "--registry", "registry.example.test", "--format", "xml"}, code: exitUsage, wantErr: []string{`--format "xml"`}},

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -112,8 +113,8 @@ func runHistory(ctx context.Context, opts historyOptions) error {
 				fmt.Fprintf(opts.Out, "%s v%d: NOT VERIFIED: %s\n", e.Role, e.Version, e.Problem)
 				continue
 			}
-			fmt.Fprintf(opts.Out, "%s v%d, expires %s, signed by %d %s under %s, sha256 %s:\n", e.Role, e.Version, e.Expires.UTC().Format(time.RFC3339),
-				len(e.SignedBy), plural(len(e.SignedBy), "key", "keys"), e.VerifiedBy, e.SHA256[:16])
+			fmt.Fprintf(opts.Out, "%s v%d, expires %s, signed by %s under %s, sha256 %s:\n", e.Role, e.Version, e.Expires.UTC().Format(time.RFC3339),
+				signerList(e.SignedBy), e.VerifiedBy, e.SHA256[:16])
 			for _, l := range e.Diff.Lines() {
 				fmt.Fprintf(opts.Out, "  %s\n", l)
 			}
@@ -123,4 +124,15 @@ func runHistory(ctx context.Context, opts historyOptions) error {
 		return fmt.Errorf("%d %s of the history did not verify (see above): the repository or a mirror has been altered", problems, plural(problems, "version", "versions"))
 	}
 	return nil
+}
+
+// signerList names the keys that signed a version by the start of their
+// keyids, the part a person compares with the root's keys: "2 keys
+// (3f2a1c9b, 77aa0144)".
+func signerList(ids []string) string {
+	short := make([]string, len(ids))
+	for i, id := range ids {
+		short[i] = id[:min(len(id), 8)]
+	}
+	return fmt.Sprintf("%d %s (%s)", len(ids), plural(len(ids), "key", "keys"), strings.Join(short, ", "))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,13 @@ func TestCLIHistory(t *testing.T) {
 	doc := parseJSON(t, args, out)
 	if versions := doc["versions"].([]any); code != exitOK || len(versions) != 2 || len(versions[1].(map[string]any)["added"].([]any)) != 1 {
 		t.Errorf("history -o json: exit %d\n%s", code, out)
+	}
+	// the text names the keys that signed, by the start of their keyids
+	signedBy := doc["versions"].([]any)[1].(map[string]any)["signed_by"].([]any)
+	code, out, _ = runCLI(t, "history", "--registry", "registry.example.test", "--repo", repo, "--root", root, "--cache", t.TempDir())
+	want := fmt.Sprintf("signed by 2 keys (%s, %s) under root v1,", signedBy[0].(string)[:8], signedBy[1].(string)[:8])
+	if code != exitOK || !strings.Contains(out, want) {
+		t.Errorf("history does not name its signers as %q:\n%s", want, out)
 	}
 	lists, _ := filepath.Glob(filepath.Join(c.RepoDir, "targets", "registry.example.test", "*.keys.json"))
 	for _, l := range lists {

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// Each command's help offers the flags it uses and says what it does
+// today, nothing more.
+func TestHelpSaysWhatTheCommandDoes(t *testing.T) {
+	tests := []struct {
+		args        []string
+		want, never []string
+	}{
+		// clearing a cache has no use for how fresh an answer must be
+		{args: []string{"cache", "clear", "--help"}, want: []string{"--cache", "--repo", "--root"}, never: []string{"--offline", "--max-age", "--accept-expired", "--refresh-interval"}},
+		{args: []string{"cache", "info", "--help"}, want: []string{"--offline", "--max-age"}},
+		// serve's cache lives are the ones it sends
+		{args: []string{"serve", "--help"}, want: []string{`"public, max-age=60" for timestamp.json and the status page`, `"public, max-age=31536000, immutable"`}, never: []string{"no-store"}},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runCLI(t, tt.args...)
+		if code != exitOK {
+			t.Errorf("%v: exit %d, %s", tt.args, code, errOut)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v lacks %q:\n%s", tt.args, w, out)
+			}
+		}
+		for _, n := range tt.never {
+			if strings.Contains(out, n) {
+				t.Errorf("%v offers %q:\n%s", tt.args, n, out)
+			}
+		}
+	}
+	// cache clear refuses a freshness flag as unknown, a usage error
+	if code, _, errOut := runCLI(t, "cache", "clear", "--offline"); code != exitUsage || !strings.Contains(errOut, "--offline") {
+		t.Errorf("cache clear --offline: exit %d, %s", code, errOut)
+	}
+}
+
+// version names the embedded repositories as a person writes a list.
+func TestVersionTextNamesRepositories(t *testing.T) {
+	expires := jsonTime(time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC))
+	v := versionInfo{Version: "v1.4.0", GoVersion: "go1.26.8", Root: &rootTag{Version: 3, Expires: expires},
+		Repos: []string{"https://keys.example.test/", "https://mirror.example.test/keys/"}}
+	want := "tufkeys v1.4.0, go1.26.8\nembedded root: v3, expires 2027-03-01T12:00:00Z; repositories: https://keys.example.test/, https://mirror.example.test/keys/\n"
+	if got := v.text(); got != want {
+		t.Errorf("version text:\n%s\nwant:\n%s", got, want)
+	}
+	v.Repos = nil
+	if got := v.text(); !strings.HasSuffix(got, "repositories: none (clients need --repo)\n") {
+		t.Errorf("no repositories: %q", got)
+	}
+}
