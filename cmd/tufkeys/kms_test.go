@@ -52,6 +52,16 @@ func TestCLIKMSOnlineKey(t *testing.T) {
 			t.Fatalf("%v: exit %d\n%s%s", s.args[:2], code, stdout, stderr)
 		}
 	}
+	// repo keys says the online key is a KMS key, and never shows the reference
+	_, keys, _ := runCLI(t, "repo", "keys", "--workspace", "ws")
+	for _, l := range strings.Split(keys, "\n") {
+		if strings.HasPrefix(l, "online ") && (!strings.HasSuffix(strings.TrimSpace(l), "KMS") || !strings.Contains(l, "snapshot, timestamp")) {
+			t.Errorf("repo keys: %q", l)
+		}
+	}
+	if strings.Contains(keys, ep) || !strings.Contains(keys, "online ") {
+		t.Errorf("repo keys:\n%s", keys)
+	}
 	code, _, stderr := runCLI(t, "repo", "timestamp", "--workspace", "ws", "--online-key", "awskms://"+ep+"/no-such-key", "--to", "public")
 	if code != exitFail || !strings.Contains(stderr, "KMS has no key no-such-key") {
 		t.Errorf("a missing KMS key: exit %d %q", code, stderr)

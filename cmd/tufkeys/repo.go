@@ -70,6 +70,7 @@ conflict), the published history and the key lists.`,
 		newRepoStageCommand(std, &ws),
 		newRepoSignCommand(std, &ws),
 		newRepoStatusCommand(std, &ws),
+		newRepoKeysCommand(std, &ws),
 		newRepoPublishCommand(std, &ws, false),
 		newRepoPublishCommand(std, &ws, true),
 		newRepoRotateCommand(std, &ws),
@@ -419,6 +420,11 @@ func runRepoSign(opts repoSignOptions) error {
 	if err != nil {
 		return err
 	}
+	// the signature is in place; a kind that cannot be recorded only
+	// leaves repo keys without it
+	if err := w.RecordReference(signer.KeyID, keyref.Kind(opts.Key)); err != nil {
+		warn(opts.streams, "the kind of key reference is not recorded: "+err.Error())
+	}
 	var signed, already []workspace.RoleCheck
 	for _, c := range res.Checks {
 		if slices.Contains(res.Already, c.Role) {
@@ -619,6 +625,11 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 	}
 	if err != nil {
 		return err
+	}
+	if signer != nil {
+		if err := w.RecordReference(signer.KeyID, keyref.Kind(opts.OnlineKey)); err != nil {
+			warn(opts.streams, "the kind of key reference is not recorded: "+err.Error())
+		}
 	}
 	if opts.Format == "json" {
 		return writeJSON(opts.Out, publishReport{Destination: dst.String(), DryRun: opts.DryRun, Root: rep.Root, Targets: rep.Targets, Snapshot: rep.Snapshot,

@@ -74,6 +74,20 @@ func Open(ctx context.Context, ref string, pass keyfile.Passphrase) (*keyfile.Si
 	return keyfile.Open(ref, pass)
 }
 
+// Kind names the kind of key a reference opens, in the words of
+// workspace.KeyInfo: "KMS" (awskms://), "token" (pkcs11:) or "file". It
+// says nothing of whether the reference opens.
+func Kind(ref string) string {
+	scheme, rest, ok := splitScheme(ref)
+	switch {
+	case ok && scheme == "awskms" && strings.HasPrefix(rest, "//"):
+		return "KMS"
+	case ok && scheme == "pkcs11":
+		return "token"
+	}
+	return "file"
+}
+
 // splitScheme splits a reference that starts with a URI scheme (RFC 3986:
 // a letter, then letters, digits, +, - or .), lower-cased. A single letter
 // is a Windows drive, not a scheme.

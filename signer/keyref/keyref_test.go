@@ -188,3 +188,18 @@ func TestKMSAccessDenied(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestKind(t *testing.T) {
+	for ref, want := range map[string]string{
+		"alice.key":                       "file",
+		`C:\keys\alice.key`:               "file",
+		"pkcs11:token=tufkeys;object=a":   "token",
+		"PKCS11:token=tufkeys":            "token",
+		"awskms://127.0.0.1:4599/alias/o": "KMS",
+		"awskms:alias/o":                  "file", // not a reference Open accepts as KMS
+	} {
+		if got := keyref.Kind(ref); got != want {
+			t.Errorf("Kind(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}
