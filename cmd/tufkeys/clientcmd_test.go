@@ -249,7 +249,7 @@ func TestCLIMirrorExportImport(t *testing.T) {
 	}{
 		{[]string{"mirror", "--from", repo, "--to", mirrorDir, "--root", root, "--cache", filepath.Join(dir, "c1")}, exitOK, "mirrored root v1, targets v1, 1 key list (registry.example.test/keys.json) to " + mirrorDir + ": 5 files copied, 0 unchanged"},
 		{[]string{"mirror", "--from", repo, "--to", mirrorDir, "--root", root, "--cache", filepath.Join(dir, "c1")}, exitOK, "0 files copied, 5 unchanged"},
-		{[]string{"export", "--repo", repo, "--out", archive, "--root", root, "--cache", filepath.Join(dir, "c2")}, exitOK, "exported root v1, targets v1, 1 key list to " + archive + " (5 files)"},
+		{[]string{"export", "--repo", repo, "--to", archive, "--root", root, "--cache", filepath.Join(dir, "c2")}, exitOK, "exported root v1, targets v1, 1 key list to " + archive + " (5 files)"},
 		{[]string{"import", archive, "--root", root, "--cache", inside}, exitUsage, "import fills the cache of the repository your clients read, and none is named"},
 		{[]string{"import", archive, "--root", root, "--repo", "http://127.0.0.1:1", "--cache", inside}, exitOK, "imported root v1, targets v1, key lists registry.example.test/keys.json into " + inside + "\nnext: tufkeys keys --registry registry.example.test --offline --repo http://127.0.0.1:1 --root " + root + " --cache " + inside},
 		{[]string{"keys", "--registry", "registry.example.test", "--offline", "--root", root, "--repo", "http://127.0.0.1:1", "--cache", inside}, exitOK, "SHA256:DhQ8"},
@@ -324,7 +324,7 @@ func TestArchiveFromStandardInput(t *testing.T) {
 	_, repo, root := published(t, "npm/keys.json")
 	dir := t.TempDir()
 	archive := filepath.Join(dir, "keys.tar.gz")
-	if code, _, errOut := runCLI(t, "export", "--repo", repo, "--out", archive, "--root", root, "--cache", filepath.Join(dir, "c1")); code != exitOK {
+	if code, _, errOut := runCLI(t, "export", "--repo", repo, "--to", archive, "--root", root, "--cache", filepath.Join(dir, "c1")); code != exitOK {
 		t.Fatal(errOut)
 	}
 	data, _ := os.ReadFile(archive)

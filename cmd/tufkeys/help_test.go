@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +55,30 @@ func TestVersionTextNamesRepositories(t *testing.T) {
 	v.Repos = nil
 	if got := v.text(); !strings.HasSuffix(got, "repositories: none (clients need --repo)\n") {
 		t.Errorf("no repositories: %q", got)
+	}
+}
+
+// export names its archive with --to, as every command names where it
+// writes; --out, its old name, still works with a warning, and both
+// together are a usage error.
+func TestExportWritesTo(t *testing.T) {
+	clearClientEnv(t)
+	_, repo, root := published(t, "npm/keys.json")
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "old.tar.gz")
+	code, _, errOut := runCLI(t, "export", "--repo", repo, "--out", archive, "--root", root, "--cache", filepath.Join(dir, "c1"))
+	if _, err := os.Stat(archive); code != exitOK || err != nil || !strings.Contains(errOut, "--out is the old name of --to") {
+		t.Errorf("export --out: exit %d, %v, %q", code, err, errOut)
+	}
+	code, _, errOut = runCLI(t, "export", "--repo", repo, "--out", archive, "--to", archive, "--root", root, "--cache", filepath.Join(dir, "c2"))
+	if code != exitUsage || !strings.Contains(errOut, "give --to only") {
+		t.Errorf("export --out and --to: exit %d, %q", code, errOut)
+	}
+	code, _, errOut = runCLI(t, "export", "--repo", repo, "--root", root, "--cache", filepath.Join(dir, "c3"))
+	if code != exitUsage || !strings.Contains(errOut, "--to is required") {
+		t.Errorf("export without --to: exit %d, %q", code, errOut)
+	}
+	if _, help, _ := runCLI(t, "export", "--help"); strings.Contains(help, "--out") || !strings.Contains(help, "--to string") {
+		t.Errorf("export --help:\n%s", help)
 	}
 }

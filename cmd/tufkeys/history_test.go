@@ -18,7 +18,7 @@ func TestCLIHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	archive := filepath.Join(t.TempDir(), "keys.tar.gz")
-	if code, _, errOut := runCLI(t, "export", "--from", repo, "--out", archive, "--root", root, "--cache", t.TempDir()); code != exitOK {
+	if code, _, errOut := runCLI(t, "export", "--from", repo, "--to", archive, "--root", root, "--cache", t.TempDir()); code != exitOK {
 		t.Fatal(errOut)
 	}
 	for _, source := range []string{repo, c.RepoDir} {

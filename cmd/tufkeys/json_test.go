@@ -50,7 +50,7 @@ func TestJSONOutput(t *testing.T) {
 		{args: []string{"keys", "--registry", "registry.example.test"}, want: map[string]any{"registry": "registry.example.test"}, has: []string{"keys"}},
 		{args: []string{"watch", "--registry", live.URL}, code: exitDiffers, want: map[string]any{"same": false, "registry_keys": 2.0}, has: []string{"added", "redated", "suspicious"}},
 		{args: []string{"mirror", "--from", repo, "--to", filepath.Join(dir, "mirror")}, want: map[string]any{"source": repo, "root": 1.0, "targets": 1.0, "files": 5.0}, has: []string{"copied", "key_lists"}},
-		{args: []string{"export", "--from", repo, "--out", archive}, want: map[string]any{"source": repo, "destination": archive, "files": 5.0}},
+		{args: []string{"export", "--from", repo, "--to", archive}, want: map[string]any{"source": repo, "destination": archive, "files": 5.0}},
 		{args: []string{"import", archive}, want: map[string]any{"source": archive, "destination": cache, "next": "tufkeys keys --registry registry.example.test --offline --repo " + repo + " --root " + root + " --cache " + cache}},
 	}
 	for _, tt := range tests {
@@ -81,7 +81,7 @@ func TestJSONOutput(t *testing.T) {
 func TestExportToStandardOutput(t *testing.T) {
 	clearClientEnv(t)
 	_, repo, root := published(t, "npm/keys.json")
-	code, out, errOut := runCLI(t, "export", "--from", repo, "--out", "-", "--root", root, "--cache", t.TempDir())
+	code, out, errOut := runCLI(t, "export", "--from", repo, "--to", "-", "--root", root, "--cache", t.TempDir())
 	if code != exitOK || !strings.HasPrefix(out, "\x1f\x8b") || !strings.Contains(errOut, "to standard output (5 files)") {
 		t.Fatalf("exit %d, %d bytes out, stderr %q", code, len(out), errOut)
 	}

@@ -133,36 +133,50 @@ type exportOptions struct {
 	Client  clientFlags
 	From    string
 	Archive string
-	Format  string
+	// OldOut is --out, the name --to had before every destination was
+	// --to; it still works, with a warning.
+	OldOut string
+	Format string
 }
 
 func newExportCommand(std streams) *cobra.Command {
 	opts := exportOptions{streams: std}
 	cmd := &cobra.Command{
-		Use:   "export --from URL --out FILE.tar.gz|-",
+		Use:   "export --from URL --to FILE.tar.gz|-",
 		Short: "Write a verified repository to one archive for an air-gapped network",
 		Long: `Verify the repository with TUF against the trusted root and write all of it to
 one .tar.gz file, laid out like the published repository, to carry into an
 air-gapped network. There, tufkeys import FILE verifies it again and fills
 the cache, and --repo FILE serves as a repository. The source is --from,
 else the repository the client reads (--repo, TUFKEYS_REPO, or the one
-built in). --out - writes the archive to standard output, and the summary
+built in). --to - writes the archive to standard output, and the summary
 to standard error.`,
-		Example: `  tufkeys export --from https://keys.example.test/tuf --out keys-2026-11-26.tar.gz
-  tufkeys export --out - | ssh gateway.example.test 'cat > keys.tar.gz'`,
+		Example: `  tufkeys export --from https://keys.example.test/tuf --to keys-2026-11-26.tar.gz
+  tufkeys export --to - | ssh gateway.example.test 'cat > keys.tar.gz'`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runExport(cmd.Context(), opts) },
 	}
 	cmd.Flags().StringVar(&opts.From, "from", "", "repository URL (or archive file) to copy (default: the client's repository)")
-	cmd.Flags().StringVar(&opts.Archive, "out", "", "archive file to write (.tar.gz), or - for standard output")
+	cmd.Flags().StringVar(&opts.Archive, "to", "", "archive file to write (.tar.gz), or - for standard output")
+	cmd.Flags().StringVar(&opts.OldOut, "out", "", "the old name of --to")
+	// hidden, and warned about on standard error by runExport: cobra's own
+	// deprecation notice would go to standard output, into an archive
+	// written there
+	cmd.Flags().MarkHidden("out")
 	addFormatFlag(cmd, &opts.Format, "text")
 	addClientFlags(cmd, &opts.Client)
 	return cmd
 }
 
 func runExport(ctx context.Context, opts exportOptions) error {
-	if opts.Archive == "" {
-		return usagef("--out is required: name the .tar.gz file to write, or - for standard output")
+	switch {
+	case opts.OldOut != "" && opts.Archive != "":
+		return usagef("give --to only: --out is its old name")
+	case opts.OldOut != "":
+		warn(opts.streams, "--out is the old name of --to: use --to, as every command names where it writes")
+		opts.Archive = opts.OldOut
+	case opts.Archive == "":
+		return usagef("--to is required: name the .tar.gz file to write, or - for standard output")
 	}
 	co, err := opts.Client.options(opts.streams)
 	if err != nil {

@@ -1,3 +1,5 @@
+//go:build !tufkeys_client
+
 package main
 
 import (

@@ -287,7 +287,7 @@ func (s Status) HTML() ([]byte, error) {
 	}
 	warning := ""
 	if len(due) > 0 {
-		warning = fmt.Sprintf("%s inside %s re-sign window: re-sign %s now (tufkeys repo renew).", binfold.Names(due), pick(len(due) == 1, "its", "their"), pick(len(due) == 1, "it", "them"))
+		warning = fmt.Sprintf("%s inside %s re-sign window: re-sign %s now.", binfold.Names(due), pick(len(due) == 1, "its", "their"), pick(len(due) == 1, "it", "them"))
 	}
 	var buf bytes.Buffer
 	err := page.Execute(&buf, struct {

@@ -84,7 +84,7 @@ func (w *Workspace) Keys() ([]KeyInfo, error) {
 	}
 	root := st.RootInEffect()
 	if root == nil {
-		return nil, marked.Errorf(ErrInvalid, "the workspace has no root yet: run tufkeys repo init first")
+		return nil, marked.Errorf(ErrInvalid, "the workspace has no root yet: initialize it first")
 	}
 	roles := map[string][]string{}
 	grant := func(role string, ids []string) {
