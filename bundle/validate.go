@@ -71,6 +71,17 @@ func validateKey(i int, k *Key) error {
 	return nil
 }
 
+// ExpiredAt reports whether the key had expired at t. A key without an
+// expiry, or with one that does not parse (Validate refuses such lists),
+// is not expired.
+func (k Key) ExpiredAt(t time.Time) bool {
+	if k.Expires == nil {
+		return false
+	}
+	exp, err := parseTime(*k.Expires)
+	return err == nil && !t.Before(exp)
+}
+
 func parseTime(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
 }

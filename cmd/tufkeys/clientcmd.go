@@ -305,11 +305,11 @@ func runKeys(ctx context.Context, opts keysOptions) error {
 			exp := "never"
 			if k.Expires != nil {
 				exp = *k.Expires
-				// an expired key still verifies what was signed before
-				// its expiry; the table says which keys those are
-				if t, err := time.Parse(time.RFC3339, exp); err == nil && !now.Before(t) {
-					exp += " (expired)"
-				}
+			}
+			// an expired key still verifies what was signed before its
+			// expiry; the table says which keys those are
+			if k.ExpiredAt(now) {
+				exp += " (expired)"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", k.KeyID, k.KeyType, exp)
 		}

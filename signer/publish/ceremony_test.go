@@ -113,19 +113,20 @@ func TestPublishOrderAndIdempotence(t *testing.T) {
 	if err := c.Sign(2); err != nil {
 		t.Fatal(err)
 	}
-	rec := &recordingStore{Store: c.Store}
+	rec := &testutil.RecordingStore{Store: c.Store}
 	rep, err := publish.Publish(context.Background(), c.WS, c.Online.Signer, rec, publish.Options{StatusPage: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// the status page comes after the metadata it describes
 	want := []string{"targets/" + host + "/", "2.targets.json", "2.snapshot.json", "timestamp.json", "status.json", "index.html"}
-	if len(rec.puts) != len(want) {
-		t.Fatalf("uploaded %v, want %d files", rec.puts, len(want))
+	puts := rec.Puts()
+	if len(puts) != len(want) {
+		t.Fatalf("uploaded %v, want %d files", puts, len(want))
 	}
 	for i, w := range want {
-		if !strings.HasPrefix(rec.puts[i], w) {
-			t.Errorf("upload %d is %s, want %s…", i, rec.puts[i], w)
+		if !strings.HasPrefix(puts[i], w) {
+			t.Errorf("upload %d is %s, want %s…", i, puts[i], w)
 		}
 	}
 	if rep.Skipped != 1 { // 1.root.json was already there
@@ -180,19 +181,6 @@ func TestPublishSameReleaseToAnotherStore(t *testing.T) {
 			t.Errorf("%s differs between the stores", name)
 		}
 	}
-}
-
-type recordingStore struct {
-	store.Store
-	mu   sync.Mutex
-	puts []string
-}
-
-func (r *recordingStore) Put(ctx context.Context, name string, data []byte, ifMatch store.Tag) error {
-	r.mu.Lock()
-	r.puts = append(r.puts, name)
-	r.mu.Unlock()
-	return r.Store.Put(ctx, name, data, ifMatch)
 }
 
 // A client that holds only root v1 walks v1 -> v2 -> v3 and trusts the

@@ -104,13 +104,11 @@ func FromReport(r workspace.PublishedReport, now time.Time) Status {
 		s.Roles = append(s.Roles, Role{Role: ro.Role, Version: ro.Version, Expires: ro.Expires.UTC().Truncate(time.Second), Due: !now.Before(ro.Expires.Add(-ro.Window)), Threshold: ro.Threshold, Signers: nonNil(ro.Signers)})
 	}
 	for _, reg := range r.Registries {
-		out := Registry{Host: reg.Host, Role: reg.Role, Page: Page, Keys: []Key{}, History: []Version{}}
+		out := Registry{Host: reg.Host, Role: reg.Role, Keys: []Key{}, History: []Version{}}
 		for _, k := range reg.Keys {
-			key := Key{KeyID: k.KeyID}
+			key := Key{KeyID: k.KeyID, Expired: k.ExpiredAt(now)}
 			if k.Expires != nil {
 				key.Expires = *k.Expires
-				t, err := time.Parse(time.RFC3339, *k.Expires)
-				key.Expired = err == nil && !now.Before(t)
 			}
 			out.Keys = append(out.Keys, key)
 		}
@@ -194,19 +192,13 @@ type File struct {
 // renders the same bytes and a publish can leave it in place.
 func (s Status) Render() ([]File, error) {
 	var files []File
+	byPage := s.byPage()
 	for _, name := range s.Pages {
-		var regs []Registry
-		for _, reg := range s.Registries {
-			if reg.Page == name {
-				regs = append(regs, reg)
-			}
-		}
 		var buf bytes.Buffer
-		title := strings.TrimSuffix(strings.TrimPrefix(name, PageDir), ".html")
 		if err := rolePage.Execute(&buf, struct {
 			Title      string
 			Registries []Registry
-		}{title, regs}); err != nil {
+		}{pageTitle(name), byPage[name]}); err != nil {
 			return nil, err
 		}
 		files = append(files, File{Name: name, Data: buf.Bytes()})
@@ -216,6 +208,20 @@ func (s Status) Render() ([]File, error) {
 		return nil, err
 	}
 	return append(files, File{Name: Page, Data: index}), nil
+}
+
+// byPage groups the registries by the page that shows them, in one pass.
+func (s Status) byPage() map[string][]Registry {
+	out := map[string][]Registry{}
+	for _, reg := range s.Registries {
+		out[reg.Page] = append(out[reg.Page], reg)
+	}
+	return out
+}
+
+// pageTitle is a role page's name without its folder and extension.
+func pageTitle(name string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(name, PageDir), ".html")
 }
 
 // roleRow is one row of the roles table: the roles that share a state.
@@ -272,12 +278,11 @@ func (s Status) HTML() ([]byte, error) {
 		bars = append(bars, bar{Y: float64(i*26 + 8), Width: math.Max(w, 2), Label: fmt.Sprintf("%s v%d — %s", shortNames(r.Names), r.Version, remaining(r.Expires.Sub(s.Generated))), Due: r.Due})
 	}
 	var directory []directoryRow
+	byPage := s.byPage()
 	for _, name := range s.Pages {
-		row := directoryRow{Page: name, Title: strings.TrimSuffix(strings.TrimPrefix(name, PageDir), ".html")}
-		for _, reg := range s.Registries {
-			if reg.Page == name {
-				row.Hosts = append(row.Hosts, reg.Host)
-			}
+		row := directoryRow{Page: name, Title: pageTitle(name)}
+		for _, reg := range byPage[name] {
+			row.Hosts = append(row.Hosts, reg.Host)
 		}
 		directory = append(directory, row)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/testutil"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/statuspage"
 	"github.com/tufkeys/tufkeys/signer/workspace"
@@ -336,20 +337,6 @@ func TestStatusPageLayout(t *testing.T) {
 	}
 }
 
-// putRecorder records the names a publish writes.
-type putRecorder struct {
-	store.Store
-	mu   sync.Mutex
-	puts []string
-}
-
-func (p *putRecorder) Put(ctx context.Context, name string, data []byte, ifMatch store.Tag) error {
-	p.mu.Lock()
-	p.puts = append(p.puts, name)
-	p.mu.Unlock()
-	return p.Store.Put(ctx, name, data, ifMatch)
-}
-
 // A publish that changes one registry rewrites that registry's role page
 // and index.html, and leaves the other role pages in place.
 func TestStatusPageRewritesOnlyChangedRoles(t *testing.T) {
@@ -380,7 +367,7 @@ func TestStatusPageRewritesOnlyChangedRoles(t *testing.T) {
 	if err := c.Sign(2); err != nil {
 		t.Fatal(err)
 	}
-	rec := &putRecorder{Store: c.Store}
+	rec := &testutil.RecordingStore{Store: c.Store}
 	if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, rec, publish.Options{StatusPage: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +378,8 @@ func TestStatusPageRewritesOnlyChangedRoles(t *testing.T) {
 		}
 	}
 	var pagesWritten []string
-	for _, name := range rec.puts {
+	puts := rec.Puts()
+	for _, name := range puts {
 		if strings.HasPrefix(name, statuspage.PageDir) {
 			pagesWritten = append(pagesWritten, name)
 		}
@@ -399,8 +387,8 @@ func TestStatusPageRewritesOnlyChangedRoles(t *testing.T) {
 	if !slices.Equal(pagesWritten, []string{changed}) {
 		t.Errorf("the second publish wrote role pages %v, want only %s", pagesWritten, changed)
 	}
-	if n := len(rec.puts); n < 2 || rec.puts[n-1] != statuspage.Page || rec.puts[n-2] != statuspage.Data {
-		t.Errorf("writes end with %v, want status.json then index.html", rec.puts[max(0, n-3):])
+	if n := len(puts); n < 2 || puts[n-1] != statuspage.Page || puts[n-2] != statuspage.Data {
+		t.Errorf("writes end with %v, want status.json then index.html", puts[max(0, n-3):])
 	}
 	page, _ := os.ReadFile(filepath.Join(c.RepoDir, filepath.FromSlash(changed)))
 	if !strings.Contains(string(page), "SHA256:jl3bwswu80PjjokCgh0o2w5c2U4LhQAE57gj9cz1kzA") {

@@ -31,6 +31,8 @@ const (
 	ReferenceKMS   = "KMS"
 )
 
+var referenceKinds = []string{ReferenceFile, ReferenceToken, ReferenceKMS}
+
 // referencesFile records, per keyid, the kind of reference that last
 // signed: never the reference itself, which may name a token's PIN source
 // or an account.
@@ -39,7 +41,7 @@ const referencesFile = keysDir + "/references.json"
 // RecordReference notes that the key keyID just signed through a
 // reference of kind, for Keys to show.
 func (w *Workspace) RecordReference(keyID, kind string) error {
-	if !keyIDRe.MatchString(keyID) || !slices.Contains([]string{ReferenceFile, ReferenceToken, ReferenceKMS}, kind) {
+	if !keyIDRe.MatchString(keyID) || !slices.Contains(referenceKinds, kind) {
 		return marked.Errorf(ErrInvalid, "cannot record a %q reference for key %q", kind, keyID)
 	}
 	refs := w.references()
@@ -67,7 +69,7 @@ func (w *Workspace) references() map[string]string {
 		return refs
 	}
 	for id, kind := range raw {
-		if keyIDRe.MatchString(id) && slices.Contains([]string{ReferenceFile, ReferenceToken, ReferenceKMS}, kind) {
+		if keyIDRe.MatchString(id) && slices.Contains(referenceKinds, kind) {
 			refs[id] = kind
 		}
 	}
@@ -108,14 +110,10 @@ func (w *Workspace) Keys() ([]KeyInfo, error) {
 			}
 		}
 	}
-	names := slices.Sorted(maps.Keys(st.Published.Delegated))
-	for name := range st.Staged.Delegated {
-		if !slices.Contains(names, name) {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	delegated := map[string]*targetsMD{}
+	maps.Copy(delegated, st.Published.Delegated)
+	maps.Copy(delegated, st.Staged.Delegated)
+	for _, name := range slices.Sorted(maps.Keys(delegated)) {
 		if md := st.DelegatedInEffect(name); md != nil {
 			delegators = append(delegators, md)
 		}
