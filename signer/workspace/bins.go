@@ -85,6 +85,7 @@ func (w *Workspace) Bins() (int, error) {
 // with the key lists whose paths hash to it. The maintainers sign it all,
 // as any change; clients follow without a release.
 func (w *Workspace) Migrate(n int) ([]string, error) {
+	defer w.hold()()
 	if err := checkBins(n); err != nil {
 		return nil, err
 	}

@@ -103,6 +103,7 @@ func Init(dir string, opts InitOptions) (*Workspace, error) {
 	if w.Now == nil {
 		w.Now = time.Now
 	}
+	defer w.hold()()
 	root := metadata.Root(w.expiry(metadata.ROOT))
 	add := func(keys []PublicKey, role string) error {
 		for _, k := range keys {

@@ -47,6 +47,7 @@ type RotateResult struct {
 // is signed like anything else: by the thresholds of the old root and of
 // the new one.
 func (w *Workspace) Rotate(opts RotateOptions) (RotateResult, error) {
+	defer w.hold()()
 	var res RotateResult
 	st, err := w.Load()
 	if err != nil {

@@ -109,6 +109,7 @@ func (e *NewRegistryError) Is(target error) bool { return target == ErrNewRegist
 // costs what N lists cost, not N times the workspace. Every list is checked
 // before anything is written: one refused list stages none.
 func (w *Workspace) StageMany(items []StageItem) ([]StageResult, error) {
+	defer w.hold()()
 	st, err := w.Load()
 	if err != nil {
 		return nil, err
@@ -457,6 +458,7 @@ type DelegateResult struct {
 // own keys with the given threshold, so the operator publishes rotations
 // without the maintainers. An existing delegation for the host is replaced.
 func (w *Workspace) Delegate(registry string, keys []PublicKey, threshold int) (DelegateResult, error) {
+	defer w.hold()()
 	host, err := bundle.RegistryHost(registry)
 	if err != nil {
 		return DelegateResult{}, err
@@ -553,6 +555,7 @@ type RenewResult struct {
 // Renew stages a role again with a fresh expiry and nothing else changed,
 // for maintainers to sign before the published version expires.
 func (w *Workspace) Renew(role string) (RenewResult, error) {
+	defer w.hold()()
 	st, err := w.Load()
 	if err != nil {
 		return RenewResult{}, err

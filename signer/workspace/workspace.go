@@ -186,6 +186,10 @@ type Workspace struct {
 	Config Config
 	// Now is the clock for expiry dates and checks; tests move it.
 	Now func() time.Time
+	// held is the clock reading of the operation under way, so that every
+	// role one command writes gets the same expiry: 64 bins staged in one
+	// second or across two fold into one line wherever they are shown.
+	held time.Time
 }
 
 // Find returns the workspace directory that dir is in: dir itself or its
@@ -226,7 +230,22 @@ func Open(dir string) (*Workspace, error) {
 	return &Workspace{Dir: dir, Config: cfg, Now: time.Now}, nil
 }
 
-func (w *Workspace) now() time.Time { return w.Now().UTC() }
+func (w *Workspace) now() time.Time {
+	if !w.held.IsZero() {
+		return w.held
+	}
+	return w.Now().UTC()
+}
+
+// hold reads the clock once for an operation that writes several roles;
+// the returned function lets it go. Nested holds keep the outer reading.
+func (w *Workspace) hold() (release func()) {
+	if !w.held.IsZero() {
+		return func() {}
+	}
+	w.held = w.Now().UTC()
+	return func() { w.held = time.Time{} }
+}
 
 // expiry is when metadata of a role signed now should expire, to the second
 // as TUF writes it.

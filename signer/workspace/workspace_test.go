@@ -447,3 +447,31 @@ func problemText(ps []workspace.Problem) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// One command reads the clock once: the roles it writes expire together
+// even when the clock moves while it works, so that bins written together
+// fold into one line.
+func TestOneCommandOneExpiry(t *testing.T) {
+	tick := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time {
+		tick = tick.Add(time.Second)
+		return tick
+	}
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{Bins: 8, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.WS.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiries := map[time.Time][]string{}
+	for _, r := range st.Staged {
+		if strings.HasPrefix(r.Role, "bins-") {
+			expiries[r.Expires] = append(expiries[r.Expires], r.Role)
+		}
+	}
+	if len(st.Staged) < 8 || len(expiries) != 1 {
+		t.Fatalf("init wrote the bins with %d expiries: %v", len(expiries), expiries)
+	}
+}
