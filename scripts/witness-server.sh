@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Sourced by scripts/test.sh and scripts/bench.sh: builds tufkeys' test
+# witness (tools/witness, transparency-dev/witness's witness package), starts
+# three of them on loopback with fresh keys and no feeders or distributors,
+# exports the settings tests read, and stops them on exit.
+#
+#   TUFKEYS_TEST_WITNESSES      one "URL VERIFIER-KEY" pair per witness, ";"-separated
+#   TUFKEYS_TEST_WITNESS_LOGS   the file of log verifier keys the witnesses follow;
+#                               a test appends its log's key before publishing
+#
+# Run directly, it starts them for trying a witnessed publish by hand and
+# prints the settings; it runs until stopped:
+#
+#   scripts/witness-server.sh start
+#   scripts/witness-server.sh stop
+
+. "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
+
+WITNESS_BIN="$TOOLS_DIR/bin/tufkeys-witness"
+WITNESS_COUNT=${WITNESS_COUNT:-3}
+
+install_witness() {
+	local src
+	src="$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools/witness" && pwd)"
+	mkdir -p "$TOOLS_DIR/bin"
+	# go build reuses its cache: a second run costs a second
+	(cd "$src" && go build -o "$WITNESS_BIN" .)
+}
+
+witness_stop() {
+	local pid
+	for pid in ${WITNESS_PIDS:-}; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	WITNESS_PIDS=
+	[ -n "${WITNESS_TMP:-}" ] && rm -rf "$WITNESS_TMP"
+}
+
+witness_start() {
+	install_witness
+	WITNESS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tufkeys-witness.XXXXXX")
+	: >"$WITNESS_TMP/logs"
+	WITNESS_PIDS=
+	local i list="" url vkey
+	for i in $(seq "$WITNESS_COUNT"); do
+		"$WITNESS_BIN" -listen 127.0.0.1:0 -name "witness$i.example.test" \
+			-key-file "$WITNESS_TMP/witness$i.key" -logs "$WITNESS_TMP/logs" \
+			-addr-file "$WITNESS_TMP/witness$i.url" >"$WITNESS_TMP/witness$i.log" 2>&1 &
+		WITNESS_PIDS="$WITNESS_PIDS $!"
+		for _ in $(seq 100); do
+			[ -s "$WITNESS_TMP/witness$i.url" ] && break
+			sleep 0.05
+		done
+		if [ ! -s "$WITNESS_TMP/witness$i.url" ]; then
+			echo "witness $i did not start:" >&2
+			cat "$WITNESS_TMP/witness$i.log" >&2
+			witness_stop
+			return 1
+		fi
+		url=$(cat "$WITNESS_TMP/witness$i.url")
+		vkey=$(cat "$WITNESS_TMP/witness$i.key.pub")
+		list="$list${list:+;}$url $vkey"
+	done
+	export TUFKEYS_TEST_WITNESSES="$list"
+	export TUFKEYS_TEST_WITNESS_LOGS="$WITNESS_TMP/logs"
+	echo "== $WITNESS_COUNT witnesses listening on loopback"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -euo pipefail
+	state="${TMPDIR:-/tmp}/tufkeys-witness-server.state"
+	case "${1:-}" in
+	start)
+		witness_start
+		echo "WITNESS_TMP=$WITNESS_TMP; WITNESS_PIDS='$WITNESS_PIDS'" >"$state"
+		echo "export TUFKEYS_TEST_WITNESSES='$TUFKEYS_TEST_WITNESSES'"
+		echo "export TUFKEYS_TEST_WITNESS_LOGS='$TUFKEYS_TEST_WITNESS_LOGS'"
+		echo "# add a log's verifier key to \$TUFKEYS_TEST_WITNESS_LOGS for the witnesses to follow it; stop with: $0 stop"
+		;;
+	stop)
+		if [ -f "$state" ]; then
+			. "$state"
+			witness_stop
+			rm -f "$state"
+		fi
+		;;
+	*)
+		echo "usage: $0 start|stop" >&2
+		exit 2
+		;;
+	esac
+fi
