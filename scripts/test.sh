@@ -2,7 +2,7 @@
 # The project's one test command: formatting, vet, and every test with the
 # race detector, with a real S3-compatible server (versitygw) on loopback
 # for the storage tests, a KMS-compatible server (local-kms) for the KMS
-# key tests, SoftHSM2 for the hardware-token tests and Chromium for the
+# key tests, three transparency-log witnesses (tools/witness) on loopback, SoftHSM2 for the hardware-token tests and Chromium for the
 # status page. It needs only Go (and apt for SoftHSM2 and Chromium); it
 # installs what else it uses.
 set -euo pipefail
@@ -27,6 +27,11 @@ echo "== KMS test server"
 . scripts/kms-server.sh
 kms_start
 trap 's3_stop; kms_stop' EXIT
+
+echo "== witnesses (three, for the transparency log)"
+. scripts/witness-server.sh
+witness_start
+trap 's3_stop; kms_stop; witness_stop' EXIT
 
 echo "== SoftHSM2 (the hardware-token tests' token)"
 if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null; then

@@ -1,0 +1,96 @@
+// Package witnesstest connects tests to the witnesses that scripts/test.sh
+// starts once per run (tools/witness on loopback, scripts/witness-server.sh),
+// and makes log keys for tests.
+package witnesstest
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tufkeys/tufkeys/signer/keyfile"
+	"github.com/tufkeys/tufkeys/signer/logappend"
+	"github.com/tufkeys/tufkeys/translog"
+)
+
+// Set is the running witnesses.
+type Set struct {
+	Witnesses []translog.Witness
+	logs      string
+}
+
+// Get returns the witnesses, or skips the test (fails it under
+// TUFKEYS_TEST_REQUIRE_TOOLS) when scripts/witness-server.sh did not run.
+func Get(t testing.TB) Set {
+	t.Helper()
+	list, logs := os.Getenv("TUFKEYS_TEST_WITNESSES"), os.Getenv("TUFKEYS_TEST_WITNESS_LOGS")
+	if list == "" || logs == "" {
+		if os.Getenv("TUFKEYS_TEST_REQUIRE_TOOLS") != "" {
+			t.Fatal("TUFKEYS_TEST_WITNESSES is unset: scripts/test.sh starts the witnesses (scripts/witness-server.sh)")
+		}
+		t.Skip("TUFKEYS_TEST_WITNESSES is unset: run scripts/test.sh, which starts three witnesses for these tests")
+	}
+	s := Set{logs: logs}
+	for _, item := range strings.Split(list, ";") {
+		url, key, ok := strings.Cut(strings.TrimSpace(item), " ")
+		if !ok {
+			t.Fatalf("TUFKEYS_TEST_WITNESSES item %q is not \"URL KEY\"", item)
+		}
+		s.Witnesses = append(s.Witnesses, translog.Witness{URL: url, Key: key})
+	}
+	return s
+}
+
+var mu sync.Mutex
+
+// Follow has the witnesses witness the log with this verifier key.
+func (s Set) Follow(t testing.TB, vkey string) {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	f, err := os.OpenFile(s.logs, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(vkey + "\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Log is a test log: its key and a policy naming the witnesses.
+type Log struct {
+	Key    *keyfile.Signer
+	Priv   ed25519.PrivateKey
+	Policy translog.Policy
+}
+
+var unsafe = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// NewLog makes a log key with a fresh origin, followed by the witnesses,
+// and a policy with them all and the given quorum.
+func (s Set) NewLog(t testing.TB, quorum int) Log {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	origin := "log.example.test/" + strings.Trim(unsafe.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-") + "-" + hex.EncodeToString(b)
+	vkey, err := logappend.VerifierKey(origin, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := keyfile.NewSigner(priv, "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Follow(t, vkey)
+	return Log{Key: k, Priv: priv, Policy: translog.Policy{Origin: origin, Key: vkey, Witnesses: s.Witnesses, Quorum: quorum}}
+}

@@ -1,0 +1,143 @@
+package translog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/transparency-dev/tessera/api/layout"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// TileHeight is the tlog-tiles height: 256 hashes a tile.
+const TileHeight = 8
+
+// Fetch reads a file of the repository (a name such as log/checkpoint),
+// at most max bytes; errors.Is(err, ErrMissing) when it is not there.
+type Fetch func(ctx context.Context, name string, max int64) ([]byte, error)
+
+// ErrMissing is what a Fetch returns for a file that is not there.
+var ErrMissing = errors.New("no such file in the log")
+
+// TilePath is the file of a hash tile.
+func TilePath(t tlog.Tile) string {
+	return Dir + layout.TilePath(uint64(t.L), uint64(t.N), partial(t.W))
+}
+
+// EntriesPath is the file of the entry bundle with index n of a tree of
+// the given size.
+func EntriesPath(n, size int64) string {
+	w := size - n*(1<<TileHeight)
+	return Dir + layout.EntriesPath(uint64(n), partial(int(min(w, 1<<TileHeight))))
+}
+
+func partial(w int) uint8 {
+	if w >= 1<<TileHeight {
+		return 0
+	}
+	return uint8(w)
+}
+
+type tileReader struct {
+	ctx   context.Context
+	fetch Fetch
+}
+
+func (r tileReader) Height() int { return TileHeight }
+
+func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, t := range tiles {
+		data, err := r.fetch(r.ctx, TilePath(t), int64(t.W)*tlog.HashSize)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", TilePath(t), err)
+		}
+		if len(data) != t.W*tlog.HashSize {
+			return nil, fmt.Errorf("%s holds %d bytes, not %d: %w", TilePath(t), len(data), t.W*tlog.HashSize, ErrNotInLog)
+		}
+		out[i] = data
+	}
+	return out, nil
+}
+
+func (r tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// Hashes reads the log's hashes from its tiles, each tile verified against
+// the checkpoint as it is read.
+func Hashes(ctx context.Context, fetch Fetch, cp Checkpoint) tlog.HashReader {
+	return tlog.TileHashReader(tlog.Tree{N: cp.Size, Hash: cp.Hash}, tileReader{ctx, fetch})
+}
+
+// MaxIndexFile bounds an index file: a number, a newline and an entry.
+const MaxIndexFile = MaxEntry + 32
+
+// Lookup finds the entry of a file (a registry's key list; a root when
+// registry is empty) in the log under cp and proves it is there: the
+// index file says where, the tiles prove it. Its failures wrap ErrNotInLog.
+func Lookup(ctx context.Context, fetch Fetch, cp Checkpoint, registry, sha256Hex string) (Entry, int64, error) {
+	name := IndexName(registry, sha256Hex)
+	data, err := fetch(ctx, name, MaxIndexFile)
+	if errors.Is(err, ErrMissing) {
+		return Entry{}, 0, fmt.Errorf("the log has no entry for it (no %s): %w", name, ErrNotInLog)
+	}
+	if err != nil {
+		return Entry{}, 0, err
+	}
+	num, raw, ok := strings.Cut(string(data), "\n")
+	index, perr := strconv.ParseInt(num, 10, 64)
+	if !ok || perr != nil || index < 0 {
+		return Entry{}, 0, fmt.Errorf("%s is not an index file: %w", name, ErrNotInLog)
+	}
+	if index >= cp.Size {
+		return Entry{}, 0, fmt.Errorf("its entry %d is beyond the witnessed checkpoint of size %d: %w", index, cp.Size, ErrNotInLog)
+	}
+	entry := []byte(raw)
+	if err := ProveEntry(ctx, fetch, cp, index, entry); err != nil {
+		return Entry{}, 0, err
+	}
+	e, err := ParseEntry(entry)
+	if err != nil {
+		return Entry{}, 0, fmt.Errorf("entry %d: %v: %w", index, err, ErrNotInLog)
+	}
+	if e.Registry != registry || e.SHA256 != sha256Hex {
+		return Entry{}, 0, fmt.Errorf("entry %d is about another file: %w", index, ErrNotInLog)
+	}
+	return e, index, nil
+}
+
+// ProveEntry checks that entry is the record at index of the tree of cp.
+func ProveEntry(ctx context.Context, fetch Fetch, cp Checkpoint, index int64, entry []byte) error {
+	hr := Hashes(ctx, fetch, cp)
+	proof, err := tlog.ProveRecord(cp.Size, index, hr)
+	if err != nil {
+		return fmt.Errorf("prove entry %d under the checkpoint of size %d: %v: %w", index, cp.Size, err, ErrNotInLog)
+	}
+	if err := tlog.CheckRecord(proof, cp.Size, cp.Hash, index, tlog.RecordHash(entry)); err != nil {
+		return fmt.Errorf("entry %d does not match the witnessed log: %v: %w", index, err, ErrNotInLog)
+	}
+	return nil
+}
+
+// Consistent checks that next extends prev, reading proof tiles under
+// next. A smaller next is a rollback; the same size with another hash, or
+// a proof that fails, is a fork.
+func Consistent(ctx context.Context, fetch Fetch, prev, next Checkpoint) error {
+	switch {
+	case next.Size < prev.Size:
+		return fmt.Errorf("size %d after size %d: %w", next.Size, prev.Size, ErrRollback)
+	case next.Size == prev.Size && next.Hash != prev.Hash:
+		return fmt.Errorf("two checkpoints of size %d with different hashes: %w", next.Size, ErrFork)
+	case next.Size == prev.Size || prev.Size == 0:
+		return nil
+	}
+	proof, err := tlog.ProveTree(next.Size, prev.Size, Hashes(ctx, fetch, next))
+	if err != nil {
+		return fmt.Errorf("prove size %d extends size %d: %v: %w", next.Size, prev.Size, err, ErrFork)
+	}
+	if err := tlog.CheckTree(proof, next.Size, next.Hash, prev.Size, prev.Hash); err != nil {
+		return fmt.Errorf("size %d does not extend size %d: %v: %w", next.Size, prev.Size, err, ErrFork)
+	}
+	return nil
+}
