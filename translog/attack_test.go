@@ -1,0 +1,282 @@
+package translog_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/tufkeys/tufkeys/internal/witnesstest"
+	"github.com/tufkeys/tufkeys/signer/logappend"
+	"github.com/tufkeys/tufkeys/store"
+	"github.com/tufkeys/tufkeys/translog"
+)
+
+type testLog struct {
+	log   witnesstest.Log
+	dir   string
+	dst   *store.Dir
+	opts  logappend.Options
+	fetch translog.Fetch
+}
+
+func newLog(t *testing.T, n int) *testLog {
+	t.Helper()
+	l := &testLog{log: witnesstest.Get(t).NewLog(t, 2), dir: t.TempDir()}
+	l.dst = &store.Dir{Root: l.dir}
+	signer, err := logappend.NoteSigner(l.log.Key, l.log.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.opts = logappend.Options{Policy: l.log.Policy, Signer: signer}
+	l.fetch = logappend.StoreFetch(l.dst)
+	l.add(t, 0, n)
+	return l
+}
+
+func entry(i int) translog.Entry {
+	host := fmt.Sprintf("r%d.example.test", i)
+	return translog.KeyListEntry(host, "bins-00", 1, []byte("list of "+host), nil, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+}
+
+func (l *testLog) add(t *testing.T, from, n int) translog.Checkpoint {
+	t.Helper()
+	var es []translog.Entry
+	for i := from; i < from+n; i++ {
+		es = append(es, entry(i))
+	}
+	res, err := logappend.Append(context.Background(), l.dst, es, l.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Checkpoint
+}
+
+func (l *testLog) checkpoint(t *testing.T) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(l.dir, "log", "checkpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// keepSigs is the checkpoint with only the signatures whose names pass.
+func keepSigs(t *testing.T, raw []byte, keep func(name string) bool) []byte {
+	t.Helper()
+	text, sigs, _ := strings.Cut(string(raw), "\n\n")
+	var b strings.Builder
+	b.WriteString(text + "\n\n")
+	for _, line := range strings.Split(strings.TrimSuffix(sigs, "\n"), "\n") {
+		name := strings.Fields(line)[1]
+		if keep(name) {
+			b.WriteString(line + "\n")
+		}
+	}
+	return []byte(b.String())
+}
+
+func TestCheckpointAttacks(t *testing.T) {
+	l := newLog(t, 3)
+	raw := l.checkpoint(t)
+	now := time.Now()
+	if _, err := translog.VerifyCheckpoint(l.log.Policy, raw, now); err != nil {
+		t.Fatalf("the honest checkpoint: %v", err)
+	}
+	w0 := l.log.Policy.Witnesses[0].Name()
+	// a witness the root does not name signs too
+	skey, _, err := note.GenerateKey(nil, "stranger.example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := fnote.NewSignerForCosignatureV1(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := keepSigs(t, raw, func(n string) bool { return n == l.log.Policy.Origin || n == w0 })
+	strangerSigned, err := note.Sign(mustOpen(t, one, l.log.Policy), stranger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPolicy := l.log.Policy
+	otherPolicy.Origin = "other.example.test/log"
+	cases := []struct {
+		name   string
+		policy translog.Policy
+		raw    []byte
+		now    time.Time
+		want   error
+	}{
+		{"one cosignature of the two needed", l.log.Policy, one, now, translog.ErrNotWitnessed},
+		{"a second cosignature by a witness the root does not name", l.log.Policy, append(one, strangerSigned[len(strangerSigned)-strings.Index(reverse(string(strangerSigned)), "\n—")-1:]...), now, translog.ErrNotWitnessed},
+		{"no log signature", l.log.Policy, keepSigs(t, raw, func(n string) bool { return n != l.log.Policy.Origin }), now, translog.ErrBadCheckpoint},
+		{"another log's policy", otherPolicy, raw, now, translog.ErrBadCheckpoint},
+		{"cosignatures older than a week (a freeze)", l.log.Policy, raw, now.Add(8 * 24 * time.Hour), translog.ErrStale},
+		{"not a note", l.log.Policy, []byte("hello\n"), now, translog.ErrBadCheckpoint},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := translog.VerifyCheckpoint(c.policy, c.raw, c.now)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+func reverse(s string) string {
+	r := []rune(s)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r)
+}
+
+func mustOpen(t *testing.T, raw []byte, p translog.Policy) *note.Note {
+	t.Helper()
+	v, err := note.NewVerifier(p.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := note.Open(raw, note.VerifierList(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Two histories signed by the same log key are a fork, whatever their
+// sizes; an older checkpoint after a newer one is a rollback; and the real
+// witnesses, having cosigned one history, refuse the other.
+func TestForkAndRollback(t *testing.T) {
+	ctx := context.Background()
+	honest := newLog(t, 4)
+	old, err := translog.VerifyCheckpoint(honest.log.Policy, honest.checkpoint(t), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := honest.add(t, 4, 3)
+	if err := translog.Consistent(ctx, honest.fetch, next, old); !errors.Is(err, translog.ErrRollback) {
+		t.Errorf("older after newer: %v, want ErrRollback", err)
+	}
+	// the same log key signs a second history, cosigned here by witnesses
+	// of its own (in-process signers: the real ones would refuse it)
+	forged := &testLog{log: honest.log, dir: t.TempDir()}
+	forged.dst = &store.Dir{Root: forged.dir}
+	forged.fetch = logappend.StoreFetch(forged.dst)
+	forged.opts = honest.opts
+	forged.opts.Policy.Witnesses, forged.opts.Witness = cosigners(t, 2)
+	var es []translog.Entry
+	for i := 100; i < 107; i++ {
+		es = append(es, entry(i))
+	}
+	res, err := logappend.Append(ctx, forged.dst, es, forged.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fork := res.Checkpoint
+	if fork.Size != next.Size {
+		t.Fatalf("fork of size %d, want %d", fork.Size, next.Size)
+	}
+	if err := translog.Consistent(ctx, forged.fetch, old, fork); !errors.Is(err, translog.ErrFork) {
+		t.Errorf("a larger checkpoint of another history: %v, want ErrFork", err)
+	}
+	if err := translog.Consistent(ctx, forged.fetch, next, fork); !errors.Is(err, translog.ErrFork) {
+		t.Errorf("two checkpoints of one size: %v, want ErrFork", err)
+	}
+	// offered to the witnesses that cosigned the honest history
+	for _, w := range honest.log.Policy.Witnesses {
+		_, err := logappend.HTTPWitness{}.AddCheckpoint(ctx, w.URL, next.Size, nil, logSigned(t, fork.Note, honest.log.Policy))
+		if err == nil {
+			t.Errorf("witness %s cosigned a fork", w.Name())
+		}
+	}
+}
+
+// logSigned is a checkpoint with the log's signature alone.
+func logSigned(t *testing.T, raw []byte, p translog.Policy) []byte {
+	return keepSigs(t, raw, func(n string) bool { return n == p.Origin })
+}
+
+// A tampered tile, index file or entry fails the proof.
+func TestTamperedLogFailsTheProof(t *testing.T) {
+	ctx := context.Background()
+	l := newLog(t, 5)
+	cp, err := translog.VerifyCheckpoint(l.log.Policy, l.checkpoint(t), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := entry(2)
+	if _, _, err := translog.Lookup(ctx, l.fetch, cp, e.Registry, e.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	index := filepath.Join(l.dir, filepath.FromSlash(e.IndexName()))
+	tile := filepath.Join(l.dir, "log", "tile", "0", "000.p", "5")
+	cases := []struct {
+		name   string
+		file   string
+		tamper func([]byte) []byte
+	}{
+		{"a hash in the tile", tile, func(b []byte) []byte { b[70] ^= 1; return b }},
+		{"the entry in the index file", index, func(b []byte) []byte { return []byte(strings.Replace(string(b), "bins-00", "bins-01", 1)) }},
+		{"the index", index, func(b []byte) []byte { return append([]byte("3"), b[1:]...) }},
+		{"an index beyond the checkpoint", index, func(b []byte) []byte { return append([]byte("9"), b[1:]...) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			orig, err := os.ReadFile(c.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.WriteFile(c.file, orig, 0o644)
+			if err := os.WriteFile(c.file, c.tamper([]byte(string(orig))), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := translog.Lookup(ctx, l.fetch, cp, e.Registry, e.SHA256); !errors.Is(err, translog.ErrNotInLog) {
+				t.Fatalf("got %v, want ErrNotInLog", err)
+			}
+		})
+	}
+}
+
+// cosigners are in-process witnesses (tlog-cosignature signers) that sign
+// whatever they are sent: for building a second history only.
+func cosigners(t *testing.T, n int) ([]translog.Witness, logappend.WitnessClient) {
+	t.Helper()
+	c := cosigner{}
+	var ws []translog.Witness
+	for i := range n {
+		skey, vkey, err := note.GenerateKey(nil, fmt.Sprintf("inprocess%d.example.test", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := fnote.NewSignerForCosignatureV1(skey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		url := fmt.Sprintf("http://inprocess%d.example.test", i)
+		c[url] = s
+		ws = append(ws, translog.Witness{Key: vkey, URL: url})
+	}
+	return ws, c
+}
+
+type cosigner map[string]note.Signer
+
+func (c cosigner) AddCheckpoint(_ context.Context, url string, _ int64, _ []tlog.Hash, checkpoint []byte) ([]byte, error) {
+	text, _, _ := strings.Cut(string(checkpoint), "\n\n")
+	signed, err := note.Sign(&note.Note{Text: text + "\n"}, c[url])
+	if err != nil {
+		return nil, err
+	}
+	_, sig, _ := strings.Cut(string(signed), "\n\n")
+	return []byte(sig), nil
+}
