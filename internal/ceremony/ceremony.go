@@ -20,6 +20,7 @@ import (
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 	"github.com/tufkeys/tufkeys/store"
+	"github.com/tufkeys/tufkeys/translog"
 )
 
 // Key is a key pair held in memory.
@@ -53,6 +54,8 @@ type Ceremony struct {
 	Online      Key
 	RepoDir     string
 	Store       store.Store
+	// LogKey signs the transparency log when the root names one.
+	LogKey *keyfile.Signer
 }
 
 // Options shape a ceremony; zero values give three maintainers with
@@ -64,6 +67,9 @@ type Options struct {
 	Expiry      workspace.Periods
 	// Bins puts the key lists in this many hashed bins; zero: in targets.
 	Bins int
+	// Log names a transparency log in root v1, signed by LogKey.
+	Log    *translog.Policy
+	LogKey *keyfile.Signer
 }
 
 // New initializes a workspace under dir/workspace and a destination under
@@ -73,7 +79,7 @@ func New(dir string, opts Options) (*Ceremony, error) {
 	if opts.Maintainers == 0 {
 		opts.Maintainers, opts.Threshold = 3, 2
 	}
-	c := &Ceremony{RepoDir: filepath.Join(dir, "repo")}
+	c := &Ceremony{RepoDir: filepath.Join(dir, "repo"), LogKey: opts.LogKey}
 	var pubs []workspace.PublicKey
 	for i := range opts.Maintainers {
 		k, err := NewKey(fmt.Sprintf("maintainer%d", i+1))
@@ -88,7 +94,7 @@ func New(dir string, opts Options) (*Ceremony, error) {
 		return nil, err
 	}
 	c.WS, err = workspace.Init(filepath.Join(dir, "workspace"), workspace.InitOptions{
-		RootKeys: pubs, RootThreshold: opts.Threshold, OnlineKey: c.Online.Public, Now: opts.Now, Expiry: opts.Expiry, Bins: opts.Bins,
+		RootKeys: pubs, RootThreshold: opts.Threshold, OnlineKey: c.Online.Public, Now: opts.Now, Expiry: opts.Expiry, Bins: opts.Bins, Log: opts.Log,
 	})
 	if err != nil {
 		return nil, err
@@ -114,7 +120,17 @@ func (c *Ceremony) Sign(n int) error {
 
 // Publish publishes to the ceremony's directory.
 func (c *Ceremony) Publish() (publish.Report, error) {
-	return publish.Publish(context.Background(), c.WS, c.Online.Signer, c.Store, publish.Options{})
+	return publish.Publish(context.Background(), c.WS, c.Online.Signer, c.Store, c.PublishOptions())
+}
+
+// PublishOptions are the options of the ceremony's publishes: its log
+// key, when it has one.
+func (c *Ceremony) PublishOptions() publish.Options {
+	var o publish.Options
+	if c.LogKey != nil {
+		o.Log = &publish.LogOptions{Key: c.LogKey}
+	}
+	return o
 }
 
 // StagePublish stages a key list for host, signs with n maintainers and

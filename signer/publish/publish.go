@@ -71,6 +71,9 @@ type Options struct {
 	// StatusPage writes index.html and status.json next to the metadata
 	// after the release (repo publish and repo timestamp do).
 	StatusPage bool
+	// Log signs and witnesses the transparency log, for a root that names
+	// one.
+	Log *LogOptions
 }
 
 // Report says what a publish did.
@@ -88,6 +91,8 @@ type Report struct {
 	Resigned bool
 	// PageError says why the status page could not be written, if so.
 	PageError string
+	// Log is set when the root names a transparency log.
+	Log *LogReport
 }
 
 // writeStatusPage writes index.html, status.json and the role pages next
@@ -206,6 +211,11 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 		return Report{}, err
 	}
 	rep := Report{Root: root.Signed.Version, Targets: rel.Targets.Signed.Version, NewRoles: rel.NewRoles}
+	// the log first: without the witnesses' quorum nothing of the release
+	// is uploaded, so no key list goes live outside the log
+	if rep.Log, err = appendLog(ctx, ws, rel, dst, opts, files == nil); err != nil {
+		return rep, err
+	}
 	if !opts.VerifyAll && ws.Config.Origin == origin {
 		// what the last publish to this origin put there is there:
 		// published files never change, so only what this release adds

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tufkeys/tufkeys/internal/marked"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
+	"github.com/tufkeys/tufkeys/translog"
 )
 
 // InitOptions describes a new repository's trust: who signs the root and
@@ -31,6 +32,9 @@ type InitOptions struct {
 	// Bins, when set, delegates the key lists to this many hashed bins
 	// (TAP 15), a power of two; zero keeps them all in targets.
 	Bins int
+	// Log, when set, names the transparency log and its witnesses in the
+	// root's signed custom field (package translog).
+	Log *translog.Policy
 }
 
 // Errors of Init.
@@ -135,6 +139,11 @@ func Init(dir string, opts InitOptions) (*Workspace, error) {
 	}
 	if err := add([]PublicKey{opts.OnlineKey}, metadata.TIMESTAMP); err != nil {
 		return nil, err
+	}
+	if opts.Log != nil {
+		if err := setLog(root, opts.Log); err != nil {
+			return nil, err
+		}
 	}
 	root.Signed.Roles[metadata.ROOT].Threshold = opts.RootThreshold
 	root.Signed.Roles[metadata.TARGETS].Threshold = opts.TargetsThreshold

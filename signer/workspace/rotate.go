@@ -8,6 +8,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/tufkeys/tufkeys/internal/marked"
+	"github.com/tufkeys/tufkeys/translog"
 )
 
 // RotateOptions describes a root change. Keys to remove are named by keyid
@@ -30,6 +31,9 @@ type RotateOptions struct {
 	RemoveTargetsKeys []string
 	TargetsThreshold  int
 	OnlineKey         *PublicKey // replaces the snapshot and timestamp key
+	// Log sets or replaces the transparency log policy; RemoveLog drops it.
+	Log       *translog.Policy
+	RemoveLog bool
 }
 
 // RotateResult tells what a root change staged.
@@ -115,6 +119,19 @@ func (w *Workspace) Rotate(opts RotateOptions) (RotateResult, error) {
 			}
 		}
 	}
+	if opts.Log != nil && opts.RemoveLog {
+		return res, marked.Errorf(ErrInvalid, "a log policy to set and one to remove: give one of them")
+	}
+	if opts.Log != nil {
+		if err := setLog(root, opts.Log); err != nil {
+			return res, err
+		}
+	}
+	if opts.RemoveLog {
+		if root.Signed.UnrecognizedFields, err = translog.SetRootCustom(root.Signed.UnrecognizedFields, nil); err != nil {
+			return res, err
+		}
+	}
 	if sameSigned(root, before) {
 		return res, ErrNothingToChange
 	}
@@ -151,6 +168,22 @@ func (w *Workspace) Rotate(opts RotateOptions) (RotateResult, error) {
 		}
 	}
 	return res, w.writeStaged(metadata.ROOT, root)
+}
+
+// setLog writes the log policy into the root, refusing one that does not
+// check out (a usage error: the flags gave it).
+func setLog(root *rootMD, p *translog.Policy) error {
+	fields, err := translog.SetRootCustom(root.Signed.UnrecognizedFields, p)
+	if err != nil {
+		return marked.Errorf(ErrInvalid, "%v", err)
+	}
+	root.Signed.UnrecognizedFields = fields
+	return nil
+}
+
+// LogPolicy is the transparency log the root in effect names, if any.
+func (r *Release) LogPolicy() (translog.Policy, bool, error) {
+	return translog.FromRootCustom(r.Root().Signed.UnrecognizedFields)
 }
 
 func (w *Workspace) changeRole(root *rootMD, role string, add []PublicKey, remove []string, threshold int, names map[string]string) error {

@@ -1,0 +1,107 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/signer/keyfile"
+	"github.com/tufkeys/tufkeys/signer/logappend"
+	"github.com/tufkeys/tufkeys/signer/workspace"
+	"github.com/tufkeys/tufkeys/store"
+	"github.com/tufkeys/tufkeys/translog"
+)
+
+// LogOptions is what a publish needs for a root that names a
+// transparency log.
+type LogOptions struct {
+	// Key is the log's online signing key (Ed25519).
+	Key *keyfile.Signer
+	// Witness asks witnesses to cosign; nil speaks HTTP.
+	Witness logappend.WitnessClient
+}
+
+// ErrNoLogKey marks a publish of a root that names a log, without the
+// log's key.
+var ErrNoLogKey = errors.New("publishing needs the transparency log's key")
+
+// LogReport says what a publish did to the log.
+type LogReport struct {
+	Origin    string
+	Size      int64
+	Appended  int
+	Witnessed []string
+}
+
+// logEntries is every root version and key list of the release, as log
+// entries; the log appends those it does not hold yet.
+func logEntries(ws *workspace.Workspace, rel *workspace.Release, now time.Time) ([]translog.Entry, error) {
+	var out []translog.Entry
+	for i, data := range rel.RootBytes {
+		out = append(out, translog.RootEntry(int64(i+1), data, now))
+	}
+	add := func(role string, md *metadata.Metadata[metadata.TargetsType]) error {
+		for _, name := range slices.Sorted(maps.Keys(md.Signed.Targets)) {
+			host, ok := bundle.HostOfTarget(name)
+			if !ok {
+				continue
+			}
+			data, err := ws.ReadTarget(name, md.Signed.Targets[name])
+			if err != nil {
+				return err
+			}
+			parsed, err := bundle.Decode(data)
+			if err != nil {
+				return fmt.Errorf("the key list of %s: %w", host, err)
+			}
+			out = append(out, translog.KeyListEntry(host, role, md.Signed.Version, data, parsed.List.KeyIDs(), now))
+		}
+		return nil
+	}
+	for _, role := range slices.Sorted(maps.Keys(rel.Delegated)) {
+		if err := add(role, rel.Delegated[role]); err != nil {
+			return nil, err
+		}
+	}
+	return out, add(metadata.TARGETS, rel.Targets)
+}
+
+// appendLog logs the release before any of it is uploaded, so that a key
+// list never goes live outside the log: without the witnesses' quorum the
+// publish stops here.
+func appendLog(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release, dst store.Store, opts Options, refresh bool) (*LogReport, error) {
+	policy, ok, err := rel.LogPolicy()
+	if err != nil || !ok {
+		return nil, err
+	}
+	if opts.Log == nil || opts.Log.Key == nil {
+		if opts.DryRun {
+			return &LogReport{Origin: policy.Origin}, nil
+		}
+		return nil, fmt.Errorf("root v%d names the transparency log %s: %w", rel.Root().Signed.Version, policy.Origin, ErrNoLogKey)
+	}
+	signer, err := logappend.NoteSigner(opts.Log.Key, policy)
+	if err != nil {
+		return nil, err
+	}
+	lo := logappend.Options{Policy: policy, Signer: signer, Witness: opts.Log.Witness, Now: ws.Now, DryRun: opts.DryRun}
+	rep := &LogReport{Origin: policy.Origin}
+	if refresh {
+		cp, err := logappend.Refresh(ctx, dst, lo)
+		rep.Size, rep.Witnessed = cp.Size, cp.Witnessed
+		return rep, err
+	}
+	entries, err := logEntries(ws, rel, ws.Now())
+	if err != nil {
+		return nil, err
+	}
+	res, err := logappend.Append(ctx, dst, entries, lo)
+	rep.Size, rep.Appended, rep.Witnessed = res.Checkpoint.Size, res.Appended+res.Finished, res.Checkpoint.Witnessed
+	return rep, err
+}

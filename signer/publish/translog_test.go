@@ -1,0 +1,144 @@
+package publish_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/witnesstest"
+	"github.com/tufkeys/tufkeys/signer/logappend"
+	"github.com/tufkeys/tufkeys/signer/publish"
+	"github.com/tufkeys/tufkeys/translog"
+)
+
+func loggedCeremony(t *testing.T) (*ceremony.Ceremony, witnesstest.Log, witnesstest.Set) {
+	t.Helper()
+	set := witnesstest.Get(t)
+	log := set.NewLog(t, 2)
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{Bins: 4, Log: &log.Policy, LogKey: log.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, log, set
+}
+
+// A publish logs root v1 and every key list before uploading them, and the
+// scheduled timestamp has the witnesses cosign again; each entry is proven
+// under the checkpoint the repository serves.
+func TestPublishLogsEveryRootAndKeyList(t *testing.T) {
+	ctx := context.Background()
+	c, log, _ := loggedCeremony(t)
+	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(c.RepoDir, "log", "checkpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := translog.VerifyCheckpoint(log.Policy, raw, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// one publish: root v1 and the key list
+	if cp.Size != 2 {
+		t.Fatalf("log size %d, want 2 (root v1 and the key list)", cp.Size)
+	}
+	fetch := logappend.StoreFetch(c.Store)
+	list := fixture(t, "npm/keys.json")
+	e, _, err := translog.Lookup(ctx, fetch, cp, host, translog.KeyListEntry(host, "", 0, list, nil, time.Now()).SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(e.Role, "bins-") || e.Version < 1 || len(e.KeyIDs) == 0 {
+		t.Errorf("the key list's entry: %+v", e)
+	}
+	root1, err := c.RootBytes(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := translog.Lookup(ctx, fetch, cp, "", translog.RootEntry(1, root1, time.Now()).SHA256); err != nil {
+		t.Errorf("root v1: %v", err)
+	}
+	// the scheduled job refreshes the cosignatures, the size stays
+	time.Sleep(1100 * time.Millisecond) // cosignature timestamps have seconds
+	rep, err := publish.Timestamp(ctx, c.WS, c.Online.Signer, c.Store, c.PublishOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := os.ReadFile(filepath.Join(c.RepoDir, "log", "checkpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp2, err := translog.VerifyCheckpoint(log.Policy, again, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp2.Size != cp.Size || !cp2.Cosigned.After(cp.Cosigned) || rep.Log == nil || rep.Log.Size != 2 {
+		t.Errorf("after the timestamp job: size %d, cosigned %s (was %s), report %+v", cp2.Size, cp2.Cosigned, cp.Cosigned, rep.Log)
+	}
+}
+
+// Without the log key, or without the quorum, nothing of the release goes
+// live: the timestamp clients read stays as it was.
+func TestPublishWithoutTheLogPublishesNothing(t *testing.T) {
+	ctx := context.Background()
+	c, _, set := loggedCeremony(t)
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	timestamp := func() string {
+		data, err := os.ReadFile(filepath.Join(c.RepoDir, "timestamp.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	before := timestamp()
+	if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, c.Store, publish.Options{}); !errors.Is(err, publish.ErrNoLogKey) {
+		t.Fatalf("without the log key: %v, want ErrNoLogKey", err)
+	}
+	refusing := refuse{set.Witnesses[1].URL: true, set.Witnesses[2].URL: true}
+	opts := c.PublishOptions()
+	opts.Log.Witness = refusing
+	_, err := publish.Publish(ctx, c.WS, c.Online.Signer, c.Store, opts)
+	if !errors.Is(err, logappend.ErrNoQuorum) {
+		t.Fatalf("with one witness of the two needed: %v, want ErrNoQuorum", err)
+	}
+	if timestamp() != before {
+		t.Error("timestamp.json changed though the witnesses refused")
+	}
+	if _, err := os.Stat(filepath.Join(c.RepoDir, "targets", host)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the key list was uploaded though the witnesses refused: %v", err)
+	}
+	// once the witnesses answer, the same publish completes
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	if timestamp() == before {
+		t.Error("the publish did not go live once the witnesses answered")
+	}
+}
+
+// refuse is the real HTTP witness client, except for the witnesses it
+// names, which fail as an unreachable witness does.
+type refuse map[string]bool
+
+func (r refuse) AddCheckpoint(ctx context.Context, url string, old int64, proof []tlog.Hash, cp []byte) ([]byte, error) {
+	if r[url] {
+		return nil, errors.New("connection refused")
+	}
+	return logappend.HTTPWitness{}.AddCheckpoint(ctx, url, old, proof, cp)
+}
