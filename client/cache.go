@@ -96,6 +96,9 @@ type record struct {
 	// off, to name files fetched ahead before the root chain has verified;
 	// with no hint, speculation guesses versioned names.
 	NotConsistent bool `json:"not_consistent,omitempty"`
+	// Logged names, per key list, the log ("ORIGIN OBJECT") its object
+	// was proven in, for a root that names a transparency log.
+	Logged map[string]string `json:"logged,omitempty"`
 
 	// answer set only
 	Generation int64     `json:"generation,omitempty"`
@@ -114,6 +117,7 @@ func (r record) clone() record {
 	r.Roles = maps.Clone(r.Roles)
 	r.Targets = maps.Clone(r.Targets)
 	r.Versions = maps.Clone(r.Versions)
+	r.Logged = maps.Clone(r.Logged)
 	if r.Versions == nil {
 		r.Versions = map[string]int64{}
 	}
@@ -416,7 +420,7 @@ func (d *diskCache) collect() {
 }
 
 func (d *diskCache) clear() error {
-	for _, name := range []string{trustedRecord, answerRecord, forcedRecord, rootsDir, objectsDir} {
+	for _, name := range []string{trustedRecord, answerRecord, forcedRecord, rootsDir, objectsDir, logCheckpointFile} {
 		if err := os.RemoveAll(d.path(name)); err != nil {
 			return fmt.Errorf("clear the cache: %w", err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
+	"github.com/tufkeys/tufkeys/translog"
 )
 
 // Bounds of one update, as the TUF specification asks for them.
@@ -70,6 +71,8 @@ type session struct {
 	loaded map[string]string
 	// wrote is set once the session stored a new object
 	wrote bool
+	// checkpoint is the transparency log's checkpoint, once fetched
+	checkpoint *translog.Checkpoint
 }
 
 func (s *session) save() error {
@@ -359,6 +362,9 @@ func (s *session) target(targetPath string) ([]byte, error) {
 	}
 	for _, obj := range candidates {
 		if data, err := s.cache.object(obj); err == nil && tf.VerifyLengthHashes(data) == nil {
+			if err := s.logCheck(targetPath, data); err != nil {
+				return nil, err
+			}
 			if s.f != nil && s.state.Targets[targetPath] != obj {
 				s.state.Targets[targetPath] = obj
 				if err := s.save(); err != nil {
@@ -379,7 +385,10 @@ func (s *session) target(targetPath string) ([]byte, error) {
 	if err := tf.VerifyLengthHashes(data); err != nil {
 		return nil, s.failed(path.Base(u), err)
 	}
-	return data, s.keep(data, func(obj string) { s.state.Targets[targetPath] = obj })
+	if err := s.keep(data, func(obj string) { s.state.Targets[targetPath] = obj }); err != nil {
+		return nil, err
+	}
+	return data, s.logCheck(targetPath, data)
 }
 
 // answerSet is the record of everything this session verified together.

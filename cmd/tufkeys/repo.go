@@ -103,6 +103,7 @@ type repoInitOptions struct {
 	OnlineKey        string
 	Expiry           map[string]string
 	Bins             int
+	Log              logPolicyFlags
 }
 
 func newRepoInitCommand(std streams, ws *string) *cobra.Command {
@@ -134,6 +135,7 @@ targets. --bins 0 keeps every key list in targets itself.`,
 	f.IntVar(&opts.TargetsThreshold, "targets-threshold", 0, "signatures needed on targets (default: the root threshold)")
 	f.StringVar(&opts.OnlineKey, "online-key", "", "public key that signs snapshot and timestamp")
 	f.IntVar(&opts.Bins, "bins", workspace.DefaultBins, "hashed bins for the key lists, a power of two; 0 keeps them in targets")
+	addLogPolicyFlags(f, &opts.Log)
 	for _, role := range []string{"root", "targets", "snapshot", "timestamp"} {
 		role := role
 		f.Var(periodFlag{opts.Expiry, role}, role+"-expiry", "how long "+role+" metadata stays valid, e.g. 90d")
@@ -173,6 +175,10 @@ func runRepoInit(opts repoInitOptions) error {
 	if err != nil {
 		return err
 	}
+	logPolicy, err := opts.Log.policy()
+	if err != nil {
+		return err
+	}
 	var expiry workspace.Periods
 	for role, s := range opts.Expiry {
 		p, _ := workspace.ParsePeriod(s)
@@ -193,7 +199,7 @@ func runRepoInit(opts repoInitOptions) error {
 	w, err := workspace.Init(opts.Workspace, workspace.InitOptions{
 		RootKeys: rootKeys, RootThreshold: opts.RootThreshold,
 		TargetsKeys: targetsKeys, TargetsThreshold: opts.TargetsThreshold,
-		OnlineKey: online, Expiry: expiry, Bins: opts.Bins,
+		OnlineKey: online, Expiry: expiry, Bins: opts.Bins, Log: logPolicy,
 	})
 	if err != nil {
 		return err
@@ -550,6 +556,9 @@ type repoPublishOptions struct {
 	Format     string
 	Store      s3.Options
 	Passphrase keyfile.Passphrase
+	// LogKey signs the transparency log's checkpoints, for a root that
+	// names a log.
+	LogKey string
 	// TimestampOnly re-signs snapshot and timestamp alone.
 	TimestampOnly bool
 	Verbose       bool
@@ -587,6 +596,7 @@ the destination serves newer metadata than the workspace knows.`
 	f := cmd.Flags()
 	f.StringVar(&opts.OnlineKey, "online-key", "", "the online key: a key file, a token key (pkcs11:…) or a KMS key (awskms://…)")
 	f.StringVar(&opts.To, "to", "", "destination: a directory or s3://BUCKET/PREFIX")
+	f.StringVar(&opts.LogKey, "log-key", "", "the transparency log's key, when the root names a log: a key file, a token key or a KMS key (Ed25519)")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "list what would be uploaded and change nothing")
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "print a line per file also when standard error is not a terminal")
 	addFormatFlag(cmd, &opts.Format, "text")
@@ -617,6 +627,13 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 		return err
 	}
 	po := publish.Options{DryRun: opts.DryRun, Progress: progressTo(opts.Err, opts.Verbose, opts.DryRun), MoveOrigin: opts.MoveOrigin, VerifyAll: opts.VerifyAll, StatusPage: opts.StatusPage}
+	if opts.LogKey != "" && !opts.DryRun {
+		logKey, err := keyref.Open(ctx, opts.LogKey, opts.Passphrase)
+		if err != nil {
+			return err
+		}
+		po.Log = &publish.LogOptions{Key: logKey}
+	}
 	var rep publish.Report
 	if opts.TimestampOnly {
 		rep, err = publish.Timestamp(ctx, w, signer, dst, po)
@@ -633,7 +650,7 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 	}
 	if opts.Format == "json" {
 		return writeJSON(opts.Out, publishReport{Destination: dst.String(), DryRun: opts.DryRun, Root: rep.Root, Targets: rep.Targets, Snapshot: rep.Snapshot,
-			Timestamp: rep.Timestamp, Resigned: rep.Resigned, Uploaded: nonNil(rep.Uploaded), Unchanged: rep.Skipped})
+			Timestamp: rep.Timestamp, Resigned: rep.Resigned, Uploaded: nonNil(rep.Uploaded), Unchanged: rep.Skipped, Log: logReportJSON(rep.Log)})
 	}
 	if opts.DryRun {
 		for _, name := range slices.Sorted(slices.Values(rep.Uploaded)) {
@@ -641,7 +658,28 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 		}
 	}
 	fmt.Fprintln(opts.Out, publishSummary(opts, dst.String(), rep))
+	if l := rep.Log; l != nil {
+		verb := "logged"
+		if opts.DryRun {
+			verb = "would log"
+		}
+		fmt.Fprintf(opts.Out, "%s %d %s in %s (size %d), cosigned by %s\n", verb, l.Appended, plural(l.Appended, "entry", "entries"), l.Origin, l.Size, orNone(l.Witnessed))
+	}
 	return nil
+}
+
+func logReportJSON(l *publish.LogReport) *logJSON {
+	if l == nil {
+		return nil
+	}
+	return &logJSON{Origin: l.Origin, Size: l.Size, Appended: l.Appended, Witnessed: nonNil(l.Witnessed)}
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none yet"
+	}
+	return strings.Join(names, ", ")
 }
 
 // publishSummary is the one line a publish prints: the roles that went
@@ -740,6 +778,8 @@ type repoRotateOptions struct {
 	RemoveTargetsKeys []string
 	TargetsThreshold  int
 	OnlineKey         string
+	Log               logPolicyFlags
+	RemoveLog         bool
 }
 
 func newRepoRotateCommand(std streams, ws *string) *cobra.Command {
@@ -765,6 +805,8 @@ When the targets keys change, targets is staged again for the new keys.`,
 	f.StringArrayVar(&opts.RemoveTargetsKeys, "remove-targets-key", nil, "name or keyid of a targets key to remove")
 	f.IntVar(&opts.TargetsThreshold, "targets-threshold", 0, "new targets threshold")
 	f.StringVar(&opts.OnlineKey, "online-key", "", "public key that replaces the online key")
+	addLogPolicyFlags(f, &opts.Log)
+	f.BoolVar(&opts.RemoveLog, "remove-log", false, "stop naming a transparency log (clients then stop requiring it)")
 	return cmd
 }
 
@@ -787,6 +829,10 @@ func runRepoRotate(opts repoRotateOptions) error {
 		}
 		ro.OnlineKey = &k
 	}
+	if ro.Log, err = opts.Log.policy(); err != nil {
+		return err
+	}
+	ro.RemoveLog = opts.RemoveLog
 	res, err := w.Rotate(ro)
 	if err != nil {
 		return err

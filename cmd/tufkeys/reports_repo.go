@@ -92,4 +92,12 @@ type publishReport struct {
 	Resigned    bool     `json:"resigned"`
 	Uploaded    []string `json:"uploaded"`
 	Unchanged   int      `json:"unchanged"`
+	Log         *logJSON `json:"log"`
+}
+
+type logJSON struct {
+	Origin    string   `json:"origin"`
+	Size      int64    `json:"size"`
+	Appended  int      `json:"appended"`
+	Witnessed []string `json:"witnessed"`
 }

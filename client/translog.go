@@ -1,0 +1,134 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/internal/safefile"
+	"github.com/tufkeys/tufkeys/translog"
+)
+
+// Cache files of the transparency log: the newest checkpoint verified,
+// and the checkpoints that conflicted with it, kept as evidence.
+const (
+	logCheckpointFile = "log-checkpoint"
+	logEvidenceDir    = "log-evidence"
+)
+
+// ErrNotLogged marks a key list that TUF verified but the repository's
+// witnessed transparency log does not show: a list signed with valid keys
+// and served to this client alone is refused.
+var ErrNotLogged = errors.New("the key list is not in the repository's witnessed transparency log")
+
+// logCheck requires, from the first root that names a log, that a key
+// list's entry is in the log under a checkpoint the quorum of the root's
+// witnesses cosigned. A list proven once is not proven again while its
+// bytes stay the same under a root with the same policy.
+func (s *session) logCheck(targetPath string, data []byte) error {
+	host, isList := bundle.HostOfTarget(targetPath)
+	if !isList {
+		return nil
+	}
+	policy, ok, err := translog.FromRootCustom(s.tm.Root.Signed.UnrecognizedFields)
+	if err != nil {
+		return fmt.Errorf("root v%d: %w", s.tm.Root.Signed.Version, err)
+	}
+	if !ok {
+		return nil
+	}
+	obj := objectName(data)
+	proof := policy.Origin + " " + obj
+	if s.state.Logged[targetPath] == proof {
+		return nil
+	}
+	if s.f == nil {
+		return errNotCached
+	}
+	cp, err := s.logCheckpoint(policy)
+	if err != nil {
+		return err
+	}
+	if _, _, err := translog.Lookup(s.f.ctx, s.logFetch(), cp, host, obj); err != nil {
+		return fmt.Errorf("%s's key list (sha256 %s) verified against root v%d but is not proven in the log %s: %w: %w",
+			host, obj[:16], s.tm.Root.Signed.Version, policy.Origin, err, ErrNotLogged)
+	}
+	if s.state.Logged == nil {
+		s.state.Logged = map[string]string{}
+	}
+	s.state.Logged[targetPath] = proof
+	return s.save()
+}
+
+// logCheckpoint is the log's checkpoint for this session: fetched once,
+// cosigned by the quorum and fresh, and consistent with the newest one the
+// cache holds, which it then replaces.
+func (s *session) logCheckpoint(policy translog.Policy) (translog.Checkpoint, error) {
+	if s.checkpoint != nil {
+		return *s.checkpoint, nil
+	}
+	raw, err := s.f.download(s.f.url(translog.CheckpointName), translog.MaxCheckpoint)
+	if err != nil {
+		return translog.Checkpoint{}, s.failedNamed(translog.CheckpointName, err)
+	}
+	cp, err := translog.VerifyCheckpoint(policy, raw, s.c.now())
+	if err != nil {
+		return cp, fmt.Errorf("%s: %w: %w", translog.CheckpointName, err, ErrNotLogged)
+	}
+	d, isDisk := s.cache.(*diskCache)
+	if isDisk {
+		if prevRaw, err := readNoFollow(d.path(logCheckpointFile), translog.MaxCheckpoint); err == nil {
+			// the cached checkpoint verified when it was kept; a root that
+			// changed the log's key or origin starts afresh
+			if prev, err := translog.ReadCheckpoint(policy, prevRaw); err == nil {
+				if err := translog.Consistent(s.f.ctx, s.logFetch(), prev, cp); err != nil {
+					return cp, s.logConflict(d, prev, cp, err)
+				}
+				if cp.Size == prev.Size {
+					s.checkpoint = &cp
+					return cp, nil
+				}
+			}
+		}
+		if err := safefile.WriteAtomic(d.path(logCheckpointFile), raw, 0o600); err != nil {
+			return cp, fmt.Errorf("keep the log's checkpoint in the cache: %w", err)
+		}
+	}
+	s.checkpoint = &cp
+	return cp, nil
+}
+
+// logConflict keeps both checkpoints of a rollback or a fork in the cache
+// and names them: the evidence to take to the repository's maintainers and
+// the witnesses.
+func (s *session) logConflict(d *diskCache, prev, next translog.Checkpoint, cause error) error {
+	dir := d.path(logEvidenceDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("%w (and the evidence could not be kept: %v): %w", cause, err, ErrNotLogged)
+	}
+	var names []string
+	for _, cp := range []translog.Checkpoint{prev, next} {
+		name := filepath.Join(dir, strconv.FormatInt(cp.Size, 10)+"-"+cp.Hash.String()[:16]+".checkpoint")
+		name = filepath.Clean(name)
+		if err := safefile.WriteAtomic(name, cp.Note, 0o600); err != nil {
+			return fmt.Errorf("%w (and the evidence could not be kept: %v): %w", cause, err, ErrNotLogged)
+		}
+		names = append(names, name)
+	}
+	return fmt.Errorf("the repository's log conflicts with the one this cache saw (%w): refused; both checkpoints are kept as evidence in %s and %s: %w", cause, names[0], names[1], ErrNotLogged)
+}
+
+// logFetch reads log files from the repository this session updates from.
+func (s *session) logFetch() translog.Fetch {
+	return func(_ context.Context, name string, max int64) ([]byte, error) {
+		data, err := s.f.download(s.f.url(name), max)
+		if isMissing(err) {
+			return nil, fmt.Errorf("%s: %w", name, translog.ErrMissing)
+		}
+		return data, err
+	}
+}

@@ -1,0 +1,186 @@
+package client_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/witnesstest"
+	"github.com/tufkeys/tufkeys/translog"
+)
+
+// newLoggedWorld is a published repository whose root names a
+// transparency log witnessed by the test witnesses, quorum 2.
+func newLoggedWorld(t *testing.T, list string, tweak func(*translog.Policy)) (*world, witnesstest.Log) {
+	t.Helper()
+	log := witnesstest.Get(t).NewLog(t, 2)
+	if tweak != nil {
+		tweak(&log.Policy)
+	}
+	w := &world{t: t, now: time.Now().UTC()}
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{Now: w.clock, Bins: 4, Log: &log.Policy, LogKey: log.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.c = c
+	if err := c.StagePublish(host, fixture(t, list), 2); err != nil {
+		t.Fatal(err)
+	}
+	w.srv = newRepoServer(t, c.RepoDir)
+	return w, log
+}
+
+// A key list in the witnessed log is accepted; the cache keeps the
+// checkpoint; a second lookup asks for nothing.
+func TestLoggedKeyListIsAccepted(t *testing.T) {
+	w, _ := newLoggedWorld(t, "npm/keys.json", nil)
+	cache := t.TempDir()
+	cl, _ := w.client(cache)
+	if _, err := cl.Keys(context.Background(), host); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(w.srv.takeLog(), func(s string) bool { return strings.HasPrefix(s, "GET /log/checkpoint ") }) {
+		t.Error("the client did not read the log's checkpoint")
+	}
+	if _, err := os.Stat(filepath.Join(cache, "log-checkpoint")); err != nil {
+		t.Errorf("the cache keeps no checkpoint: %v", err)
+	}
+	if _, err := cl.Keys(context.Background(), host); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.srv.takeLog(); len(got) != 0 {
+		t.Errorf("a fresh lookup asked %v", got)
+	}
+}
+
+// A key list signed with valid keys but missing from the log is refused:
+// the attacker holds every key and serves the list to one client, leaving
+// the public log as it is.
+func TestKeyListNotInTheLogIsRefused(t *testing.T) {
+	w, _ := newLoggedWorld(t, "corepack-0.30.json", nil)
+	honestLog := t.TempDir()
+	if err := os.CopyFS(honestLog, os.DirFS(filepath.Join(w.c.RepoDir, "log"))); err != nil {
+		t.Fatal(err)
+	}
+	// the new list goes through the whole publish (and so into the log),
+	// then the log the victim is served is put back as everyone sees it
+	w.publish("npm/keys.json")
+	if err := os.RemoveAll(filepath.Join(w.c.RepoDir, "log")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(w.c.RepoDir, "log"), os.DirFS(honestLog)); err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := w.client(t.TempDir())
+	_, err := cl.Keys(context.Background(), host)
+	if !errors.Is(err, client.ErrNotLogged) || !errors.Is(err, translog.ErrNotInLog) {
+		t.Fatalf("got %v, want ErrNotLogged", err)
+	}
+	contains(t, err, host, "not proven in the log")
+}
+
+// Checkpoints that are not witnessed, fresh, or newer than the one the
+// cache holds are refused; a rollback keeps both checkpoints as evidence.
+func TestCheckpointAttacksOnTheClient(t *testing.T) {
+	ctx := context.Background()
+	w, _ := newLoggedWorld(t, "corepack-0.30.json", func(p *translog.Policy) { p.MaxAge = "1h" })
+	checkpoint := func() []byte {
+		data, err := os.ReadFile(filepath.Join(w.c.RepoDir, "log", "checkpoint"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	serve := func(data []byte) {
+		w.srv.setIntercept(func(rw http.ResponseWriter, r *http.Request) bool {
+			if r.URL.Path != "/log/checkpoint" {
+				return false
+			}
+			rw.Write(data)
+			return true
+		})
+	}
+	// one cosignature of the two needed
+	one := checkpoint()
+	cut := strings.Index(string(one), "\n\n")
+	lines := strings.Split(strings.TrimSuffix(string(one[cut+2:]), "\n"), "\n")
+	serve([]byte(string(one[:cut+2]) + lines[0] + "\n" + lines[1] + "\n"))
+	cl, _ := w.client(t.TempDir())
+	if _, err := cl.Keys(ctx, host); !errors.Is(err, translog.ErrNotWitnessed) {
+		t.Errorf("one cosignature: %v, want ErrNotWitnessed", err)
+	}
+	w.srv.setIntercept(nil)
+
+	// cosignatures older than the policy's hour
+	w.advance(2 * time.Hour)
+	cl, _ = w.client(t.TempDir())
+	if _, err := cl.Keys(ctx, host); !errors.Is(err, translog.ErrStale) {
+		t.Errorf("two-hour-old cosignatures: %v, want ErrStale", err)
+	}
+	w.advance(-2 * time.Hour)
+
+	// a client that saw a larger log is served an older checkpoint
+	old := checkpoint()
+	w.publish("npm/keys.json")
+	cache := t.TempDir()
+	cl, _ = w.client(cache)
+	if _, err := cl.Keys(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.c.StagePublish(host, listWithExtraKey(t, fixture(t, "npm/keys.json")), 2); err != nil {
+		t.Fatal(err)
+	}
+	serve(old)
+	w.advance(10 * time.Minute)
+	cl, _ = w.client(cache, func(o *client.Options) { o.MaxAge = client.Age(time.Minute) })
+	_, err := cl.Keys(ctx, host)
+	if !errors.Is(err, translog.ErrRollback) {
+		t.Fatalf("an older checkpoint: %v, want ErrRollback", err)
+	}
+	contains(t, err, "kept as evidence", filepath.Join(cache, "log-evidence"))
+	evidence, _ := os.ReadDir(filepath.Join(cache, "log-evidence"))
+	if len(evidence) != 2 {
+		t.Errorf("%d evidence files, want both checkpoints", len(evidence))
+	}
+}
+
+// listWithExtraKey is a key list with one more key, made here.
+func listWithExtraKey(t *testing.T, list []byte) []byte {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(list, &l); err != nil {
+		t.Fatal(err)
+	}
+	l.Keys = append(l.Keys, map[string]any{"expires": nil, "keyid": bundle.Fingerprint(&priv.PublicKey),
+		"keytype": "ecdsa-sha2-nistp256", "scheme": "ecdsa-sha2-nistp256", "key": base64.StdEncoding.EncodeToString(der)})
+	out, err := json.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
