@@ -40,6 +40,8 @@ type Repository struct {
 	// when it has one, for people who open a mirror: signed by nobody,
 	// read by no client, copied as the source serves it.
 	Page []store.Object
+	// current maps the key lists the metadata names now to their sha256.
+	current map[string]string
 }
 
 // The status page's files, copied by mirrors for people to read, and
@@ -148,6 +150,9 @@ func (c *Client) collect(ctx context.Context, repo string) (*Repository, error) 
 		}
 	}
 	if err := c.collectHistory(get, r, versions); err != nil {
+		return nil, err
+	}
+	if err := c.collectLog(ctx, repo, tm.Root, get, r); err != nil {
 		return nil, err
 	}
 	add(snapName, top.snapshot, store.PhaseSnapshot)
@@ -399,6 +404,10 @@ func (c *Client) collectTargets(get func(string, int64) ([]byte, error), md *met
 		}
 		r.Objects = append(r.Objects, store.Object{Name: name, Data: data, Phase: store.PhaseTargets})
 		r.KeyLists = append(r.KeyLists, n)
+		if r.current == nil {
+			r.current = map[string]string{}
+		}
+		r.current[n] = hex.EncodeToString(tf.Hashes["sha256"])
 	}
 	return nil
 }

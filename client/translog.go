@@ -72,6 +72,10 @@ func (s *session) logCheckpoint(policy translog.Policy) (translog.Checkpoint, er
 		return *s.checkpoint, nil
 	}
 	raw, err := s.f.download(s.f.url(translog.CheckpointName), translog.MaxCheckpoint)
+	if isMissing(err) {
+		return translog.Checkpoint{}, fmt.Errorf("root v%d names the transparency log %s, but %s serves no %s: refused until it does: %w",
+			s.tm.Root.Signed.Version, policy.Origin, redact(s.repo), translog.CheckpointName, ErrNotLogged)
+	}
 	if err != nil {
 		return translog.Checkpoint{}, s.failedNamed(translog.CheckpointName, err)
 	}

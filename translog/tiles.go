@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -80,7 +81,7 @@ func Lookup(ctx context.Context, fetch Fetch, cp Checkpoint, registry, sha256Hex
 	name := IndexName(registry, sha256Hex)
 	data, err := fetch(ctx, name, MaxIndexFile)
 	if errors.Is(err, ErrMissing) {
-		return Entry{}, 0, fmt.Errorf("the log has no entry for it (no %s): %w", name, ErrNotInLog)
+		return Entry{}, 0, fmt.Errorf("the log has no entry for it (no %s): %w: %w", name, ErrMissing, ErrNotInLog)
 	}
 	if err != nil {
 		return Entry{}, 0, err
@@ -140,4 +141,48 @@ func Consistent(ctx context.Context, fetch Fetch, prev, next Checkpoint) error {
 		return fmt.Errorf("size %d does not extend size %d: %v: %w", next.Size, prev.Size, err, ErrFork)
 	}
 	return nil
+}
+
+// MaxBundle bounds an entry bundle: 256 entries and their lengths.
+const MaxBundle = (1 << TileHeight) * (MaxEntry + 2)
+
+// VerifyBundle checks that the entry bundle with index n holds exactly the
+// log's entries there under cp, each matching its leaf hash.
+func VerifyBundle(ctx context.Context, fetch Fetch, cp Checkpoint, n int64, data []byte) error {
+	var b api.EntryBundle
+	if err := b.UnmarshalText(data); err != nil {
+		return fmt.Errorf("entry bundle %d: %v: %w", n, err, ErrNotInLog)
+	}
+	first := n << TileHeight
+	want := min(cp.Size-first, 1<<TileHeight)
+	if int64(len(b.Entries)) != want {
+		return fmt.Errorf("entry bundle %d holds %d entries, not %d: %w", n, len(b.Entries), want, ErrNotInLog)
+	}
+	indexes := make([]int64, len(b.Entries))
+	for i := range b.Entries {
+		indexes[i] = tlog.StoredHashIndex(0, first+int64(i))
+	}
+	leaves, err := Hashes(ctx, fetch, cp).ReadHashes(indexes)
+	if err != nil {
+		return fmt.Errorf("entry bundle %d: %v: %w", n, err, ErrNotInLog)
+	}
+	for i, e := range b.Entries {
+		if tlog.RecordHash(e) != leaves[i] {
+			return fmt.Errorf("entry %d does not match the witnessed log: %w", first+int64(i), ErrNotInLog)
+		}
+	}
+	return nil
+}
+
+// Files lists the hash tiles and entry bundles of a tree of this size: every
+// file a monitor reads, and a mirror copies.
+func Files(size int64) []string {
+	var out []string
+	for _, t := range tlog.NewTiles(TileHeight, 0, size) {
+		out = append(out, TilePath(t))
+	}
+	for n := int64(0); n<<TileHeight < size; n++ {
+		out = append(out, EntriesPath(n, size))
+	}
+	return out
 }

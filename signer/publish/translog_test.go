@@ -63,6 +63,10 @@ func TestPublishLogsEveryRootAndKeyList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// the log is extra to TUF: go-tuf's own updater reads the repository
+	if got, _, err := fetchWithGoTUF(t, serve(t, c.RepoDir), root1, host+"/keys.json"); err != nil || string(got) != string(list) {
+		t.Errorf("go-tuf reading the logged repository: %v", err)
+	}
 	if _, _, err := translog.Lookup(ctx, fetch, cp, "", translog.RootEntry(1, root1, time.Now()).SHA256); err != nil {
 		t.Errorf("root v1: %v", err)
 	}
