@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tufkeys/tufkeys/internal/s3test"
 	"github.com/tufkeys/tufkeys/internal/witnesstest"
 	"github.com/tufkeys/tufkeys/signer/logappend"
 	"github.com/tufkeys/tufkeys/store"
@@ -154,4 +155,71 @@ func (f *failAfter) Put(ctx context.Context, name string, data []byte, tag store
 		return errKilled
 	}
 	return nil
+}
+
+// The log on S3 (versitygw): conditional writes keep the claim and the
+// checkpoint safe there as in a directory.
+func TestAppendOnS3(t *testing.T) {
+	ctx := context.Background()
+	srv := s3test.Get(t)
+	log := witnesstest.Get(t).NewLog(t, 2)
+	dst, _ := srv.Store(t)
+	opts := options(t, log)
+	for i, n := range []int{2, 300} {
+		res, err := logappend.Append(ctx, dst, entries(i*1000, n), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Appended != n {
+			t.Fatalf("appended %d, want %d", res.Appended, n)
+		}
+	}
+	raw, _, err := dst.Get(ctx, translog.CheckpointName, translog.MaxCheckpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := translog.VerifyCheckpoint(log.Policy, raw, time.Now())
+	if err != nil || cp.Size != 302 {
+		t.Fatalf("checkpoint of size %d: %v", cp.Size, err)
+	}
+	e := entries(1000+299, 1)[0]
+	if _, _, err := translog.Lookup(ctx, logappend.StoreFetch(dst), cp, e.Registry, e.SHA256); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two publishers appending at once never fork the log: both sets of
+// entries end up in one history that the witnesses cosigned.
+func TestConcurrentAppendsDoNotFork(t *testing.T) {
+	ctx := context.Background()
+	log := witnesstest.Get(t).NewLog(t, 2)
+	dir := t.TempDir()
+	opts := options(t, log)
+	errs := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			_, err := logappend.Append(ctx, &store.Dir{Root: dir}, entries(i*100, 20), opts)
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := &store.Dir{Root: dir}
+	raw, _, err := dst.Get(ctx, translog.CheckpointName, translog.MaxCheckpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := translog.VerifyCheckpoint(log.Policy, raw, time.Now())
+	if err != nil || cp.Size != 40 {
+		t.Fatalf("checkpoint of size %d, want 40: %v", cp.Size, err)
+	}
+	for _, i := range []int{0, 19, 100, 119} {
+		e := entries(i, 1)[0]
+		if _, _, err := translog.Lookup(ctx, logappend.StoreFetch(dst), cp, e.Registry, e.SHA256); err != nil {
+			t.Errorf("entry of r%d: %v", i, err)
+		}
+	}
 }
