@@ -1,0 +1,91 @@
+//go:build !tufkeys_client
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tufkeys/tufkeys/internal/testutil"
+	"github.com/tufkeys/tufkeys/internal/witnesstest"
+	"github.com/tufkeys/tufkeys/signer/keyfile"
+	"github.com/tufkeys/tufkeys/signer/logappend"
+)
+
+// The ceremony with a transparency log, as the README gives it: the root
+// names the log and three witnesses with a quorum of two, publish logs
+// and has them cosign, a client verifies the log, and a copy of the
+// repository without its log is refused.
+func TestCLICeremonyWithLog(t *testing.T) {
+	set := witnesstest.Get(t)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("TUFKEYS_PASSPHRASE", "correct horse battery staple")
+	for _, k := range [][]string{{"alice"}, {"bob"}, {"online"}, {"log", "--type", "ed25519"}} {
+		if code, out, errOut := runCLI(t, append([]string{"key", "generate", "--out"}, k...)...); code != exitOK {
+			t.Fatalf("generate %s: exit %d\n%s%s", k[0], code, out, errOut)
+		}
+	}
+	origin := "log.example.test/cli-" + filepath.Base(dir)
+	pub, err := keyfile.ReadPublic("log.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := logappend.VerifierKey(origin, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.Follow(t, vkey)
+	keys, err := os.ReadFile(filepath.Join(pkgDir, fixtures, "npm/keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile("keys.json", keys, 0o644)
+	initArgs := []string{"repo", "init", "--workspace", "ws", "--root-key", "alice.pub", "--root-key", "bob.pub", "--root-threshold", "2", "--online-key", "online.pub",
+		"--log-key", "log.pub", "--log-origin", origin, "--witness-quorum", "2"}
+	for _, w := range set.Witnesses {
+		initArgs = append(initArgs, "--witness", w.Key+","+w.URL)
+	}
+	// a quorum above the witnesses is a usage error
+	bad := append(append([]string{}, initArgs[:len(initArgs)-2*len(set.Witnesses)-1]...), "4")
+	bad = append(bad, initArgs[len(initArgs)-2*len(set.Witnesses):]...)
+	if code, _, errOut := runCLI(t, bad...); code != exitUsage || !strings.Contains(errOut, "a quorum of 4 with 3 witnesses") {
+		t.Errorf("quorum 4 of 3: exit %d\n%s", code, errOut)
+	}
+	steps := []struct {
+		args []string
+		want string
+	}{
+		{initArgs, "staged root v1"},
+		{[]string{"repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", "keys.json", "--new"}, "staged registry.example.test/keys.json"},
+		{[]string{"repo", "sign", "--workspace", "ws", "--key", "alice.key"}, "signed root v1"},
+		{[]string{"repo", "sign", "--workspace", "ws", "--key", "bob.key"}, "ready to publish"},
+		{[]string{"repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--log-key", "log.key", "--to", "public"},
+			"logged 2 entries in " + origin + " (size 2), cosigned by witness1.example.test, witness2.example.test, witness3.example.test"},
+		{[]string{"repo", "timestamp", "--workspace", "ws", "--online-key", "online.key", "--log-key", "log.key", "--to", "public"}, "re-signed snapshot v2"},
+	}
+	for _, s := range steps {
+		code, out, errOut := runCLI(t, s.args...)
+		if code != exitOK || !strings.Contains(out, s.want) {
+			t.Fatalf("%v: exit %d, want %q\n%s%s", s.args[:2], code, s.want, out, errOut)
+		}
+	}
+	// without the log key, the publish stops before anything goes live
+	if code, _, errOut := runCLI(t, "repo", "timestamp", "--workspace", "ws", "--online-key", "online.key", "--to", "public"); code == exitOK || !strings.Contains(errOut, "names the transparency log "+origin) {
+		t.Errorf("timestamp without --log-key: exit %d\n%s", code, errOut)
+	}
+	url := testutil.Serve(t, "public")
+	root := filepath.Join("ws", "published", "1.root.json")
+	if code, out, errOut := runCLI(t, "keys", "--repo", url, "--root", root, "--cache", "cache", "--registry", "registry.example.test"); code != exitOK || !strings.Contains(out, "SHA256:DhQ8") {
+		t.Fatalf("keys through the logged repository: exit %d\n%s%s", code, out, errOut)
+	}
+	if err := os.RemoveAll(filepath.Join("public", "log")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "keys", "--repo", url, "--root", root, "--cache", "cache2", "--registry", "registry.example.test")
+	if code != exitFail || !strings.Contains(errOut, "names the transparency log "+origin) || strings.Contains(out, "SHA256") {
+		t.Errorf("keys without the log: exit %d\n%s%s", code, out, errOut)
+	}
+}
