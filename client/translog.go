@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/internal/safefile"
 	"github.com/tufkeys/tufkeys/translog"
@@ -135,4 +136,42 @@ func (s *session) logFetch() translog.Fetch {
 		}
 		return data, err
 	}
+}
+
+// Log is the transparency log the trusted root names, after a refresh,
+// with a reader of its files at the repository that answered: for
+// monitors, which read the whole log. ok is false when the root names
+// none.
+func (t TUF) Log(ctx context.Context) (policy translog.Policy, fetch translog.Fetch, ok bool, err error) {
+	c := t.c
+	repo := c.opts.Repositories[0]
+	if !c.opts.Offline {
+		if repo, err = t.RefreshMetadata(ctx); err != nil {
+			return policy, nil, false, err
+		}
+	}
+	trusted, err := c.trustedMetadata(ctx)
+	if err != nil {
+		return policy, nil, false, err
+	}
+	root, err := metadata.Root().FromBytes(trusted[metadata.ROOT])
+	if err != nil {
+		return policy, nil, false, err
+	}
+	policy, ok, err = translog.FromRootCustom(root.Signed.UnrecognizedFields)
+	if err != nil || !ok {
+		return policy, nil, ok, err
+	}
+	f := newFetcher(ctx, c, repo)
+	f.sequential = true
+	if err := f.openArchive(); err != nil {
+		return policy, nil, false, err
+	}
+	return policy, func(_ context.Context, name string, max int64) ([]byte, error) {
+		data, err := f.download(f.url(name), max)
+		if isMissing(err) {
+			return nil, fmt.Errorf("%s: %w", name, translog.ErrMissing)
+		}
+		return data, err
+	}, true, nil
 }

@@ -149,10 +149,11 @@ const MaxBundle = (1 << TileHeight) * (MaxEntry + 2)
 // VerifyBundle checks that the entry bundle with index n holds exactly the
 // log's entries there under cp, each matching its leaf hash.
 func VerifyBundle(ctx context.Context, fetch Fetch, cp Checkpoint, n int64, data []byte) error {
-	var b api.EntryBundle
-	if err := b.UnmarshalText(data); err != nil {
+	entries, err := bundleEntries(data)
+	if err != nil {
 		return fmt.Errorf("entry bundle %d: %v: %w", n, err, ErrNotInLog)
 	}
+	b := api.EntryBundle{Entries: entries}
 	first := n << TileHeight
 	want := min(cp.Size-first, 1<<TileHeight)
 	if int64(len(b.Entries)) != want {
@@ -185,4 +186,10 @@ func Files(size int64) []string {
 		out = append(out, EntriesPath(n, size))
 	}
 	return out
+}
+
+func bundleEntries(data []byte) ([][]byte, error) {
+	var b api.EntryBundle
+	err := b.UnmarshalText(data)
+	return b.Entries, err
 }

@@ -3,11 +3,18 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/testutil"
 	"github.com/tufkeys/tufkeys/internal/witnesstest"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
@@ -88,4 +95,81 @@ func TestCLICeremonyWithLog(t *testing.T) {
 	if code != exitFail || !strings.Contains(errOut, "names the transparency log "+origin) || strings.Contains(out, "SHA256") {
 		t.Errorf("keys without the log: exit %d\n%s%s", code, out, errOut)
 	}
+}
+
+// watch --log: the monitor shows the registry's entries and exits 3 when a
+// maintainer group with every key logs a list with a key the registry
+// does not serve (the attacker logged it to get past the clients).
+func TestWatchLogFlagsAnUnexpectedKey(t *testing.T) {
+	log := witnesstest.Get(t).NewLog(t, 2)
+	live := newLiveRegistry(t)
+	live.serve(t, "npm/keys.json")
+	host, err := bundle.RegistryHost(live.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{Bins: 4, Log: &log.Policy, LogKey: log.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StagePublish(host, mustRead(t, filepath.Join(pkgDir, fixtures, "npm/keys.json")), 2); err != nil {
+		t.Fatal(err)
+	}
+	repo := testutil.Serve(t, c.RepoDir)
+	root := filepath.Join(c.WS.Dir, "published", "1.root.json")
+	cache := t.TempDir()
+	args := []string{"watch", "--log", "--registry", live.URL, "--repo", repo, "--root", root, "--cache", cache, "-o", "json"}
+	code, out, errOut := runCLI(t, args...)
+	rep := parseJSON(t, args, out)
+	if code != exitOK || rep["size"] != 2.0 || len(rep["entries"].([]any)) != 1 || len(rep["problems"].([]any)) != 0 {
+		t.Fatalf("first run: exit %d\n%s%s", code, out, errOut)
+	}
+	// the attacker's list, logged
+	extra := withExtraKey(t, mustRead(t, filepath.Join(pkgDir, fixtures, "npm/keys.json")))
+	if err := c.StagePublish(host, extra.list, 2); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, args[:len(args)-2]...)
+	if code != exitDiffers || !strings.Contains(out, "UNEXPECTED: entry 2 gives "+host+" the key "+extra.keyID) || !strings.Contains(out, "which the registry does not serve at its own endpoint") {
+		t.Fatalf("after the attacker's list: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "log "+log.Policy.Origin+": 3 entries (1 new), cosigned by witness1.example.test, witness2.example.test, witness3.example.test at ") {
+		t.Errorf("the summary line:\n%s", out)
+	}
+	// the state moved on: the next run has nothing new, and still flags
+	// nothing new
+	code, out, _ = runCLI(t, args...)
+	if rep := parseJSON(t, args, out); code != exitOK || rep["previous_size"] != 3.0 || len(rep["entries"].([]any)) != 0 {
+		t.Errorf("third run: exit %d\n%s", code, out)
+	}
+}
+
+type extraKey struct {
+	list  []byte
+	keyID string
+}
+
+// withExtraKey is a key list with one more key, made here.
+func withExtraKey(t *testing.T, list []byte) extraKey {
+	t.Helper()
+	p, err := bundle.Parse(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := p.List.Keys[len(p.List.Keys)-1]
+	k.KeyID, k.Key = bundle.Fingerprint(&priv.PublicKey), base64.StdEncoding.EncodeToString(der)
+	p.List.Keys = append(p.List.Keys, k)
+	out, err := bundle.Encode(&p.List, bundle.FormNPM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return extraKey{out, k.KeyID}
 }

@@ -37,6 +37,10 @@ type watchOptions struct {
 	Every string
 	// Rounds stops the loop after that many rounds; 0: never (tests).
 	Rounds int
+	// Log watches the repository's transparency log instead, from the
+	// state in LogState (default: in the cache directory).
+	Log      bool
+	LogState string
 }
 
 // minWatchPeriod keeps a loop from hammering the registry.
@@ -59,13 +63,21 @@ scheduler: one round per period, each round's result printed (with -o json,
 one JSON document per line), a failed round reported and retried at the
 next, until SIGINT or SIGTERM stops it (exit 0).
 
+With --log it monitors the repository's transparency log instead: it
+verifies the log from the state the last run saved (consistency from its
+checkpoint), shows the new entries (those of --registry, when given), and
+exits 3 on anything that should not be: a logged key the registry does not
+serve at its own endpoint, a newest entry the repository does not publish, a
+published list missing from the log, a fork or a rollback of the log.
+
 With --stage, stage the change in the workspace for the maintainers to sign:
 new keys and expiry changes only. A key that disappeared upstream is reported
 as suspicious and kept: registries have omitted live keys by mistake. A
 maintainer who confirms the removal stages it with repo stage --remove-key.`,
 		Example: `  tufkeys watch --registry https://registry.example.test/ --repo https://keys.example.test/tuf
   tufkeys watch --registry https://registry.example.test/ --workspace ceremony --stage
-  tufkeys watch --registry https://registry.example.test/ --every 5m`,
+  tufkeys watch --registry https://registry.example.test/ --every 5m
+  tufkeys watch --log --registry https://registry.example.test/ --repo https://keys.example.test/tuf`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Every == "" {
@@ -80,12 +92,23 @@ maintainer who confirms the removal stages it with repo stage --remove-key.`,
 	cmd.Flags().StringVar(&opts.Workspace, "workspace", "", "ceremony workspace to stage the change in")
 	cmd.Flags().BoolVar(&opts.Stage, "stage", false, "stage new keys and expiry changes for signing")
 	cmd.Flags().StringVar(&opts.Every, "every", "", "run as a loop, one round per period, e.g. 5m, until stopped")
+	cmd.Flags().BoolVar(&opts.Log, "log", false, "monitor the repository's transparency log: verify it from the last run's state, show new entries, exit 3 on anything unexpected")
+	cmd.Flags().StringVar(&opts.LogState, "log-state", "", "where --log keeps its state between runs (default: the cache directory)")
 	addFormatFlag(cmd, &opts.Format, "text")
 	addClientFlags(cmd, &opts.Client)
 	return cmd
 }
 
 func runWatch(ctx context.Context, opts watchOptions) error {
+	if opts.Log {
+		if opts.Stage || opts.Workspace != "" {
+			return usagef("--log monitors the transparency log and stages nothing: leave out --stage and --workspace")
+		}
+		return runWatchLog(ctx, opts)
+	}
+	if opts.LogState != "" {
+		return usagef("--log-state goes with --log")
+	}
 	if opts.Stage && opts.Workspace == "" {
 		return usagef("--stage needs --workspace: the workspace to stage the change in")
 	}
