@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sourced by scripts/test.sh and scripts/bench.sh: builds tufkeys' test
-# witness (tools/witness, transparency-dev/witness's witness package), starts
+# witness (internal/witnessd, transparency-dev/witness's witness package), starts
 # three of them on loopback with fresh keys and no feeders or distributors,
 # exports the settings tests read, and stops them on exit.
 #
@@ -20,11 +20,9 @@ WITNESS_BIN="$TOOLS_DIR/bin/tufkeys-witness"
 WITNESS_COUNT=${WITNESS_COUNT:-3}
 
 install_witness() {
-	local src
-	src="$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools/witness" && pwd)"
 	mkdir -p "$TOOLS_DIR/bin"
 	# go build reuses its cache: a second run costs a second
-	(cd "$src" && go build -o "$WITNESS_BIN" .)
+	(cd "$(dirname "${BASH_SOURCE[0]}")/.." && go build -o "$WITNESS_BIN" ./internal/witnessd/tufkeys-witness)
 }
 
 witness_stop() {

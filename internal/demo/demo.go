@@ -195,6 +195,10 @@ func Run(ctx context.Context, out io.Writer) error {
 	if err := operatorMode(ctx, s, dir); err != nil {
 		return err
 	}
+	fmt.Fprintln(out, "and if the maintainers themselves, or whoever holds all their keys, turn against one user:")
+	if err := transparency(ctx, s, dir); err != nil {
+		return err
+	}
 	fmt.Fprintln(out, "every step behaved as stated")
 	return nil
 }

@@ -23,14 +23,18 @@ func TestDemoTellsTheWholeStory(t *testing.T) {
 		"ceremony (watcher, stage, 2 signatures, publish): ",
 		"delegated to the operator (it signs, publish): ",
 		"exec hands Corepack the key at the first call",
+		"the rotated list is logged, cosigned, then published",
+		"the client refuses it (not in the witnessed log)",
+		"they must log it where all see it",
+		"reads the log and flags SHA256:",
 		"every step behaved as stated",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
 	}
-	if strings.Contains(text, "FAIL") || strings.Count(text, " ok ") != 11 {
-		t.Errorf("not eleven ok steps:\n%s", text)
+	if strings.Contains(text, "FAIL") || strings.Count(text, " ok ") != 15 {
+		t.Errorf("not fifteen ok steps:\n%s", text)
 	}
 	for _, line := range strings.Split(text, "\n") {
 		if len(line) > 200 {

@@ -1,9 +1,7 @@
-// Command witness is a transparency-log witness for tufkeys' tests and
-// demos, built from transparency-dev/witness: it cosigns checkpoints of the
-// logs listed in a file (one note verifier key per line, read again on every
-// request so that a test can add the log it just made), keeps what it saw in
-// memory, listens on loopback only and makes no request of its own: no
-// feeders, no distributors.
+// Command tufkeys-witness is the witness scripts/witness-server.sh runs for
+// the tests: package witnessd, following the logs whose note verifier keys
+// a file lists (one per line, read again on every request, so that a test
+// can add the log it just made), on loopback only.
 package main
 
 import (
@@ -13,19 +11,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
-	f_note "github.com/transparency-dev/formats/note"
-	"github.com/transparency-dev/witness/persistence/inmemory"
-	"github.com/transparency-dev/witness/witness"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/tufkeys/tufkeys/internal/witnessd"
 )
 
 func main() {
@@ -35,9 +29,8 @@ func main() {
 	logsFile := flag.String("logs", "", "file of note verifier keys of the logs to witness, one per line")
 	addrFile := flag.String("addr-file", "", "where to write the URL it serves, once it listens")
 	flag.Parse()
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err := run(*listen, *name, *keyFile, *logsFile, *addrFile); err != nil {
-		fmt.Fprintln(os.Stderr, "witness:", err)
+		fmt.Fprintln(os.Stderr, "tufkeys-witness:", err)
 		os.Exit(1)
 	}
 }
@@ -46,55 +39,27 @@ func run(listen, name, keyFile, logsFile, addrFile string) error {
 	if keyFile == "" || logsFile == "" {
 		return errors.New("give -key-file and -logs")
 	}
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return err
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("%s is not a loopback address; this witness is for tests and listens on loopback only", listen)
-	}
 	skey, err := loadKey(keyFile, name)
 	if err != nil {
 		return err
 	}
-	signer, err := f_note.NewSignerForCosignatureV1(skey)
-	if err != nil {
-		return fmt.Errorf("the key in %s: %w", keyFile, err)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	w, err := witness.New(ctx, witness.Opts{
-		Persistence: inmemory.New(),
-		Signers:     []note.Signer{signer},
-		VerifierForLog: func(_ context.Context, origin string) (note.Verifier, bool, error) {
-			return logVerifier(logsFile, origin)
-		},
-	})
-	if err != nil {
-		return err
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /add-checkpoint", witness.NewHTTPHandler(w).AddCheckpoint)
-	l, err := net.Listen("tcp", listen)
+	s, err := witnessd.Start(ctx, witnessd.Options{Listen: listen, SigningKey: skey, LogVerifier: func(origin string) (note.Verifier, bool, error) {
+		return logVerifier(logsFile, origin)
+	}})
 	if err != nil {
 		return err
 	}
 	if addrFile != "" {
-		if err := os.WriteFile(addrFile, []byte("http://"+l.Addr().String()+"\n"), 0o644); err != nil {
+		if err := os.WriteFile(addrFile, []byte(s.URL+"\n"), 0o644); err != nil {
 			return err
 		}
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(shut)
-	}()
-	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	<-ctx.Done()
+	shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return s.Shutdown(shut)
 }
 
 // loadKey reads the witness's signing key, or makes one and writes it with
@@ -131,14 +96,12 @@ func logVerifier(path, origin string) (note.Verifier, bool, error) {
 	sc := bufio.NewScanner(io.LimitReader(f, 16<<20))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
-		if line == "" || !strings.HasPrefix(line, origin+"+") {
+		if !strings.HasPrefix(line, origin+"+") {
 			continue
 		}
-		v, err := note.NewVerifier(line)
-		if err != nil || v.Name() != origin {
-			continue
+		if v, err := note.NewVerifier(line); err == nil && v.Name() == origin {
+			return v, true, nil
 		}
-		return v, true, nil
 	}
 	return nil, false, sc.Err()
 }
