@@ -20,10 +20,14 @@ func binnedWorld(t testing.TB, registries int) *world {
 }
 
 // manyWorld is a world of several registries, in bins or flat (bins 0).
-func manyWorld(t testing.TB, registries, bins int) *world {
+func manyWorld(t testing.TB, registries, bins int, tweak ...func(*ceremony.Options)) *world {
 	t.Helper()
 	w := &world{t: t, now: time.Now().UTC()}
-	c, err := ceremony.New(t.TempDir(), ceremony.Options{Now: w.clock, Bins: bins})
+	o := ceremony.Options{Now: w.clock, Bins: bins}
+	for _, f := range tweak {
+		f(&o)
+	}
+	c, err := ceremony.New(t.TempDir(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,7 +84,12 @@ func (c *Client) collectLog(ctx context.Context, repo string, root *metadata.Met
 			return fmt.Errorf("%s of %s is not proven in its log %s: %w: %w", o.Name, redact(repo), policy.Origin, err, ErrNotLogged)
 		}
 		name := translog.IndexName(registry, sum)
-		files = append(files, store.Object{Name: name, Data: fetched[name], Phase: store.PhaseTargets})
+		if data, ok := fetched[name]; ok {
+			files = append(files, store.Object{Name: name, Data: data, Phase: store.PhaseTargets})
+		}
+		if latest, ok := fetched[translog.LatestName(registry)]; ok && registry != "" && required {
+			files = append(files, store.Object{Name: translog.LatestName(registry), Data: latest, Phase: store.PhaseTargets, IfMatch: store.Always})
+		}
 	}
 	slices.SortStableFunc(files, func(a, b store.Object) int { return strings.Compare(a.Name, b.Name) })
 	// the checkpoint goes in place before the metadata that needs it

@@ -24,8 +24,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/internal/marked"
 	redactURL "github.com/tufkeys/tufkeys/internal/redact"
+	"github.com/tufkeys/tufkeys/translog"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
@@ -109,6 +111,16 @@ type fetcher struct {
 	consistent bool
 	// archive holds the files of an archive repository, read once
 	archive map[string][]byte
+	// expectLog hints, from the roots at hand and unverified, that the
+	// repository has a transparency log: its checkpoint and the wanted
+	// registries' latest entries are asked for with the timestamp, and
+	// the proof's tiles as soon as both have arrived
+	expectLog   bool
+	logSize     int64
+	latestIndex map[string]int64
+	// cachedLogSize is the size of the checkpoint the cache holds, whose
+	// consistency proof's tiles are fetched ahead too
+	cachedLogSize int64
 
 	mu        sync.Mutex
 	ahead     map[string]*early // requests started before the update asked
@@ -213,6 +225,50 @@ func (f *fetcher) begin(nextRoot int64) {
 	defer f.mu.Unlock()
 	f.startLocked(f.url(rootName(nextRoot)), rootMax, conditional{})
 	f.startLocked(f.url("timestamp.json"), timestampMax, conditional{f.etag, f.cachedTimestamp})
+	if f.expectLog {
+		f.startLocked(f.url(translog.CheckpointName), translog.MaxCheckpoint, conditional{})
+		for _, want := range f.wanted {
+			if host, ok := bundle.HostOfTarget(want); ok {
+				f.startLocked(f.url(translog.LatestName(host)), translog.MaxIndexFile, conditional{})
+			}
+		}
+	}
+}
+
+// followLog starts the tiles of the proofs a log file makes computable:
+// when the checkpoint's size and a wanted registry's latest index are
+// both known. f.mu is held.
+func (f *fetcher) followLog(u string, data []byte) {
+	switch {
+	case u == f.url(translog.CheckpointName):
+		n, ok := translog.PeekSize(data)
+		if !ok {
+			return
+		}
+		f.logSize = n
+	case strings.HasPrefix(u, f.url(translog.Dir+"latest/")):
+		index, ok := translog.ParseIndexFile(data)
+		if !ok {
+			return
+		}
+		if f.latestIndex == nil {
+			f.latestIndex = map[string]int64{}
+		}
+		f.latestIndex[u] = index
+	default:
+		return
+	}
+	if f.logSize == 0 {
+		return
+	}
+	for _, name := range translog.ConsistencyTiles(f.logSize, f.cachedLogSize) {
+		f.startLocked(f.url(name), 1<<translog.TileHeight*32, conditional{})
+	}
+	for _, index := range f.latestIndex {
+		for _, name := range translog.ProofTiles(f.logSize, index) {
+			f.startLocked(f.url(name), 1<<translog.TileHeight*32, conditional{})
+		}
+	}
 }
 
 // startLocked starts a request ahead of the update, unless this update
@@ -292,6 +348,12 @@ func (f *fetcher) followUp(u string, r fetchResult) {
 		return
 	}
 	name := path.Base(u)
+	if f.expectLog && strings.Contains(u, "/"+translog.Dir) {
+		f.mu.Lock()
+		f.followLog(u, r.data)
+		f.mu.Unlock()
+		return
+	}
 	if m := rootProbe().FindStringSubmatch(u); m != nil {
 		v, _ := strconv.ParseInt(m[1], 10, 64)
 		f.mu.Lock()

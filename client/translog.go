@@ -127,14 +127,25 @@ func (s *session) logConflict(d *diskCache, prev, next translog.Checkpoint, caus
 	return fmt.Errorf("the repository's log conflicts with the one this cache saw (%w): refused; both checkpoints are kept as evidence in %s and %s: %w", cause, names[0], names[1], ErrNotLogged)
 }
 
-// logFetch reads log files from the repository this session updates from.
+// logFetch reads log files from the repository this session updates
+// from, each once: a consistency proof and an inclusion proof share tiles.
 func (s *session) logFetch() translog.Fetch {
 	return func(_ context.Context, name string, max int64) ([]byte, error) {
+		if data, ok := s.logFiles[name]; ok && int64(len(data)) <= max {
+			return data, nil
+		}
 		data, err := s.f.download(s.f.url(name), max)
 		if isMissing(err) {
 			return nil, fmt.Errorf("%s: %w", name, translog.ErrMissing)
 		}
-		return data, err
+		if err != nil {
+			return nil, err
+		}
+		if s.logFiles == nil {
+			s.logFiles = map[string][]byte{}
+		}
+		s.logFiles[name] = data
+		return data, nil
 	}
 }
 

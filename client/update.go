@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 	"github.com/tufkeys/tufkeys/internal/duration"
+	"github.com/tufkeys/tufkeys/translog"
 )
 
 // want is what one call needs from the repository.
@@ -232,6 +234,12 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 		}
 	}
 	f.have, f.wanted, f.consistent = state.clone(), w.names, !state.NotConsistent
+	f.expectLog = c.rootsNameALog()
+	if d, ok := c.cache.(*diskCache); ok && f.expectLog {
+		if raw, err := readNoFollow(d.path(logCheckpointFile), translog.MaxCheckpoint); err == nil {
+			f.cachedLogSize, _ = translog.PeekSize(raw)
+		}
+	}
 	// the first requests go out while the root chain verifies: which root
 	// to probe for is read from the stored roots' names, unverified, and
 	// the walk asks for any other itself
@@ -289,6 +297,18 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 		c.cache.collect()
 	}
 	return out, failure
+}
+
+// rootsNameALog hints, unverified, that the newest root at hand names a
+// transparency log, for fetching its files ahead.
+func (c *Client) rootsNameALog() bool {
+	newest := c.opts.TrustedRoot
+	if v := c.guessNextRoot() - 1; v > 0 {
+		if data, err := c.cache.root(v); err == nil {
+			newest = data
+		}
+	}
+	return bytes.Contains(newest, []byte(`"`+translog.CustomKey+`"`))
 }
 
 // guessNextRoot is the root version an update will probe for first, read

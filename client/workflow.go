@@ -71,8 +71,10 @@ type session struct {
 	loaded map[string]string
 	// wrote is set once the session stored a new object
 	wrote bool
-	// checkpoint is the transparency log's checkpoint, once fetched
+	// checkpoint is the transparency log's checkpoint, once fetched, and
+	// logFiles the log's files this session read
 	checkpoint *translog.Checkpoint
+	logFiles   map[string][]byte
 }
 
 func (s *session) save() error {

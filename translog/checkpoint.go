@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	flog "github.com/transparency-dev/formats/log"
@@ -134,4 +135,18 @@ func ReadCheckpoint(p Policy, raw []byte) (Checkpoint, error) { return verifySig
 // CheckpointText is the body of a checkpoint (C2SP tlog-checkpoint).
 func CheckpointText(origin string, size int64, hash tlog.Hash) []byte {
 	return flog.Checkpoint{Origin: origin, Size: uint64(size), Hash: hash[:]}.Marshal()
+}
+
+// PeekSize reads a checkpoint's size without verifying anything: for
+// fetching the proof's tiles ahead.
+func PeekSize(raw []byte) (int64, bool) {
+	text, _, ok := strings.Cut(string(raw), "\n\n")
+	var c flog.Checkpoint
+	if !ok {
+		return 0, false
+	}
+	if _, err := c.Unmarshal([]byte(text + "\n")); err != nil || c.Size > 1<<40 {
+		return 0, false
+	}
+	return int64(c.Size), true
 }

@@ -19,6 +19,7 @@
 //	log/tile/entries/N[.p/W]        entry bundles (tlog-tiles)
 //	log/index/REGISTRY/SHA256       "INDEX\nENTRY": where a key list's entry is
 //	log/index/_root/SHA256          the same for a root version
+//	log/latest/REGISTRY             the same for the registry's newest entry
 //	log/pending/SIZE                an append from SIZE, signed by the log key,
 //	                                so that any publisher can finish it
 package translog

@@ -109,6 +109,12 @@ func IndexName(registry, sha256Hex string) string {
 	return Dir + "index/" + registry + "/" + sha256Hex
 }
 
+// LatestName is the file that tells where a registry's newest entry is,
+// rewritten by every append that logs one: a client fetches it before it
+// knows which list it will get, so that the proof's tiles come with the
+// list, and falls back to the list's IndexName when it names another.
+func LatestName(registry string) string { return Dir + "latest/" + registry }
+
 // IndexName of the entry.
 func (e Entry) IndexName() string { return IndexName(e.Registry, e.SHA256) }
 

@@ -76,25 +76,30 @@ const MaxIndexFile = MaxEntry + 32
 
 // Lookup finds the entry of a file (a registry's key list; a root when
 // registry is empty) in the log under cp and proves it is there: the
-// index file says where, the tiles prove it. Its failures wrap ErrNotInLog.
+// registry's latest file or the file's index file says where, the tiles
+// prove it. Its failures wrap ErrNotInLog.
 func Lookup(ctx context.Context, fetch Fetch, cp Checkpoint, registry, sha256Hex string) (Entry, int64, error) {
+	if registry != "" {
+		// a hint: used when it names this very file, proven like any other
+		if index, entry, err := readIndexFile(ctx, fetch, LatestName(registry)); err == nil {
+			if e, err := ParseEntry(entry); err == nil && e.Registry == registry && e.SHA256 == sha256Hex && index < cp.Size {
+				if err := ProveEntry(ctx, fetch, cp, index, entry); err == nil {
+					return e, index, nil
+				}
+			}
+		}
+	}
 	name := IndexName(registry, sha256Hex)
-	data, err := fetch(ctx, name, MaxIndexFile)
+	index, entry, err := readIndexFile(ctx, fetch, name)
 	if errors.Is(err, ErrMissing) {
 		return Entry{}, 0, fmt.Errorf("the log has no entry for it (no %s): %w: %w", name, ErrMissing, ErrNotInLog)
 	}
 	if err != nil {
 		return Entry{}, 0, err
 	}
-	num, raw, ok := strings.Cut(string(data), "\n")
-	index, perr := strconv.ParseInt(num, 10, 64)
-	if !ok || perr != nil || index < 0 {
-		return Entry{}, 0, fmt.Errorf("%s is not an index file: %w", name, ErrNotInLog)
-	}
 	if index >= cp.Size {
 		return Entry{}, 0, fmt.Errorf("its entry %d is beyond the witnessed checkpoint of size %d: %w", index, cp.Size, ErrNotInLog)
 	}
-	entry := []byte(raw)
 	if err := ProveEntry(ctx, fetch, cp, index, entry); err != nil {
 		return Entry{}, 0, err
 	}
@@ -107,6 +112,61 @@ func Lookup(ctx context.Context, fetch Fetch, cp Checkpoint, registry, sha256Hex
 	}
 	return e, index, nil
 }
+
+// readIndexFile reads "INDEX\nENTRY", unverified.
+func readIndexFile(ctx context.Context, fetch Fetch, name string) (int64, []byte, error) {
+	data, err := fetch(ctx, name, MaxIndexFile)
+	if err != nil {
+		return 0, nil, err
+	}
+	num, raw, ok := strings.Cut(string(data), "\n")
+	index, perr := strconv.ParseInt(num, 10, 64)
+	if !ok || perr != nil || index < 0 {
+		return 0, nil, fmt.Errorf("%s is not an index file: %w", name, ErrNotInLog)
+	}
+	return index, []byte(raw), nil
+}
+
+// ParseIndexFile reads an index or latest file, unverified: for fetching
+// the proof's tiles ahead.
+func ParseIndexFile(data []byte) (int64, bool) {
+	num, _, ok := strings.Cut(string(data), "\n")
+	index, err := strconv.ParseInt(num, 10, 64)
+	return index, ok && err == nil && index >= 0
+}
+
+// ProofTiles lists the tiles a proof of the entry at index under a tree of
+// size needs, for fetching them ahead; nothing is verified.
+func ProofTiles(size, index int64) []string {
+	if index >= size || size <= 0 {
+		return nil
+	}
+	rec := &tileRecorder{}
+	tlog.ProveRecord(size, index, tlog.TileHashReader(tlog.Tree{N: size}, rec))
+	return rec.names
+}
+
+// ConsistencyTiles lists the tiles a proof that the tree of size extends
+// the tree of size old needs, for fetching them ahead.
+func ConsistencyTiles(size, old int64) []string {
+	if old <= 0 || old >= size {
+		return nil
+	}
+	rec := &tileRecorder{}
+	tlog.ProveTree(size, old, tlog.TileHashReader(tlog.Tree{N: size}, rec))
+	return rec.names
+}
+
+type tileRecorder struct{ names []string }
+
+func (r *tileRecorder) Height() int { return TileHeight }
+func (r *tileRecorder) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	for _, t := range tiles {
+		r.names = append(r.names, TilePath(t))
+	}
+	return nil, errors.New("recorded")
+}
+func (r *tileRecorder) SaveTiles([]tlog.Tile, [][]byte) {}
 
 // ProveEntry checks that entry is the record at index of the tree of cp.
 func ProveEntry(ctx context.Context, fetch Fetch, cp Checkpoint, index int64, entry []byte) error {

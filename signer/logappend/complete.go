@@ -103,6 +103,12 @@ func complete(ctx context.Context, dst store.Store, cp translog.Checkpoint, clai
 		if err := putOnce(ctx, dst, e.IndexName(), index, false); err != nil {
 			return cp, err
 		}
+		if e.Registry != "" {
+			// a hint clients prove, so rewriting it needs no condition
+			if err := dst.Put(ctx, translog.LatestName(e.Registry), index, store.Always); err != nil {
+				return cp, fmt.Errorf("write %s to %s: %w", translog.LatestName(e.Registry), dst, err)
+			}
+		}
 	}
 	signed, err := note.Sign(&note.Note{Text: string(translog.CheckpointText(opts.Policy.Origin, newN, root))}, opts.Signer)
 	if err != nil {
