@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite api/tufkeys.txt from the code")
 
 // embeddable are the packages offered to other programs (the README's Go
 // API section); their exported surface is listed in api/tufkeys.txt.
-var embeddable = []string{"bundle", "client", "client/archive", "client/corepack", "client/mirror", "store", "store/s3"}
+var embeddable = []string{"bundle", "client", "client/archive", "client/corepack", "client/mirror", "store", "store/s3", "translog"}
 
 // listing is one line per exported name of the packages: funcs and methods
 // with their signatures, types, fields, constants and variables.

@@ -26,7 +26,7 @@ func TestDemoTellsTheWholeStory(t *testing.T) {
 		"the rotated list is logged, cosigned, then published",
 		"the client refuses it (not in the witnessed log)",
 		"they must log it where all see it",
-		"reads the log and flags SHA256:",
+		"log monitor reads the log and flags SHA256:",
 		"every step behaved as stated",
 	} {
 		if !strings.Contains(text, want) {

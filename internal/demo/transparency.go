@@ -168,7 +168,7 @@ func transparency(ctx context.Context, s *story, dir string) error {
 	if !slices.Contains(flagged, attackerKey) {
 		return s.fail("the monitor should flag %s, but flagged %v", attackerKey, flagged)
 	}
-	s.ok("the maintainers' monitor (tufkeys watch --log) reads the log and flags %s: the registry does not serve it at its own endpoint", short(attackerKey))
+	s.ok("the maintainers' log monitor reads the log and flags %s: the registry does not serve it at its own endpoint", short(attackerKey))
 	return nil
 }
 
