@@ -31,7 +31,7 @@ func (c *Client) collectLog(ctx context.Context, repo string, root *metadata.Met
 	if err != nil {
 		return err
 	}
-	cp, err := translog.VerifyCheckpoint(policy, raw, c.now())
+	cp, err := translog.VerifyCheckpoint(policy, raw, c.refTime())
 	if err != nil {
 		return fmt.Errorf("%s of %s: %w: %w", translog.CheckpointName, redact(repo), err, ErrNotLogged)
 	}

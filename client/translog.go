@@ -80,7 +80,8 @@ func (s *session) logCheckpoint(policy translog.Policy) (translog.Checkpoint, er
 	if err != nil {
 		return translog.Checkpoint{}, s.failedNamed(translog.CheckpointName, err)
 	}
-	cp, err := translog.VerifyCheckpoint(policy, raw, s.c.now())
+	// --accept-expired moves the freshness bound as it moves TUF's expiry
+	cp, err := translog.VerifyCheckpoint(policy, raw, s.c.refTime())
 	if err != nil {
 		return cp, fmt.Errorf("%s: %w: %w", translog.CheckpointName, err, ErrNotLogged)
 	}

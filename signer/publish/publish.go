@@ -100,12 +100,15 @@ type Report struct {
 // people to read. Role pages come first so that index.html never links to
 // a page not yet written, and a role page that did not change is left in
 // place (at 64 bins a publish changes one or two of them).
-func writeStatusPage(ctx context.Context, ws *workspace.Workspace, dst store.Store) error {
+func writeStatusPage(ctx context.Context, ws *workspace.Workspace, dst store.Store, log *LogReport) error {
 	r, err := ws.Report()
 	if err != nil {
 		return err
 	}
 	s := statuspage.FromReport(r, ws.Now())
+	if log != nil && !log.Cosigned.IsZero() {
+		s.Log = &statuspage.Log{Origin: log.Origin, Size: log.Size, Witnessed: log.Witnessed, Quorum: log.Quorum, Cosigned: log.Cosigned.UTC()}
+	}
 	data, err := s.JSON()
 	if err != nil {
 		return err
@@ -250,7 +253,7 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 		if err == nil && !opts.DryRun && opts.StatusPage {
 			// informative only: a page that cannot be written does not
 			// undo the release
-			if perr := writeStatusPage(ctx, ws, dst); perr != nil {
+			if perr := writeStatusPage(ctx, ws, dst, rep.Log); perr != nil {
 				rep.PageError = perr.Error()
 			}
 		}

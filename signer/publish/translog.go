@@ -37,6 +37,8 @@ type LogReport struct {
 	Size      int64
 	Appended  int
 	Witnessed []string
+	Quorum    int
+	Cosigned  time.Time
 }
 
 // logEntries is every root version and key list of the release, as log
@@ -91,10 +93,10 @@ func appendLog(ctx context.Context, ws *workspace.Workspace, rel *workspace.Rele
 		return nil, err
 	}
 	lo := logappend.Options{Policy: policy, Signer: signer, Witness: opts.Log.Witness, Now: ws.Now, DryRun: opts.DryRun}
-	rep := &LogReport{Origin: policy.Origin}
+	rep := &LogReport{Origin: policy.Origin, Quorum: policy.Quorum}
 	if refresh {
 		cp, err := logappend.Refresh(ctx, dst, lo)
-		rep.Size, rep.Witnessed = cp.Size, cp.Witnessed
+		rep.Size, rep.Witnessed, rep.Cosigned = cp.Size, cp.Witnessed, cp.Cosigned
 		return rep, err
 	}
 	entries, err := logEntries(ws, rel, ws.Now())
@@ -102,6 +104,6 @@ func appendLog(ctx context.Context, ws *workspace.Workspace, rel *workspace.Rele
 		return nil, err
 	}
 	res, err := logappend.Append(ctx, dst, entries, lo)
-	rep.Size, rep.Appended, rep.Witnessed = res.Checkpoint.Size, res.Appended+res.Finished, res.Checkpoint.Witnessed
+	rep.Size, rep.Appended, rep.Witnessed, rep.Cosigned = res.Checkpoint.Size, res.Appended+res.Finished, res.Checkpoint.Witnessed, res.Checkpoint.Cosigned
 	return rep, err
 }

@@ -72,9 +72,19 @@ func TestPublishLogsEveryRootAndKeyList(t *testing.T) {
 	}
 	// the scheduled job refreshes the cosignatures, the size stays
 	time.Sleep(1100 * time.Millisecond) // cosignature timestamps have seconds
-	rep, err := publish.Timestamp(ctx, c.WS, c.Online.Signer, c.Store, c.PublishOptions())
+	opts := c.PublishOptions()
+	opts.StatusPage = true
+	rep, err := publish.Timestamp(ctx, c.WS, c.Online.Signer, c.Store, opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// the status page shows the log's witnessed checkpoint
+	page, err := os.ReadFile(filepath.Join(c.RepoDir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), "Every key list and root is in the log <code>"+log.Policy.Origin+"</code>: 2 entries, the checkpoint cosigned by witness1.example.test, witness2.example.test, witness3.example.test (quorum 2)") {
+		t.Errorf("the status page does not show the log:\n%s", page)
 	}
 	again, err := os.ReadFile(filepath.Join(c.RepoDir, "log", "checkpoint"))
 	if err != nil {

@@ -57,6 +57,18 @@ type Status struct {
 	Registries []Registry `json:"registries"`
 	// Pages are the role pages besides index.html, in role order.
 	Pages []string `json:"pages"`
+	// Log is the transparency log the root names; null without one.
+	Log *Log `json:"log"`
+}
+
+// Log is the transparency log's witnessed checkpoint as the publish left
+// it.
+type Log struct {
+	Origin    string    `json:"origin"`
+	Size      int64     `json:"size"`
+	Witnessed []string  `json:"witnessed"`
+	Quorum    int       `json:"quorum"`
+	Cosigned  time.Time `json:"cosigned"`
 }
 
 // Role is one published role.
@@ -413,7 +425,9 @@ var page = template.Must(template.Must(template.New("page").Funcs(funcs).Parse(r
 {{range .Directory}}<tr data-page="{{.Page}}"><td><a href="{{.Page}}">{{.Title}}</a></td><td>{{len .Hosts}}</td><td class="hosts">{{join .Hosts}}</td></tr>
 {{end}}</table>
 {{else}}{{template "registries" .Inline}}{{end}}
-<h2>Roles</h2>
+{{with .Log}}<h2>Transparency log</h2>
+<p id="log">Every key list and root is in the log <code>{{.Origin}}</code>: {{.Size}} {{if eq .Size 1}}entry{{else}}entries{{end}}, the checkpoint cosigned by {{join .Witnessed}} (quorum {{.Quorum}}) at {{date .Cosigned}}.</p>
+{{end}}<h2>Roles</h2>
 <p>Roles that share a version, expiry and signers share a row.</p>
 <table id="roles">
 <tr><th>Role</th><th>Version</th><th>Expires</th><th>Signatures</th></tr>
