@@ -17,6 +17,9 @@
 #                        "--endpoint-url https://s3.example.test --path-style"
 #   TUFKEYS_ONLINE_KEY   the online key: a key file, or awskms://… (required); TUFKEYS_PASSPHRASE for a file
 #                        holds its passphrase
+#   TUFKEYS_LOG_KEY      the transparency log's key, when the root names a log:
+#                        the timestamp run has the witnesses cosign again, and
+#                        each watched registry's log entries are monitored
 #   TUFKEYS_REGISTRIES   registry URLs to watch, separated by spaces
 #   TUFKEYS_REPO, TUFKEYS_ROOT
 #                        the published repository as clients see it, and its
@@ -39,8 +42,11 @@ store_flags=(${TUFKEYS_STORE_FLAGS:-})
 status=0
 fail() { status=1; echo "scheduled: $*" >&2; }
 
+log_key=()
+[ -n "${TUFKEYS_LOG_KEY:-}" ] && log_key=(--log-key "$TUFKEYS_LOG_KEY")
+
 echo "== re-sign snapshot and timestamp"
-"$bin" repo timestamp --workspace "$ws" --online-key "$TUFKEYS_ONLINE_KEY" --to "$TUFKEYS_DEST" "${store_flags[@]}" ||
+"$bin" repo timestamp --workspace "$ws" --online-key "$TUFKEYS_ONLINE_KEY" "${log_key[@]}" --to "$TUFKEYS_DEST" "${store_flags[@]}" ||
 	fail "re-signing the timestamp failed: clients will refuse the repository when it expires"
 
 for registry in ${TUFKEYS_REGISTRIES:-}; do
@@ -53,6 +59,15 @@ for registry in ${TUFKEYS_REGISTRIES:-}; do
 	3) [ $status -eq 0 ] && status=3 ;;
 	*) fail "watching $registry failed" ;;
 	esac
+	if [ -n "${TUFKEYS_LOG_KEY:-}" ]; then
+		echo "== watch the log for $registry"
+		"$bin" watch --log --registry "$registry"
+		case $? in
+		0) ;;
+		3) [ $status -eq 0 ] && status=3 ;;
+		*) fail "monitoring the log for $registry failed" ;;
+		esac
+	fi
 done
 
 echo "== check signatures and expiry"
