@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -155,4 +156,48 @@ func (r refuse) AddCheckpoint(ctx context.Context, url string, old int64, proof 
 		return nil, errors.New("connection refused")
 	}
 	return logappend.HTTPWitness{}.AddCheckpoint(ctx, url, old, proof, cp)
+}
+
+// tuf-js, npm's TUF client, reads a repository with a log as any other:
+// the log is extra to TUF.
+func TestTufJSReadsALoggedRepository(t *testing.T) {
+	modules := os.Getenv("TUFKEYS_TEST_TUFJS")
+	if modules == "" {
+		if os.Getenv("TUFKEYS_TEST_REQUIRE_TOOLS") != "" {
+			t.Fatal("TUFKEYS_TEST_TUFJS is unset: scripts/test.sh installs tuf-js")
+		}
+		t.Skip("TUFKEYS_TEST_TUFJS is unset: run scripts/test.sh, which installs tuf-js")
+	}
+	c, _, _ := loggedCeremony(t)
+	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	root, err := c.RootBytes(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"meta", "targets"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "meta", "root.json"), root, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script, err := filepath.Abs(filepath.Join("testdata", "tufjs-fetch.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("node", script, serve(t, c.RepoDir), dir, host+"/keys.json")
+	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tuf-js: %v: %s", err, stderr.String())
+	}
+	if string(out) != string(fixture(t, "npm/keys.json")) {
+		t.Errorf("tuf-js read other bytes than the key list:\n%s", out)
+	}
 }
