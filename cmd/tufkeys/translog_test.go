@@ -142,6 +142,25 @@ func TestWatchLogFlagsAnUnexpectedKey(t *testing.T) {
 	if rep := parseJSON(t, args, out); code != exitOK || rep["previous_size"] != 3.0 || len(rep["entries"].([]any)) != 0 {
 		t.Errorf("third run: exit %d\n%s", code, out)
 	}
+	// the repository publishes a list the log it serves omits
+	saved := t.TempDir()
+	if err := os.CopyFS(saved, os.DirFS(filepath.Join(c.RepoDir, "log"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StagePublish(host, withExtraKey(t, extra.list).list, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(c.RepoDir, "log")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(c.RepoDir, "log"), os.DirFS(saved)); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, args...)
+	rep = parseJSON(t, args, out)
+	if problems := rep["problems"].([]any); code != exitDiffers || len(problems) != 1 || !strings.Contains(problems[0].(string), "publishes a key list for "+host+" that is not in the log") {
+		t.Errorf("a published list the log omits: exit %d\n%s%s", code, out, errOut)
+	}
 }
 
 type extraKey struct {
