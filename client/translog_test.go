@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +22,8 @@ import (
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/witnesstest"
+	"github.com/tufkeys/tufkeys/signer/logappend"
+	"github.com/tufkeys/tufkeys/store"
 	"github.com/tufkeys/tufkeys/translog"
 )
 
@@ -183,4 +186,61 @@ func listWithExtraKey(t *testing.T, list []byte) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// Witnesses that collude cosign a second history: a client that saw the
+// first refuses the fork, keeps both checkpoints as evidence and names
+// them.
+func TestForkIsRefusedWithEvidence(t *testing.T) {
+	ctx := context.Background()
+	witnesses, colluding := witnesstest.InProcess(t, 2)
+	log := witnesstest.Get(t).NewLog(t, 2)
+	log.Policy.Witnesses = witnesses
+	w := &world{t: t, now: time.Now().UTC()}
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{Now: w.clock, Bins: 4, Log: &log.Policy, LogKey: log.Key, LogWitness: colluding})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.c = c
+	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	w.srv = newRepoServer(t, c.RepoDir)
+	cache := t.TempDir()
+	cl, _ := w.client(cache)
+	if _, err := cl.Keys(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	// a second history of the same log, one entry longer than the first
+	forked := t.TempDir()
+	signer, err := logappend.NoteSigner(log.Key, log.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var es []translog.Entry
+	for i := range 3 {
+		es = append(es, translog.KeyListEntry(fmt.Sprintf("f%d.example.test", i), "bins-0", 1, []byte{byte(i)}, nil, time.Now()))
+	}
+	if _, err := logappend.Append(ctx, &store.Dir{Root: forked}, es, logappend.Options{Policy: log.Policy, Signer: signer, Witness: colluding}); err != nil {
+		t.Fatal(err)
+	}
+	// the honest repository moves on; the client is served the fork
+	w.publish("npm/keys.json")
+	w.srv.setIntercept(func(rw http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasPrefix(r.URL.Path, "/log/") {
+			return false
+		}
+		http.ServeFile(rw, r, filepath.Join(forked, filepath.FromSlash(r.URL.Path)))
+		return true
+	})
+	cl, _ = w.client(cache, func(o *client.Options) { o.MaxAge = client.Age(0) })
+	_, err = cl.Keys(ctx, host)
+	if !errors.Is(err, translog.ErrFork) || !errors.Is(err, client.ErrNotLogged) {
+		t.Fatalf("a fork: %v, want ErrFork", err)
+	}
+	contains(t, err, "kept as evidence", filepath.Join(cache, "log-evidence"))
+	evidence, _ := os.ReadDir(filepath.Join(cache, "log-evidence"))
+	if len(evidence) != 2 {
+		t.Errorf("%d evidence files, want both checkpoints", len(evidence))
+	}
 }

@@ -12,7 +12,6 @@ import (
 
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/tufkeys/tufkeys/internal/witnesstest"
 	"github.com/tufkeys/tufkeys/signer/logappend"
@@ -173,7 +172,7 @@ func TestForkAndRollback(t *testing.T) {
 	forged.dst = &store.Dir{Root: forged.dir}
 	forged.fetch = logappend.StoreFetch(forged.dst)
 	forged.opts = honest.opts
-	forged.opts.Policy.Witnesses, forged.opts.Witness = cosigners(t, 2)
+	forged.opts.Policy.Witnesses, forged.opts.Witness = witnesstest.InProcess(t, 2)
 	var es []translog.Entry
 	for i := 100; i < 107; i++ {
 		es = append(es, entry(i))
@@ -254,38 +253,4 @@ func TestTamperedLogFailsTheProof(t *testing.T) {
 			}
 		})
 	}
-}
-
-// cosigners are in-process witnesses (tlog-cosignature signers) that sign
-// whatever they are sent: for building a second history only.
-func cosigners(t *testing.T, n int) ([]translog.Witness, logappend.WitnessClient) {
-	t.Helper()
-	c := cosigner{}
-	var ws []translog.Witness
-	for i := range n {
-		skey, vkey, err := note.GenerateKey(nil, fmt.Sprintf("inprocess%d.example.test", i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := fnote.NewSignerForCosignatureV1(skey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		url := fmt.Sprintf("http://inprocess%d.example.test", i)
-		c[url] = s
-		ws = append(ws, translog.Witness{Key: vkey, URL: url})
-	}
-	return ws, c
-}
-
-type cosigner map[string]note.Signer
-
-func (c cosigner) AddCheckpoint(_ context.Context, url string, _ int64, _ []tlog.Hash, checkpoint []byte) ([]byte, error) {
-	text, _, _ := strings.Cut(string(checkpoint), "\n\n")
-	signed, err := note.Sign(&note.Note{Text: text + "\n"}, c[url])
-	if err != nil {
-		return nil, err
-	}
-	_, sig, _ := strings.Cut(string(signed), "\n\n")
-	return []byte(sig), nil
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/signer/keyfile"
+	"github.com/tufkeys/tufkeys/signer/logappend"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 	"github.com/tufkeys/tufkeys/store"
@@ -54,8 +55,10 @@ type Ceremony struct {
 	Online      Key
 	RepoDir     string
 	Store       store.Store
-	// LogKey signs the transparency log when the root names one.
-	LogKey *keyfile.Signer
+	// LogKey signs the transparency log when the root names one, and
+	// LogWitness asks its witnesses (nil: over HTTP).
+	LogKey     *keyfile.Signer
+	LogWitness logappend.WitnessClient
 }
 
 // Options shape a ceremony; zero values give three maintainers with
@@ -68,8 +71,9 @@ type Options struct {
 	// Bins puts the key lists in this many hashed bins; zero: in targets.
 	Bins int
 	// Log names a transparency log in root v1, signed by LogKey.
-	Log    *translog.Policy
-	LogKey *keyfile.Signer
+	Log        *translog.Policy
+	LogKey     *keyfile.Signer
+	LogWitness logappend.WitnessClient
 }
 
 // New initializes a workspace under dir/workspace and a destination under
@@ -79,7 +83,7 @@ func New(dir string, opts Options) (*Ceremony, error) {
 	if opts.Maintainers == 0 {
 		opts.Maintainers, opts.Threshold = 3, 2
 	}
-	c := &Ceremony{RepoDir: filepath.Join(dir, "repo"), LogKey: opts.LogKey}
+	c := &Ceremony{RepoDir: filepath.Join(dir, "repo"), LogKey: opts.LogKey, LogWitness: opts.LogWitness}
 	var pubs []workspace.PublicKey
 	for i := range opts.Maintainers {
 		k, err := NewKey(fmt.Sprintf("maintainer%d", i+1))
@@ -128,7 +132,7 @@ func (c *Ceremony) Publish() (publish.Report, error) {
 func (c *Ceremony) PublishOptions() publish.Options {
 	var o publish.Options
 	if c.LogKey != nil {
-		o.Log = &publish.LogOptions{Key: c.LogKey}
+		o.Log = &publish.LogOptions{Key: c.LogKey, Witness: c.LogWitness}
 	}
 	return o
 }

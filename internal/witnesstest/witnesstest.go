@@ -4,18 +4,24 @@
 package witnesstest
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
+	fnote "github.com/transparency-dev/formats/note"
+
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 	"github.com/tufkeys/tufkeys/signer/logappend"
 	"github.com/tufkeys/tufkeys/translog"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Set is the running witnesses.
@@ -93,4 +99,40 @@ func (s Set) NewLog(t testing.TB, quorum int) Log {
 	}
 	s.Follow(t, vkey)
 	return Log{Key: k, Priv: priv, Policy: translog.Policy{Origin: origin, Key: vkey, Witnesses: s.Witnesses, Quorum: quorum}}
+}
+
+// InProcess are witnesses (tlog-cosignature signers) in this process that
+// cosign whatever they are sent, with the client that asks them: for a
+// second history signed by a log key, as colluding witnesses would sign
+// it, which the real witnesses refuse.
+func InProcess(t testing.TB, n int) ([]translog.Witness, logappend.WitnessClient) {
+	t.Helper()
+	c := cosigner{}
+	var ws []translog.Witness
+	for i := range n {
+		skey, vkey, err := note.GenerateKey(nil, fmt.Sprintf("inprocess%d.example.test", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := fnote.NewSignerForCosignatureV1(skey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		url := fmt.Sprintf("http://inprocess%d.example.test", i)
+		c[url] = s
+		ws = append(ws, translog.Witness{Key: vkey, URL: url})
+	}
+	return ws, c
+}
+
+type cosigner map[string]note.Signer
+
+func (c cosigner) AddCheckpoint(_ context.Context, url string, _ int64, _ []tlog.Hash, checkpoint []byte) ([]byte, error) {
+	text, _, _ := strings.Cut(string(checkpoint), "\n\n")
+	signed, err := note.Sign(&note.Note{Text: text + "\n"}, c[url])
+	if err != nil {
+		return nil, err
+	}
+	_, sig, _ := strings.Cut(string(signed), "\n\n")
+	return []byte(sig), nil
 }
