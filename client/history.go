@@ -17,6 +17,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/translog"
 )
 
 // HistoryEntry is one version of a registry's key list as the repository
@@ -47,8 +48,16 @@ type HistoryEntry struct {
 	// Unverified is set, with the reason in Problem, when the version is
 	// signed only under a root (or a delegator signed only under a root)
 	// this client cannot authenticate: an earlier root it does not hold.
-	// Its key list is not read and nothing of it is claimed.
+	// Its key list is not read and nothing of it is claimed, unless the
+	// transparency log vouches for it (InLog).
 	Unverified bool
+	// InLog is set when the key list's entry is proven in the witnessed
+	// transparency log the current root names, LogIndex being its place:
+	// a version signed under a root this client cannot authenticate is
+	// then authenticated by the log. Versions published before the log
+	// began are not in it.
+	InLog    bool
+	LogIndex int64
 }
 
 // maxHistory bounds the versions of one role that History reads.
@@ -121,6 +130,7 @@ func (c *Client) History(ctx context.Context, registry string) ([]HistoryEntry, 
 				e.SignedBy, e.Unverified = nil, true
 				e.Problem = fmt.Sprintf("signed under %s, older than the root this client trusts (v%d) and not one it holds, so it cannot be authenticated", under, trustedRoot)
 				unverified = append(unverified, parent{metadata.TARGETS, md})
+				h.unverified = append(h.unverified, pendingVersion{len(h.entries), md})
 			default:
 				e.Problem = "its signatures do not meet the targets threshold of any root in the chain"
 			}
@@ -154,6 +164,7 @@ func (c *Client) History(ctx context.Context, registry string) ([]HistoryEntry, 
 					e.SignedBy, e.Unverified = nil, true
 					e.Problem = "signed under " + under + ", which cannot be authenticated"
 					unverified = append(unverified, parent{role, md})
+					h.unverified = append(h.unverified, pendingVersion{len(h.entries), md})
 				default:
 					e.Problem = "its signatures do not meet the threshold of any delegation to " + role
 				}
@@ -162,7 +173,89 @@ func (c *Client) History(ctx context.Context, registry string) ([]HistoryEntry, 
 		}
 		queue = append(queue, h.holders(read)...)
 	}
+	if err := h.fromLog(ctx, tm.Root, f); err != nil {
+		return nil, err
+	}
 	return h.entries, nil
+}
+
+// pendingVersion is a version that could not be authenticated by its
+// signatures, for the log to vouch for: the entry it made and its
+// metadata.
+type pendingVersion struct {
+	entry int
+	md    *metadata.Metadata[metadata.TargetsType]
+}
+
+// fromLog marks each version whose key list the witnessed log holds, and
+// authenticates by the log the versions signed under roots this client
+// cannot authenticate: their key list, read and checked against the hash
+// that the log's entry names, where the entry names the same role and
+// version.
+func (h *history) fromLog(ctx context.Context, root *metadata.Metadata[metadata.RootType], f *fetcher) error {
+	policy, ok, err := translog.FromRootCustom(root.Signed.UnrecognizedFields)
+	if err != nil || !ok {
+		return err
+	}
+	fetch := func(_ context.Context, name string, max int64) ([]byte, error) {
+		data, err := f.download(f.url(name), max)
+		if isMissing(err) {
+			return nil, fmt.Errorf("%s: %w", name, translog.ErrMissing)
+		}
+		return data, err
+	}
+	raw, err := fetch(ctx, translog.CheckpointName, translog.MaxCheckpoint)
+	if err != nil {
+		return fmt.Errorf("root v%d names the transparency log %s: %w: %w", root.Signed.Version, policy.Origin, err, ErrNotLogged)
+	}
+	cp, err := translog.VerifyCheckpoint(policy, raw, h.c.refTime())
+	if err != nil {
+		return fmt.Errorf("%s: %w: %w", translog.CheckpointName, err, ErrNotLogged)
+	}
+	for i := range h.entries {
+		e := &h.entries[i]
+		if e.SHA256 == "" {
+			continue
+		}
+		if _, index, err := translog.Lookup(ctx, fetch, cp, h.host, e.SHA256); err == nil {
+			e.InLog, e.LogIndex = true, index
+		}
+	}
+	for _, p := range h.unverified {
+		e := &h.entries[p.entry]
+		tf, ok := p.md.Signed.Targets[h.name]
+		if !ok {
+			continue
+		}
+		sum := hex.EncodeToString(tf.Hashes["sha256"])
+		logged, index, err := translog.Lookup(ctx, fetch, cp, h.host, sum)
+		if err != nil || logged.Role != e.Role || logged.Version != e.Version {
+			continue
+		}
+		dir, base := path.Split(h.name)
+		data, err := h.get("targets/"+dir+sum+"."+base, lengthOr(tf.Length, bundle.MaxListBytes))
+		if err != nil || tf.VerifyLengthHashes(data) != nil {
+			continue
+		}
+		list, err := bundle.Parse(data)
+		if err != nil {
+			continue
+		}
+		e.Keys, e.SHA256, e.InLog, e.LogIndex = list.List.Keys, sum, true, index
+		e.Unverified, e.Problem = false, ""
+		e.VerifiedBy = fmt.Sprintf("the log %s (entry %d)", policy.Origin, index)
+	}
+	// the changes from version to version, now that more are known
+	var prev *bundle.KeyList
+	for i := range h.entries {
+		if h.entries[i].Keys == nil {
+			continue
+		}
+		cur := &bundle.KeyList{Keys: h.entries[i].Keys}
+		h.entries[i].Diff = bundle.Compare(prev, cur)
+		prev = cur
+	}
+	return nil
 }
 
 // parent is a verified version of a role that may delegate.
@@ -178,6 +271,7 @@ type history struct {
 	entries    []HistoryEntry
 	last       string
 	prev       *bundle.KeyList
+	unverified []pendingVersion
 }
 
 // role reads one version of a role; a version that is missing or not

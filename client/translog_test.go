@@ -244,3 +244,38 @@ func TestForkIsRefusedWithEvidence(t *testing.T) {
 		t.Errorf("%d evidence files, want both checkpoints", len(evidence))
 	}
 }
+
+// history authenticates by the log the versions signed under a root
+// older than the client's, which their signatures cannot: here root v1 and
+// targets v1 (which delegates the bins) are replaced by forgeries, and the
+// bins' two versions are still shown, as the log vouches for their lists.
+func TestHistoryAuthenticatesOldVersionsByTheLog(t *testing.T) {
+	w, log := newLoggedWorld(t, "corepack-0.30.json", nil)
+	addRootKey(t, w)
+	w.publish("npm/keys.json")
+	forgeEarlierRoot(t, w)
+	rb2, err := w.c.RootBytes(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := w.client(t.TempDir(), func(o *client.Options) { o.TrustedRoot = rb2 })
+	h, err := cl.History(ctx, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []int
+	for _, e := range h {
+		if strings.Contains(e.VerifiedBy, "the log "+log.Policy.Origin) {
+			keys = append(keys, len(e.Keys))
+			if e.Unverified || e.Problem != "" || !e.InLog || len(e.SignedBy) != 0 {
+				t.Errorf("a version the log vouches for: %+v", e)
+			}
+		}
+		if e.Role == "targets" && (!e.Unverified || e.InLog) {
+			t.Errorf("the forged targets v1 is not reported unverified: %+v", e)
+		}
+	}
+	if !slices.Equal(keys, []int{1, 2}) {
+		t.Errorf("the log authenticated lists of %v keys, want the two versions (1 and 2 keys):\n%+v", keys, h)
+	}
+}

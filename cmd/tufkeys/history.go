@@ -67,6 +67,7 @@ type historyEntryReport struct {
 	Problem    *string   `json:"problem"`
 	Missing    bool      `json:"missing"`
 	Unverified bool      `json:"unverified"`
+	LogIndex   *int64    `json:"log_index"`
 }
 
 func runHistory(ctx context.Context, opts historyOptions) error {
@@ -89,6 +90,9 @@ func runHistory(ctx context.Context, opts historyOptions) error {
 			v := historyEntryReport{Role: e.Role, Version: e.Version, Expires: timeOrNull(e.Expires), SignedBy: nonNil(e.SignedBy), VerifiedBy: orNull(e.VerifiedBy),
 				SHA256: orNull(e.SHA256), Keys: keyIDs(e.Keys), Added: keyIDs(e.Diff.Added), Removed: keyIDs(e.Diff.Removed), Redated: redatedIDs(e.Diff),
 				Problem: orNull(e.Problem), Missing: e.Missing, Unverified: e.Unverified}
+			if e.InLog {
+				v.LogIndex = &e.LogIndex
+			}
 			if e.Problem != "" && !e.Missing && !e.Unverified {
 				problems++
 			}
@@ -113,8 +117,18 @@ func runHistory(ctx context.Context, opts historyOptions) error {
 				fmt.Fprintf(opts.Out, "%s v%d: NOT VERIFIED: %s\n", e.Role, e.Version, e.Problem)
 				continue
 			}
-			fmt.Fprintf(opts.Out, "%s v%d, expires %s, signed by %s under %s, sha256 %s:\n", e.Role, e.Version, e.Expires.UTC().Format(time.RFC3339),
-				signerList(e.SignedBy), e.VerifiedBy, e.SHA256[:16])
+			logged := ""
+			if e.InLog {
+				logged = fmt.Sprintf(", log entry %d", e.LogIndex)
+			}
+			if len(e.SignedBy) == 0 && e.InLog {
+				// signed under a root this client cannot authenticate,
+				// vouched for by the log
+				fmt.Fprintf(opts.Out, "%s v%d, expires %s, authenticated by %s, sha256 %s:\n", e.Role, e.Version, e.Expires.UTC().Format(time.RFC3339), e.VerifiedBy, e.SHA256[:16])
+			} else {
+				fmt.Fprintf(opts.Out, "%s v%d, expires %s, signed by %s under %s, sha256 %s%s:\n", e.Role, e.Version, e.Expires.UTC().Format(time.RFC3339),
+					signerList(e.SignedBy), e.VerifiedBy, e.SHA256[:16], logged)
+			}
 			for _, l := range e.Diff.Lines() {
 				fmt.Fprintf(opts.Out, "  %s\n", l)
 			}
