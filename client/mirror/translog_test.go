@@ -9,6 +9,7 @@ import (
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/client/mirror"
 	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/testutil"
 	"github.com/tufkeys/tufkeys/internal/witnesstest"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 	"github.com/tufkeys/tufkeys/store"
@@ -50,6 +51,15 @@ func TestLogThroughRotationMirrorsAndArchives(t *testing.T) {
 	cl, _ := newClient(t, c, []string{originURL})
 	if _, err := cl.Keys(ctx, host); err != nil {
 		t.Fatal(err)
+	}
+	// a client that predates the log (go-tuf's updater, root v1 embedded)
+	// walks to root v2 and reads the list as before
+	root1, err := c.RootBytes(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := testutil.GoTUFTarget(t, originURL, root1, host+"/keys.json"); err != nil || string(got) != string(fixture(t, "npm/keys.json")) {
+		t.Errorf("go-tuf after the rotation that added the log: %v", err)
 	}
 	// a copy of the origin without its log: refused from root v2 on
 	bare := t.TempDir()
