@@ -2,6 +2,9 @@ package client_test
 
 import (
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -174,4 +177,20 @@ func BenchmarkRefresh(b *testing.B) {
 			t.report(b)
 		})
 	}
+}
+
+// benchSizes are the repository sizes a benchmark runs at:
+// TUFKEYS_BENCH_SIZES (e.g. "1,100") or the defaults.
+func benchSizes(defaults ...int) []int {
+	s := os.Getenv("TUFKEYS_BENCH_SIZES")
+	if s == "" {
+		return defaults
+	}
+	var sizes []int
+	for _, f := range strings.Split(s, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
+			sizes = append(sizes, n)
+		}
+	}
+	return sizes
 }

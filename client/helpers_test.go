@@ -100,8 +100,16 @@ type world struct {
 
 func newWorld(t testing.TB, list string) *world {
 	t.Helper()
+	return newWorldWith(t, list, ceremony.Options{})
+}
+
+// newWorldWith is newWorld with a ceremony of these options, on the
+// world's clock.
+func newWorldWith(t testing.TB, list string, opts ceremony.Options) *world {
+	t.Helper()
 	w := &world{t: t, now: time.Now().UTC()}
-	c, err := ceremony.New(t.TempDir(), ceremony.Options{Now: w.clock})
+	opts.Now = w.clock
+	c, err := ceremony.New(t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

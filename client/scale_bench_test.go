@@ -3,9 +3,7 @@ package client_test
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"testing"
 	"time"
 
@@ -26,14 +24,7 @@ func scaleWorld(b *testing.B, n, bins int) (*world, *meter) {
 // another registry's list changed. TUFKEYS_BENCH_SIZES overrides the sizes
 // (default 1,100,10000).
 func BenchmarkScale(b *testing.B) {
-	sizes := []int{1, 100, 10000}
-	if s := os.Getenv("TUFKEYS_BENCH_SIZES"); s != "" {
-		sizes = nil
-		for _, f := range bytes.Split([]byte(s), []byte(",")) {
-			n, _ := strconv.Atoi(string(f))
-			sizes = append(sizes, n)
-		}
-	}
+	sizes := benchSizes(1, 100, 10000)
 	for _, n := range sizes {
 		for _, bins := range []int{0, workspace.DefaultBins} {
 			layout := "flat"

@@ -3,8 +3,6 @@ package client_test
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -24,14 +22,7 @@ import (
 // overrides the sizes (default 1,10000).
 func BenchmarkLogCost(b *testing.B) {
 	set := witnesstest.Get(b)
-	sizes := []int{1, 10000}
-	if s := os.Getenv("TUFKEYS_BENCH_SIZES"); s != "" {
-		sizes = nil
-		for _, f := range bytes.Split([]byte(s), []byte(",")) {
-			n, _ := strconv.Atoi(string(f))
-			sizes = append(sizes, n)
-		}
-	}
+	sizes := benchSizes(1, 10000)
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("registries=%d", n), func(b *testing.B) {
 			plain := manyWorld(b, n, workspace.DefaultBins)

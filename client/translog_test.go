@@ -2,12 +2,6 @@ package client_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/testutil"
 	"github.com/tufkeys/tufkeys/internal/witnesstest"
 	"github.com/tufkeys/tufkeys/signer/logappend"
 	"github.com/tufkeys/tufkeys/store"
@@ -35,16 +29,7 @@ func newLoggedWorld(t *testing.T, list string, tweak func(*translog.Policy)) (*w
 	if tweak != nil {
 		tweak(&log.Policy)
 	}
-	w := &world{t: t, now: time.Now().UTC()}
-	c, err := ceremony.New(t.TempDir(), ceremony.Options{Now: w.clock, Bins: 4, Log: &log.Policy, LogKey: log.Key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.c = c
-	if err := c.StagePublish(host, fixture(t, list), 2); err != nil {
-		t.Fatal(err)
-	}
-	w.srv = newRepoServer(t, c.RepoDir)
+	w := newWorldWith(t, list, ceremony.Options{Bins: 4, Log: &log.Policy, LogKey: log.Key})
 	return w, log
 }
 
@@ -145,7 +130,7 @@ func TestCheckpointAttacksOnTheClient(t *testing.T) {
 	if _, err := cl.Keys(ctx, host); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.c.StagePublish(host, listWithExtraKey(t, fixture(t, "npm/keys.json")), 2); err != nil {
+	if err := w.c.StagePublish(host, extraKeyList(t), 2); err != nil {
 		t.Fatal(err)
 	}
 	serve(old)
@@ -162,32 +147,6 @@ func TestCheckpointAttacksOnTheClient(t *testing.T) {
 	}
 }
 
-// listWithExtraKey is a key list with one more key, made here.
-func listWithExtraKey(t *testing.T, list []byte) []byte {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(priv.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var l struct {
-		Keys []map[string]any `json:"keys"`
-	}
-	if err := json.Unmarshal(list, &l); err != nil {
-		t.Fatal(err)
-	}
-	l.Keys = append(l.Keys, map[string]any{"expires": nil, "keyid": bundle.Fingerprint(&priv.PublicKey),
-		"keytype": "ecdsa-sha2-nistp256", "scheme": "ecdsa-sha2-nistp256", "key": base64.StdEncoding.EncodeToString(der)})
-	out, err := json.Marshal(l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // Witnesses that collude cosign a second history: a client that saw the
 // first refuses the fork, keeps both checkpoints as evidence and names
 // them.
@@ -196,22 +155,13 @@ func TestForkIsRefusedWithEvidence(t *testing.T) {
 	witnesses, colluding := witnesstest.InProcess(t, 2)
 	log := witnesstest.Get(t).NewLog(t, 2)
 	log.Policy.Witnesses = witnesses
-	w := &world{t: t, now: time.Now().UTC()}
-	c, err := ceremony.New(t.TempDir(), ceremony.Options{Now: w.clock, Bins: 4, Log: &log.Policy, LogKey: log.Key, LogWitness: colluding})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.c = c
-	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
-		t.Fatal(err)
-	}
-	w.srv = newRepoServer(t, c.RepoDir)
+	w := newWorldWith(t, "corepack-0.30.json", ceremony.Options{Bins: 4, Log: &log.Policy, LogKey: log.Key, LogWitness: colluding})
 	cache := t.TempDir()
 	cl, _ := w.client(cache)
 	if _, err := cl.Keys(ctx, host); err != nil {
 		t.Fatal(err)
 	}
-	// a second history of the same log, one entry longer than the first
+	// a second history of the same log, as long as the first will be
 	forked := t.TempDir()
 	signer, err := logappend.NoteSigner(log.Key, log.Policy)
 	if err != nil {
@@ -278,4 +228,9 @@ func TestHistoryAuthenticatesOldVersionsByTheLog(t *testing.T) {
 	if !slices.Equal(keys, []int{1, 2}) {
 		t.Errorf("the log authenticated lists of %v keys, want the two versions (1 and 2 keys):\n%+v", keys, h)
 	}
+}
+
+func extraKeyList(t *testing.T) []byte {
+	list, _ := testutil.WithExtraKey(t, fixture(t, "npm/keys.json"))
+	return list
 }

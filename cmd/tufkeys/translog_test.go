@@ -3,11 +3,6 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,12 +120,12 @@ func TestWatchLogFlagsAnUnexpectedKey(t *testing.T) {
 		t.Fatalf("first run: exit %d\n%s%s", code, out, errOut)
 	}
 	// the attacker's list, logged
-	extra := withExtraKey(t, mustRead(t, filepath.Join(pkgDir, fixtures, "npm/keys.json")))
-	if err := c.StagePublish(host, extra.list, 2); err != nil {
+	extraList, extraKeyID := testutil.WithExtraKey(t, mustRead(t, filepath.Join(pkgDir, fixtures, "npm/keys.json")))
+	if err := c.StagePublish(host, extraList, 2); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut = runCLI(t, args[:len(args)-2]...)
-	if code != exitDiffers || !strings.Contains(out, "UNEXPECTED: entry 2 gives "+host+" the key "+extra.keyID) || !strings.Contains(out, "which the registry does not serve at its own endpoint") {
+	if code != exitDiffers || !strings.Contains(out, "UNEXPECTED: entry 2 gives "+host+" the key "+extraKeyID) || !strings.Contains(out, "which the registry does not serve at its own endpoint") {
 		t.Fatalf("after the attacker's list: exit %d\n%s%s", code, out, errOut)
 	}
 	if !strings.Contains(out, "log "+log.Policy.Origin+": 3 entries (1 new), cosigned by witness1.example.test, witness2.example.test, witness3.example.test at ") {
@@ -147,7 +142,8 @@ func TestWatchLogFlagsAnUnexpectedKey(t *testing.T) {
 	if err := os.CopyFS(saved, os.DirFS(filepath.Join(c.RepoDir, "log"))); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.StagePublish(host, withExtraKey(t, extra.list).list, 2); err != nil {
+	again, _ := testutil.WithExtraKey(t, extraList)
+	if err := c.StagePublish(host, again, 2); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.RemoveAll(filepath.Join(c.RepoDir, "log")); err != nil {
@@ -161,34 +157,4 @@ func TestWatchLogFlagsAnUnexpectedKey(t *testing.T) {
 	if problems := rep["problems"].([]any); code != exitDiffers || len(problems) != 1 || !strings.Contains(problems[0].(string), "publishes a key list for "+host+" that is not in the log") {
 		t.Errorf("a published list the log omits: exit %d\n%s%s", code, out, errOut)
 	}
-}
-
-type extraKey struct {
-	list  []byte
-	keyID string
-}
-
-// withExtraKey is a key list with one more key, made here.
-func withExtraKey(t *testing.T, list []byte) extraKey {
-	t.Helper()
-	p, err := bundle.Parse(list)
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(priv.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := p.List.Keys[len(p.List.Keys)-1]
-	k.KeyID, k.Key = bundle.Fingerprint(&priv.PublicKey), base64.StdEncoding.EncodeToString(der)
-	p.List.Keys = append(p.List.Keys, k)
-	out, err := bundle.Encode(&p.List, bundle.FormNPM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return extraKey{out, k.KeyID}
 }
