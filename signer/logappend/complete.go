@@ -186,7 +186,7 @@ func Refresh(ctx context.Context, dst store.Store, opts Options) (translog.Check
 		opts.Now = time.Now
 	}
 	cp, tag, err := current(ctx, dst, opts.Policy)
-	if err != nil || cp.Size == 0 {
+	if err != nil || cp.Size == 0 || opts.DryRun {
 		return cp, err
 	}
 	x := &extension{old: translog.Hashes(ctx, StoreFetch(dst), cp), base: tlog.StoredHashIndex(0, cp.Size)}
@@ -195,10 +195,14 @@ func Refresh(ctx context.Context, dst store.Store, opts Options) (translog.Check
 		return cp, fmt.Errorf("sign the log's checkpoint: %w", err)
 	}
 	next, err := cosign(ctx, opts, cp.Size, cp.Size, x, signed)
-	if err != nil || opts.DryRun {
+	if err != nil {
 		return next, err
 	}
-	if err := dst.Put(ctx, translog.CheckpointName, next.Note, tag); err != nil {
+	switch err := dst.Put(ctx, translog.CheckpointName, next.Note, tag); {
+	case errors.Is(err, store.ErrChanged):
+		// a publish extended the log meanwhile, with cosignatures as new
+		return Current(ctx, dst, opts.Policy)
+	case err != nil:
 		return next, fmt.Errorf("publish the log's checkpoint to %s: %w", dst, err)
 	}
 	return next, nil

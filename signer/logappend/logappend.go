@@ -127,6 +127,11 @@ func Append(ctx context.Context, dst store.Store, entries []translog.Entry, opts
 		if err != nil {
 			return res, err
 		}
+		if claim != nil && opts.DryRun {
+			// another publisher's append is due first; a dry run only says so
+			res.Finished = len(claim.entries)
+			return res, nil
+		}
 		mine := false
 		if claim == nil {
 			todo, err := missing(ctx, dst, entries)

@@ -82,17 +82,18 @@ func appendLog(ctx context.Context, ws *workspace.Workspace, rel *workspace.Rele
 	if err != nil || !ok {
 		return nil, err
 	}
-	if opts.Log == nil || opts.Log.Key == nil {
-		if opts.DryRun {
-			return &LogReport{Origin: policy.Origin}, nil
-		}
+	hasKey := opts.Log != nil && opts.Log.Key != nil
+	if !hasKey && !opts.DryRun {
 		return nil, fmt.Errorf("root v%d names the transparency log %s: %w", rel.Root().Signed.Version, policy.Origin, ErrNoLogKey)
 	}
-	signer, err := logappend.NoteSigner(opts.Log.Key, policy)
-	if err != nil {
-		return nil, err
+	// a dry run signs nothing, so it needs no key to say what it would log
+	lo := logappend.Options{Policy: policy, Now: ws.Now, DryRun: opts.DryRun}
+	if hasKey {
+		if lo.Signer, err = logappend.NoteSigner(opts.Log.Key, policy); err != nil {
+			return nil, err
+		}
+		lo.Witness = opts.Log.Witness
 	}
-	lo := logappend.Options{Policy: policy, Signer: signer, Witness: opts.Log.Witness, Now: ws.Now, DryRun: opts.DryRun}
 	rep := &LogReport{Origin: policy.Origin, Quorum: policy.Quorum}
 	if refresh {
 		cp, err := logappend.Refresh(ctx, dst, lo)

@@ -36,7 +36,22 @@ func loggedCeremony(t *testing.T) (*ceremony.Ceremony, witnesstest.Log, witnesst
 func TestPublishLogsEveryRootAndKeyList(t *testing.T) {
 	ctx := context.Background()
 	c, log, _ := loggedCeremony(t)
-	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
+	if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	// a dry run, with no key opened, says what it would log and writes
+	// nothing
+	rep, err := publish.Publish(ctx, c.WS, nil, c.Store, publish.Options{DryRun: true})
+	if err != nil || rep.Log == nil || rep.Log.Appended != 2 {
+		t.Fatalf("dry run: %+v, %v", rep.Log, err)
+	}
+	if _, err := os.Stat(filepath.Join(c.RepoDir, "log")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a dry run wrote the log: %v", err)
+	}
+	if _, err := c.Publish(); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(filepath.Join(c.RepoDir, "log", "checkpoint"))
@@ -75,7 +90,7 @@ func TestPublishLogsEveryRootAndKeyList(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // cosignature timestamps have seconds
 	opts := c.PublishOptions()
 	opts.StatusPage = true
-	rep, err := publish.Timestamp(ctx, c.WS, c.Online.Signer, c.Store, opts)
+	rep, err = publish.Timestamp(ctx, c.WS, c.Online.Signer, c.Store, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
