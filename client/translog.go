@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -118,8 +119,8 @@ func (s *session) logConflict(d *diskCache, prev, next translog.Checkpoint, caus
 	}
 	var names []string
 	for _, cp := range []translog.Checkpoint{prev, next} {
-		name := filepath.Join(dir, strconv.FormatInt(cp.Size, 10)+"-"+cp.Hash.String()[:16]+".checkpoint")
-		name = filepath.Clean(name)
+		// hex, not the hash's base64, which may hold a slash
+		name := filepath.Join(dir, strconv.FormatInt(cp.Size, 10)+"-"+hex.EncodeToString(cp.Hash[:8])+".checkpoint")
 		if err := safefile.WriteAtomic(name, cp.Note, 0o600); err != nil {
 			return fmt.Errorf("%w (and the evidence could not be kept: %v): %w", cause, err, ErrNotLogged)
 		}
