@@ -3,10 +3,12 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/internal/ceremony"
@@ -14,6 +16,7 @@ import (
 	"github.com/tufkeys/tufkeys/internal/witnesstest"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 	"github.com/tufkeys/tufkeys/signer/logappend"
+	"github.com/tufkeys/tufkeys/translog"
 )
 
 // The ceremony with a transparency log, as the README gives it: the root
@@ -146,15 +149,43 @@ func TestWatchLogFlagsAnUnexpectedKey(t *testing.T) {
 	if err := c.StagePublish(host, again, 2); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.RemoveAll(filepath.Join(c.RepoDir, "log")); err != nil {
+	full := t.TempDir()
+	if err := os.CopyFS(full, os.DirFS(filepath.Join(c.RepoDir, "log"))); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.CopyFS(filepath.Join(c.RepoDir, "log"), os.DirFS(saved)); err != nil {
-		t.Fatal(err)
+	putLog := func(from string) {
+		if err := os.RemoveAll(filepath.Join(c.RepoDir, "log")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.CopyFS(filepath.Join(c.RepoDir, "log"), os.DirFS(from)); err != nil {
+			t.Fatal(err)
+		}
 	}
+	putLog(saved)
 	code, out, errOut = runCLI(t, args...)
 	rep = parseJSON(t, args, out)
 	if problems := rep["problems"].([]any); code != exitDiffers || len(problems) != 1 || !strings.Contains(problems[0].(string), "publishes a key list for "+host+" that is not in the log") {
 		t.Errorf("a published list the log omits: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// an entry the log holds that the repository never published
+	putLog(full)
+	// the run reads the entry that was missing (the keys it flags are the
+	// attacker's again) and moves the state on
+	if code, out, errOut := runCLI(t, args...); code != exitDiffers || !strings.Contains(out, "which the registry does not serve") {
+		t.Fatalf("the log put back: exit %d\n%s%s", code, out, errOut)
+	}
+	signer, err := logappend.NoteSigner(log.Key, log.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stray := translog.KeyListEntry(host, "bins-0", 9, []byte("never published"), []string{"SHA256:DhQ8wR5APBvFHLF/+Tc+AYvPOdTpcIDqOhxsBHRwC7U"}, time.Now())
+	if _, err := logappend.Append(context.Background(), c.Store, []translog.Entry{stray}, logappend.Options{Policy: log.Policy, Signer: signer}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, args...)
+	rep = parseJSON(t, args, out)
+	if !strings.Contains(out, "matches no version of the key list the repository published") || code != exitDiffers {
+		t.Errorf("an entry with no TUF version: exit %d\n%s%s", code, out, errOut)
 	}
 }

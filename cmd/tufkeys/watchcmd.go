@@ -67,8 +67,9 @@ With --log it monitors the repository's transparency log instead: it
 verifies the log from the state the last run saved (consistency from its
 checkpoint), shows the new entries (those of --registry, when given), and
 exits 3 on anything that should not be: a logged key the registry does not
-serve at its own endpoint, a newest entry the repository does not publish, a
-published list missing from the log, a fork or a rollback of the log.
+serve at its own endpoint, an entry matching no version the repository
+published, a newest entry the repository does not publish, a published list
+missing from the log, a fork or a rollback of the log.
 
 With --stage, stage the change in the workspace for the maintainers to sign:
 new keys and expiry changes only. A key that disappeared upstream is reported

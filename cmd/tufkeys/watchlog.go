@@ -156,10 +156,25 @@ func checkLoggedKeys(ctx context.Context, cl *client.Client, reg, host string, e
 	for _, k := range live.Keys {
 		served[k.KeyID] = true
 	}
+	// every version of the registry's list the repository published,
+	// verified, for the entries to match
+	published := map[string]bool{}
+	history, err := cl.History(ctx, host)
+	if err != nil && !errors.Is(err, client.ErrNoKeyList) {
+		return nil, err
+	}
+	for _, h := range history {
+		if h.SHA256 != "" && h.Problem == "" {
+			published[h.SHA256] = true
+		}
+	}
 	var problems []string
 	for _, ie := range entries {
 		if ie.Entry.Registry != host {
 			continue
+		}
+		if !published[ie.Entry.SHA256] {
+			problems = append(problems, fmt.Sprintf("entry %d for %s (sha256 %s, %s v%d) matches no version of the key list the repository published", ie.Index, host, ie.Entry.SHA256[:16], ie.Entry.Role, ie.Entry.Version))
 		}
 		for _, id := range ie.Entry.KeyIDs {
 			if !served[id] {
