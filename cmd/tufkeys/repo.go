@@ -649,8 +649,11 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 		}
 	}
 	if opts.Format == "json" {
-		return writeJSON(opts.Out, publishReport{Destination: dst.String(), DryRun: opts.DryRun, Root: rep.Root, Targets: rep.Targets, Snapshot: rep.Snapshot,
-			Timestamp: rep.Timestamp, Resigned: rep.Resigned, Uploaded: nonNil(rep.Uploaded), Unchanged: rep.Skipped, Log: logReportJSON(rep.Log)})
+		if err := writeJSON(opts.Out, publishReport{Destination: dst.String(), DryRun: opts.DryRun, Root: rep.Root, Targets: rep.Targets, Snapshot: rep.Snapshot,
+			Timestamp: rep.Timestamp, Resigned: rep.Resigned, Uploaded: nonNil(rep.Uploaded), Unchanged: rep.Skipped, Log: logReportJSON(rep.Log)}); err != nil {
+			return err
+		}
+		return publishProblems(opts, rep)
 	}
 	if opts.DryRun {
 		for _, name := range slices.Sorted(slices.Values(rep.Uploaded)) {
@@ -664,6 +667,20 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 			verb = "would log"
 		}
 		fmt.Fprintf(opts.Out, "%s %d %s in %s (size %d), cosigned by %s\n", verb, l.Appended, plural(l.Appended, "entry", "entries"), l.Origin, l.Size, orNone(l.Witnessed))
+	}
+	return publishProblems(opts, rep)
+}
+
+// publishProblems reports what went wrong after the release went out: a
+// status page not written (a warning), and witnesses that did not cosign
+// the log again on a timestamp run (an error, so that the scheduled job
+// alerts, though the timestamp was re-signed).
+func publishProblems(opts repoPublishOptions, rep publish.Report) error {
+	if rep.PageError != "" {
+		warn(opts.streams, "the status page was not written: "+rep.PageError)
+	}
+	if rep.LogError != "" {
+		return fmt.Errorf("snapshot and timestamp were re-signed, but the log's checkpoint keeps its older cosignatures, which clients accept until the root's max age: %s", rep.LogError)
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/signer/keyfile"
+	"github.com/tufkeys/tufkeys/signer/logappend"
 	"github.com/tufkeys/tufkeys/signer/statuspage"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 	"github.com/tufkeys/tufkeys/store"
@@ -91,8 +92,10 @@ type Report struct {
 	Resigned bool
 	// PageError says why the status page could not be written, if so.
 	PageError string
-	// Log is set when the root names a transparency log.
-	Log *LogReport
+	// Log is set when the root names a transparency log; LogError says
+	// why a timestamp run's witnesses did not cosign again.
+	Log      *LogReport
+	LogError string
 }
 
 // writeStatusPage writes index.html, status.json and the role pages next
@@ -215,9 +218,17 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 	}
 	rep := Report{Root: root.Signed.Version, Targets: rel.Targets.Signed.Version, NewRoles: rel.NewRoles}
 	// the log first: without the witnesses' quorum nothing of the release
-	// is uploaded, so no key list goes live outside the log
-	if rep.Log, err = appendLog(ctx, ws, rel, dst, opts, files == nil); err != nil {
-		return rep, err
+	// is uploaded, so no key list goes live outside the log. The scheduled
+	// timestamp (files nil) adds nothing to the log: witnesses that do not
+	// cosign again must not stop it, or a witness outage would expire the
+	// repository in a day; the checkpoint keeps its cosignatures, and the
+	// report says so
+	refresh := files == nil
+	if rep.Log, err = appendLog(ctx, ws, rel, dst, opts, refresh); err != nil {
+		if !refresh || !errors.Is(err, logappend.ErrNoQuorum) {
+			return rep, err
+		}
+		rep.LogError = err.Error()
 	}
 	if !opts.VerifyAll && ws.Config.Origin == origin {
 		// what the last publish to this origin put there is there:

@@ -97,6 +97,12 @@ func appendLog(ctx context.Context, ws *workspace.Workspace, rel *workspace.Rele
 	rep := &LogReport{Origin: policy.Origin, Quorum: policy.Quorum}
 	if refresh {
 		cp, err := logappend.Refresh(ctx, dst, lo)
+		if errors.Is(err, logappend.ErrNoQuorum) {
+			// the checkpoint the store keeps, with its older cosignatures
+			if cur, cerr := logappend.Current(ctx, dst, policy); cerr == nil {
+				cp = cur
+			}
+		}
 		rep.Size, rep.Witnessed, rep.Cosigned = cp.Size, cp.Witnessed, cp.Cosigned
 		return rep, err
 	}

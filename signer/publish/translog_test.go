@@ -216,3 +216,49 @@ func TestTufJSReadsALoggedRepository(t *testing.T) {
 		t.Errorf("tuf-js read other bytes than the key list:\n%s", out)
 	}
 }
+
+// The scheduled timestamp is re-signed even when the witnesses do not
+// cosign again (a witness outage must not expire the repository in a
+// day); the report says so, and the checkpoint keeps its cosignatures.
+func TestTimestampGoesOutWithoutTheWitnesses(t *testing.T) {
+	ctx := context.Background()
+	c, log, set := loggedCeremony(t)
+	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	checkpoint := func() string {
+		data, err := os.ReadFile(filepath.Join(c.RepoDir, "log", "checkpoint"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	before, ts := checkpoint(), string(readFile(t, filepath.Join(c.RepoDir, "timestamp.json")))
+	opts := c.PublishOptions()
+	opts.Log.Witness = refuse{set.Witnesses[0].URL: true, set.Witnesses[1].URL: true, set.Witnesses[2].URL: true}
+	rep, err := publish.Timestamp(ctx, c.WS, c.Online.Signer, c.Store, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rep.LogError, "0 of 3 witnesses cosigned") || rep.Log == nil || rep.Log.Size != 2 || len(rep.Log.Witnessed) != 3 {
+		t.Errorf("report: %+v, log %+v", rep.LogError, rep.Log)
+	}
+	if checkpoint() != before {
+		t.Error("the checkpoint changed without the witnesses")
+	}
+	if string(readFile(t, filepath.Join(c.RepoDir, "timestamp.json"))) == ts {
+		t.Error("the timestamp was not re-signed")
+	}
+	if _, err := translog.VerifyCheckpoint(log.Policy, []byte(before), time.Now()); err != nil {
+		t.Errorf("the kept checkpoint: %v", err)
+	}
+}
+
+func readFile(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
