@@ -112,6 +112,44 @@ func TestUnfinishedAppendIsFinished(t *testing.T) {
 	}
 }
 
+// A publish killed after its tiles, its index files and the witnesses'
+// cosignatures, just before its checkpoint, is finished by the next one:
+// the witnesses, who saw that checkpoint already, cosign it again.
+func TestAppendKilledBeforeItsCheckpointIsFinished(t *testing.T) {
+	ctx := context.Background()
+	log := witnesstest.Get(t).NewLog(t, 2)
+	dir := t.TempDir()
+	opts := options(t, log)
+	if _, err := logappend.Append(ctx, &store.Dir{Root: dir}, entries(0, 3), opts); err != nil {
+		t.Fatal(err)
+	}
+	dying := &failOn{Store: &store.Dir{Root: dir}, name: translog.CheckpointName}
+	if _, err := logappend.Append(ctx, dying, entries(3, 4), opts); !errors.Is(err, errKilled) {
+		t.Fatalf("the dying publish: %v", err)
+	}
+	res, err := logappend.Append(ctx, &store.Dir{Root: dir}, entries(7, 1), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Finished != 4 || res.Appended != 1 || res.Checkpoint.Size != 8 || len(res.Checkpoint.Witnessed) != 3 {
+		t.Fatalf("finished %d, appended %d, size %d, witnessed %v", res.Finished, res.Appended, res.Checkpoint.Size, res.Checkpoint.Witnessed)
+	}
+}
+
+// failOn fails the write of one name, writing nothing, as a publish killed
+// just before it.
+type failOn struct {
+	store.Store
+	name string
+}
+
+func (f *failOn) Put(ctx context.Context, name string, data []byte, tag store.Tag) error {
+	if name == f.name {
+		return errKilled
+	}
+	return f.Store.Put(ctx, name, data, tag)
+}
+
 // Fewer than the quorum: the checkpoint is not published.
 func TestNoQuorumPublishesNothing(t *testing.T) {
 	ctx := context.Background()
