@@ -75,7 +75,19 @@ var (
 // else (timestamp.json) is replaced on every publish.
 func Immutable(name string) bool {
 	base := path.Base(name)
-	return versionedName().MatchString(base) || hashedName().MatchString(base)
+	return versionedName().MatchString(base) || hashedName().MatchString(base) || logWrittenOnce(name)
+}
+
+// logWrittenOnce names the transparency log's files that never change
+// once written: tiles and entry bundles (a partial one is named by its
+// width) and the index files. The checkpoint and the registries' latest
+// entries change in place, like the timestamp.
+func logWrittenOnce(name string) bool {
+	return strings.HasPrefix(name, "log/tile/") || strings.HasPrefix(name, "log/index/")
+}
+
+func logChangesInPlace(name string) bool {
+	return name == "log/checkpoint" || strings.HasPrefix(name, "log/latest/")
 }
 
 // Cache-Control values for published files.
@@ -120,7 +132,7 @@ func (p CachePolicy) CacheControl(name string) string {
 // changesInPlace reports the files rewritten by every publish: the
 // timestamp, and those the policy names.
 func (p CachePolicy) changesInPlace(name string) bool {
-	if name == "timestamp.json" {
+	if name == "timestamp.json" || logChangesInPlace(name) {
 		return true
 	}
 	for _, r := range p.Rewritten {
@@ -136,6 +148,10 @@ func CacheControl(name string) string { return DefaultCachePolicy.CacheControl(n
 
 // ContentType is the Content-Type a published file is served with.
 func ContentType(name string) string {
+	if logChangesInPlace(name) || strings.HasPrefix(name, "log/index/") || strings.HasPrefix(name, "log/pending/") {
+		// the log's notes and index files are text; its tiles are binary
+		return "text/plain; charset=utf-8"
+	}
 	switch path.Ext(name) {
 	case ".json":
 		return "application/json"

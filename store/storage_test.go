@@ -19,6 +19,14 @@ func TestCachePolicy(t *testing.T) {
 		{"targets/registry.example.test/" + hash + ".keys.json", CacheImmutable, true},
 		{"root.json", CacheRevalidate, false},
 		{"targets/registry.example.test/keys.json", CacheRevalidate, false},
+		// the transparency log: tiles, bundles and index files are
+		// written once; the checkpoint and latest files change in place
+		{"log/tile/0/x001/234.p/7", CacheImmutable, true},
+		{"log/tile/entries/000", CacheImmutable, true},
+		{"log/index/registry.example.test/" + hash, CacheImmutable, true},
+		{"log/checkpoint", "public, max-age=60", false},
+		{"log/latest/registry.example.test", "public, max-age=60", false},
+		{"log/pending/12", CacheRevalidate, false},
 	}
 	for _, tt := range tests {
 		if got := CacheControl(tt.name); got != tt.cache || Immutable(tt.name) != tt.immutable {
