@@ -55,9 +55,15 @@ func (s *session) logCheck(targetPath string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := translog.Lookup(s.f.ctx, s.logFetch(), cp, host, obj); err != nil {
+	_, _, err = translog.Lookup(s.f.ctx, s.logFetch(), cp, host, obj)
+	switch {
+	case errors.Is(err, translog.ErrNotInLog):
 		return fmt.Errorf("%s's key list (sha256 %s) verified against root v%d but is not proven in the log %s: %w: %w",
 			host, obj[:16], s.tm.Root.Signed.Version, policy.Origin, err, ErrNotLogged)
+	case err != nil:
+		// the repository did not serve the log's files: unavailable, as
+		// when it does not serve its metadata
+		return fmt.Errorf("prove %s's key list in the log %s: %w", host, policy.Origin, err)
 	}
 	if s.state.Logged == nil {
 		s.state.Logged = map[string]string{}
@@ -141,7 +147,9 @@ func (s *session) logFetch() translog.Fetch {
 			return nil, fmt.Errorf("%s: %w", name, translog.ErrMissing)
 		}
 		if err != nil {
-			return nil, err
+			// in the words, and with the kind, of any file the
+			// repository did not serve
+			return nil, explainWith(s.repo, name, err, s.tm, s.c.now(), s.c.opts.AcceptExpired)
 		}
 		if s.logFiles == nil {
 			s.logFiles = map[string][]byte{}

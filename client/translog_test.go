@@ -234,3 +234,23 @@ func extraKeyList(t *testing.T) []byte {
 	list, _ := testutil.WithExtraKey(t, fixture(t, "npm/keys.json"))
 	return list
 }
+
+// A repository that does not answer for the log's tiles is unavailable,
+// as when it does not answer for its metadata: the lookup fails (closed)
+// with the kind that lets a client try its next repository, not as a list
+// missing from the log.
+func TestUnreachableLogIsUnavailable(t *testing.T) {
+	w, _ := newLoggedWorld(t, "npm/keys.json", nil)
+	w.srv.setIntercept(func(rw http.ResponseWriter, r *http.Request) bool {
+		if strings.HasPrefix(r.URL.Path, "/log/tile/") {
+			rw.WriteHeader(http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	})
+	cl, _ := w.client(t.TempDir())
+	_, err := cl.Keys(context.Background(), host)
+	if !errors.Is(err, client.ErrUnavailable) || errors.Is(err, client.ErrNotLogged) {
+		t.Fatalf("got %v, want ErrUnavailable", err)
+	}
+}

@@ -254,3 +254,37 @@ func TestTamperedLogFailsTheProof(t *testing.T) {
 		})
 	}
 }
+
+// A tile that cannot be fetched (the network, not the log) is reported as
+// that failure, not as an entry missing from the log: the caller may try
+// another repository; a tile the log lacks fails the proof.
+func TestUnreachableTilesAreNotAProofFailure(t *testing.T) {
+	ctx := context.Background()
+	l := newLog(t, 5)
+	cp, err := translog.VerifyCheckpoint(l.log.Policy, l.checkpoint(t), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := entry(3)
+	for _, c := range []struct {
+		name   string
+		fail   error
+		logged bool
+	}{
+		{"the network", errors.New("connection reset"), false},
+		{"a tile the log lacks", fmt.Errorf("log/tile/0/000.p/5: %w", translog.ErrMissing), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fetch := func(ctx context.Context, name string, max int64) ([]byte, error) {
+				if strings.HasPrefix(name, "log/tile/0/") {
+					return nil, c.fail
+				}
+				return l.fetch(ctx, name, max)
+			}
+			_, _, err := translog.Lookup(ctx, fetch, cp, e.Registry, e.SHA256)
+			if errors.Is(err, translog.ErrNotInLog) != c.logged || (!c.logged && !errors.Is(err, c.fail)) {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}

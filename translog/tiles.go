@@ -44,16 +44,23 @@ func partial(w int) uint8 {
 type tileReader struct {
 	ctx   context.Context
 	fetch Fetch
+	// err is the first failure to fetch a tile: a network failure is
+	// reported as itself, not as a proof that failed
+	err error
 }
 
-func (r tileReader) Height() int { return TileHeight }
+func (r *tileReader) Height() int { return TileHeight }
 
-func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
 		data, err := r.fetch(r.ctx, TilePath(t), int64(t.W)*tlog.HashSize)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", TilePath(t), err)
+			err = fmt.Errorf("read %s: %w", TilePath(t), err)
+			if r.err == nil {
+				r.err = err
+			}
+			return nil, err
 		}
 		if len(data) != t.W*tlog.HashSize {
 			return nil, fmt.Errorf("%s holds %d bytes, not %d: %w", TilePath(t), len(data), t.W*tlog.HashSize, ErrNotInLog)
@@ -63,12 +70,27 @@ func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	return out, nil
 }
 
-func (r tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
+func (r *tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// unavailable is the reader's fetch failure when it was not a missing
+// file (which a log that lacks a tile gives, and which fails the proof).
+func (r *tileReader) unavailable() error {
+	if r.err != nil && !errors.Is(r.err, ErrMissing) {
+		return r.err
+	}
+	return nil
+}
 
 // Hashes reads the log's hashes from its tiles, each tile verified against
 // the checkpoint as it is read.
 func Hashes(ctx context.Context, fetch Fetch, cp Checkpoint) tlog.HashReader {
-	return tlog.TileHashReader(tlog.Tree{N: cp.Size, Hash: cp.Hash}, tileReader{ctx, fetch})
+	hr, _ := hashes(ctx, fetch, cp)
+	return hr
+}
+
+func hashes(ctx context.Context, fetch Fetch, cp Checkpoint) (tlog.HashReader, *tileReader) {
+	r := &tileReader{ctx: ctx, fetch: fetch}
+	return tlog.TileHashReader(tlog.Tree{N: cp.Size, Hash: cp.Hash}, r), r
 }
 
 // MaxIndexFile bounds an index file: a number, a newline and an entry.
@@ -170,8 +192,11 @@ func (r *tileRecorder) SaveTiles([]tlog.Tile, [][]byte) {}
 
 // ProveEntry checks that entry is the record at index of the tree of cp.
 func ProveEntry(ctx context.Context, fetch Fetch, cp Checkpoint, index int64, entry []byte) error {
-	hr := Hashes(ctx, fetch, cp)
+	hr, tr := hashes(ctx, fetch, cp)
 	proof, err := tlog.ProveRecord(cp.Size, index, hr)
+	if u := tr.unavailable(); err != nil && u != nil {
+		return u
+	}
 	if err != nil {
 		return fmt.Errorf("prove entry %d under the checkpoint of size %d: %v: %w", index, cp.Size, err, ErrNotInLog)
 	}
@@ -193,7 +218,11 @@ func Consistent(ctx context.Context, fetch Fetch, prev, next Checkpoint) error {
 	case next.Size == prev.Size || prev.Size == 0:
 		return nil
 	}
-	proof, err := tlog.ProveTree(next.Size, prev.Size, Hashes(ctx, fetch, next))
+	hr, tr := hashes(ctx, fetch, next)
+	proof, err := tlog.ProveTree(next.Size, prev.Size, hr)
+	if u := tr.unavailable(); err != nil && u != nil {
+		return u
+	}
 	if err != nil {
 		return fmt.Errorf("prove size %d extends size %d: %v: %w", next.Size, prev.Size, err, ErrFork)
 	}
@@ -223,7 +252,11 @@ func VerifyBundle(ctx context.Context, fetch Fetch, cp Checkpoint, n int64, data
 	for i := range b.Entries {
 		indexes[i] = tlog.StoredHashIndex(0, first+int64(i))
 	}
-	leaves, err := Hashes(ctx, fetch, cp).ReadHashes(indexes)
+	hr, tr := hashes(ctx, fetch, cp)
+	leaves, err := hr.ReadHashes(indexes)
+	if u := tr.unavailable(); err != nil && u != nil {
+		return u
+	}
 	if err != nil {
 		return fmt.Errorf("entry bundle %d: %v: %w", n, err, ErrNotInLog)
 	}
