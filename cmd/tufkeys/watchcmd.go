@@ -121,13 +121,7 @@ func runWatch(ctx context.Context, opts watchOptions) error {
 	if err != nil {
 		return usageError{err}
 	}
-	co, err := opts.Client.options(opts.streams)
-	if err != nil {
-		return err
-	}
-	// the comparison is with what the repository publishes now
-	co.MaxAge = client.Age(0)
-	cl, err := opts.Client.newClient(co)
+	cl, err := opts.currentClient()
 	if err != nil {
 		return err
 	}
@@ -186,6 +180,17 @@ func runWatch(ctx context.Context, opts watchOptions) error {
 		fmt.Fprintln(opts.Out, "nothing staged: the registry only dropped keys, which a maintainer must confirm")
 	}
 	return exitError{code: exitDiffers}
+}
+
+// currentClient is the watcher's client: its comparisons are with what
+// the repository publishes now, so it asks on every call.
+func (opts watchOptions) currentClient() (*client.Client, error) {
+	co, err := opts.Client.options(opts.streams)
+	if err != nil {
+		return nil, err
+	}
+	co.MaxAge = client.Age(0)
+	return opts.Client.newClient(co)
 }
 
 // printNextSteps names the commands that take a difference to clients:

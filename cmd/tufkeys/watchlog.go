@@ -54,12 +54,7 @@ type watchLogEntry struct {
 // newest entry the repository does not publish, a published list that is
 // not in the log, a fork or a rollback.
 func runWatchLog(ctx context.Context, opts watchOptions) error {
-	co, err := opts.Client.options(opts.streams)
-	if err != nil {
-		return err
-	}
-	co.MaxAge = client.Age(0)
-	cl, err := opts.Client.newClient(co)
+	cl, err := opts.currentClient()
 	if err != nil {
 		return err
 	}
