@@ -36,12 +36,9 @@ func (s *session) logCheck(targetPath string, data []byte) error {
 	if !isList {
 		return nil
 	}
-	policy, ok, err := translog.FromRootCustom(s.tm.Root.Signed.UnrecognizedFields)
-	if err != nil {
-		return fmt.Errorf("root v%d: %w", s.tm.Root.Signed.Version, err)
-	}
-	if !ok {
-		return nil
+	policy, ok, err := s.logPolicy()
+	if err != nil || !ok {
+		return err
 	}
 	obj := objectName(data)
 	proof := policy.Origin + " " + obj
@@ -70,6 +67,18 @@ func (s *session) logCheck(targetPath string, data []byte) error {
 	}
 	s.state.Logged[targetPath] = proof
 	return s.save()
+}
+
+// logPolicy is the log the session's root names, read once per root.
+func (s *session) logPolicy() (translog.Policy, bool, error) {
+	if s.policyOf != s.tm.Root {
+		s.policy, s.hasPolicy, s.policyErr = translog.FromRootCustom(s.tm.Root.Signed.UnrecognizedFields)
+		if s.policyErr != nil {
+			s.policyErr = fmt.Errorf("root v%d: %w", s.tm.Root.Signed.Version, s.policyErr)
+		}
+		s.policyOf = s.tm.Root
+	}
+	return s.policy, s.hasPolicy, s.policyErr
 }
 
 // logCheckpoint is the log's checkpoint for this session: fetched once,

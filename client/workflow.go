@@ -75,6 +75,11 @@ type session struct {
 	// logFiles the log's files this session read
 	checkpoint *translog.Checkpoint
 	logFiles   map[string][]byte
+	// policy is the log policy of the root policyOf, read once
+	policyOf  *metadata.Metadata[metadata.RootType]
+	policy    translog.Policy
+	hasPolicy bool
+	policyErr error
 }
 
 func (s *session) save() error {
