@@ -52,6 +52,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/tufkeys/tufkeys/internal/safefile"
+	"github.com/tufkeys/tufkeys/translog"
 )
 
 const (
@@ -161,6 +163,13 @@ type cache interface {
 	// collect removes the objects no record names.
 	collect()
 	clear() error
+	// logCheckpoint is the newest transparency-log checkpoint verified,
+	// errNotCached when none; putLogCheckpoint replaces it.
+	logCheckpoint() ([]byte, error)
+	putLogCheckpoint(data []byte) error
+	// keepEvidence keeps a checkpoint that conflicts with another, and
+	// says where.
+	keepEvidence(name string, data []byte) (string, error)
 }
 
 func objectName(data []byte) string {
@@ -380,6 +389,26 @@ func (d *diskCache) putRecord(name string, r record) error {
 	return safefile.WriteAtomic(d.path(name), data, 0o600)
 }
 
+func (d *diskCache) logCheckpoint() ([]byte, error) {
+	data, err := readNoFollow(d.path(logCheckpointFile), translog.MaxCheckpoint)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errNotCached
+	}
+	return data, err
+}
+
+func (d *diskCache) putLogCheckpoint(data []byte) error {
+	return safefile.WriteAtomic(d.path(logCheckpointFile), data, 0o600)
+}
+
+func (d *diskCache) keepEvidence(name string, data []byte) (string, error) {
+	if err := os.MkdirAll(d.path(logEvidenceDir), 0o700); err != nil {
+		return "", err
+	}
+	p := d.path(logEvidenceDir, name)
+	return p, safefile.WriteAtomic(p, data, 0o600)
+}
+
 // readNoFollow reads a file of the cache, refusing a symbolic link.
 func readNoFollow(path string, max int64) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|noFollow, 0)
@@ -430,11 +459,13 @@ func (d *diskCache) clear() error {
 
 // memoryCache stands in for the cache directory when none is usable.
 type memoryCache struct {
-	sem     chan struct{}
-	mu      sync.Mutex
-	roots   map[int64][]byte
-	objects map[string][]byte
-	records map[string]record
+	sem        chan struct{}
+	mu         sync.Mutex
+	roots      map[int64][]byte
+	objects    map[string][]byte
+	records    map[string]record
+	checkpoint []byte
+	evidence   map[string][]byte
 }
 
 func newMemoryCache() *memoryCache {
@@ -447,6 +478,11 @@ func (m *memoryCache) reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.roots, m.objects, m.records = map[int64][]byte{}, map[string][]byte{}, map[string]record{}
+	m.checkpoint = nil
+	if m.evidence == nil {
+		// evidence outlives a clear, as on disk
+		m.evidence = map[string][]byte{}
+	}
 }
 
 // lock is exclusive either way: one Client, one process.
@@ -541,4 +577,27 @@ func (m *memoryCache) collect() {
 func (m *memoryCache) clear() error {
 	m.reset()
 	return nil
+}
+
+func (m *memoryCache) logCheckpoint() ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.checkpoint == nil {
+		return nil, errNotCached
+	}
+	return m.checkpoint, nil
+}
+
+func (m *memoryCache) putLogCheckpoint(data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.checkpoint = slices.Clone(data)
+	return nil
+}
+
+func (m *memoryCache) keepEvidence(name string, data []byte) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.evidence[name] = slices.Clone(data)
+	return name + " (in memory: this client keeps no cache directory)", nil
 }

@@ -35,21 +35,8 @@ func (c *Client) collectLog(ctx context.Context, repo string, root *metadata.Met
 	if err != nil {
 		return fmt.Errorf("%s of %s: %w: %w", translog.CheckpointName, redact(repo), err, ErrNotLogged)
 	}
-	fetched := map[string][]byte{}
-	fetch := func(_ context.Context, name string, max int64) ([]byte, error) {
-		if data, ok := fetched[name]; ok {
-			return data, nil
-		}
-		data, err := get(name, max)
-		if err != nil {
-			if isMissing(err) {
-				return nil, fmt.Errorf("%s: %w", name, translog.ErrMissing)
-			}
-			return nil, err
-		}
-		fetched[name] = data
-		return data, nil
-	}
+	logFiles := newLogFiles(get)
+	fetch, fetched := logFiles.fetch, logFiles.read
 	var files []store.Object
 	for _, name := range translog.Files(cp.Size) {
 		max := int64(translog.MaxBundle)

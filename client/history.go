@@ -197,13 +197,7 @@ func (h *history) fromLog(ctx context.Context, root *metadata.Metadata[metadata.
 	if err != nil || !ok {
 		return err
 	}
-	fetch := func(_ context.Context, name string, max int64) ([]byte, error) {
-		data, err := f.download(f.url(name), max)
-		if isMissing(err) {
-			return nil, fmt.Errorf("%s: %w", name, translog.ErrMissing)
-		}
-		return data, err
-	}
+	fetch := f.logFiles().fetch
 	raw, err := fetch(ctx, translog.CheckpointName, translog.MaxCheckpoint)
 	if err != nil {
 		return fmt.Errorf("root v%d names the transparency log %s: %w: %w", root.Signed.Version, policy.Origin, err, ErrNotLogged)

@@ -5,13 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/tufkeys/tufkeys/bundle"
-	"github.com/tufkeys/tufkeys/internal/safefile"
 	"github.com/tufkeys/tufkeys/translog"
 )
 
@@ -101,24 +98,21 @@ func (s *session) logCheckpoint(policy translog.Policy) (translog.Checkpoint, er
 	if err != nil {
 		return cp, fmt.Errorf("%s: %w: %w", translog.CheckpointName, err, ErrNotLogged)
 	}
-	d, isDisk := s.cache.(*diskCache)
-	if isDisk {
-		if prevRaw, err := readNoFollow(d.path(logCheckpointFile), translog.MaxCheckpoint); err == nil {
-			// the cached checkpoint verified when it was kept; a root that
-			// changed the log's key or origin starts afresh
-			if prev, err := translog.ReadCheckpoint(policy, prevRaw); err == nil {
-				if err := translog.Consistent(s.f.ctx, s.logFetch(), prev, cp); err != nil {
-					return cp, s.logConflict(d, prev, cp, err)
-				}
-				if cp.Size == prev.Size {
-					s.checkpoint = &cp
-					return cp, nil
-				}
+	if prevRaw, err := s.cache.logCheckpoint(); err == nil {
+		// the cached checkpoint verified when it was kept; a root that
+		// changed the log's key or origin starts afresh
+		if prev, err := translog.ReadCheckpoint(policy, prevRaw); err == nil {
+			if err := translog.Consistent(s.f.ctx, s.logFetch(), prev, cp); err != nil {
+				return cp, s.logConflict(prev, cp, err)
+			}
+			if cp.Size == prev.Size {
+				s.checkpoint = &cp
+				return cp, nil
 			}
 		}
-		if err := safefile.WriteAtomic(d.path(logCheckpointFile), raw, 0o600); err != nil {
-			return cp, fmt.Errorf("keep the log's checkpoint in the cache: %w", err)
-		}
+	}
+	if err := s.cache.putLogCheckpoint(raw); err != nil {
+		return cp, fmt.Errorf("keep the log's checkpoint in the cache: %w", err)
 	}
 	s.checkpoint = &cp
 	return cp, nil
@@ -127,16 +121,12 @@ func (s *session) logCheckpoint(policy translog.Policy) (translog.Checkpoint, er
 // logConflict keeps both checkpoints of a rollback or a fork in the cache
 // and names them: the evidence to take to the repository's maintainers and
 // the witnesses.
-func (s *session) logConflict(d *diskCache, prev, next translog.Checkpoint, cause error) error {
-	dir := d.path(logEvidenceDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("%w (and the evidence could not be kept: %v): %w", cause, err, ErrNotLogged)
-	}
+func (s *session) logConflict(prev, next translog.Checkpoint, cause error) error {
 	var names []string
 	for _, cp := range []translog.Checkpoint{prev, next} {
 		// hex, not the hash's base64, which may hold a slash
-		name := filepath.Join(dir, strconv.FormatInt(cp.Size, 10)+"-"+hex.EncodeToString(cp.Hash[:8])+".checkpoint")
-		if err := safefile.WriteAtomic(name, cp.Note, 0o600); err != nil {
+		name, err := s.cache.keepEvidence(strconv.FormatInt(cp.Size, 10)+"-"+hex.EncodeToString(cp.Hash[:8])+".checkpoint", cp.Note)
+		if err != nil {
 			return fmt.Errorf("%w (and the evidence could not be kept: %v): %w", cause, err, ErrNotLogged)
 		}
 		names = append(names, name)
@@ -145,27 +135,52 @@ func (s *session) logConflict(d *diskCache, prev, next translog.Checkpoint, caus
 }
 
 // logFetch reads log files from the repository this session updates
-// from, each once: a consistency proof and an inclusion proof share tiles.
+// from, each once, in the words and with the kind of any file the
+// repository did not serve.
 func (s *session) logFetch() translog.Fetch {
-	return func(_ context.Context, name string, max int64) ([]byte, error) {
-		if data, ok := s.logFiles[name]; ok && int64(len(data)) <= max {
-			return data, nil
-		}
-		data, err := s.f.download(s.f.url(name), max)
-		if isMissing(err) {
-			return nil, fmt.Errorf("%s: %w", name, translog.ErrMissing)
-		}
-		if err != nil {
-			// in the words, and with the kind, of any file the
-			// repository did not serve
-			return nil, explainWith(s.repo, name, err, s.tm, s.c.now(), s.c.opts.AcceptExpired)
-		}
-		if s.logFiles == nil {
-			s.logFiles = map[string][]byte{}
-		}
-		s.logFiles[name] = data
+	if s.logFiles == nil {
+		s.logFiles = newLogFiles(func(name string, max int64) ([]byte, error) {
+			data, err := s.f.download(s.f.url(name), max)
+			if err != nil && !isMissing(err) {
+				return nil, explainWith(s.repo, name, err, s.tm, s.c.now(), s.c.opts.AcceptExpired)
+			}
+			return data, err
+		})
+	}
+	return s.logFiles.fetch
+}
+
+// logFiles reads a repository's log files for translog, each once: a
+// consistency proof and an inclusion proof share tiles, and a copy reuses
+// what the proofs read. A file the repository does not have is
+// translog.ErrMissing; other failures are as download gives them.
+type logFiles struct {
+	download func(name string, max int64) ([]byte, error)
+	read     map[string][]byte
+}
+
+func newLogFiles(download func(name string, max int64) ([]byte, error)) *logFiles {
+	return &logFiles{download: download, read: map[string][]byte{}}
+}
+
+// logFiles reads the log's files through this fetcher.
+func (f *fetcher) logFiles() *logFiles {
+	return newLogFiles(func(name string, max int64) ([]byte, error) { return f.download(f.url(name), max) })
+}
+
+func (l *logFiles) fetch(_ context.Context, name string, max int64) ([]byte, error) {
+	if data, ok := l.read[name]; ok && int64(len(data)) <= max {
 		return data, nil
 	}
+	data, err := l.download(name, max)
+	if isMissing(err) {
+		return nil, fmt.Errorf("%s: %w", name, translog.ErrMissing)
+	}
+	if err != nil {
+		return nil, err
+	}
+	l.read[name] = data
+	return data, nil
 }
 
 // Log is the transparency log the trusted root names, after a refresh,
@@ -197,11 +212,5 @@ func (t TUF) Log(ctx context.Context) (policy translog.Policy, fetch translog.Fe
 	if err := f.openArchive(); err != nil {
 		return policy, nil, false, err
 	}
-	return policy, func(_ context.Context, name string, max int64) ([]byte, error) {
-		data, err := f.download(f.url(name), max)
-		if isMissing(err) {
-			return nil, fmt.Errorf("%s: %w", name, translog.ErrMissing)
-		}
-		return data, err
-	}, true, nil
+	return policy, f.logFiles().fetch, true, nil
 }

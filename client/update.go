@@ -235,10 +235,8 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 	}
 	f.have, f.wanted, f.consistent = state.clone(), w.names, !state.NotConsistent
 	f.expectLog = c.rootsNameALog()
-	if d, ok := c.cache.(*diskCache); ok && f.expectLog {
-		if raw, err := readNoFollow(d.path(logCheckpointFile), translog.MaxCheckpoint); err == nil {
-			f.cachedLogSize, _ = translog.PeekSize(raw)
-		}
+	if raw, err := c.cache.logCheckpoint(); err == nil && f.expectLog {
+		f.cachedLogSize, _ = translog.PeekSize(raw)
 	}
 	// the first requests go out while the root chain verifies: which root
 	// to probe for is read from the stored roots' names, unverified, and

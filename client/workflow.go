@@ -74,7 +74,7 @@ type session struct {
 	// checkpoint is the transparency log's checkpoint, once fetched, and
 	// logFiles the log's files this session read
 	checkpoint *translog.Checkpoint
-	logFiles   map[string][]byte
+	logFiles   *logFiles
 	// policy is the log policy of the root policyOf, read once
 	policyOf  *metadata.Metadata[metadata.RootType]
 	policy    translog.Policy

@@ -54,7 +54,7 @@ func Follow(ctx context.Context, fetch Fetch, p Policy, st MonitorState, now tim
 	if st.Origin != p.Origin {
 		st = MonitorState{Origin: p.Origin}
 	}
-	prev := Checkpoint{Hash: emptyTree()}
+	prev := Empty()
 	if st.Checkpoint != "" {
 		if prev, err = ReadCheckpoint(p, []byte(st.Checkpoint)); err != nil {
 			return out, st, fmt.Errorf("the saved state's checkpoint: %w", err)
@@ -101,7 +101,8 @@ func Follow(ctx context.Context, fetch Fetch, p Policy, st MonitorState, now tim
 	return out, next, nil
 }
 
-func emptyTree() tlog.Hash {
+// Empty is the checkpoint of a log with no entries yet.
+func Empty() Checkpoint {
 	h, _ := tlog.TreeHash(0, nil)
-	return h
+	return Checkpoint{Hash: h}
 }

@@ -141,20 +141,24 @@ func readIndexFile(ctx context.Context, fetch Fetch, name string) (int64, []byte
 	if err != nil {
 		return 0, nil, err
 	}
-	num, raw, ok := strings.Cut(string(data), "\n")
-	index, perr := strconv.ParseInt(num, 10, 64)
-	if !ok || perr != nil || index < 0 {
+	index, entry, ok := splitIndexFile(data)
+	if !ok {
 		return 0, nil, fmt.Errorf("%s is not an index file: %w", name, ErrNotInLog)
 	}
-	return index, []byte(raw), nil
+	return index, entry, nil
 }
 
-// ParseIndexFile reads an index or latest file, unverified: for fetching
-// the proof's tiles ahead.
-func ParseIndexFile(data []byte) (int64, bool) {
-	num, _, ok := strings.Cut(string(data), "\n")
+func splitIndexFile(data []byte) (int64, []byte, bool) {
+	num, raw, ok := strings.Cut(string(data), "\n")
 	index, err := strconv.ParseInt(num, 10, 64)
-	return index, ok && err == nil && index >= 0
+	return index, []byte(raw), ok && err == nil && index >= 0
+}
+
+// ParseIndexFile reads an index or latest file's index, unverified: for
+// fetching the proof's tiles ahead.
+func ParseIndexFile(data []byte) (int64, bool) {
+	index, _, ok := splitIndexFile(data)
+	return index, ok
 }
 
 // ProofTiles lists the tiles a proof of the entry at index under a tree of

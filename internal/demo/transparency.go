@@ -175,13 +175,7 @@ func transparency(ctx context.Context, s *story, dir string) error {
 // monitorFlags runs the monitor's checks over the log in dir: the keyids
 // logged for the registry that its endpoint does not serve.
 func monitorFlags(ctx context.Context, p translog.Policy, dir, regURL string) ([]string, error) {
-	fetch := func(_ context.Context, name string, max int64) ([]byte, error) {
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w", name, translog.ErrMissing)
-		}
-		return data, err
-	}
+	fetch := logappend.StoreFetch(&store.Dir{Root: dir})
 	followed, _, err := translog.Follow(ctx, fetch, p, translog.MonitorState{}, time.Now())
 	if err != nil {
 		return nil, err

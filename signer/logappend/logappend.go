@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 	"github.com/tufkeys/tufkeys/store"
@@ -183,7 +182,7 @@ func Current(ctx context.Context, dst store.Store, p translog.Policy) (translog.
 func current(ctx context.Context, dst store.Store, p translog.Policy) (translog.Checkpoint, store.Tag, error) {
 	raw, tag, err := dst.Get(ctx, translog.CheckpointName, translog.MaxCheckpoint)
 	if errors.Is(err, store.ErrNotFound) {
-		return translog.Checkpoint{Hash: emptyHash()}, store.Absent, nil
+		return translog.Empty(), store.Absent, nil
 	}
 	if err != nil {
 		return translog.Checkpoint{}, "", fmt.Errorf("read the log's checkpoint from %s: %w", dst, err)
@@ -193,11 +192,6 @@ func current(ctx context.Context, dst store.Store, p translog.Policy) (translog.
 		return cp, "", fmt.Errorf("%s serves a log checkpoint that the root's log key did not sign (%v): %w", dst, err, ErrLogDamaged)
 	}
 	return cp, tag, nil
-}
-
-func emptyHash() tlog.Hash {
-	h, _ := tlog.TreeHash(0, nil)
-	return h
 }
 
 // missing is the entries whose index file is not in the store yet.

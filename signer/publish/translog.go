@@ -42,16 +42,19 @@ type LogReport struct {
 }
 
 // logEntries is every root version and key list of the release, as log
-// entries; the log appends those it does not hold yet.
-func logEntries(ws *workspace.Workspace, rel *workspace.Release, now time.Time) ([]translog.Entry, error) {
+// entries, but those logged says the log holds already; the log appends
+// the others it does not hold yet.
+func logEntries(ws *workspace.Workspace, rel *workspace.Release, now time.Time, logged func(file string) bool) ([]translog.Entry, error) {
 	var out []translog.Entry
 	for i, data := range rel.RootBytes {
-		out = append(out, translog.RootEntry(int64(i+1), data, now))
+		if !logged(workspace.VersionedFile(int64(i+1), metadata.ROOT)) {
+			out = append(out, translog.RootEntry(int64(i+1), data, now))
+		}
 	}
 	add := func(role string, md *metadata.Metadata[metadata.TargetsType]) error {
 		for _, name := range slices.Sorted(maps.Keys(md.Signed.Targets)) {
 			host, ok := bundle.HostOfTarget(name)
-			if !ok {
+			if !ok || logged(workspace.TargetPath(name, md.Signed.Targets[name])) {
 				continue
 			}
 			data, err := ws.ReadTarget(name, md.Signed.Targets[name])
@@ -72,6 +75,27 @@ func logEntries(ws *workspace.Workspace, rel *workspace.Release, now time.Time) 
 		}
 	}
 	return out, add(metadata.TARGETS, rel.Targets)
+}
+
+// loggedBefore says which files the log already holds without asking the
+// store: those the workspace's last publish to this origin put online, when
+// the root it published under named this same log (that publish logged
+// them before uploading them). A publish then asks the store about what it
+// adds, not about every key list of the repository.
+func loggedBefore(ws *workspace.Workspace, rel *workspace.Release, dst store.Store, policy translog.Policy, opts Options) func(string) bool {
+	none := func(string) bool { return false }
+	published := rel.Roots
+	if slices.Contains(rel.NewRoles, metadata.ROOT) {
+		published = published[:len(published)-1]
+	}
+	if opts.VerifyAll || ws.Config.Origin != Origin(dst) || len(published) == 0 {
+		return none
+	}
+	was, ok, err := translog.FromRootCustom(published[len(published)-1].Signed.UnrecognizedFields)
+	if err != nil || !ok || was.Origin != policy.Origin || was.Key != policy.Key {
+		return none
+	}
+	return func(file string) bool { return rel.Prior[file] }
 }
 
 // appendLog logs the release before any of it is uploaded, so that a key
@@ -106,7 +130,7 @@ func appendLog(ctx context.Context, ws *workspace.Workspace, rel *workspace.Rele
 		rep.Size, rep.Witnessed, rep.Cosigned = cp.Size, cp.Witnessed, cp.Cosigned
 		return rep, err
 	}
-	entries, err := logEntries(ws, rel, ws.Now())
+	entries, err := logEntries(ws, rel, ws.Now(), loggedBefore(ws, rel, dst, policy, opts))
 	if err != nil {
 		return nil, err
 	}
