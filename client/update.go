@@ -234,14 +234,17 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 		}
 	}
 	f.have, f.wanted, f.consistent = state.clone(), w.names, !state.NotConsistent
-	f.expectLog = c.rootsNameALog()
-	if raw, err := c.cache.logCheckpoint(); err == nil && f.expectLog {
-		f.cachedLogSize, _ = translog.PeekSize(raw)
+	nextRoot := c.guessNextRoot()
+	f.expectLog = c.rootsNameALog(nextRoot)
+	if f.expectLog {
+		if raw, err := c.cache.logCheckpoint(); err == nil {
+			f.cachedLogSize, _ = translog.PeekSize(raw)
+		}
 	}
 	// the first requests go out while the root chain verifies: which root
 	// to probe for is read from the stored roots' names, unverified, and
 	// the walk asks for any other itself
-	f.begin(c.guessNextRoot())
+	f.begin(nextRoot)
 	tm, _, err := verifiedRoot(c.cache, c.opts.TrustedRoot, c.refTime())
 	if err != nil {
 		return out, err
@@ -299,9 +302,9 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 
 // rootsNameALog hints, unverified, that the newest root at hand names a
 // transparency log, for fetching its files ahead.
-func (c *Client) rootsNameALog() bool {
+func (c *Client) rootsNameALog(nextRoot int64) bool {
 	newest := c.opts.TrustedRoot
-	if v := c.guessNextRoot() - 1; v > 0 {
+	if v := nextRoot - 1; v > 0 {
 		if data, err := c.cache.root(v); err == nil {
 			newest = data
 		}
