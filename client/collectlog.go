@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"encoding/hex"
+	"maps"
 	"errors"
 	"fmt"
 	"slices"
@@ -54,28 +56,30 @@ func (c *Client) collectLog(ctx context.Context, repo string, root *metadata.Met
 			return fmt.Errorf("the log of %s: %w: %w", redact(repo), err, ErrNotLogged)
 		}
 	}
-	currentRoot := rootName(root.Signed.Version)
-	for _, o := range r.Objects {
-		registry, sum, ok := loggedFile(o)
-		if !ok {
-			continue
-		}
-		// what clients read now must be in the log; earlier versions are
-		// when the log already ran, and copied without it otherwise
-		required := o.Name == currentRoot || (registry != "" && r.current[bundle.TargetName(registry)] == sum)
-		_, _, err := translog.Lookup(ctx, fetch, cp, registry, sum)
-		if err != nil && !required && errors.Is(err, translog.ErrMissing) {
+	for _, k := range loggedKeys(r) {
+		_, _, err := translog.Lookup(ctx, fetch, cp, k.Key)
+		if err != nil && !k.required && errors.Is(err, translog.ErrMissing) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("%s of %s is not proven in its log %s: %w: %w", o.Name, redact(repo), policy.Origin, err, ErrNotLogged)
+			return fmt.Errorf("%s of %s is not proven in its log %s: %w: %w", k.file, redact(repo), policy.Origin, err, ErrNotLogged)
 		}
-		name := translog.IndexName(registry, sum)
+		name := translog.IndexName(k.Key)
 		if data, ok := fetched[name]; ok {
 			files = append(files, store.Object{Name: name, Data: data, Phase: store.PhaseTargets})
 		}
-		if latest, ok := fetched[translog.LatestName(registry)]; ok && registry != "" && required {
-			files = append(files, store.Object{Name: translog.LatestName(registry), Data: latest, Phase: store.PhaseTargets, IfMatch: store.Always})
+		if k.Registry == "" {
+			// the checkpoint that proves a root to a client at the one
+			// before, where the publisher kept one
+			name := translog.RootCheckpointName(k.Version)
+			if data, err := fetch(ctx, name, translog.MaxCheckpoint); err == nil {
+				files = append(files, store.Object{Name: name, Data: data, Phase: store.PhaseTargets})
+			} else if !errors.Is(err, translog.ErrMissing) {
+				return fmt.Errorf("copy the log of %s: %w", redact(repo), err)
+			}
+		}
+		if latest, ok := fetched[translog.LatestName(k.Registry)]; ok && k.Registry != "" && k.required {
+			files = append(files, store.Object{Name: translog.LatestName(k.Registry), Data: latest, Phase: store.PhaseTargets, IfMatch: store.Always})
 		}
 	}
 	slices.SortStableFunc(files, func(a, b store.Object) int { return strings.Compare(a.Name, b.Name) })
@@ -85,19 +89,63 @@ func (c *Client) collectLog(ctx context.Context, repo string, root *metadata.Met
 	return nil
 }
 
-// loggedFile names the log entry a copied file has: a key list by its
-// registry and hash, a root by its hash.
-func loggedFile(o store.Object) (registry, sum string, ok bool) {
-	if rootProbe().MatchString("/" + o.Name) {
-		return "", objectName(o.Data), true
+// loggedKey is the log entry a copied file has, and whether clients
+// require it: the current key lists, and roots after one that names a
+// log. Earlier versions are from when the log already ran, or are copied
+// without it.
+type loggedKey struct {
+	translog.Key
+	file     string
+	required bool
+}
+
+// loggedKeys lists the log entries of the copied roots and of the key
+// lists each copied targets version lists.
+func loggedKeys(r *Repository) []loggedKey {
+	var out []loggedKey
+	newest := map[string]int64{}
+	type listing struct {
+		role string
+		md   *metadata.Metadata[metadata.TargetsType]
 	}
-	rest, isTarget := strings.CutPrefix(o.Name, "targets/")
-	if !isTarget {
-		return "", "", false
+	var listings []listing
+	var roots []versionedRoot
+	for _, o := range r.Objects {
+		if rootProbe().MatchString("/" + o.Name) {
+			if md, err := metadata.Root().FromBytes(o.Data); err == nil {
+				roots = append(roots, versionedRoot{md.Signed.Version, o.Data, md})
+			}
+			continue
+		}
+		if o.Phase != store.PhaseTargetsMeta && o.Phase != store.PhaseDelegated {
+			continue
+		}
+		md, err := metadata.Targets().FromBytes(o.Data)
+		if err != nil {
+			continue
+		}
+		role := roleOf(o.Name)
+		listings = append(listings, listing{role, md})
+		newest[role] = max(newest[role], md.Signed.Version)
 	}
-	i := strings.LastIndex(rest, "/")
-	if i < 0 || !strings.HasSuffix(rest, ".keys.json") {
-		return "", "", false
+	slices.SortFunc(roots, func(a, b versionedRoot) int { return int(a.version - b.version) })
+	for i, vr := range roots {
+		prevLogged := false
+		if i > 0 && roots[i-1].version == vr.version-1 {
+			_, prevLogged, _ = translog.FromRootCustom(roots[i-1].md.Signed.UnrecognizedFields)
+		}
+		out = append(out, loggedKey{translog.RootKey(vr.version, objectName(vr.data)), rootName(vr.version), prevLogged || vr.version == r.RootVersion})
 	}
-	return rest[:i], objectName(o.Data), true
+	for _, l := range listings {
+		for _, t := range slices.Sorted(maps.Keys(l.md.Signed.Targets)) {
+			host, ok := bundle.HostOfTarget(t)
+			if !ok {
+				continue
+			}
+			sum := hex.EncodeToString(l.md.Signed.Targets[t].Hashes["sha256"])
+			k := translog.Key{Registry: host, Role: l.role, Version: l.md.Signed.Version, SHA256: sum}
+			out = append(out, loggedKey{k, t, l.md.Signed.Version == newest[l.role] && r.current[t] == sum})
+		}
+	}
+	return out
 }

@@ -211,7 +211,7 @@ func (h *history) fromLog(ctx context.Context, root *metadata.Metadata[metadata.
 		if e.SHA256 == "" {
 			continue
 		}
-		if _, index, err := translog.Lookup(ctx, fetch, cp, h.host, e.SHA256); err == nil {
+		if _, index, err := translog.Lookup(ctx, fetch, cp, translog.Key{Registry: h.host, Role: e.Role, Version: e.Version, SHA256: e.SHA256}); err == nil {
 			e.InLog, e.LogIndex = true, index
 		}
 	}
@@ -222,8 +222,10 @@ func (h *history) fromLog(ctx context.Context, root *metadata.Metadata[metadata.
 			continue
 		}
 		sum := hex.EncodeToString(tf.Hashes["sha256"])
-		logged, index, err := translog.Lookup(ctx, fetch, cp, h.host, sum)
-		if err != nil || logged.Role != e.Role || logged.Version != e.Version {
+		// the entry names this very role and version: an old list
+		// replayed as a new version has none
+		_, index, err := translog.Lookup(ctx, fetch, cp, translog.Key{Registry: h.host, Role: e.Role, Version: e.Version, SHA256: sum})
+		if err != nil {
 			continue
 		}
 		dir, base := path.Split(h.name)

@@ -26,9 +26,11 @@ var ErrNotLogged = errors.New("the key list is not in the repository's witnessed
 
 // logCheck requires, from the first root that names a log, that a key
 // list's entry is in the log under a checkpoint the quorum of the root's
-// witnesses cosigned. A list proven once is not proven again while its
-// bytes stay the same under a root with the same policy.
-func (s *session) logCheck(targetPath string, data []byte) error {
+// witnesses cosigned, the entry naming the list's registry, the role and
+// version that list it, and its hash. A list proven once is not proven
+// again while the same role version lists the same bytes under a root
+// with the same policy.
+func (s *session) logCheck(targetPath string, by listedBy, data []byte) error {
 	host, isList := bundle.HostOfTarget(targetPath)
 	if !isList {
 		return nil
@@ -38,7 +40,8 @@ func (s *session) logCheck(targetPath string, data []byte) error {
 		return err
 	}
 	obj := objectName(data)
-	proof := policy.Origin + " " + obj
+	key := translog.Key{Registry: host, Role: by.role, Version: by.version, SHA256: obj}
+	proof := policy.Origin + " " + policy.Key + " " + by.role + " " + strconv.FormatInt(by.version, 10) + " " + obj
 	if s.state.Logged[targetPath] == proof {
 		return nil
 	}
@@ -49,11 +52,11 @@ func (s *session) logCheck(targetPath string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	_, _, err = translog.Lookup(s.f.ctx, s.logFetch(), cp, host, obj)
+	_, _, err = translog.Lookup(s.f.ctx, s.logFetch(), cp, key)
 	switch {
 	case errors.Is(err, translog.ErrNotInLog):
-		return fmt.Errorf("%s's key list (sha256 %s) verified against root v%d but is not proven in the log %s: %w: %w",
-			host, obj[:16], s.tm.Root.Signed.Version, policy.Origin, err, ErrNotLogged)
+		return fmt.Errorf("%s's key list (sha256 %s, as %s v%d lists it) verified against root v%d but is not proven in the log %s: %w: %w",
+			host, obj[:16], by.role, by.version, s.tm.Root.Signed.Version, policy.Origin, err, ErrNotLogged)
 	case err != nil:
 		// the repository did not serve the log's files: unavailable, as
 		// when it does not serve its metadata
@@ -99,9 +102,17 @@ func (s *session) logCheckpoint(policy translog.Policy) (translog.Checkpoint, er
 		return cp, fmt.Errorf("%s: %w: %w", translog.CheckpointName, err, ErrNotLogged)
 	}
 	if prevRaw, err := s.cache.logCheckpoint(); err == nil {
-		// the cached checkpoint verified when it was kept; a root that
-		// changed the log's key or origin starts afresh
-		if prev, err := translog.ReadCheckpoint(policy, prevRaw); err == nil {
+		// the cached checkpoint verified when it was kept, perhaps under
+		// an earlier root's policy: the log goes on as the same tree when
+		// a root changes its key, origin or witnesses
+		prev, err := translog.ReadCheckpoint(policy, prevRaw)
+		if err != nil {
+			var ok bool
+			if prev, ok = translog.PeekTree(prevRaw); ok {
+				err = nil
+			}
+		}
+		if err == nil {
 			if err := translog.Consistent(s.f.ctx, s.logFetch(), prev, cp); err != nil {
 				return cp, s.logConflict(prev, cp, err)
 			}
@@ -213,4 +224,42 @@ func (t TUF) Log(ctx context.Context) (policy translog.Policy, fetch translog.Fe
 		return policy, nil, false, err
 	}
 	return policy, f.logFiles().fetch, true, nil
+}
+
+// rootLogged requires, when prev (the root before version) names a
+// transparency log, that the new root's entry is proven in that log
+// under prev's policy: a root that removes the log, or names another log
+// key, origin, witnesses or quorum, is public in the old log before this
+// client takes it. From the new root on, its own policy applies.
+func (s *session) rootLogged(prev *metadata.Metadata[metadata.RootType], version int64, data []byte) error {
+	policy, ok, err := translog.FromRootCustom(prev.Signed.UnrecognizedFields)
+	if err != nil {
+		return fmt.Errorf("root v%d: %w", prev.Signed.Version, err)
+	}
+	if !ok {
+		return nil
+	}
+	_, err = translog.ProveRoot(s.f.ctx, s.logFetch(), policy, version, objectName(data))
+	switch {
+	case errors.Is(err, translog.ErrNotInLog), errors.Is(err, translog.ErrMissing):
+		return fmt.Errorf("root v%d of %s is signed by the root threshold but is not proven in the transparency log %s that root v%d names, so it may have been shown to this client alone; refusing it until the log's witnesses have seen it (%v): %w",
+			version, redact(s.repo), policy.Origin, prev.Signed.Version, err, ErrNotLogged)
+	case err != nil:
+		return fmt.Errorf("prove root v%d in the log %s: %w", version, policy.Origin, err)
+	}
+	return nil
+}
+
+// warnLogDropped warns, once, when the root walk went from a root that
+// names a transparency log to one that names none: the drop itself was
+// proven in the log, but key lists are no longer checked against one.
+func (s *session) warnLogDropped(start *metadata.Metadata[metadata.RootType]) {
+	if start == s.tm.Root {
+		return
+	}
+	before, had, _ := translog.FromRootCustom(start.Signed.UnrecognizedFields)
+	if _, has, _ := translog.FromRootCustom(s.tm.Root.Signed.UnrecognizedFields); had && !has {
+		s.c.log.Warn("the repository's new root no longer names a transparency log: the change is in the old log, but key lists are from now on checked by TUF alone",
+			"repository", redact(s.repo), "root", s.tm.Root.Signed.Version, "log", before.Origin)
+	}
 }

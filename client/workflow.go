@@ -141,8 +141,12 @@ func (s *session) walkRoots() error {
 		if err != nil {
 			return s.failed(name, err)
 		}
+		prev := s.tm.Root
 		if _, err := s.tm.UpdateRoot(data); err != nil {
 			return s.failed(name, err)
+		}
+		if err := s.rootLogged(prev, v, data); err != nil {
+			return err
 		}
 		if err := s.cache.putRoot(v, data); err != nil {
 			return fmt.Errorf("keep the verified root in the cache: %w", err)
@@ -154,6 +158,7 @@ func (s *session) walkRoots() error {
 			return err
 		}
 	}
+	s.warnLogDropped(start)
 	if s.tm.Root.Signed.IsExpired(s.tm.RefTime) {
 		return fmt.Errorf("the newest root of %s (v%d) expired at %s: a freeze attack, or a repository whose maintainers have not re-signed the root; refusing it: %w", redact(s.repo), s.tm.Root.Signed.Version, s.tm.Root.Signed.Expires.Format(time.RFC3339), ErrUntrusted)
 	}
@@ -308,7 +313,8 @@ func (s *session) role(name, delegator string) (*targetsMD, error) {
 
 // findTarget searches the delegation tree in pre-order, depth first, as
 // the specification's step 5.6.7 lays out.
-func (s *session) findTarget(targetPath string) (*metadata.TargetFiles, error) {
+// It returns the target and the role that lists it.
+func (s *session) findTarget(targetPath string) (*metadata.TargetFiles, listedBy, error) {
 	type visit struct{ role, delegator string }
 	stack := []visit{{metadata.TARGETS, metadata.ROOT}}
 	visited := map[string]bool{}
@@ -320,10 +326,10 @@ func (s *session) findTarget(targetPath string) (*metadata.TargetFiles, error) {
 		}
 		md, err := s.role(v.role, v.delegator)
 		if err != nil {
-			return nil, err
+			return nil, listedBy{}, err
 		}
 		if tf, ok := md.Signed.Targets[targetPath]; ok {
-			return tf, nil
+			return tf, listedBy{v.role, md.Signed.Version}, nil
 		}
 		visited[v.role] = true
 		if md.Signed.Delegations == nil {
@@ -340,7 +346,13 @@ func (s *session) findTarget(targetPath string) (*metadata.TargetFiles, error) {
 		slices.Reverse(children)
 		stack = append(stack, children...)
 	}
-	return nil, errNoTarget
+	return nil, listedBy{}, errNoTarget
+}
+
+// listedBy is the role version whose metadata lists a target.
+type listedBy struct {
+	role    string
+	version int64
 }
 
 var errNoTarget = errors.New("no such target")
@@ -359,7 +371,7 @@ func mayBe(meta *metadata.MetaFiles, obj string) bool {
 // target returns a target file verified against its metadata: a copy the
 // cache holds when its hashes still match, else downloaded (5.7).
 func (s *session) target(targetPath string) ([]byte, error) {
-	tf, err := s.findTarget(targetPath)
+	tf, by, err := s.findTarget(targetPath)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +381,7 @@ func (s *session) target(targetPath string) ([]byte, error) {
 	}
 	for _, obj := range candidates {
 		if data, err := s.cache.object(obj); err == nil && tf.VerifyLengthHashes(data) == nil {
-			if err := s.logCheck(targetPath, data); err != nil {
+			if err := s.logCheck(targetPath, by, data); err != nil {
 				return nil, err
 			}
 			if s.f != nil && s.state.Targets[targetPath] != obj {
@@ -395,7 +407,7 @@ func (s *session) target(targetPath string) ([]byte, error) {
 	if err := s.keep(data, func(obj string) { s.state.Targets[targetPath] = obj }); err != nil {
 		return nil, err
 	}
-	return data, s.logCheck(targetPath, data)
+	return data, s.logCheck(targetPath, by, data)
 }
 
 // answerSet is the record of everything this session verified together.

@@ -214,7 +214,7 @@ func TestTamperedLogFailsTheProof(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := entry(2)
-	if _, _, err := translog.Lookup(ctx, l.fetch, cp, e.Registry, e.SHA256); err != nil {
+	if _, _, err := translog.Lookup(ctx, l.fetch, cp, e.Key()); err != nil {
 		t.Fatal(err)
 	}
 	index := filepath.Join(l.dir, filepath.FromSlash(e.IndexName()))
@@ -248,7 +248,7 @@ func TestTamperedLogFailsTheProof(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if _, _, err := translog.Lookup(ctx, l.fetch, cp, e.Registry, e.SHA256); !errors.Is(err, translog.ErrNotInLog) {
+			if _, _, err := translog.Lookup(ctx, l.fetch, cp, e.Key()); !errors.Is(err, translog.ErrNotInLog) {
 				t.Fatalf("got %v, want ErrNotInLog", err)
 			}
 		})
@@ -281,7 +281,7 @@ func TestUnreachableTilesAreNotAProofFailure(t *testing.T) {
 				}
 				return l.fetch(ctx, name, max)
 			}
-			_, _, err := translog.Lookup(ctx, fetch, cp, e.Registry, e.SHA256)
+			_, _, err := translog.Lookup(ctx, fetch, cp, e.Key())
 			if errors.Is(err, translog.ErrNotInLog) != c.logged || (!c.logged && !errors.Is(err, c.fail)) {
 				t.Fatalf("got %v", err)
 			}

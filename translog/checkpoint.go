@@ -150,3 +150,34 @@ func PeekSize(raw []byte) (int64, bool) {
 	}
 	return int64(c.Size), true
 }
+
+// VerifyWitnessed checks a checkpoint as VerifyCheckpoint does but for
+// its age: a checkpoint the quorum cosigned proves forever that its
+// entries are public, which is all a proof of a root version needs.
+func VerifyWitnessed(p Policy, raw []byte) (Checkpoint, error) {
+	cp, err := verifySigned(p, raw)
+	if err != nil {
+		return cp, err
+	}
+	if len(cp.Witnessed) < p.Quorum {
+		return cp, fmt.Errorf("%d of the %d needed (%v): %w", len(cp.Witnessed), p.Quorum, cp.Witnessed, ErrNotWitnessed)
+	}
+	return cp, nil
+}
+
+// PeekTree reads a checkpoint's size and hash without verifying any
+// signature: the tree a proof reads its tiles under, when what the proof
+// trusts is another checkpoint this one must extend.
+func PeekTree(raw []byte) (Checkpoint, bool) {
+	text, _, ok := strings.Cut(string(raw), "\n\n")
+	var c flog.Checkpoint
+	if !ok || len(raw) > MaxCheckpoint {
+		return Checkpoint{}, false
+	}
+	if _, err := c.Unmarshal([]byte(text + "\n")); err != nil || c.Size > 1<<40 || len(c.Hash) != tlog.HashSize {
+		return Checkpoint{}, false
+	}
+	cp := Checkpoint{Size: int64(c.Size), Note: slices.Clone(raw)}
+	copy(cp.Hash[:], c.Hash)
+	return cp, true
+}

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -100,13 +102,49 @@ func ParseEntry(data []byte) (Entry, error) {
 	return e, nil
 }
 
-// IndexName is the file under log/ that tells where the entry of a file
-// is: a registry's key list, or a root when registry is empty.
-func IndexName(registry, sha256Hex string) string {
+// Key names what an entry vouches for: the file with this SHA-256 (hex),
+// as Role published it at Version; Registry is empty for a root. A client
+// matches all four, so that a list logged once cannot be replayed as a
+// later version of its role, nor a root as another root version.
+type Key struct {
+	Registry string
+	Role     string
+	Version  int64
+	SHA256   string
+}
+
+// Key is the entry's key.
+func (e Entry) Key() Key {
+	return Key{Registry: e.Registry, Role: e.Role, Version: e.Version, SHA256: e.SHA256}
+}
+
+// RootKey is the key of root version's file with this SHA-256.
+func RootKey(version int64, sha256Hex string) Key {
+	return Key{Role: "root", Version: version, SHA256: sha256Hex}
+}
+
+// Matches reports whether e is the entry of k.
+func (k Key) Matches(e Entry) bool {
+	return e.Registry == k.Registry && e.Role == k.Role && e.Version == k.Version && e.SHA256 == k.SHA256
+}
+
+// IndexName is the file under log/ that tells where the entry of k is:
+// one file per registry (or "_root"), role, version and hash, written
+// once.
+func IndexName(k Key) string {
+	registry := k.Registry
 	if registry == "" {
 		registry = "_root"
 	}
-	return Dir + "index/" + registry + "/" + sha256Hex
+	return Dir + "index/" + registry + "/" + url.PathEscape(k.Role) + "/" + strconv.FormatInt(k.Version, 10) + "/" + k.SHA256
+}
+
+// RootCheckpointName is the checkpoint under which root version was
+// logged, signed and witnessed under the policy of the root before it:
+// how a client still at that root proves the new one after the log's
+// key, origin or witnesses changed with it.
+func RootCheckpointName(version int64) string {
+	return Dir + "roots/" + strconv.FormatInt(version, 10)
 }
 
 // LatestName is the file that tells where a registry's newest entry is,
@@ -116,7 +154,7 @@ func IndexName(registry, sha256Hex string) string {
 func LatestName(registry string) string { return Dir + "latest/" + registry }
 
 // IndexName of the entry.
-func (e Entry) IndexName() string { return IndexName(e.Registry, e.SHA256) }
+func (e Entry) IndexName() string { return IndexName(e.Key()) }
 
 func (e Entry) subject() string {
 	if e.Registry == "" {

@@ -64,7 +64,7 @@ func (p Policy) Check() error {
 	if len(p.Witnesses) > 32 {
 		return fmt.Errorf("%d witnesses, above 32: %w", len(p.Witnesses), ErrBadPolicy)
 	}
-	names := map[string]bool{}
+	names, keys := map[string]bool{}, map[string]string{}
 	for _, w := range p.Witnesses {
 		wv, err := fnote.NewVerifierForCosignatureV1(w.Key)
 		if err != nil {
@@ -74,6 +74,13 @@ func (p Policy) Check() error {
 			return fmt.Errorf("witness %s is named twice: %w", wv.Name(), ErrBadPolicy)
 		}
 		names[wv.Name()] = true
+		// one key holder counts once toward the quorum, whatever names
+		// its key is given
+		material := keyMaterial(w.Key)
+		if other, dup := keys[material]; dup {
+			return fmt.Errorf("witnesses %s and %s have the same public key, so one key holder would count twice toward the quorum; give each witness its own key: %w", other, wv.Name(), ErrBadPolicy)
+		}
+		keys[material] = wv.Name()
 		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return fmt.Errorf("witness %s has URL %q; give an http(s) URL: %w", wv.Name(), w.URL, ErrBadPolicy)
 		}
@@ -188,4 +195,32 @@ func (p Policy) witnessVerifiers() ([]note.Verifier, error) {
 func (w Witness) Name() string {
 	name, _, _ := strings.Cut(w.Key, "+")
 	return name
+}
+
+// keyMaterial is a note verifier key without its name and hash: the
+// public key itself ("name+hash+base64", where base64 may hold '+').
+func keyMaterial(vkey string) string {
+	parts := strings.SplitN(vkey, "+", 3)
+	if len(parts) < 3 {
+		return vkey
+	}
+	return parts[2]
+}
+
+// SameLog reports whether a checkpoint verifies under q exactly when it
+// verifies under p: the same origin, log key, witnesses and quorum.
+func (p Policy) SameLog(q Policy) bool {
+	if p.Origin != q.Origin || p.Key != q.Key || p.Quorum != q.Quorum || len(p.Witnesses) != len(q.Witnesses) {
+		return false
+	}
+	have := map[string]bool{}
+	for _, w := range p.Witnesses {
+		have[w.Key] = true
+	}
+	for _, w := range q.Witnesses {
+		if !have[w.Key] {
+			return false
+		}
+	}
+	return true
 }

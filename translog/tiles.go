@@ -96,22 +96,29 @@ func hashes(ctx context.Context, fetch Fetch, cp Checkpoint) (tlog.HashReader, *
 // MaxIndexFile bounds an index file: a number, a newline and an entry.
 const MaxIndexFile = MaxEntry + 32
 
-// Lookup finds the entry of a file (a registry's key list; a root when
-// registry is empty) in the log under cp and proves it is there: the
-// registry's latest file or the file's index file says where, the tiles
-// prove it. Its failures wrap ErrNotInLog.
-func Lookup(ctx context.Context, fetch Fetch, cp Checkpoint, registry, sha256Hex string) (Entry, int64, error) {
-	if registry != "" {
+// Lookup finds the entry of k (a registry's key list as a role's version
+// published it; a root when k.Registry is empty) in the log under cp and
+// proves it is there: the registry's latest file or the entry's index
+// file says where, the tiles prove it. Its failures wrap ErrNotInLog.
+func Lookup(ctx context.Context, fetch Fetch, cp Checkpoint, k Key) (Entry, int64, error) {
+	return LookupBelow(ctx, fetch, cp, k, cp.Size)
+}
+
+// LookupBelow is Lookup for an entry that must also be among the first
+// limit entries of the log: under a smaller checkpoint that cp extends.
+func LookupBelow(ctx context.Context, fetch Fetch, cp Checkpoint, k Key, limit int64) (Entry, int64, error) {
+	limit = min(limit, cp.Size)
+	if k.Registry != "" {
 		// a hint: used when it names this very file, proven like any other
-		if index, entry, err := readIndexFile(ctx, fetch, LatestName(registry)); err == nil {
-			if e, err := ParseEntry(entry); err == nil && e.Registry == registry && e.SHA256 == sha256Hex && index < cp.Size {
+		if index, entry, err := readIndexFile(ctx, fetch, LatestName(k.Registry)); err == nil {
+			if e, err := ParseEntry(entry); err == nil && k.Matches(e) && index < limit {
 				if err := ProveEntry(ctx, fetch, cp, index, entry); err == nil {
 					return e, index, nil
 				}
 			}
 		}
 	}
-	name := IndexName(registry, sha256Hex)
+	name := IndexName(k)
 	index, entry, err := readIndexFile(ctx, fetch, name)
 	if errors.Is(err, ErrMissing) {
 		return Entry{}, 0, fmt.Errorf("the log has no entry for it (no %s): %w: %w", name, ErrMissing, ErrNotInLog)
@@ -119,8 +126,8 @@ func Lookup(ctx context.Context, fetch Fetch, cp Checkpoint, registry, sha256Hex
 	if err != nil {
 		return Entry{}, 0, err
 	}
-	if index >= cp.Size {
-		return Entry{}, 0, fmt.Errorf("its entry %d is beyond the witnessed checkpoint of size %d: %w", index, cp.Size, ErrNotInLog)
+	if index >= limit {
+		return Entry{}, 0, fmt.Errorf("its entry %d is beyond the witnessed checkpoint of size %d: %w", index, limit, ErrNotInLog)
 	}
 	if err := ProveEntry(ctx, fetch, cp, index, entry); err != nil {
 		return Entry{}, 0, err
@@ -129,8 +136,8 @@ func Lookup(ctx context.Context, fetch Fetch, cp Checkpoint, registry, sha256Hex
 	if err != nil {
 		return Entry{}, 0, fmt.Errorf("entry %d: %v: %w", index, err, ErrNotInLog)
 	}
-	if e.Registry != registry || e.SHA256 != sha256Hex {
-		return Entry{}, 0, fmt.Errorf("entry %d is about another file: %w", index, ErrNotInLog)
+	if !k.Matches(e) {
+		return Entry{}, 0, fmt.Errorf("entry %d is about another file or version (%s v%d): %w", index, e.Role, e.Version, ErrNotInLog)
 	}
 	return e, index, nil
 }

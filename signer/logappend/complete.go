@@ -189,6 +189,13 @@ func Refresh(ctx context.Context, dst store.Store, opts Options) (translog.Check
 	if err != nil || cp.Size == 0 || opts.DryRun {
 		return cp, err
 	}
+	return resign(ctx, dst, cp, tag, opts)
+}
+
+// resign signs the tree of cp under the options' policy, has its
+// witnesses cosign it and publishes it in place of the checkpoint tagged
+// tag: a refresh, or the first checkpoint under a new policy.
+func resign(ctx context.Context, dst store.Store, cp translog.Checkpoint, tag store.Tag, opts Options) (translog.Checkpoint, error) {
 	x := &extension{old: translog.Hashes(ctx, StoreFetch(dst), cp), base: tlog.StoredHashIndex(0, cp.Size)}
 	signed, err := note.Sign(&note.Note{Text: string(translog.CheckpointText(opts.Policy.Origin, cp.Size, cp.Hash))}, opts.Signer)
 	if err != nil {

@@ -91,6 +91,10 @@ type Options struct {
 	Witness WitnessClient
 	Now     func() time.Time
 	DryRun  bool
+	// Previous is the policy the log was kept under until now, when a
+	// root changed it: the log's checkpoint may still be signed under
+	// it, and the append goes on from that tree under Policy.
+	Previous *translog.Policy
 }
 
 // Result says what an append did.
@@ -115,14 +119,25 @@ func Append(ctx context.Context, dst store.Store, entries []translog.Entry, opts
 		opts.Now = time.Now
 	}
 	for attempt := 1; ; attempt++ {
-		cp, tag, err := current(ctx, dst, opts.Policy)
+		cp, tag, switching, err := currentOrPrevious(ctx, dst, opts)
+		if errors.Is(err, ErrLogDamaged) {
+			// a rerun of a publish whose log steps went further: under a
+			// later policy, what this step logs may all be there
+			if todo, merr := missing(ctx, dst, entries); merr == nil && len(todo) == 0 {
+				return res, nil
+			}
+		}
 		if err != nil {
 			return res, err
 		}
 		res.Checkpoint = cp
 		// a claim at the current size is an append someone started:
 		// finish it before adding ours
-		claim, err := readPending(ctx, dst, opts.Policy, cp.Size)
+		claimPolicy := opts.Policy
+		if switching {
+			claimPolicy = *opts.Previous
+		}
+		claim, err := readPending(ctx, dst, claimPolicy, cp.Size)
 		if err != nil {
 			return res, err
 		}
@@ -134,6 +149,11 @@ func Append(ctx context.Context, dst store.Store, entries []translog.Entry, opts
 		mine := false
 		if claim == nil {
 			todo, err := missing(ctx, dst, entries)
+			if err == nil && len(todo) == 0 && switching && !opts.DryRun {
+				// nothing to add, but the tree goes on under the new policy
+				res.Checkpoint, err = resign(ctx, dst, cp, tag, opts)
+				return res, err
+			}
 			if err != nil || len(todo) == 0 || opts.DryRun {
 				res.Appended = len(todo)
 				return res, err
@@ -177,6 +197,38 @@ func Append(ctx context.Context, dst store.Store, entries []translog.Entry, opts
 func Current(ctx context.Context, dst store.Store, p translog.Policy) (translog.Checkpoint, error) {
 	cp, _, err := current(ctx, dst, p)
 	return cp, err
+}
+
+// currentOrPrevious is the log's checkpoint read under the append's
+// policy, else under the previous one (switching is then set).
+func currentOrPrevious(ctx context.Context, dst store.Store, opts Options) (cp translog.Checkpoint, tag store.Tag, switching bool, err error) {
+	cp, tag, err = current(ctx, dst, opts.Policy)
+	if err != nil && errors.Is(err, ErrLogDamaged) && opts.Previous != nil {
+		if pcp, ptag, perr := current(ctx, dst, *opts.Previous); perr == nil {
+			return pcp, ptag, true, nil
+		}
+	}
+	return cp, tag, false, err
+}
+
+// KeepRootCheckpoint keeps cp, the checkpoint that holds the entry of root
+// version and verifies under the policy of the root before it, as
+// translog.RootCheckpointName(version): how clients still at that root
+// prove the new one once the log goes on under another policy. A file
+// already there stays.
+func KeepRootCheckpoint(ctx context.Context, dst store.Store, version int64, cp translog.Checkpoint) error {
+	name := translog.RootCheckpointName(version)
+	if len(cp.Note) == 0 {
+		if _, _, err := dst.Get(ctx, name, translog.MaxCheckpoint); err != nil {
+			return fmt.Errorf("root v%d is in the log, but %s is not in %s and the log has moved on to another policy: %w", version, name, dst, ErrLogDamaged)
+		}
+		return nil
+	}
+	err := dst.Put(ctx, name, cp.Note, store.Absent)
+	if err != nil && !errors.Is(err, store.ErrChanged) {
+		return fmt.Errorf("write %s to %s: %w", name, dst, err)
+	}
+	return nil
 }
 
 func current(ctx context.Context, dst store.Store, p translog.Policy) (translog.Checkpoint, store.Tag, error) {

@@ -77,7 +77,7 @@ func TestAppendIsWitnessedAndProven(t *testing.T) {
 	fetch := logappend.StoreFetch(dst)
 	for _, i := range []int{0, 2, 3, 255, 256, 302, 303, total - 1} {
 		e := entries(i, 1)[0]
-		got, index, err := translog.Lookup(ctx, fetch, prev, e.Registry, e.SHA256)
+		got, index, err := translog.Lookup(ctx, fetch, prev, e.Key())
 		if err != nil {
 			t.Fatalf("entry %d: %v", i, err)
 		}
@@ -86,7 +86,7 @@ func TestAppendIsWitnessedAndProven(t *testing.T) {
 		}
 	}
 	e := translog.KeyListEntry("never.example.test", "bins-00", 1, []byte("x"), nil, time.Now())
-	if _, _, err := translog.Lookup(ctx, fetch, prev, e.Registry, e.SHA256); !errors.Is(err, translog.ErrNotInLog) {
+	if _, _, err := translog.Lookup(ctx, fetch, prev, e.Key()); !errors.Is(err, translog.ErrNotInLog) {
 		t.Errorf("an entry never logged: %v, want ErrNotInLog", err)
 	}
 }
@@ -221,7 +221,7 @@ func TestAppendOnS3(t *testing.T) {
 		t.Fatalf("checkpoint of size %d: %v", cp.Size, err)
 	}
 	e := entries(1000+299, 1)[0]
-	if _, _, err := translog.Lookup(ctx, logappend.StoreFetch(dst), cp, e.Registry, e.SHA256); err != nil {
+	if _, _, err := translog.Lookup(ctx, logappend.StoreFetch(dst), cp, e.Key()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -256,7 +256,7 @@ func TestConcurrentAppendsDoNotFork(t *testing.T) {
 	}
 	for _, i := range []int{0, 19, 100, 119} {
 		e := entries(i, 1)[0]
-		if _, _, err := translog.Lookup(ctx, logappend.StoreFetch(dst), cp, e.Registry, e.SHA256); err != nil {
+		if _, _, err := translog.Lookup(ctx, logappend.StoreFetch(dst), cp, e.Key()); err != nil {
 			t.Errorf("entry of r%d: %v", i, err)
 		}
 	}

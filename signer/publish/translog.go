@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
@@ -23,8 +24,36 @@ import (
 type LogOptions struct {
 	// Key is the log's online signing key (Ed25519).
 	Key *keyfile.Signer
+	// Others are more log keys: the publish of a root that changes the
+	// log key logs that root under the old key and goes on with the new
+	// one, so it needs both.
+	Others []*keyfile.Signer
 	// Witness asks witnesses to cosign; nil speaks HTTP.
 	Witness logappend.WitnessClient
+}
+
+// signerFor is the note signer of the key that p names.
+func (o *LogOptions) signerFor(p translog.Policy) (note.Signer, error) {
+	if o == nil {
+		return nil, ErrNoLogKey
+	}
+	var first error
+	for _, k := range append([]*keyfile.Signer{o.Key}, o.Others...) {
+		if k == nil {
+			continue
+		}
+		s, err := logappend.NoteSigner(k, p)
+		if err == nil {
+			return s, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first == nil {
+		return nil, ErrNoLogKey
+	}
+	return nil, first
 }
 
 // ErrNoLogKey marks a publish of a root that names a log, without the
@@ -41,20 +70,20 @@ type LogReport struct {
 	Cosigned  time.Time
 }
 
-// logEntries is every root version and key list of the release, as log
-// entries, but those logged says the log holds already; the log appends
-// the others it does not hold yet.
+// logEntries is the key lists of every role version of the release, as
+// log entries, but those logged says the log holds already: an entry
+// binds a list to the role version that publishes it, so a list signed
+// again into a later version is logged again, and an old list replayed
+// as a new version has no entry.
 func logEntries(ws *workspace.Workspace, rel *workspace.Release, now time.Time, logged func(file string) bool) ([]translog.Entry, error) {
 	var out []translog.Entry
-	for i, data := range rel.RootBytes {
-		if !logged(workspace.VersionedFile(int64(i+1), metadata.ROOT)) {
-			out = append(out, translog.RootEntry(int64(i+1), data, now))
-		}
-	}
 	add := func(role string, md *metadata.Metadata[metadata.TargetsType]) error {
+		if logged(workspace.VersionedFile(md.Signed.Version, role)) {
+			return nil
+		}
 		for _, name := range slices.Sorted(maps.Keys(md.Signed.Targets)) {
 			host, ok := bundle.HostOfTarget(name)
-			if !ok || logged(workspace.TargetPath(name, md.Signed.Targets[name])) {
+			if !ok {
 				continue
 			}
 			data, err := ws.ReadTarget(name, md.Signed.Targets[name])
@@ -77,12 +106,76 @@ func logEntries(ws *workspace.Workspace, rel *workspace.Release, now time.Time, 
 	return out, add(metadata.TARGETS, rel.Targets)
 }
 
+// logStep is one append under one policy.
+type logStep struct {
+	policy  translog.Policy
+	entries []translog.Entry
+	// roots are the root versions whose checkpoint (RootCheckpointName)
+	// this step keeps: those whose previous root names this policy
+	roots []int64
+}
+
+// logSteps plans the appends of a release. Root v is logged under the
+// policy of root v-1 when that root names a log, because that is the
+// policy a client still at v-1 checks v against; a root after one that
+// names no log is logged under the newest policy; key lists go last,
+// under the newest policy.
+func logSteps(ws *workspace.Workspace, rel *workspace.Release, logged func(string) bool) ([]logStep, error) {
+	newest, hasNewest, err := rel.LogPolicy()
+	if err != nil {
+		return nil, err
+	}
+	var steps []logStep
+	push := func(p translog.Policy, e []translog.Entry, root int64) {
+		if n := len(steps); n == 0 || !steps[n-1].policy.SameLog(p) {
+			steps = append(steps, logStep{policy: p})
+		}
+		st := &steps[len(steps)-1]
+		st.entries = append(st.entries, e...)
+		if root > 0 {
+			st.roots = append(st.roots, root)
+		}
+	}
+	now := ws.Now()
+	var prev *translog.Policy
+	for i, data := range rel.RootBytes {
+		v := int64(i + 1)
+		p, has, err := translog.FromRootCustom(rel.Roots[i].Signed.UnrecognizedFields)
+		if err != nil {
+			return nil, fmt.Errorf("root v%d: %w", v, err)
+		}
+		if !logged(workspace.VersionedFile(v, metadata.ROOT)) {
+			entry := []translog.Entry{translog.RootEntry(v, data, now)}
+			switch {
+			case prev != nil:
+				push(*prev, entry, v)
+			case hasNewest:
+				push(newest, entry, 0)
+			}
+		}
+		prev = nil
+		if has {
+			prev = &p
+		}
+	}
+	if hasNewest {
+		lists, err := logEntries(ws, rel, now, logged)
+		if err != nil {
+			return nil, err
+		}
+		if len(lists) > 0 || len(steps) == 0 || !steps[len(steps)-1].policy.SameLog(newest) {
+			push(newest, lists, 0)
+		}
+	}
+	return steps, nil
+}
+
 // loggedBefore says which files the log already holds without asking the
 // store: those the workspace's last publish to this origin put online, when
-// the root it published under named this same log (that publish logged
-// them before uploading them). A publish then asks the store about what it
-// adds, not about every key list of the repository.
-func loggedBefore(ws *workspace.Workspace, rel *workspace.Release, dst store.Store, policy translog.Policy, opts Options) func(string) bool {
+// the root it published under named a log (that publish logged them before
+// uploading them). A publish then asks the store about what it adds, not
+// about every key list of the repository.
+func loggedBefore(ws *workspace.Workspace, rel *workspace.Release, dst store.Store, opts Options) func(string) bool {
 	none := func(string) bool { return false }
 	published := rel.Roots
 	if slices.Contains(rel.NewRoles, metadata.ROOT) {
@@ -91,8 +184,7 @@ func loggedBefore(ws *workspace.Workspace, rel *workspace.Release, dst store.Sto
 	if opts.VerifyAll || ws.Config.Origin != Origin(dst) || len(published) == 0 {
 		return none
 	}
-	was, ok, err := translog.FromRootCustom(published[len(published)-1].Signed.UnrecognizedFields)
-	if err != nil || !ok || was.Origin != policy.Origin || was.Key != policy.Key {
+	if _, ok, err := translog.FromRootCustom(published[len(published)-1].Signed.UnrecognizedFields); err != nil || !ok {
 		return none
 	}
 	return func(file string) bool { return rel.Prior[file] }
@@ -100,26 +192,24 @@ func loggedBefore(ws *workspace.Workspace, rel *workspace.Release, dst store.Sto
 
 // appendLog logs the release before any of it is uploaded, so that a key
 // list never goes live outside the log: without the witnesses' quorum the
-// publish stops here.
+// publish stops here. Each root version is logged under its previous
+// root's policy and the checkpoint that holds it is kept, so a root that
+// changes or removes the log is public in the old log before any client
+// takes it; the log then goes on, the same tree, under the new policy.
 func appendLog(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release, dst store.Store, opts Options, refresh bool) (*LogReport, error) {
 	policy, ok, err := rel.LogPolicy()
-	if err != nil || !ok {
+	if err != nil {
 		return nil, err
 	}
-	hasKey := opts.Log != nil && opts.Log.Key != nil
-	if !hasKey && !opts.DryRun {
-		return nil, fmt.Errorf("root v%d names the transparency log %s: %w", rel.Root().Signed.Version, policy.Origin, ErrNoLogKey)
-	}
-	// a dry run signs nothing, so it needs no key to say what it would log
-	lo := logappend.Options{Policy: policy, Now: ws.Now, DryRun: opts.DryRun}
-	if hasKey {
-		if lo.Signer, err = logappend.NoteSigner(opts.Log.Key, policy); err != nil {
+	if refresh {
+		if !ok {
+			return nil, nil
+		}
+		lo, err := appendOptions(policy, ws, rel, opts)
+		if err != nil {
 			return nil, err
 		}
-		lo.Witness = opts.Log.Witness
-	}
-	rep := &LogReport{Origin: policy.Origin, Quorum: policy.Quorum}
-	if refresh {
+		rep := &LogReport{Origin: policy.Origin, Quorum: policy.Quorum}
 		cp, err := logappend.Refresh(ctx, dst, lo)
 		if errors.Is(err, logappend.ErrNoQuorum) {
 			// the checkpoint the store keeps, with its older cosignatures
@@ -130,11 +220,52 @@ func appendLog(ctx context.Context, ws *workspace.Workspace, rel *workspace.Rele
 		rep.Size, rep.Witnessed, rep.Cosigned = cp.Size, cp.Witnessed, cp.Cosigned
 		return rep, err
 	}
-	entries, err := logEntries(ws, rel, ws.Now(), loggedBefore(ws, rel, dst, policy, opts))
-	if err != nil {
+	steps, err := logSteps(ws, rel, loggedBefore(ws, rel, dst, opts))
+	if err != nil || len(steps) == 0 {
 		return nil, err
 	}
-	res, err := logappend.Append(ctx, dst, entries, lo)
-	rep.Size, rep.Appended, rep.Witnessed, rep.Cosigned = res.Checkpoint.Size, res.Appended+res.Finished, res.Checkpoint.Witnessed, res.Checkpoint.Cosigned
-	return rep, err
+	var rep *LogReport
+	var previous *translog.Policy
+	for _, st := range steps {
+		lo, err := appendOptions(st.policy, ws, rel, opts)
+		if err != nil {
+			return nil, err
+		}
+		lo.Previous = previous
+		res, err := logappend.Append(ctx, dst, st.entries, lo)
+		rep = &LogReport{Origin: st.policy.Origin, Quorum: st.policy.Quorum, Size: res.Checkpoint.Size, Appended: res.Appended + res.Finished,
+			Witnessed: res.Checkpoint.Witnessed, Cosigned: res.Checkpoint.Cosigned}
+		if err != nil {
+			return rep, err
+		}
+		if !opts.DryRun {
+			for _, v := range st.roots {
+				if err := logappend.KeepRootCheckpoint(ctx, dst, v, res.Checkpoint); err != nil {
+					return rep, err
+				}
+			}
+		}
+		p := st.policy
+		previous = &p
+	}
+	return rep, nil
+}
+
+// appendOptions are the options of an append under policy p.
+func appendOptions(p translog.Policy, ws *workspace.Workspace, rel *workspace.Release, opts Options) (logappend.Options, error) {
+	lo := logappend.Options{Policy: p, Now: ws.Now, DryRun: opts.DryRun}
+	if opts.DryRun && (opts.Log == nil || opts.Log.Key == nil) {
+		// a dry run signs nothing, so it needs no key to say what it would log
+		return lo, nil
+	}
+	signer, err := opts.Log.signerFor(p)
+	if errors.Is(err, ErrNoLogKey) {
+		return lo, fmt.Errorf("root v%d names the transparency log %s: %w", rel.Root().Signed.Version, p.Origin, ErrNoLogKey)
+	}
+	if err != nil {
+		return lo, fmt.Errorf("%w (a publish that changes the log key gives both the old and the new key)", err)
+	}
+	lo.Signer = signer
+	lo.Witness = opts.Log.Witness
+	return lo, nil
 }

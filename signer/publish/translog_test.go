@@ -68,7 +68,19 @@ func TestPublishLogsEveryRootAndKeyList(t *testing.T) {
 	}
 	fetch := logappend.StoreFetch(c.Store)
 	list := fixture(t, "npm/keys.json")
-	e, _, err := translog.Lookup(ctx, fetch, cp, host, translog.KeyListEntry(host, "", 0, list, nil, time.Now()).SHA256)
+	// the latest file says which role version published the list; the
+	// lookup proves that exact entry
+	latest, err := fetch(ctx, translog.LatestName(host), translog.MaxIndexFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, hinted, _ := strings.Cut(string(latest), "\n")
+	he, err := translog.ParseEntry([]byte(hinted))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := translog.Key{Registry: host, Role: he.Role, Version: he.Version, SHA256: translog.KeyListEntry(host, "", 0, list, nil, time.Now()).SHA256}
+	e, _, err := translog.Lookup(ctx, fetch, cp, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +95,7 @@ func TestPublishLogsEveryRootAndKeyList(t *testing.T) {
 	if got, _, err := fetchWithGoTUF(t, serve(t, c.RepoDir), root1, host+"/keys.json"); err != nil || string(got) != string(list) {
 		t.Errorf("go-tuf reading the logged repository: %v", err)
 	}
-	if _, _, err := translog.Lookup(ctx, fetch, cp, "", translog.RootEntry(1, root1, time.Now()).SHA256); err != nil {
+	if _, _, err := translog.Lookup(ctx, fetch, cp, translog.RootEntry(1, root1, time.Now()).Key()); err != nil {
 		t.Errorf("root v1: %v", err)
 	}
 	// the scheduled job refreshes the cosignatures, the size stays

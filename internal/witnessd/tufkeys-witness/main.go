@@ -83,7 +83,9 @@ func loadKey(path, name string) (string, error) {
 }
 
 // logVerifier finds the verifier key of the log with this origin in the
-// logs file: a note verifier key's name is the log's origin.
+// logs file: a note verifier key's name is the log's origin. The last
+// line for an origin wins, as a witness operator replaces a log's key
+// when its root rotates it.
 func logVerifier(path, origin string) (note.Verifier, bool, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -94,14 +96,15 @@ func logVerifier(path, origin string) (note.Verifier, bool, error) {
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(io.LimitReader(f, 16<<20))
+	var found note.Verifier
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if !strings.HasPrefix(line, origin+"+") {
 			continue
 		}
 		if v, err := note.NewVerifier(line); err == nil && v.Name() == origin {
-			return v, true, nil
+			found = v
 		}
 	}
-	return nil, false, sc.Err()
+	return found, found != nil, sc.Err()
 }
