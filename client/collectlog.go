@@ -3,9 +3,9 @@ package client
 import (
 	"context"
 	"encoding/hex"
-	"maps"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 

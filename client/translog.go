@@ -19,10 +19,10 @@ const (
 	logEvidenceDir    = "log-evidence"
 )
 
-// ErrNotLogged marks a key list that TUF verified but the repository's
-// witnessed transparency log does not show: a list signed with valid keys
-// and served to this client alone is refused.
-var ErrNotLogged = errors.New("the key list is not in the repository's witnessed transparency log")
+// ErrNotLogged marks a key list or a root that TUF verified but the
+// repository's witnessed transparency log does not show: metadata signed
+// with valid keys and served to this client alone is refused.
+var ErrNotLogged = errors.New("not proven in the repository's witnessed transparency log")
 
 // logCheck requires, from the first root that names a log, that a key
 // list's entry is in the log under a checkpoint the quorum of the root's
@@ -242,7 +242,7 @@ func (s *session) rootLogged(prev *metadata.Metadata[metadata.RootType], version
 	_, err = translog.ProveRoot(s.f.ctx, s.logFetch(), policy, version, objectName(data))
 	switch {
 	case errors.Is(err, translog.ErrNotInLog), errors.Is(err, translog.ErrMissing):
-		return fmt.Errorf("root v%d of %s is signed by the root threshold but is not proven in the transparency log %s that root v%d names, so it may have been shown to this client alone; refusing it until the log's witnesses have seen it (%v): %w",
+		return fmt.Errorf("root v%d of %s is signed by the root threshold but is not proven in the transparency log %s that root v%d names, so it may have been shown to this client alone; refusing it until the log's witnesses have seen it: %w: %w",
 			version, redact(s.repo), policy.Origin, prev.Signed.Version, err, ErrNotLogged)
 	case err != nil:
 		return fmt.Errorf("prove root v%d in the log %s: %w", version, policy.Origin, err)

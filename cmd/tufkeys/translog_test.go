@@ -16,6 +16,7 @@ import (
 	"github.com/tufkeys/tufkeys/internal/witnesstest"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 	"github.com/tufkeys/tufkeys/signer/logappend"
+	"github.com/tufkeys/tufkeys/signer/workspace"
 	"github.com/tufkeys/tufkeys/translog"
 )
 
@@ -187,5 +188,80 @@ func TestWatchLogFlagsAnUnexpectedKey(t *testing.T) {
 	rep = parseJSON(t, args, out)
 	if !strings.Contains(out, "matches no version of the key list the repository published") || code != exitDiffers {
 		t.Errorf("an entry with no TUF version: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// watch --log with no --registry checks every registry the log names and
+// every root: a root the repository serves that the log lacks, a logged
+// root the repository does not serve, and an entry for a registry other
+// than the one a --registry run would watch are each flagged.
+func TestWatchLogChecksRootsAndEveryRegistry(t *testing.T) {
+	log := witnesstest.Get(t).NewLog(t, 2)
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{Bins: 4, Log: &log.Policy, LogKey: log.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := mustRead(t, filepath.Join(pkgDir, fixtures, "npm/keys.json"))
+	for _, h := range []string{"a.example.test", "b.example.test"} {
+		if err := c.StagePublish(h, keys, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo := testutil.Serve(t, c.RepoDir)
+	root := filepath.Join(c.WS.Dir, "published", "1.root.json")
+	cache := t.TempDir()
+	args := []string{"watch", "--log", "--repo", repo, "--root", root, "--cache", cache, "--max-age", "0", "-o", "json"}
+	code, out, errOut := runCLI(t, args...)
+	rep := parseJSON(t, args, out)
+	if code != exitOK || len(rep["entries"].([]any)) != 3 || len(rep["problems"].([]any)) != 0 {
+		t.Fatalf("first run: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// a stray entry for b, whatever registry one would name
+	signer, err := logappend.NoteSigner(log.Key, log.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stray := translog.KeyListEntry("b.example.test", "bins-1", 9, []byte("never published"), nil, time.Now())
+	if _, err := logappend.Append(context.Background(), c.Store, []translog.Entry{stray}, logappend.Options{Policy: log.Policy, Signer: signer}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCLI(t, args...)
+	if code != exitDiffers || !strings.Contains(out, "for b.example.test") || !strings.Contains(out, "matches no version of the key list the repository published") {
+		t.Fatalf("a stray entry for b: exit %d\n%s", code, out)
+	}
+
+	// the maintainers rotate the root to drop the log and show root v2 to
+	// one client: the log holds it (they published it there), the
+	// repository everyone reads does not serve it
+	if _, err := c.WS.Rotate(workspace.RotateOptions{RemoveLog: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sign(2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	root2, err := os.ReadFile(filepath.Join(c.RepoDir, "2.root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(c.RepoDir, "2.root.json"))
+	code, out, _ = runCLI(t, args...)
+	if code != exitDiffers || !strings.Contains(out, "logs root v2") || !strings.Contains(out, "serves no root v2") {
+		t.Fatalf("a logged root the repository does not serve: exit %d\n%s", code, out)
+	}
+
+	// the repository serves a root the log does not hold: the monitor's
+	// own client refuses it, and that is the finding
+	os.WriteFile(filepath.Join(c.RepoDir, "2.root.json"), root2, 0o644)
+	os.Remove(filepath.Join(c.RepoDir, "log", "index", "_root", "root", "2"))
+	if err := os.RemoveAll(filepath.Join(c.RepoDir, "log", "index", "_root", "root", "2")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCLI(t, append(args[:len(args)-4:len(args)-4], "--cache", t.TempDir(), "-o", "json")...)
+	if code != exitDiffers || !strings.Contains(out, "root v2") || !strings.Contains(out, "not proven in the transparency log") {
+		t.Fatalf("a served root the log lacks: exit %d\n%s", code, out)
 	}
 }

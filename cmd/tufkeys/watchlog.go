@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +14,7 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/bundle"
-	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/client/logmonitor"
 	"github.com/tufkeys/tufkeys/internal/registry"
 	"github.com/tufkeys/tufkeys/internal/safefile"
 	"github.com/tufkeys/tufkeys/translog"
@@ -50,20 +48,14 @@ type watchLogEntry struct {
 // runWatchLog is watch's log mode: it verifies the repository's
 // transparency log from the state saved by the last run, shows the new
 // entries (of the watched registry, when --registry names one), and exits
-// 3 on what should not be: a logged key the registry does not serve, a
-// newest entry the repository does not publish, a published list that is
-// not in the log, a fork or a rollback.
+// 3 on what should not be (package logmonitor's findings): a root or key
+// list the repository serves that the log lacks, a logged root or list the
+// repository does not serve, a logged key the registry does not serve, a
+// fork or a rollback.
 func runWatchLog(ctx context.Context, opts watchOptions) error {
 	cl, err := opts.currentClient()
 	if err != nil {
 		return err
-	}
-	policy, fetch, ok, err := cl.TUF().Log(ctx)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return errors.New("the repository's root names no transparency log: there is nothing to monitor")
 	}
 	statePath := opts.LogState
 	if statePath == "" {
@@ -77,18 +69,7 @@ func runWatchLog(ctx context.Context, opts watchOptions) error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	rep := watchLogReport{Origin: policy.Origin, Previous: st.Size, Entries: []watchLogEntry{}, Problems: []string{}, Witnessed: []string{}}
-	followed, next, ferr := translog.Follow(ctx, fetch, policy, st, time.Now())
-	switch {
-	case errors.Is(ferr, translog.ErrFork) || errors.Is(ferr, translog.ErrRollback):
-		rep.Problems = append(rep.Problems, fmt.Sprintf("the log at %s conflicts with the checkpoint of size %d in %s: %v", redactRepo(opts), st.Size, statePath, ferr))
-	case ferr != nil:
-		return ferr
-	}
-	rep.Size, rep.Witnessed = followed.Checkpoint.Size, nonNil(followed.Checkpoint.Witnessed)
-	if !followed.Checkpoint.Cosigned.IsZero() {
-		rep.Cosigned = followed.Checkpoint.Cosigned.UTC().Format(time.RFC3339)
-	}
+	mo := logmonitor.Options{Client: cl, State: st, Now: time.Now()}
 	host := ""
 	if opts.Registry != "" {
 		reg, h, err := resolveRegistry(opts.Registry)
@@ -96,15 +77,35 @@ func runWatchLog(ctx context.Context, opts watchOptions) error {
 			return err
 		}
 		host = h
-		if ferr == nil {
-			problems, err := checkLoggedKeys(ctx, cl, reg, host, followed.New, next)
-			if err != nil {
-				return err
-			}
-			rep.Problems = append(rep.Problems, problems...)
+		rc, err := registry.New(reg, nil, 30*time.Second)
+		if err != nil {
+			return usageError{err}
 		}
+		live, err := rc.KeyList(ctx)
+		if err != nil {
+			return err
+		}
+		mo.Registries, mo.Live = []string{host}, map[string]*bundle.KeyList{host: live}
 	}
-	for _, ie := range followed.New {
+	res, err := logmonitor.Run(ctx, mo)
+	if err != nil {
+		return err
+	}
+	rep := watchLogReport{Origin: res.Policy.Origin, Previous: st.Size, Entries: []watchLogEntry{}, Problems: []string{}, Witnessed: nonNil(res.Followed.Checkpoint.Witnessed)}
+	rep.Size = res.Followed.Checkpoint.Size
+	if !res.Followed.Checkpoint.Cosigned.IsZero() {
+		rep.Cosigned = res.Followed.Checkpoint.Cosigned.UTC().Format(time.RFC3339)
+	}
+	conflict := false
+	for _, f := range res.Findings {
+		msg := f.Message
+		if f.Kind == logmonitor.Conflict {
+			conflict = true
+			msg = fmt.Sprintf("the log at %s conflicts with the state in %s: %s", redactRepo(opts), statePath, f.Message)
+		}
+		rep.Problems = append(rep.Problems, msg)
+	}
+	for _, ie := range res.Followed.New {
 		if host != "" && ie.Entry.Registry != host {
 			continue
 		}
@@ -114,8 +115,8 @@ func runWatchLog(ctx context.Context, opts watchOptions) error {
 		}
 		rep.Entries = append(rep.Entries, e)
 	}
-	if ferr == nil {
-		data, err := json.Marshal(next)
+	if !conflict {
+		data, err := json.Marshal(res.Next)
 		if err != nil {
 			return err
 		}
@@ -134,66 +135,6 @@ func runWatchLog(ctx context.Context, opts watchOptions) error {
 		return exitError{code: exitDiffers}
 	}
 	return nil
-}
-
-// checkLoggedKeys compares what the log says the registry was given with
-// what the registry serves and what the repository publishes.
-func checkLoggedKeys(ctx context.Context, cl *client.Client, reg, host string, entries []translog.Indexed, st translog.MonitorState) ([]string, error) {
-	rc, err := registry.New(reg, nil, 30*time.Second)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	live, err := rc.KeyList(ctx)
-	if err != nil {
-		return nil, err
-	}
-	served := map[string]bool{}
-	for _, k := range live.Keys {
-		served[k.KeyID] = true
-	}
-	// every version of the registry's list the repository published,
-	// verified, for the entries to match
-	published := map[string]bool{}
-	history, err := cl.History(ctx, host)
-	if err != nil && !errors.Is(err, client.ErrNoKeyList) {
-		return nil, err
-	}
-	for _, h := range history {
-		if h.SHA256 != "" && h.Problem == "" {
-			published[h.SHA256] = true
-		}
-	}
-	var problems []string
-	for _, ie := range entries {
-		if ie.Entry.Registry != host {
-			continue
-		}
-		if !published[ie.Entry.SHA256] {
-			problems = append(problems, fmt.Sprintf("entry %d for %s (sha256 %s, %s v%d) matches no version of the key list the repository published", ie.Index, host, ie.Entry.SHA256[:16], ie.Entry.Role, ie.Entry.Version))
-		}
-		for _, id := range ie.Entry.KeyIDs {
-			if !served[id] {
-				problems = append(problems, fmt.Sprintf("entry %d gives %s the key %s (in %s v%d, logged %s), which the registry does not serve at its own endpoint", ie.Index, host, id, ie.Entry.Role, ie.Entry.Version, ie.Entry.Logged))
-			}
-		}
-	}
-	data, err := cl.TUF().Target(ctx, bundle.TargetName(host))
-	switch {
-	case errors.Is(err, client.ErrNotLogged):
-		problems = append(problems, fmt.Sprintf("the repository publishes a key list for %s that is not in the log: %v", host, err))
-	case errors.Is(err, client.ErrNoTarget) || errors.Is(err, client.ErrNoKeyList):
-		if _, logged := st.Latest[host]; logged {
-			problems = append(problems, fmt.Sprintf("the log has entries for %s, which the repository does not publish", host))
-		}
-	case err != nil:
-		return nil, err
-	default:
-		sum := sha256.Sum256(data)
-		if latest, ok := st.Latest[host]; ok && latest != hex.EncodeToString(sum[:]) {
-			problems = append(problems, fmt.Sprintf("the newest log entry for %s (sha256 %s) is not the list the repository publishes (sha256 %s)", host, latest[:16], hex.EncodeToString(sum[:8])))
-		}
-	}
-	return problems, nil
 }
 
 func printWatchLog(opts watchOptions, rep watchLogReport) {

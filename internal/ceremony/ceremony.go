@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 	"github.com/tufkeys/tufkeys/signer/logappend"
 	"github.com/tufkeys/tufkeys/signer/publish"
@@ -147,6 +148,35 @@ func (c *Ceremony) StagePublish(host string, list []byte, n int) error {
 		return err
 	}
 	_, err := c.Publish()
+	return err
+}
+
+// StagePublishRemoving is StagePublish for a list that drops keys the
+// published list has, removing them on purpose.
+func (c *Ceremony) StagePublishRemoving(host string, list []byte, n int) error {
+	parsed, err := bundle.Parse(list)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, k := range parsed.List.Keys {
+		have[k.KeyID] = true
+	}
+	var remove []string
+	if cur, err := c.WS.PublishedList(host); err == nil && cur != nil {
+		for _, k := range cur.Keys {
+			if !have[k.KeyID] {
+				remove = append(remove, k.KeyID)
+			}
+		}
+	}
+	if _, err := c.WS.Stage(host, list, remove); err != nil {
+		return err
+	}
+	if err := c.Sign(n); err != nil {
+		return err
+	}
+	_, err = c.Publish()
 	return err
 }
 

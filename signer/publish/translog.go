@@ -171,9 +171,9 @@ func logSteps(ws *workspace.Workspace, rel *workspace.Release, logged func(strin
 }
 
 // loggedBefore says which files the log already holds without asking the
-// store: those the workspace's last publish to this origin put online, when
-// the root it published under named a log (that publish logged them before
-// uploading them). A publish then asks the store about what it adds, not
+// store: those the workspace's last publish to this origin put online,
+// when a root it published named a log (that publish logged them before
+// uploading them, as far as the log needed them). A publish then asks the store about what it adds, not
 // about every key list of the repository.
 func loggedBefore(ws *workspace.Workspace, rel *workspace.Release, dst store.Store, opts Options) func(string) bool {
 	none := func(string) bool { return false }
@@ -184,10 +184,14 @@ func loggedBefore(ws *workspace.Workspace, rel *workspace.Release, dst store.Sto
 	if opts.VerifyAll || ws.Config.Origin != Origin(dst) || len(published) == 0 {
 		return none
 	}
-	if _, ok, err := translog.FromRootCustom(published[len(published)-1].Signed.UnrecognizedFields); err != nil || !ok {
-		return none
+	// a publish under any root that named a log logged what it put
+	// online, where the log needed it
+	for _, root := range published {
+		if _, ok, err := translog.FromRootCustom(root.Signed.UnrecognizedFields); err == nil && ok {
+			return func(file string) bool { return rel.Prior[file] }
+		}
 	}
-	return func(file string) bool { return rel.Prior[file] }
+	return none
 }
 
 // appendLog logs the release before any of it is uploaded, so that a key
@@ -260,7 +264,7 @@ func appendOptions(p translog.Policy, ws *workspace.Workspace, rel *workspace.Re
 	}
 	signer, err := opts.Log.signerFor(p)
 	if errors.Is(err, ErrNoLogKey) {
-		return lo, fmt.Errorf("root v%d names the transparency log %s: %w", rel.Root().Signed.Version, p.Origin, ErrNoLogKey)
+		return lo, fmt.Errorf("root v%d's release is logged in the transparency log %s: %w", rel.Root().Signed.Version, p.Origin, ErrNoLogKey)
 	}
 	if err != nil {
 		return lo, fmt.Errorf("%w (a publish that changes the log key gives both the old and the new key)", err)
