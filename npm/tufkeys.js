@@ -14,11 +14,24 @@ if (!pkg) {
   console.error(`tufkeys: no tufkeys binary is packaged for ${key}: build one with go install, or use the container image`);
   process.exit(1);
 }
-let bin;
-try {
-  bin = require.resolve(`${pkg}/bin/tufkeys`);
-} catch (err) {
-  console.error(`tufkeys: ${pkg}, which holds the tufkeys binary for ${key}, is not installed: install tufkeys again without --omit=optional`);
+// The binary of this package's own platform package, looked for where npm
+// installs it for this package alone: nested under this package, or hoisted
+// beside it. Never through Node's module search, which would also take a
+// package from an ancestor directory or NODE_PATH.
+const fs = require('fs');
+const candidates = [path.join(__dirname, 'node_modules', pkg, 'bin', 'tufkeys')];
+if (path.basename(path.dirname(__dirname)) === 'node_modules') {
+  candidates.push(path.join(path.dirname(__dirname), pkg, 'bin', 'tufkeys'));
+}
+const bin = candidates.find((p) => {
+  try {
+    return fs.statSync(p).isFile();
+  } catch (err) {
+    return false;
+  }
+});
+if (!bin) {
+  console.error(`tufkeys: ${pkg}, which holds the tufkeys binary for ${key}, is not installed with this package: install tufkeys again without --omit=optional`);
   process.exit(1);
 }
 const child = spawn(bin, process.argv.slice(2), { stdio: 'inherit' });

@@ -1,6 +1,7 @@
 package corepack
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -20,6 +21,13 @@ func TestFindTarget(t *testing.T) {
 	berry := t.TempDir()
 	os.WriteFile(filepath.Join(berry, "package.json"), []byte(`{"packageManager":"yarn@4.5.0"}`), 0o644)
 	none := t.TempDir()
+	// JSON.parse reads the exact key, and the last of duplicates
+	cased := t.TempDir()
+	os.WriteFile(filepath.Join(cased, "package.json"), []byte(`{"PackageManager":"pnpm@9.0.0","packageManager":"pnpm@10.1.0"}`), 0o644)
+	dup := t.TempDir()
+	os.WriteFile(filepath.Join(dup, "package.json"), []byte(`{"packageManager":"pnpm@9.0.0","packageManager":"pnpm@10.1.0"}`), 0o644)
+	onlyCased := t.TempDir()
+	os.WriteFile(filepath.Join(onlyCased, "package.json"), []byte(`{"PackageManager":"pnpm@9.0.0"}`), 0o644)
 	tests := []struct {
 		argv []string
 		dir  string
@@ -40,12 +48,41 @@ func TestFindTarget(t *testing.T) {
 		{[]string{"yarn"}, berry, ""},
 		{[]string{"pnpm", "install"}, none, ""},
 		{[]string{"make", "pnpm@10.1.0"}, none, ""},
+		{[]string{"pnpm", "install"}, cased, "pnpm@10.1.0"},
+		{[]string{"pnpm", "install"}, dup, "pnpm@10.1.0"},
+		{[]string{"pnpm", "install"}, onlyCased, ""},
 	}
 	for _, tt := range tests {
-		got, ok := FindTarget(tt.argv, tt.dir)
-		if (tt.want == "") == ok || (ok && got.ID() != tt.want) {
+		got, ok, err := FindTarget(tt.argv, tt.dir)
+		if err != nil || (tt.want == "") == ok || (ok && got.ID() != tt.want) {
 			t.Errorf("FindTarget(%v) = %+v, %v; want %q", tt.argv, got, ok, tt.want)
 		}
+	}
+}
+
+// A package.json on the way that Corepack would stop at (too large, not
+// JSON, too deep, a packageManager that is no string) is a refusal, never
+// a fall-through to a parent directory's field.
+func TestFindTargetUnreadableManifest(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, 10001) + "1" + strings.Repeat("}", 10001)
+	for name, body := range map[string]string{
+		"over 1 MiB":    `{"packageManager":"pnpm@9.0.0","pad":"` + strings.Repeat("x", 1<<20) + `"}`,
+		"not JSON":      `{"packageManager":`,
+		"nested deeply": `{"packageManager":"pnpm@9.0.0","x":` + deep + `}`,
+		"not an object": `["pnpm@9.0.0"]`,
+		"not a string":  `{"packageManager":["pnpm@9.0.0"]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			parent := t.TempDir()
+			os.WriteFile(filepath.Join(parent, "package.json"), []byte(`{"packageManager":"pnpm@10.1.0"}`), 0o644)
+			child := filepath.Join(parent, "child")
+			os.Mkdir(child, 0o755)
+			os.WriteFile(filepath.Join(child, "package.json"), []byte(body), 0o644)
+			got, ok, err := FindTarget([]string{"pnpm", "install"}, child)
+			if !errors.Is(err, ErrManifest) || ok {
+				t.Errorf("got %+v, %v, %v; want ErrManifest", got, ok, err)
+			}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,6 +140,20 @@ func LookPath(name, path string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s is not on PATH (outside tufkeys shim directories): %w", name, ErrNotFound)
+}
+
+// IsShim reports whether the file at p (after symbolic links) is a shim
+// tufkeys wrote, wherever it now lies: a copy outside a shim directory,
+// which a lookup does not skip, would make tufkeys exec run itself.
+func IsShim(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	return bytes.Contains(head[:n], []byte("\n"+shimTag))
 }
 
 func isExecutable(p string) bool {

@@ -10,12 +10,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/client/corepack"
 	"github.com/tufkeys/tufkeys/internal/registry"
@@ -111,13 +113,22 @@ func runExec(ctx context.Context, opts execOptions) error {
 		environ = os.Environ()
 	}
 	opts.Environ = environ
+	depth, err := execDepth(environ)
+	if err != nil {
+		return err
+	}
 	path, err := corepack.LookPath(opts.Argv[0], lookupEnv(environ, "PATH"))
 	if err != nil {
 		return err
 	}
+	if corepack.IsShim(path) {
+		return fmt.Errorf("not running %s: %s is a copy of a tufkeys shim outside a shim directory, so tufkeys exec would run itself; remove it, or write the shims with tufkeys shims DIR: %w", opts.Argv[0], path, errExecLoop)
+	}
+	// the child gets none of tufkeys' own secrets, and the depth marker
+	opts.Environ = childEnviron(environ, depth+1)
 	if opts.SkipVerification {
 		warn(opts.streams, "running "+opts.Argv[0]+" with Corepack's integrity check off (--skip-verification)")
-		env, _, _ := corepack.Environ(environ, "0")
+		env, _, _ := corepack.Environ(opts.Environ, "0")
 		return runChild(opts.streams, path, opts.Argv, env, nil)
 	}
 	hosts, err := opts.keyHosts()
@@ -134,13 +145,17 @@ func runExec(ctx context.Context, opts execOptions) error {
 	// reaches Corepack. Where it is not, Corepack's own unknown-keyid
 	// failure is followed after the fact.
 	followAfter := true
-	if t, known := corepack.FindTarget(opts.Argv, cwd()); known {
+	t, known, err := corepack.FindTarget(opts.Argv, cwd())
+	if err != nil {
+		return fmt.Errorf("not running %s: %w; Corepack would stop at it too: fix the file", opts.Argv[0], err)
+	}
+	if known {
 		if err := opts.precheck(ctx, cl, hosts, t); err != nil {
 			return err
 		}
 		followAfter = false
 	}
-	env, err := opts.handOver(ctx, cl, hosts)
+	env, handed, err := opts.handOver(ctx, cl, hosts)
 	if err != nil {
 		return err
 	}
@@ -153,32 +168,90 @@ func runExec(ctx context.Context, opts execOptions) error {
 	if !errors.As(err, &ee) {
 		return err
 	}
-	ids := corepack.FailedKeyIDs(tail.Bytes())
-	if len(ids) == 0 {
+	// run again only for a key Corepack named that the handed list lacked
+	// and a refresh brought
+	var missing []string
+	for _, id := range corepack.FailedKeyIDs(tail.Bytes()) {
+		if !slices.ContainsFunc(handed.Keys, func(k bundle.Key) bool { return k.KeyID == id }) {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
 		return err
 	}
-	followed, ferr := cl.FollowRotation(ctx, hosts, ids)
+	followed, ferr := cl.FollowRotation(ctx, hosts, missing)
 	if ferr != nil || !followed {
 		return err
 	}
-	warn(opts.streams, fmt.Sprintf("Corepack met %s, which the refreshed key list now holds (the registry rotated its key); running %s again", strings.Join(ids, ", "), opts.Argv[0]))
-	if env, err = opts.handOver(ctx, cl, hosts); err != nil {
+	warn(opts.streams, fmt.Sprintf("Corepack met %s, which the refreshed key list now holds (the registry rotated its key); running %s again", strings.Join(missing, ", "), opts.Argv[0]))
+	if env, _, err = opts.handOver(ctx, cl, hosts); err != nil {
 		return err
 	}
 	return runChild(opts.streams, path, opts.Argv, env, nil)
 }
 
+// errExecLoop marks an exec that would run itself.
+var errExecLoop = errors.New("tufkeys exec would run itself")
+
+// execDepthVar marks a child of tufkeys exec with how many execs it runs
+// under: a package manager's script may run another through the shims,
+// but a chain deeper than maxExecDepth is exec calling itself.
+const (
+	execDepthVar = "TUFKEYS_EXEC_DEPTH"
+	maxExecDepth = 8
+)
+
+func execDepth(environ []string) (int, error) {
+	v := lookupEnv(environ, execDepthVar)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s=%q is not a number: tufkeys exec sets it for its child; unset it: %w", execDepthVar, v, errExecLoop)
+	}
+	if n >= maxExecDepth {
+		return 0, fmt.Errorf("not running: tufkeys exec is already %d levels deep (%s): a copy of a shim, or a command on PATH that runs tufkeys exec again, makes it run itself; check PATH: %w", n, execDepthVar, errExecLoop)
+	}
+	return n, nil
+}
+
+// childEnviron is environ without tufkeys' own secrets (passphrases, PINs,
+// key references), which the command it runs has no business with, and
+// with the exec depth marker set.
+func childEnviron(environ []string, depth int) []string {
+	out := make([]string, 0, len(environ)+1)
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if name == execDepthVar || secretVar(name) {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, execDepthVar+"="+strconv.Itoa(depth))
+}
+
+// secretVar reports whether a variable holds a secret of tufkeys'.
+func secretVar(name string) bool {
+	for _, v := range envVars {
+		if v.Name == name {
+			return v.Sensitive
+		}
+	}
+	return strings.HasPrefix(name, "TUFKEYS_") && (strings.Contains(name, "PASSPHRASE") || strings.Contains(name, "PIN") || strings.HasSuffix(name, "_KEY"))
+}
+
 // precheck verifies the package manager version Corepack is about to
-// fetch, refreshing on a key the list lacks. A refusal stops the command;
-// a registry tufkeys cannot read leaves the decision to Corepack, which
-// verifies with the verified keys all the same.
+// fetch, refreshing on a key the list lacks. The command runs only when
+// the version verified: Corepack does not check a key's expiry against the
+// publish time, so a version tufkeys could not check (no registry, the
+// registry unreachable or answering with an error) does not run either.
 func (opts execOptions) precheck(ctx context.Context, cl *client.Client, hosts []string, t corepack.Target) error {
 	reg := lookupEnv(opts.Environ, corepack.EnvRegistry)
 	if reg == "" {
 		r, err := registry.Resolve("", cwd())
 		if errors.Is(err, registry.ErrNoRegistry) {
-			warn(opts.streams, fmt.Sprintf("cannot check %s before the hand-over: no registry to fetch it from (set COREPACK_NPM_REGISTRY or npm_config_registry); Corepack verifies it with the verified keys", t.ID()))
-			return nil
+			return fmt.Errorf("not running %s: %s (%s) cannot be checked before the hand-over, as no registry to fetch it from is configured; set COREPACK_NPM_REGISTRY or npm_config_registry", opts.Argv[0], t.ID(), t.From)
 		}
 		if err != nil {
 			return err
@@ -190,8 +263,9 @@ func (opts execOptions) precheck(ctx context.Context, cl *client.Client, hosts [
 		return fmt.Errorf("not running %s: %w", opts.Argv[0], err)
 	}
 	if err != nil {
-		warn(opts.streams, fmt.Sprintf("cannot check %s before the hand-over (%v); Corepack verifies it with the verified keys", t.ID(), err))
-		return nil
+		// Corepack checks no key's expiry against the publish time: what
+		// tufkeys could not check does not run
+		return fmt.Errorf("not running %s: cannot check %s (%s) before the hand-over: %w; run it again once the registry answers", opts.Argv[0], t.ID(), t.From, err)
 	}
 	if refreshed {
 		warn(opts.streams, fmt.Sprintf("%s is signed by a key the cached list lacked; the list was refreshed first (the registry rotated its key)", t.ID()))
@@ -200,24 +274,25 @@ func (opts execOptions) precheck(ctx context.Context, cl *client.Client, hosts [
 }
 
 // handOver is the child's environment: COREPACK_INTEGRITY_KEYS set to the
-// verified lists, which hold at least one key, and nothing inherited of it.
-func (opts execOptions) handOver(ctx context.Context, cl *client.Client, hosts []string) ([]string, error) {
+// verified lists, which hold at least one key, and nothing inherited of it;
+// and the list it holds.
+func (opts execOptions) handOver(ctx context.Context, cl *client.Client, hosts []string) ([]string, *bundle.KeyList, error) {
 	list, notes, err := corepack.VerifiedList(ctx, cl, hosts)
 	if err != nil {
-		return nil, fmt.Errorf("not running %s: %w", opts.Argv[0], err)
+		return nil, nil, fmt.Errorf("not running %s: %w", opts.Argv[0], err)
 	}
 	for _, n := range notes {
 		warn(opts.streams, n)
 	}
 	value, err := corepack.Value(list)
 	if err != nil {
-		return nil, fmt.Errorf("not running %s: %w", opts.Argv[0], err)
+		return nil, nil, fmt.Errorf("not running %s: %w", opts.Argv[0], err)
 	}
 	env, inherited, set := corepack.Environ(opts.Environ, value)
 	if set && corepack.SkipsCheck(inherited) {
 		warn(opts.streams, fmt.Sprintf("%s=%q in the environment turns Corepack's check off; replaced with the verified keys (tufkeys exec --skip-verification says that on purpose)", corepack.EnvKeys, inherited))
 	}
-	return env, nil
+	return env, list, nil
 }
 
 // tailBuffer keeps the last bytes written to it: enough of a child's

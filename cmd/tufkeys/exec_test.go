@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -130,8 +132,8 @@ func TestShims(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := shims + ":" + shims + ":" + real + ":/usr/bin:/bin"
-	for name, want := range map[string]string{"pnpm": "corepack pnpm --version", "pnpx": "corepack pnpx x", "yarn": "corepack yarn --version", "yarnpkg": "corepack yarnpkg", "corepack": "corepack pnpm@10.1.0 --version"} {
-		args := map[string][]string{"pnpm": {"--version"}, "pnpx": {"x"}, "yarn": {"--version"}, "yarnpkg": nil, "corepack": {"pnpm@10.1.0", "--version"}}[name]
+	for name, want := range map[string]string{"pnpm": "corepack pnpm --version", "pnpx": "corepack pnpx x", "yarn": "corepack yarn --version", "yarnpkg": "corepack yarnpkg", "corepack": "corepack --version"} {
+		args := map[string][]string{"pnpm": {"--version"}, "pnpx": {"x"}, "yarn": {"--version"}, "yarnpkg": nil, "corepack": {"--version"}}[name]
 		cmd := exec.Command(filepath.Join(shims, name), args...)
 		cmd.Env = []string{"PATH=" + path, "HOME=" + t.TempDir()}
 		got, err := cmd.Output()
@@ -152,5 +154,106 @@ func TestShims(t *testing.T) {
 	entries, _ := os.ReadDir(shims)
 	if len(entries) != 6 {
 		t.Errorf("the shim directory holds %d entries, want the five shims and the marker", len(entries))
+	}
+}
+
+// A named version tufkeys cannot check (the registry answers 503, or none
+// is configured) never reaches Corepack, which would not check its key's
+// expiry: the command does not run.
+func TestExecRefusesAPinItCannotCheck(t *testing.T) {
+	clearClientEnv(t)
+	_, repo, root := published(t, "npm/keys.json")
+	down := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		http.Error(rw, "unavailable", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(down.Close)
+	bin := t.TempDir()
+	marker := filepath.Join(t.TempDir(), "ran")
+	os.WriteFile(filepath.Join(bin, "corepack"), []byte("#!/bin/sh\ntouch '"+marker+"'\n"), 0o755)
+	os.WriteFile(filepath.Join(bin, "pnpm"), []byte("#!/bin/sh\ntouch '"+marker+"'\n"), 0o755)
+	project := t.TempDir()
+	os.WriteFile(filepath.Join(project, "package.json"), []byte(`{"packageManager":"pnpm@10.1.0"}`), 0o644)
+	t.Chdir(project)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("NPM_CONFIG_USERCONFIG", filepath.Join(home, ".npmrc"))
+	t.Setenv("PATH", bin+":/usr/bin:/bin")
+	flags := []string{"exec", "--repo", repo, "--root", root, "--cache", t.TempDir(), "--registry", "registry.example.test", "--"}
+	for _, tc := range []struct {
+		name     string
+		registry string
+		argv     []string
+		want     string
+	}{
+		{"the registry answers 503, an argument", down.URL, []string{"corepack", "pnpm@10.1.0", "--version"}, "pnpm@10.1.0"},
+		{"the registry answers 503, packageManager", down.URL, []string{"pnpm", "--version"}, "pnpm@10.1.0"},
+		{"no registry configured", "", []string{"corepack", "pnpm@10.1.0", "--version"}, "no registry to fetch it from is configured"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("COREPACK_NPM_REGISTRY", tc.registry)
+			if tc.registry == "" {
+				os.Unsetenv("COREPACK_NPM_REGISTRY")
+			}
+			code, _, errOut := runCLI(t, append(flags, tc.argv...)...)
+			if _, err := os.Stat(marker); err == nil || code == exitOK || !strings.Contains(errOut, "not running "+tc.argv[0]) || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, ran %v\n%s", code, err == nil, errOut)
+			}
+			if n := strings.Count(strings.TrimSpace(errOut), "\n"); n > 0 {
+				t.Errorf("the refusal takes %d lines, want one:\n%s", n+1, errOut)
+			}
+		})
+	}
+}
+
+// exec runs only what it means to: a copy of a shim outside a shim
+// directory, or a chain of execs deeper than the guard, is refused; the
+// child never sees tufkeys' own secrets; and a command that fails naming a
+// key the handed list already holds is not run again.
+func TestExecRunsOnlyWhatItMeans(t *testing.T) {
+	clearClientEnv(t)
+	_, repo, root := published(t, "npm/keys.json")
+	flags := []string{"exec", "--repo", repo, "--root", root, "--cache", t.TempDir(), "--registry", "registry.example.test", "--"}
+
+	// a copy of the corepack shim in a directory without the marker
+	shims := filepath.Join(t.TempDir(), "shims")
+	if err := runShims(shimsOptions{streams: streams{Out: &strings.Builder{}, Err: &strings.Builder{}}, Dir: shims, Tufkeys: tufkeysBinary(t)}); err != nil {
+		t.Fatal(err)
+	}
+	copied := t.TempDir()
+	data, _ := os.ReadFile(filepath.Join(shims, "corepack"))
+	os.WriteFile(filepath.Join(copied, "corepack"), data, 0o755)
+	linked := t.TempDir()
+	os.Symlink(filepath.Join(shims, "corepack"), filepath.Join(linked, "corepack"))
+	for _, dir := range []string{copied, linked} {
+		t.Setenv("PATH", dir+":/usr/bin:/bin")
+		code, _, errOut := runCLI(t, append(flags, "corepack", "--version")...)
+		if code != exitFail || !strings.Contains(errOut, "copy of a tufkeys shim") {
+			t.Errorf("a shim in %s: exit %d\n%s", dir, code, errOut)
+		}
+	}
+	t.Setenv("PATH", "/usr/bin:/bin")
+	t.Setenv("TUFKEYS_EXEC_DEPTH", "8")
+	if code, _, errOut := runCLI(t, append(flags, "true")...); code != exitFail || !strings.Contains(errOut, "levels deep") {
+		t.Errorf("exec at depth 8: exit %d\n%s", code, errOut)
+	}
+	t.Setenv("TUFKEYS_EXEC_DEPTH", "2")
+
+	// tufkeys' secrets stay with tufkeys
+	t.Setenv("TUFKEYS_PASSPHRASE", "s3cret-passphrase")
+	t.Setenv("TUFKEYS_PKCS11_PIN", "s3cret-pin")
+	t.Setenv("TUFKEYS_ONLINE_KEY", "s3cret-online.key")
+	t.Setenv("TUFKEYS_LOG_KEY", "s3cret-log.key")
+	code, out, errOut := runCLI(t, append(flags, "env")...)
+	if code != exitOK || strings.Contains(out, "s3cret") || !strings.Contains(out, "TUFKEYS_EXEC_DEPTH=3\n") {
+		t.Errorf("the child's environment: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// Corepack's failure naming a key the handed list holds: one run only
+	count := filepath.Join(t.TempDir(), "runs")
+	script := `echo x >> '` + count + `'; echo 'Internal Error: Cannot find matching keyid: {"signatures":[{"sig":"x","keyid":"SHA256:DhQ8wR5APBvFHLF/+Tc+AYvPOdTpcIDqOhxsBHRwC7U"}],"keys":[]}' >&2; exit 1`
+	code, _, errOut = runCLI(t, append(flags, "sh", "-c", script)...)
+	runs, _ := os.ReadFile(count)
+	if code != exitFail || strings.Count(string(runs), "x") != 1 || strings.Contains(errOut, "running sh again") {
+		t.Errorf("a failure naming a key the list holds: exit %d, ran %d times\n%s", code, strings.Count(string(runs), "x"), errOut)
 	}
 }

@@ -145,6 +145,34 @@ func TestNPMPackages(t *testing.T) {
 	if code, b := npmRun("npx", "--no", "tufkeys", "version"); code != 0 || !strings.Contains(b, "tufkeys ") {
 		t.Errorf("npx tufkeys version: exit %d\n%s", code, b)
 	}
+	// the launcher runs its own platform package's binary, never one found
+	// in an ancestor's node_modules or through NODE_PATH
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := t.TempDir()
+	stray := filepath.Join(base, "node_modules", "@tufkeys")
+	os.MkdirAll(stray, 0o755)
+	if err := os.CopyFS(filepath.Join(base, "app", "node_modules", "tufkeys"), os.DirFS(filepath.Join(project, "node_modules", "tufkeys"))); err != nil {
+		t.Fatal(err)
+	}
+	platforms, _ := filepath.Glob(filepath.Join(project, "node_modules", "@tufkeys", "cli-*"))
+	for _, p := range platforms {
+		if err := os.CopyFS(filepath.Join(stray, filepath.Base(p)), os.DirFS(p)); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(filepath.Join(stray, filepath.Base(p), "bin", "tufkeys"), 0o755)
+	}
+	for _, extra := range [][]string{nil, {"NODE_PATH=" + filepath.Join(base, "node_modules")}} {
+		c := exec.Command(node, filepath.Join(base, "app", "node_modules", "tufkeys", "tufkeys.js"), "version")
+		c.Env = append(os.Environ(), extra...)
+		b, err := c.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(b), "is not installed with this package") {
+			t.Errorf("a launcher without its platform package (%v): %v\n%s", extra, err, b)
+		}
+	}
+
 	_, repo, root := published(t, "npm/keys.json")
 	cache := t.TempDir()
 	if code, b := npmRun("npx", "--no", "tufkeys", "keys", "--registry", "registry.example.test", "--repo", repo, "--root", root, "--cache", cache, "-o", "corepack"); code != 0 || !strings.Contains(b, `{"npm":[{`) {

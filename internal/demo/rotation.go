@@ -95,7 +95,7 @@ func measureRotation(ctx context.Context, s *story, dir, mode string, setup func
 		return s.fail("%s: %v", mode, err)
 	}
 	published := time.Since(start)
-	target, _ := corepack.FindTarget([]string{"corepack", "pnpm@10.1.0"}, work)
+	target, _, _ := corepack.FindTarget([]string{"corepack", "pnpm@10.1.0"}, work)
 	refreshed, err := corepack.Check(ctx, cl, regURL, []string{host}, target)
 	if err != nil || !refreshed {
 		return s.fail("%s: the hand-over should verify pnpm@10.1.0 after a refresh, but: refreshed=%v, %v", mode, refreshed, err)
