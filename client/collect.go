@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"maps"
 	"path"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
@@ -36,26 +34,9 @@ type Repository struct {
 	KeyLists       []string
 	RootVersion    int64
 	TargetsVersion int64
-	// Page is the repository's status page (index.html and status.json)
-	// when it has one, for people who open a mirror: signed by nobody,
-	// read by no client, copied as the source serves it.
-	Page []store.Object
 	// current maps the key lists the metadata names now to their sha256.
 	current map[string]string
 }
-
-// The status page's files, copied by mirrors for people to read, and
-// their bound: at 10,000 registries the page's data stays far below it.
-var pageFiles = []string{"index.html", "status.json"}
-
-const pageMax = 32 << 20
-
-// Role pages, which status.json lists when a repository has many
-// registries: names as tufkeys writes them, a bounded count, and all of
-// them within pageMax together.
-const rolePagesMax = 4096
-
-var rolePageName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^status/[A-Za-z0-9._-]{1,200}\.html$`) })
 
 // Collect downloads a whole repository (every root version; the current
 // timestamp, snapshot, targets and delegated metadata; every key list they
@@ -163,63 +144,11 @@ func (c *Client) collect(ctx context.Context, repo string) (*Repository, error) 
 	if err := c.notOlderThanTrusted(ctx, repo, versions); err != nil {
 		return nil, err
 	}
-	r.Page = c.collectPage(repo, f)
 	// writers put files in place phase by phase; within a phase, in the
 	// order they were verified
 	slices.SortStableFunc(r.Objects, func(a, b store.Object) int { return a.Phase - b.Phase })
 	sort.Strings(r.KeyLists)
 	return r, nil
-}
-
-// collectPage fetches the status page. It is informative only, so a
-// repository without one is copied without one, and a page that cannot be
-// read is left out with a warning instead of failing the copy; a
-// status.json that is not JSON is not a page tufkeys wrote and is left out
-// too. The role pages status.json names come first, then index.html and
-// status.json, so that a mirror's index never links to a page it does not
-// have yet.
-func (c *Client) collectPage(repo string, f *fetcher) []store.Object {
-	fetched := map[string][]byte{}
-	for _, name := range pageFiles {
-		data, err := f.download(f.url(name), pageMax)
-		switch {
-		case isMissing(err):
-			return nil
-		case err != nil:
-			c.log.Warn("the status page is not copied", "file", name, "reason", err.Error())
-			return nil
-		case strings.HasSuffix(name, ".json") && !json.Valid(data):
-			c.log.Warn("the status page is not copied: its data is not JSON", "file", name, "repository", redact(repo))
-			return nil
-		}
-		fetched[name] = data
-	}
-	var listed struct {
-		Pages []string `json:"pages"`
-	}
-	if err := json.Unmarshal(fetched["status.json"], &listed); err != nil || len(listed.Pages) > rolePagesMax {
-		c.log.Warn("the status page is not copied: its data does not list its pages as tufkeys writes them", "repository", redact(repo))
-		return nil
-	}
-	var page []store.Object
-	left := int64(pageMax)
-	for _, name := range listed.Pages {
-		if !rolePageName().MatchString(name) {
-			c.log.Warn("the status page is not copied: it names a page outside status/", "repository", redact(repo))
-			return nil
-		}
-		data, err := f.download(f.url(name), left)
-		if err != nil {
-			c.log.Warn("the status page is not copied", "file", name, "reason", err.Error())
-			return nil
-		}
-		left -= int64(len(data))
-		page = append(page, store.Object{Name: name, Data: data, Phase: store.PhasePage, IfMatch: store.Always})
-	}
-	for _, name := range pageFiles {
-		page = append(page, store.Object{Name: name, Data: fetched[name], Phase: store.PhasePage, IfMatch: store.Always})
-	}
-	return page
 }
 
 // ErrRollback marks a repository older than what this client already

@@ -2,6 +2,8 @@ package translog_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -284,6 +286,43 @@ func TestUnreachableTilesAreNotAProofFailure(t *testing.T) {
 			_, _, err := translog.Lookup(ctx, fetch, cp, e.Key())
 			if errors.Is(err, translog.ErrNotInLog) != c.logged || (!c.logged && !errors.Is(err, c.fail)) {
 				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}
+
+// One key holder counts once toward a quorum: two witnesses with the same
+// public key under two names are refused, as are other bad policies.
+func TestPolicyRefusesDuplicateWitnessKeys(t *testing.T) {
+	_, vkey, err := note.GenerateKey(nil, "w1.example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, other, _ := note.GenerateKey(nil, "w2.example.test")
+	// the same public key under another name
+	raw, err := base64.StdEncoding.DecodeString(strings.SplitN(vkey, "+", 3)[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed, err := note.NewEd25519VerifierKey("w9.example.test", ed25519.PublicKey(raw[1:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, logKey, _ := note.GenerateKey(nil, "log.example.test/p")
+	for _, tc := range []struct {
+		name      string
+		witnesses []translog.Witness
+		want      string
+	}{
+		{"distinct keys", []translog.Witness{{Key: vkey, URL: "http://a.example.test"}, {Key: other, URL: "http://b.example.test"}}, ""},
+		{"one key, two names", []translog.Witness{{Key: vkey, URL: "http://a.example.test"}, {Key: renamed, URL: "http://b.example.test"}}, "same public key"},
+		{"one name twice", []translog.Witness{{Key: vkey, URL: "http://a.example.test"}, {Key: vkey, URL: "http://b.example.test"}}, "named twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := translog.Policy{Origin: "log.example.test/p", Key: logKey, Witnesses: tc.witnesses, Quorum: 2}
+			err := p.Check()
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, translog.ErrBadPolicy)) {
+				t.Errorf("got %v, want %q", err, tc.want)
 			}
 		})
 	}

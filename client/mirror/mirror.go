@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
@@ -47,7 +46,6 @@ func Mirror(ctx context.Context, cl *client.Client, from string, dst store.Store
 		}
 	}
 	// the page goes last, once the metadata it describes is in place
-	objects = append(objects, repo.Page...)
 	rep, err := store.Sync(ctx, dst, objects, opts)
 	return repo, rep, err
 }
@@ -150,7 +148,7 @@ func collectFiles(ctx context.Context, cl *client.Client, from string) (*client.
 		return nil, nil, err
 	}
 	var files []archive.File
-	for _, o := range append(slices.Clip(repo.Objects), repo.Page...) {
+	for _, o := range repo.Objects {
 		files = append(files, archive.File{Name: o.Name, Data: o.Data})
 	}
 	return repo, files, nil

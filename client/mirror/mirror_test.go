@@ -449,81 +449,11 @@ func TestMirrorCarriesVerifiedHistory(t *testing.T) {
 	}
 }
 
-// A mirror serves the origin's status page too, after the metadata it
-// describes, also when the copy goes through an archive; a source
-// without a page gives a mirror without one, and a page whose data is not
-// JSON is not copied.
-func TestMirrorCopiesTheStatusPage(t *testing.T) {
-	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Sign(2); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, c.Store, publish.Options{StatusPage: true}); err != nil {
-		t.Fatal(err)
-	}
-	originURL := serveDir(t, c.RepoDir)
-	cl, _ := newClient(t, c, []string{originURL})
-	dir := t.TempDir()
-	dst, _ := store.NewDir(dir)
-	repo, rep, err := mirror.Mirror(ctx, cl, originURL, dst, store.SyncOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(rep.Uploaded); n != len(repo.Objects)+2 || rep.Uploaded[n-2] != "index.html" || rep.Uploaded[n-1] != "status.json" {
-		t.Errorf("uploaded %v, want the metadata then index.html and status.json", rep.Uploaded)
-	}
-	sameFiles(t, c.RepoDir, dir)
-	if _, err := os.Stat(filepath.Join(dir, "index.html")); err != nil {
-		t.Errorf("the mirror has no page: %v", err)
-	}
-
-	// through an archive, into a second mirror
-	out := filepath.Join(t.TempDir(), "keys.tar.gz")
-	if _, err := mirror.Export(ctx, cl, originURL, out); err != nil {
-		t.Fatal(err)
-	}
-	second := t.TempDir()
-	dst2, _ := store.NewDir(second)
-	if _, _, err := mirror.Mirror(ctx, cl, out, dst2, store.SyncOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	sameFiles(t, c.RepoDir, second)
-	if _, err := os.Stat(filepath.Join(second, "status.json")); err != nil {
-		t.Errorf("the mirror made from the archive has no page: %v", err)
-	}
-
-	// no page at the source, or data that is not JSON: no page copied
-	for name, prepare := range map[string]func(){
-		"no page": func() {
-			os.Remove(filepath.Join(c.RepoDir, "index.html"))
-			os.Remove(filepath.Join(c.RepoDir, "status.json"))
-		},
-		"data not JSON": func() { os.WriteFile(filepath.Join(c.RepoDir, "status.json"), []byte("<html>"), 0o644) },
-	} {
-		prepare()
-		third := t.TempDir()
-		dst3, _ := store.NewDir(third)
-		if _, _, err := mirror.Mirror(ctx, cl, originURL, dst3, store.SyncOptions{}); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		for _, f := range []string{"index.html", "status.json"} {
-			if _, err := os.Stat(filepath.Join(third, f)); err == nil {
-				t.Errorf("%s: the mirror has %s", name, f)
-			}
-		}
-	}
-}
-
-// Above 50 registries the page has role pages under status/, which
-// status.json lists: a mirror copies them before index.html, and a
-// status.json naming a page outside status/ gets no page copied.
-func TestMirrorCopiesTheRolePages(t *testing.T) {
+// A mirror copies only what the repository's signed metadata or its log
+// vouches for: the status page is unsigned (a source could put any script
+// in it, for the mirror to serve as its own), so neither a mirror nor an
+// archive carries it.
+func TestMirrorCopiesNoUnsignedPage(t *testing.T) {
 	c, err := ceremony.New(t.TempDir(), ceremony.Options{Bins: 64})
 	if err != nil {
 		t.Fatal(err)
@@ -541,37 +471,37 @@ func TestMirrorCopiesTheRolePages(t *testing.T) {
 	if _, err := publish.Publish(ctx, c.WS, c.Online.Signer, c.Store, publish.Options{StatusPage: true}); err != nil {
 		t.Fatal(err)
 	}
-	pages, _ := filepath.Glob(filepath.Join(c.RepoDir, "status", "*.html"))
-	if len(pages) < 2 {
-		t.Fatalf("the origin has %d role pages", len(pages))
-	}
-	originURL := serveDir(t, c.RepoDir)
-	cl, _ := newClient(t, c, []string{originURL})
-	dir := t.TempDir()
-	dst, _ := store.NewDir(dir)
-	_, rep, err := mirror.Mirror(ctx, cl, originURL, dst, store.SyncOptions{})
+	page := filepath.Join(c.RepoDir, "index.html")
+	data, err := os.ReadFile(page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameFiles(t, c.RepoDir, dir)
-	n := len(rep.Uploaded)
-	if rep.Uploaded[n-2] != "index.html" || !strings.HasPrefix(rep.Uploaded[n-3], "status/") {
-		t.Errorf("uploaded %v, want the role pages before index.html", rep.Uploaded[n-len(pages)-2:])
-	}
-	for _, p := range pages {
-		if _, err := os.Stat(filepath.Join(dir, "status", filepath.Base(p))); err != nil {
-			t.Errorf("the mirror lacks %s", filepath.Base(p))
+	os.WriteFile(page, bytes.Replace(data, []byte("</body>"), []byte("<script>steal()</script></body>"), 1), 0o644)
+	originURL := serveDir(t, c.RepoDir)
+	cl, _ := newClient(t, c, []string{originURL})
+	noPage := func(dir string) {
+		t.Helper()
+		for _, f := range []string{"index.html", "status.json", "status"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+				t.Errorf("the copy has the source's unsigned %s", f)
+			}
 		}
 	}
-
-	data, _ := os.ReadFile(filepath.Join(c.RepoDir, "status.json"))
-	os.WriteFile(filepath.Join(c.RepoDir, "status.json"), bytes.Replace(data, []byte(`"status/bins-`), []byte(`"../bins-`), -1), 0o644)
-	other := t.TempDir()
-	dst2, _ := store.NewDir(other)
-	if _, _, err := mirror.Mirror(ctx, cl, originURL, dst2, store.SyncOptions{}); err != nil {
+	dir := t.TempDir()
+	dst, _ := store.NewDir(dir)
+	if _, _, err := mirror.Mirror(ctx, cl, originURL, dst, store.SyncOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(other, "index.html")); err == nil {
-		t.Error("a page naming a file outside status/ was copied")
+	sameFiles(t, c.RepoDir, dir)
+	noPage(dir)
+	out := filepath.Join(t.TempDir(), "keys.tar.gz")
+	if _, err := mirror.Export(ctx, cl, originURL, out); err != nil {
+		t.Fatal(err)
 	}
+	second := t.TempDir()
+	dst2, _ := store.NewDir(second)
+	if _, _, err := mirror.Mirror(ctx, cl, out, dst2, store.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	noPage(second)
 }

@@ -97,11 +97,17 @@ func serve(w http.ResponseWriter, r *http.Request, root *os.Root, policy store.C
 	w.Header().Set("Content-Type", store.ContentType(name))
 	w.Header().Set("Cache-Control", policy.CacheControl(name))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// the status page is static: inline style, no script, no frames, no
+	// requests of its own but images of the repository
+	w.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
 	// a content ETag lets clients revalidate timestamp.json with
 	// If-None-Match and get 304 Not Modified when it has not changed
 	w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
 	http.ServeContent(w, r, name, info.ModTime(), bytes.NewReader(data))
 }
+
+// ContentSecurityPolicy is what a served repository allows its pages.
+const ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // hidden reports a name with a part starting with a dot: a repository
 // has none, while .git, a store's lock and editors' files do.

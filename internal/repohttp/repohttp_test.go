@@ -60,7 +60,8 @@ func TestHeaders(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != tt.cache || resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("ETag") == "" {
+		if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != tt.cache || resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("ETag") == "" ||
+			resp.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
 			t.Errorf("%s: %d, headers %v", tt.path, resp.StatusCode, resp.Header)
 		}
 	}
