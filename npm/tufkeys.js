@@ -19,9 +19,11 @@ if (!pkg) {
 // beside it. Never through Node's module search, which would also take a
 // package from an ancestor directory or NODE_PATH.
 const fs = require('fs');
-const candidates = [path.join(__dirname, 'node_modules', pkg, 'bin', 'tufkeys')];
-if (path.basename(path.dirname(__dirname)) === 'node_modules') {
-  candidates.push(path.join(path.dirname(__dirname), pkg, 'bin', 'tufkeys'));
+// this file is bin/tufkeys.js in the package
+const root = path.dirname(__dirname);
+const candidates = [path.join(root, 'node_modules', pkg, 'bin', 'tufkeys')];
+if (path.basename(path.dirname(root)) === 'node_modules') {
+  candidates.push(path.join(path.dirname(root), pkg, 'bin', 'tufkeys'));
 }
 const bin = candidates.find((p) => {
   try {

@@ -165,7 +165,7 @@ func TestNPMPackages(t *testing.T) {
 		os.Chmod(filepath.Join(stray, filepath.Base(p), "bin", "tufkeys"), 0o755)
 	}
 	for _, extra := range [][]string{nil, {"NODE_PATH=" + filepath.Join(base, "node_modules")}} {
-		c := exec.Command(node, filepath.Join(base, "app", "node_modules", "tufkeys", "tufkeys.js"), "version")
+		c := exec.Command(node, filepath.Join(base, "app", "node_modules", "tufkeys", "bin", "tufkeys.js"), "version")
 		c.Env = append(os.Environ(), extra...)
 		b, err := c.CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(b), "is not installed with this package") {

@@ -79,7 +79,7 @@ func TestCLICeremonyWithLog(t *testing.T) {
 		}
 	}
 	// without the log key, the publish stops before anything goes live
-	if code, _, errOut := runCLI(t, "repo", "timestamp", "--workspace", "ws", "--online-key", "online.key", "--to", "public"); code == exitOK || !strings.Contains(errOut, "names the transparency log "+origin) {
+	if code, _, errOut := runCLI(t, "repo", "timestamp", "--workspace", "ws", "--online-key", "online.key", "--to", "public"); code == exitOK || !strings.Contains(errOut, "transparency log "+origin+": publishing needs the transparency log's key") {
 		t.Errorf("timestamp without --log-key: exit %d\n%s", code, errOut)
 	}
 	url := testutil.Serve(t, "public")

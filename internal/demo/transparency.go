@@ -20,6 +20,7 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/client/logmonitor"
 	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/registry"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
@@ -169,6 +170,73 @@ func transparency(ctx context.Context, s *story, dir string) error {
 		return s.fail("the monitor should flag %s, but flagged %v", attackerKey, flagged)
 	}
 	s.ok("the maintainers' log monitor reads the log and flags %s: the registry does not serve it at its own endpoint", short(attackerKey))
+	return dropTheLog(ctx, s, dir, &ac, victim, logFrom, cl, c.RepoDir)
+}
+
+// dropTheLog shows the root's side of the log: the maintainers, every TUF
+// key in hand, rotate the root to drop the log for one client; the client
+// refuses the rotation until it is in the log its root names, and once it
+// is, the monitor flags a logged root the repository does not serve.
+func dropTheLog(ctx context.Context, s *story, dir string, ac *ceremony.Ceremony, victim string, logFrom *atomic.Pointer[string], cl *client.Client, public string) error {
+	unlogged := filepath.Join(dir, "victim-log-before")
+	if err := os.CopyFS(filepath.Join(unlogged, "log"), os.DirFS(filepath.Join(victim, "log"))); err != nil {
+		return err
+	}
+	if _, err := ac.WS.Rotate(workspace.RotateOptions{RemoveLog: true}); err != nil {
+		return s.fail("the attacker's root rotation: %v", err)
+	}
+	if err := ac.Sign(3); err != nil {
+		return s.fail("the attacker's signatures: %v", err)
+	}
+	victimStore, err := store.NewDir(victim)
+	if err != nil {
+		return err
+	}
+	opts := ac.PublishOptions()
+	opts.MoveOrigin = true
+	if _, err := publish.Publish(ctx, ac.WS, ac.Online.Signer, victimStore, opts); err != nil {
+		return s.fail("the attacker's publish of root v2: %v", err)
+	}
+	logFrom.Store(&unlogged)
+	if _, err := cl.Refresh(ctx); !errors.Is(err, client.ErrNotLogged) {
+		return s.fail("the victim should refuse root v2 as not in the log its root v1 names, but got: %v", err)
+	}
+	s.ok("the maintainers, every TUF key in hand, sign root v2 without the log for one client: the client refuses it, as root v1 names a log that does not hold it")
+	logFrom.Store(&victim)
+	if _, err := cl.Refresh(ctx); err != nil {
+		return s.fail("once logged, root v2 passes the client, but: %v", err)
+	}
+	// the monitor reads the log everyone sees against the repository
+	// everyone reads, which never served root v2
+	honestView := public
+	view := &atomic.Pointer[string]{}
+	view.Store(&victim)
+	url, stop, err := serveSplit(honestView, view)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	root, err := ac.RootBytes(1)
+	if err != nil {
+		return err
+	}
+	cache, err := os.MkdirTemp(dir, "monitor-")
+	if err != nil {
+		return err
+	}
+	mc, err := client.New(client.Options{Repositories: []string{url}, TrustedRoot: root, CacheDir: cache,
+		RequestTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return err
+	}
+	rep, err := logmonitor.Run(ctx, logmonitor.Options{Client: mc})
+	if err != nil {
+		return s.fail("the monitor: %v", err)
+	}
+	if !slices.ContainsFunc(rep.Findings, func(f logmonitor.Finding) bool { return f.Kind == logmonitor.RootNotServed }) {
+		return s.fail("the monitor should flag the logged root v2 the repository does not serve, but found %v", rep.Findings)
+	}
+	s.ok("to get past the client they must log root v2 where all see it; the monitor then flags a logged root the repository does not serve")
 	return nil
 }
 
