@@ -556,11 +556,14 @@ type repoPublishOptions struct {
 	Format     string
 	Store      s3.Options
 	Passphrase keyfile.Passphrase
-	// LogKey signs the transparency log's checkpoints, for a root that
-	// names a log.
-	LogKey string
+	// LogKeys sign the transparency log's checkpoints, for a root that
+	// names a log: one, or the old and the new one for a publish that
+	// changes the log key.
+	LogKeys []string
 	// TimestampOnly re-signs snapshot and timestamp alone.
 	TimestampOnly bool
+	// promptPerKey asks each key's passphrase naming that key
+	promptPerKey bool
 	Verbose       bool
 }
 
@@ -581,6 +584,7 @@ never deleted. Run it again after a failure to complete it.`,
 	}, func(cmd *cobra.Command) error {
 		if opts.Passphrase == nil {
 			opts.Passphrase = keyfile.EnvOrTerminal(opts.OnlineKey)
+			opts.promptPerKey = true
 		}
 		return runRepoPublish(cmd.Context(), opts)
 	})
@@ -596,7 +600,7 @@ the destination serves newer metadata than the workspace knows.`
 	f := cmd.Flags()
 	f.StringVar(&opts.OnlineKey, "online-key", "", "the online key: a key file, a token key (pkcs11:…) or a KMS key (awskms://…)")
 	f.StringVar(&opts.To, "to", "", "destination: a directory or s3://BUCKET/PREFIX")
-	f.StringVar(&opts.LogKey, "log-key", "", "the transparency log's key, when the root names a log: a key file, a token key or a KMS key (Ed25519)")
+	f.StringArrayVar(&opts.LogKeys, "log-key", nil, "the transparency log's key, when the root names a log: a key file, a token key or a KMS key (Ed25519); give the old and the new key to publish a root that changes it")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "list what would be uploaded and change nothing")
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "print a line per file also when standard error is not a terminal")
 	addFormatFlag(cmd, &opts.Format, "text")
@@ -627,12 +631,24 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 		return err
 	}
 	po := publish.Options{DryRun: opts.DryRun, Progress: progressTo(opts.Err, opts.Verbose, opts.DryRun), MoveOrigin: opts.MoveOrigin, VerifyAll: opts.VerifyAll, StatusPage: opts.StatusPage}
-	if opts.LogKey != "" && !opts.DryRun {
-		logKey, err := keyref.Open(ctx, opts.LogKey, opts.Passphrase)
-		if err != nil {
-			return err
+	if len(opts.LogKeys) > 0 && !opts.DryRun {
+		po.Log = &publish.LogOptions{}
+		for i, ref := range opts.LogKeys {
+			// each key's prompt names that key
+			pass := opts.Passphrase
+			if opts.promptPerKey {
+				pass = keyfile.EnvOrTerminal(ref)
+			}
+			logKey, err := keyref.Open(ctx, ref, pass)
+			if err != nil {
+				return err
+			}
+			if i == 0 {
+				po.Log.Key = logKey
+			} else {
+				po.Log.Others = append(po.Log.Others, logKey)
+			}
 		}
-		po.Log = &publish.LogOptions{Key: logKey}
 	}
 	var rep publish.Report
 	if opts.TimestampOnly {

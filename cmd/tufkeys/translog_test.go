@@ -265,3 +265,118 @@ func TestWatchLogChecksRootsAndEveryRegistry(t *testing.T) {
 		t.Fatalf("a served root the log lacks: exit %d\n%s", code, out)
 	}
 }
+
+// The log's policy changes by root rotations, each published with the keys
+// it needs: a new log key (the old and the new key at the publish that
+// switches), fewer witnesses with a lower quorum, then no log at all. A
+// client that walked through every root and one that starts from root v1
+// at the end both verify; without the old key the switch is refused.
+func TestCLILogPolicyChanges(t *testing.T) {
+	set := witnesstest.Get(t)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("TUFKEYS_PASSPHRASE", "correct horse battery staple")
+	for _, k := range [][]string{{"alice"}, {"bob"}, {"online"}, {"log", "--type", "ed25519"}, {"log2", "--type", "ed25519"}} {
+		if code, out, errOut := runCLI(t, append([]string{"key", "generate", "--out"}, k...)...); code != exitOK {
+			t.Fatalf("generate %s: exit %d\n%s%s", k[0], code, out, errOut)
+		}
+	}
+	follow := func(origin, pubFile string) {
+		pub, err := keyfile.ReadPublic(pubFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vkey, err := logappend.VerifierKey(origin, pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set.Follow(t, vkey)
+	}
+	origin, origin2 := "log.example.test/one-"+filepath.Base(dir), "log.example.test/two-"+filepath.Base(dir)
+	follow(origin, "log.pub")
+	follow(origin2, "log2.pub")
+	os.WriteFile("keys.json", mustRead(t, filepath.Join(pkgDir, fixtures, "npm/keys.json")), 0o644)
+	witnesses := func(n int) []string {
+		var out []string
+		for _, w := range set.Witnesses[:n] {
+			out = append(out, "--witness", w.Key+","+w.URL)
+		}
+		return out
+	}
+	sign := [][]string{{"repo", "sign", "--workspace", "ws", "--key", "alice.key", "--yes"}, {"repo", "sign", "--workspace", "ws", "--key", "bob.key", "--yes"}}
+	step := func(args ...string) {
+		t.Helper()
+		if code, out, errOut := runCLI(t, args...); code != exitOK {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	os.Mkdir("public", 0o755)
+	url := testutil.Serve(t, "public")
+	root := filepath.Join("ws", "published", "1.root.json")
+	walked := filepath.Join(dir, "walked")
+	check := func(what string) {
+		t.Helper()
+		code, out, errOut := runCLI(t, "keys", "--repo", url, "--root", root, "--cache", walked, "--max-age", "0", "--registry", "registry.example.test")
+		if code != exitOK || !strings.Contains(out, "SHA256:DhQ8") {
+			t.Fatalf("%s: keys: exit %d\n%s%s", what, code, out, errOut)
+		}
+	}
+	step(append([]string{"repo", "init", "--workspace", "ws", "--root-key", "alice.pub", "--root-key", "bob.pub", "--root-threshold", "2", "--online-key", "online.pub",
+		"--log-key", "log.pub", "--log-origin", origin, "--witness-quorum", "2"}, witnesses(3)...)...)
+	step("repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", "keys.json", "--new")
+	for _, s := range sign {
+		step(s...)
+	}
+	publishWith := func(keys ...string) (int, string) {
+		args := []string{"repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--to", "public"}
+		for _, k := range keys {
+			args = append(args, "--log-key", k)
+		}
+		code, out, errOut := runCLI(t, args...)
+		return code, out + errOut
+	}
+	if code, out := publishWith("log.key"); code != exitOK {
+		t.Fatalf("publish: exit %d\n%s", code, out)
+	}
+	check("root v1")
+
+	// a new log key and origin
+	step(append([]string{"repo", "rotate", "--workspace", "ws", "--log-key", "log2.pub", "--log-origin", origin2, "--witness-quorum", "2"}, witnesses(3)...)...)
+	for _, s := range sign {
+		step(s...)
+	}
+	if code, out := publishWith("log2.key"); code == exitOK || !strings.Contains(out, "gives both the old and the new key") {
+		t.Fatalf("the switch without the old key: exit %d\n%s", code, out)
+	}
+	if code, out := publishWith("log.key", "log2.key"); code != exitOK {
+		t.Fatalf("the switch with both keys: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join("public", "log", "roots", "2")); err != nil {
+		t.Errorf("no checkpoint kept for root v2 under the old key: %v", err)
+	}
+	check("log key rotated")
+
+	// two witnesses, quorum 1
+	step(append([]string{"repo", "rotate", "--workspace", "ws", "--log-key", "log2.pub", "--log-origin", origin2, "--witness-quorum", "1"}, witnesses(2)...)...)
+	for _, s := range sign {
+		step(s...)
+	}
+	if code, out := publishWith("log2.key"); code != exitOK {
+		t.Fatalf("the witness change: exit %d\n%s", code, out)
+	}
+	check("witnesses changed")
+
+	// no log: the removal itself is logged under the last policy
+	step("repo", "rotate", "--workspace", "ws", "--remove-log")
+	for _, s := range sign {
+		step(s...)
+	}
+	if code, out := publishWith("log2.key"); code != exitOK {
+		t.Fatalf("the removal: exit %d\n%s", code, out)
+	}
+	check("log removed")
+	code, out, errOut := runCLI(t, "keys", "--repo", url, "--root", root, "--cache", filepath.Join(dir, "fresh"), "--registry", "registry.example.test")
+	if code != exitOK || !strings.Contains(out, "SHA256:DhQ8") || !strings.Contains(errOut, "no longer names a transparency log") {
+		t.Fatalf("a client from root v1 after every change: exit %d\n%s%s", code, out, errOut)
+	}
+}
