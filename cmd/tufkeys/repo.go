@@ -564,7 +564,7 @@ type repoPublishOptions struct {
 	TimestampOnly bool
 	// promptPerKey asks each key's passphrase naming that key
 	promptPerKey bool
-	Verbose       bool
+	Verbose      bool
 }
 
 func newRepoPublishCommand(std streams, ws *string, timestampOnly bool) *cobra.Command {
