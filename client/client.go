@@ -167,11 +167,25 @@ func (c *Client) parsing(role string, data []byte) {
 
 // New checks the options and prepares the cache. It does no network I/O.
 func New(opts Options) (*Client, error) {
-	if len(opts.TrustedRoot) == 0 {
-		opts.TrustedRoot = repometadata.Root()
+	builtin := repometadata.Sources()
+	if len(opts.TrustedRoot) == 0 && len(builtin) > 0 {
+		// the build's first source: a deployment's own, else Sigstore's
+		opts.TrustedRoot = builtin[0].Root
+		if len(opts.Repositories) == 0 {
+			opts.Repositories = builtin[0].Repositories
+		}
 	}
 	if len(opts.TrustedRoot) == 0 {
 		return nil, fmt.Errorf("%w: none was given and this build embeds none", ErrNoRoot)
+	}
+	if len(opts.Repositories) == 0 {
+		// a root the build embeds brings its URLs
+		for _, src := range builtin {
+			if bytes.Equal(src.Root, opts.TrustedRoot) {
+				opts.Repositories = src.Repositories
+				break
+			}
+		}
 	}
 	if len(opts.Repositories) == 0 {
 		opts.Repositories = repometadata.Repositories()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -257,9 +258,18 @@ func TestUnusableCacheDirectoryFallsBackToMemory(t *testing.T) {
 }
 
 func TestNewRefusesMissingRootAndRepository(t *testing.T) {
-	_, err := client.New(client.Options{Repositories: []string{"http://127.0.0.1:1"}})
+	// no root: the build's first source, with its URLs (nothing is fetched)
+	builtin := client.BuiltinSources()
+	if len(builtin) == 0 {
+		t.Fatal("this build embeds no source")
+	}
+	def, err := client.New(client.Options{CacheDir: t.TempDir()})
+	if err != nil || !slices.Equal(def.Repositories(), builtin[0].Repositories) {
+		t.Fatalf("no root: %v, repositories %v, want the first built-in source's", err, def.Repositories())
+	}
+	_, err = client.NewSources(client.Options{}, nil)
 	if !errors.Is(err, client.ErrNoRoot) {
-		t.Fatalf("no root: %v", err)
+		t.Fatalf("no source: %v", err)
 	}
 	// a library's error names no command-line flag or variable
 	contains(t, err, "none was given and this build embeds none")

@@ -16,7 +16,6 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 
-	repometadata "github.com/tufkeys/tufkeys/repo-metadata"
 	"github.com/tufkeys/tufkeys/store"
 )
 
@@ -346,11 +345,11 @@ func (c *Client) collectTargets(get func(string, int64) ([]byte, error), md *met
 // root, so chaining one forward to the trusted root authenticates nothing
 // (a forged root 1 listing one real signer of root 2 chains): an earlier
 // root is authenticated only when it is byte for byte a root this client
-// already trusts (its embedded root, a root it verified into its cache).
+// already trusts (its trusted root, a root it verified into its cache).
 // The others come back apart, parsed, as unverified: reported, never used
 // to verify, never copied.
 func (c *Client) earlierRoots(get func(string, int64) ([]byte, error), trusted int64) (authentic []versionedRoot, unverified []*metadata.Metadata[metadata.RootType]) {
-	embedded := repometadata.Root()
+	embedded := c.opts.TrustedRoot
 	for v := int64(1); v < trusted; v++ {
 		data, err := get(rootName(v), rootMax)
 		if err != nil {

@@ -132,9 +132,80 @@ func (f *clientFlags) options(std streams) (client.Options, error) {
 	return opts, nil
 }
 
-// open makes the client the flags describe.
+// withDefaultSource fills a root the flags leave out with the build's
+// first source (and its URLs, when they leave those out too).
+func withDefaultSource(opts client.Options) (client.Options, error) {
+	if len(opts.TrustedRoot) > 0 {
+		return opts, nil
+	}
+	srcs := builtinSources()
+	if len(srcs) == 0 {
+		return opts, fmt.Errorf("%w: none was given and this build embeds none", client.ErrNoRoot)
+	}
+	opts.TrustedRoot = srcs[0].Root
+	if len(opts.Repositories) == 0 {
+		opts.Repositories = srcs[0].Repositories
+	}
+	return opts, nil
+}
+
+// open makes the client the flags describe: --root and --repo (or their
+// variables), else the build's first source. Commands about a registry
+// use openFor, which asks every source.
 func (f *clientFlags) open(std streams) (*client.Client, error) {
 	return f.openOr(std, "")
+}
+
+// builtinSources are the sources a command uses when neither --root nor
+// --repo (nor their variables) names one; tests replace it, so that
+// nothing they run reaches beyond loopback.
+var builtinSources = client.BuiltinSources
+
+// sources makes the sources the flags describe: --root and --repo (or
+// their variables) are one source that replaces the build's; else the
+// build's sources, each with its own cache.
+func (f *clientFlags) sources(std streams) (*client.Sources, error) {
+	opts, err := f.options(std)
+	if err != nil {
+		return nil, err
+	}
+	if len(opts.TrustedRoot) > 0 || len(opts.Repositories) > 0 {
+		if opts, err = withDefaultSource(opts); err != nil {
+			return nil, err
+		}
+		cl, err := f.newClient(opts)
+		if err != nil {
+			return nil, err
+		}
+		return client.OneSource("given", cl), nil
+	}
+	return client.NewSources(opts, builtinSources())
+}
+
+// openFor is the client of the source that answers for the registries
+// (hosts): the first source whose verified metadata lists the first of
+// them. Registries answered by different sources are named one command
+// each, so that no command merges lists across sources.
+func (f *clientFlags) openFor(ctx context.Context, std streams, hosts []string) (*client.Client, error) {
+	srcs, err := f.sources(std)
+	if err != nil {
+		return nil, err
+	}
+	var first client.SourceClient
+	for i, h := range hosts {
+		sc, err := srcs.For(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			first = sc
+			continue
+		}
+		if sc.Source.Name != first.Source.Name {
+			return nil, usagef("%s's key list comes from the source %s and %s's from %s: name registries of one source per command", hosts[0], first.Source.Name, h, sc.Source.Name)
+		}
+	}
+	return first.Client, nil
 }
 
 // openOr is open for commands that name a repository of their own: it is
@@ -146,6 +217,9 @@ func (f *clientFlags) openOr(std streams, repo string) (*client.Client, error) {
 	}
 	if len(opts.Repositories) == 0 && repo != "" {
 		opts.Repositories = []string{repo}
+	}
+	if opts, err = withDefaultSource(opts); err != nil {
+		return nil, err
 	}
 	return f.newClient(opts)
 }
@@ -283,7 +357,7 @@ func runKeys(ctx context.Context, opts keysOptions) error {
 			hosts = append(hosts, host)
 		}
 	}
-	cl, err := opts.Client.open(opts.streams)
+	cl, err := opts.Client.openFor(ctx, opts.streams, hosts)
 	if err != nil {
 		return err
 	}
@@ -394,7 +468,7 @@ func runVerifyOnline(ctx context.Context, opts verifyOnlineOptions) error {
 		}
 	}
 	keysHost := strings.Join(keysHosts, ",")
-	cl, err := opts.Client.open(opts.streams)
+	cl, err := opts.Client.openFor(ctx, opts.streams, keysHosts)
 	if err != nil {
 		return err
 	}

@@ -137,6 +137,7 @@ func TestEmbeddedRootOfTrust(t *testing.T) {
 	copyModule(t, bare)
 	os.Remove(filepath.Join(bare, "repo-metadata", "root.json"))
 	os.Remove(filepath.Join(bare, "repo-metadata", "repositories.txt"))
+	os.RemoveAll(filepath.Join(bare, "repo-metadata", "sources"))
 	cmd := exec.Command(build(t, bare), "keys", "--registry", "registry.example.test")
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()

@@ -135,7 +135,7 @@ func runExec(ctx context.Context, opts execOptions) error {
 	if err != nil {
 		return err
 	}
-	cl, err := opts.Client.open(opts.streams)
+	cl, err := opts.Client.openFor(ctx, opts.streams, hosts)
 	if err != nil {
 		return err
 	}

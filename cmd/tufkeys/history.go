@@ -75,7 +75,7 @@ func runHistory(ctx context.Context, opts historyOptions) error {
 	if err != nil {
 		return err
 	}
-	cl, err := opts.Client.open(opts.streams)
+	cl, err := opts.Client.openFor(ctx, opts.streams, []string{host})
 	if err != nil {
 		return err
 	}
