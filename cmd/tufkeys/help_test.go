@@ -43,18 +43,20 @@ func TestHelpSaysWhatTheCommandDoes(t *testing.T) {
 	}
 }
 
-// version names the embedded repositories as a person writes a list.
+// version names the sources built in as a person writes a list.
 func TestVersionTextNamesRepositories(t *testing.T) {
 	expires := jsonTime(time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC))
-	v := versionInfo{Version: "v1.4.0", GoVersion: "go1.26.8", Root: &rootTag{Version: 3, Expires: expires},
-		Repos: []string{"https://keys.example.test/", "https://mirror.example.test/keys/"}}
-	want := "tufkeys v1.4.0, go1.26.8\nembedded root: v3, expires 2027-03-01T12:00:00Z; repositories: https://keys.example.test/, https://mirror.example.test/keys/\n"
+	v := versionInfo{Version: "v1.4.0", GoVersion: "go1.26.8", Sources: []sourceTag{
+		{Name: "deployment", Root: &rootTag{Version: 3, Expires: expires}, Repos: []string{"https://keys.example.test/", "https://mirror.example.test/keys/"}},
+		{Name: "sigstore", Root: &rootTag{Version: 16, Expires: expires}, Repos: []string{"https://tuf.example.test/"}},
+	}}
+	want := "tufkeys v1.4.0, go1.26.8\nsources built in: deployment (root v3, expires 2027-03-01T12:00:00Z; https://keys.example.test/, https://mirror.example.test/keys/); sigstore (root v16, expires 2027-03-01T12:00:00Z; https://tuf.example.test/)\n"
 	if got := v.text(); got != want {
 		t.Errorf("version text:\n%s\nwant:\n%s", got, want)
 	}
-	v.Repos = nil
-	if got := v.text(); !strings.HasSuffix(got, "repositories: none (clients need --repo)\n") {
-		t.Errorf("no repositories: %q", got)
+	v.Sources = nil
+	if got := v.text(); !strings.HasSuffix(got, "sources built in: none (clients need --root and --repo)\n") {
+		t.Errorf("no sources: %q", got)
 	}
 }
 

@@ -161,6 +161,7 @@ func commands() []namedCommand {
 		{"cache", newCacheCommand},
 		{"import", newImportCommand},
 		{"version", newVersionCommand},
+		{"sources", newSourcesCommand},
 		{"history", newHistoryCommand},
 		{"exec", newExecCommand},
 		{"shims", newShimsCommand},

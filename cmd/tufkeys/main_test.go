@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/internal/registry"
 )
 
 // TestMain keeps the build's sources (Sigstore's public-good repository)
@@ -13,5 +14,7 @@ import (
 // sets builtinSources itself.
 func TestMain(m *testing.M) {
 	builtinSources = func() []client.Source { return nil }
+	// and npm's default registry too: a test names its loopback registry
+	registry.NPMDefault = func() (string, error) { return "", registry.ErrNoRegistry }
 	os.Exit(m.Run())
 }

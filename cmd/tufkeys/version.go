@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
-	repometadata "github.com/tufkeys/tufkeys/repo-metadata"
 )
 
 // versionInfo is what tufkeys version reports, from the build itself.
@@ -21,6 +20,16 @@ type versionInfo struct {
 	GoVersion string   `json:"go_version"`
 	Root      *rootTag `json:"embedded_root"`
 	Repos     []string `json:"embedded_repositories"`
+	// Sources are every source built in, in the order clients ask them;
+	// Root and Repos are the first's.
+	Sources []sourceTag `json:"sources"`
+}
+
+// sourceTag is one source built in.
+type sourceTag struct {
+	Name  string   `json:"name"`
+	Root  *rootTag `json:"root"`
+	Repos []string `json:"repositories"`
 }
 
 type rootTag struct {
@@ -35,10 +44,7 @@ func init() {
 }
 
 func buildVersion() versionInfo {
-	v := versionInfo{Version: "(devel)", GoVersion: "unknown", Repos: repometadata.Repositories()}
-	if v.Repos == nil {
-		v.Repos = []string{}
-	}
+	v := versionInfo{Version: "(devel)", GoVersion: "unknown", Repos: []string{}, Sources: []sourceTag{}}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		v.GoVersion = bi.GoVersion
 		if bi.Main.Version != "" {
@@ -54,10 +60,15 @@ func buildVersion() versionInfo {
 			}
 		}
 	}
-	if data := repometadata.Root(); data != nil {
-		if md, err := metadata.Root().FromBytes(data); err == nil {
-			v.Root = &rootTag{md.Signed.Version, jsonTime(md.Signed.Expires)}
+	for i, src := range builtinSources() {
+		tag := sourceTag{Name: src.Name, Repos: src.Repositories}
+		if md, err := metadata.Root().FromBytes(src.Root); err == nil {
+			tag.Root = &rootTag{md.Signed.Version, jsonTime(md.Signed.Expires)}
 		}
+		if i == 0 {
+			v.Root, v.Repos = tag.Root, src.Repositories
+		}
+		v.Sources = append(v.Sources, tag)
 	}
 	return v
 }
@@ -73,15 +84,18 @@ func (v versionInfo) text() string {
 		line += ")"
 	}
 	line += ", " + v.GoVersion + "\n"
-	if v.Root == nil {
-		return line + "embedded root: none (clients need --root and --repo)\n"
+	if len(v.Sources) == 0 {
+		return line + "sources built in: none (clients need --root and --repo)\n"
 	}
-	repos := "none (clients need --repo)"
-	if len(v.Repos) > 0 {
-		repos = strings.Join(v.Repos, ", ")
+	var parts []string
+	for _, s := range v.Sources {
+		root := "no root"
+		if s.Root != nil {
+			root = fmt.Sprintf("root v%d, expires %s", s.Root.Version, time.Time(s.Root.Expires).UTC().Format(time.RFC3339))
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s; %s)", s.Name, root, strings.Join(s.Repos, ", ")))
 	}
-	expires := time.Time(v.Root.Expires).UTC().Format(time.RFC3339)
-	return line + fmt.Sprintf("embedded root: v%d, expires %s; repositories: %s\n", v.Root.Version, expires, repos)
+	return line + "sources built in: " + strings.Join(parts, "; ") + "\n"
 }
 
 type versionOptions struct {
@@ -93,7 +107,7 @@ func newVersionCommand(std streams) *cobra.Command {
 	opts := versionOptions{streams: std}
 	cmd := &cobra.Command{
 		Use:   "version [--format text|json]",
-		Short: "Print the version, the commit, and the root of trust built in",
+		Short: "Print the version, the commit, and the sources of trust built in",
 		Example: `  tufkeys version
   tufkeys --version
   tufkeys version -o json`,

@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tufkeys/tufkeys/client"
 )
 
 func TestVersion(t *testing.T) {
 	code, out, _ := runCLI(t, "--version")
-	if code != exitOK || !strings.HasPrefix(out, "tufkeys ") || !strings.Contains(out, "go1.") || !strings.Contains(out, "embedded root: none") {
+	if code != exitOK || !strings.HasPrefix(out, "tufkeys ") || !strings.Contains(out, "go1.") || !strings.Contains(out, "sources built in: none") {
 		t.Errorf("--version: exit %d\n%s", code, out)
 	}
 	code, text, _ := runCLI(t, "version")
@@ -25,8 +27,9 @@ func TestVersion(t *testing.T) {
 		GoVersion string    `json:"go_version"`
 		Root      *struct{} `json:"embedded_root"`
 		Repos     []string  `json:"embedded_repositories"`
+		Sources   []any     `json:"sources"`
 	}
-	if err := json.Unmarshal([]byte(out), &v); code != exitOK || err != nil || v.Version == "" || !strings.HasPrefix(v.GoVersion, "go1.") || v.Root != nil || v.Repos == nil {
+	if err := json.Unmarshal([]byte(out), &v); code != exitOK || err != nil || v.Version == "" || !strings.HasPrefix(v.GoVersion, "go1.") || v.Root != nil || v.Repos == nil || v.Sources == nil {
 		t.Errorf("version -o json: exit %d, %v\n%s", code, err, out)
 	}
 }
@@ -100,5 +103,30 @@ func TestStaticBuild(t *testing.T) {
 	script, _ := os.ReadFile(filepath.Join(pkgDir, "..", "..", "scripts", "build-client.sh"))
 	if !strings.Contains(string(dockerfile), "scripts/build-client.sh") || !strings.Contains(string(script), "CGO_ENABLED=0 go build -tags tufkeys_client -trimpath") || !strings.Contains(string(dockerfile), "FROM scratch") {
 		t.Error("the Dockerfile no longer builds what this test checks")
+	}
+}
+
+// The build's sources: Sigstore's public-good repository as the tree
+// ships it, behind a deployment's own.
+func TestVersionNamesTheBuiltInSources(t *testing.T) {
+	builtinSources = client.BuiltinSources
+	t.Cleanup(func() { builtinSources = func() []client.Source { return nil } })
+	code, out, _ := runCLI(t, "version")
+	if code != exitOK || !strings.Contains(out, "sources built in: sigstore (root v") || !strings.Contains(out, "; https://") {
+		t.Errorf("version: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, "version", "-o", "json")
+	checkJSON(t, []string{"version"}, out)
+	var v struct {
+		Sources []struct {
+			Name string `json:"name"`
+			Root *struct {
+				Version int64 `json:"version"`
+			} `json:"root"`
+			Repos []string `json:"repositories"`
+		} `json:"sources"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil || len(v.Sources) == 0 || v.Sources[len(v.Sources)-1].Name != "sigstore" || v.Sources[len(v.Sources)-1].Root == nil || v.Sources[len(v.Sources)-1].Root.Version < 1 {
+		t.Errorf("version -o json: %v\n%s", err, out)
 	}
 }

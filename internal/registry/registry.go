@@ -6,6 +6,7 @@ package registry
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -46,8 +48,9 @@ var ErrProjectExpansion = errors.New("a project's .npmrc may not expand variable
 
 // Resolve picks the registry URL: the flag, else npm_config_registry, else
 // the .npmrc of the project dir is in (found as npm finds it), else the
-// user's .npmrc. No registry is assumed: without one, it says how to name
-// it. ${VAR} in a registry= line is expanded only from the user's own
+// user's .npmrc, else npm's own default as the npm on PATH reports it. No
+// registry is written into tufkeys: without npm or any of these, it says
+// how to name one. ${VAR} in a registry= line is expanded only from the user's own
 // .npmrc; a project's is refused. The URL comes back without userinfo,
 // query or fragment: tufkeys needs a registry's address, never its
 // credentials.
@@ -83,7 +86,53 @@ func Resolve(flag, dir string) (string, error) {
 			return strip(v), err
 		}
 	}
-	return "", ErrNoRegistry
+	// npm's own default, as the npm on PATH reports it: the registry a
+	// machine with npm and no configuration uses
+	return NPMDefault()
+}
+
+// NPMDefault asks the npm on PATH for the registry it uses when nothing
+// configures one (npm config get registry), run outside any project with
+// a timeout; ErrNoRegistry when there is no npm or no http(s) answer.
+// Tests replace it, so that they never learn a real registry's address.
+var NPMDefault = npmConfigGet
+
+func npmConfigGet() (string, error) {
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return "", ErrNoRegistry
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "config", "get", "registry")
+	// outside any project: a project's .npmrc was read above, by its rules
+	cmd.Dir = os.TempDir()
+	var out bytes.Buffer
+	cmd.Stdout = &limitedWriter{w: &out, n: 4096}
+	if err := cmd.Run(); err != nil {
+		return "", ErrNoRegistry
+	}
+	v := strings.TrimSpace(out.String())
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(v, " \n") {
+		return "", ErrNoRegistry
+	}
+	return strip(v), nil
+}
+
+// limitedWriter keeps the first n bytes written to it.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		l.w.Write(p[:k])
+		l.n -= k
+	}
+	return len(p), nil
 }
 
 // strip drops userinfo, query and fragment from a registry URL.

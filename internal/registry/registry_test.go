@@ -110,8 +110,21 @@ func TestResolve(t *testing.T) {
 	t.Setenv("NPM_CONFIG_USERCONFIG", "")
 	t.Setenv("npm_config_registry", "")
 	t.Setenv("NPM_CONFIG_REGISTRY", "")
+	// no npm on PATH: nothing is assumed
+	t.Setenv("PATH", t.TempDir())
 	if _, err := Resolve("", project); !errors.Is(err, ErrNoRegistry) {
 		t.Fatalf("nothing configured: %v", err)
+	}
+	// npm's own default, as the npm on PATH reports it (a stand-in npm)
+	bin := t.TempDir()
+	os.WriteFile(filepath.Join(bin, "npm"), []byte("#!/bin/sh\n[ \"$*\" = \"config get registry\" ] && echo https://default.example.test/\n"), 0o755)
+	t.Setenv("PATH", bin)
+	if got, err := Resolve("", project); got != "https://default.example.test/" || err != nil {
+		t.Errorf("npm's default: %q, %v", got, err)
+	}
+	os.WriteFile(filepath.Join(bin, "npm"), []byte("#!/bin/sh\necho 'not a url'\n"), 0o755)
+	if _, err := Resolve("", project); !errors.Is(err, ErrNoRegistry) {
+		t.Errorf("npm answering no URL: %v", err)
 	}
 	os.WriteFile(filepath.Join(home, ".npmrc"), []byte("; comment\nregistry=https://${REG_HOST}/\n"), 0o600)
 	t.Setenv("REG_HOST", "user.example.test")
