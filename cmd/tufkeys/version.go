@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
-
 )
 
 // versionInfo is what tufkeys version reports, from the build itself.
