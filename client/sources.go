@@ -103,7 +103,9 @@ func (s *Sources) For(ctx context.Context, registry string) (SourceClient, error
 	var asked []string
 	for i, sc := range s.list {
 		_, err := sc.Client.keyList(ctx, host, false)
-		if errors.Is(err, ErrNoTarget) {
+		// offline, a source whose cache holds nothing for the host has no
+		// say: the cache is all it has, and what is there verified
+		if errors.Is(err, ErrNoTarget) || sc.Client.opts.Offline && errors.Is(err, ErrOffline) {
 			asked = append(asked, sc.Source.Name)
 			continue
 		}

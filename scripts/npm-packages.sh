@@ -5,7 +5,7 @@
 # right one and which lists them as optional dependencies, so that
 # npm install -g tufkeys or npx tufkeys works in a Node image with no Go.
 #
-#   scripts/npm-packages.sh OUTDIR [ROOT.json URL [MIRROR-URL...]]
+#   scripts/npm-packages.sh OUTDIR [--replace-default] [ROOT.json URL [MIRROR-URL...]]
 #
 # It builds each binary with scripts/build-client.sh (static, stripped, the
 # root embedded when given) and packs every package with npm pack into
@@ -13,21 +13,28 @@
 # TUFKEYS_NPM_PLATFORMS the platforms, as GOOS/GOARCH words (default:
 # linux and darwin on amd64 and arm64). Nothing is published.
 set -euo pipefail
+CALLER_DIR=$PWD
 cd "$(dirname "$0")/.."
-if [ $# -lt 1 ] || [ $# -eq 2 ]; then
-	echo "usage: scripts/npm-packages.sh OUTDIR [ROOT.json URL [MIRROR-URL...]]" >&2
+if [ $# -lt 1 ]; then
+	echo "usage: scripts/npm-packages.sh OUTDIR [--replace-default] [ROOT.json URL [MIRROR-URL...]]" >&2
 	exit 2
 fi
 out=$1
 shift
+case "$out" in /*) ;; *) out="$CALLER_DIR/$out" ;; esac
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+# the root, relative to where the script was run
+embed=("$@")
+if [ ${#embed[@]} -gt 0 ]; then
+	i=0
+	[ "${embed[0]}" = "--replace-default" ] && i=1
+	if [ ${#embed[@]} -gt $i ]; then
+		case "${embed[$i]}" in /*) ;; *) embed[$i]="$CALLER_DIR/${embed[$i]}" ;; esac
+	fi
+fi
 version=${TUFKEYS_VERSION:-0.0.0-dev}
 platforms=${TUFKEYS_NPM_PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64}
-if [ $# -gt 0 ]; then
-	. scripts/embed-root.sh
-	embed_root "$@"
-fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/tufkeys-npm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -41,7 +48,7 @@ for p in $platforms; do
 	name="@tufkeys/cli-$goos-$cpu"
 	dir="$work/cli-$goos-$cpu"
 	mkdir -p "$dir/bin"
-	GOOS=$goos GOARCH=$goarch scripts/build-client.sh "$dir/bin/tufkeys" >/dev/null
+	GOOS=$goos GOARCH=$goarch TUFKEYS_VERSION=$version scripts/build-client.sh "$dir/bin/tufkeys" "${embed[@]+"${embed[@]}"}" >/dev/null
 	cat >"$dir/package.json" <<JSON
 {
   "name": "$name",

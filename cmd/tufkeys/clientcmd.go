@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -31,6 +32,9 @@ type clientFlags struct {
 	Repos []string
 	Root  string
 	Cache string
+	// SourceRepos are NAME=URL pairs that point a built-in source at other
+	// URLs (a mirror inside an air-gapped network).
+	SourceRepos []string
 	// MaxAge is the --max-age duration, e.g. "30m", "1d" or "0"; empty
 	// keeps the client's default.
 	MaxAge  string
@@ -61,6 +65,7 @@ func addCacheLocationFlags(cmd *cobra.Command, f *clientFlags) {
 	fs.StringArrayVar(&f.Repos, "repo", nil, "repository URL, tried in order when repeated (env TUFKEYS_REPO, comma-separated)")
 	fs.StringVar(&f.Root, "root", "", "trusted root.json (env TUFKEYS_ROOT; default: the root embedded in this build)")
 	fs.StringVar(&f.Cache, "cache", "", "cache directory (env TUFKEYS_CACHE; default: the user cache directory)")
+	fs.StringArrayVar(&f.SourceRepos, "source-repo", nil, "NAME=URL: read the built-in source NAME (deployment, sigstore) from URL, a mirror, instead; repeatable (env TUFKEYS_SOURCE_REPOS, comma-separated)")
 	f.set = func(name string) bool { return givenOnCommandLine(fs, name) }
 }
 
@@ -179,7 +184,51 @@ func (f *clientFlags) sources(std streams) (*client.Sources, error) {
 		}
 		return client.OneSource("given", cl), nil
 	}
-	return client.NewSources(opts, builtinSources())
+	srcs, err := f.builtinWithMirrors()
+	if err != nil {
+		return nil, err
+	}
+	return client.NewSources(opts, srcs)
+}
+
+// builtinWithMirrors is the build's sources, each pointed at the URLs
+// --source-repo names for it, in the order given.
+func (f *clientFlags) builtinWithMirrors() ([]client.Source, error) {
+	srcs := builtinSources()
+	byName := map[string][]string{}
+	for _, pair := range f.SourceRepos {
+		name, url, ok := strings.Cut(pair, "=")
+		if !ok || name == "" || url == "" {
+			return nil, usagef("--source-repo %q is not NAME=URL, such as sigstore=https://mirror.example.test/sigstore", pair)
+		}
+		if !slices.ContainsFunc(srcs, func(s client.Source) bool { return s.Name == name }) {
+			var names []string
+			for _, s := range srcs {
+				names = append(names, s.Name)
+			}
+			return nil, usagef("--source-repo names %q, which is not a source of this build (%s)", name, orNone(names))
+		}
+		if err := checkRepoURL(url); err != nil {
+			return nil, err
+		}
+		byName[name] = append(byName[name], url)
+	}
+	for i := range srcs {
+		if urls, ok := byName[srcs[i].Name]; ok {
+			srcs[i].Repositories = urls
+		}
+	}
+	return srcs, nil
+}
+
+// checkRepoURL refuses a repository URL that is not one: a usage error
+// that touches nothing.
+func checkRepoURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("%q is not a repository URL: give an http(s) URL such as https://keys.example.test/tuf", raw)
+	}
+	return nil
 }
 
 // openFor is the client of the source that answers for the registries

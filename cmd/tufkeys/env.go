@@ -35,6 +35,7 @@ var envVars = []envVar{
 	{Name: "TUFKEYS_REPO", Flag: "repo", Description: "the repository URLs the client reads, comma-separated, tried in order"},
 	{Name: "TUFKEYS_ROOT", Flag: "root", Description: "the trusted root.json, when not the one embedded in the build"},
 	{Name: "TUFKEYS_CACHE", Flag: "cache", Description: "the client's cache directory"},
+	{Name: "TUFKEYS_SOURCE_REPOS", Flag: "source-repo", Description: "NAME=URL pairs, comma-separated, that point built-in sources at mirrors"},
 	{Name: "TUFKEYS_MAX_AGE", Flag: "max-age", Description: "how long the cache answers without the network (0: ask every time)"},
 	{Name: "TUFKEYS_OFFLINE", Flag: "offline", Description: "never use the network; answer from the cache while it is unexpired"},
 	{Name: "TUFKEYS_ACCEPT_EXPIRED", Flag: "accept-expired", Description: "accept metadata that expired up to this long ago (at most 90d), for air-gapped networks"},

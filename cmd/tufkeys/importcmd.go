@@ -18,26 +18,37 @@ import (
 type importOptions struct {
 	streams
 	Client clientFlags
-	File   string
+	Files  []string
 	Format string
 }
 
 func newImportCommand(std streams) *cobra.Command {
 	opts := importOptions{streams: std}
 	cmd := &cobra.Command{
-		Use:   "import FILE.tar.gz [--accept-expired DURATION]",
+		Use:   "import FILE.tar.gz... [--accept-expired DURATION]",
 		Short: "Verify an archive and fill the cache from it",
 		Long: `Verify an archive made by tufkeys export against the trusted root, exactly like
 a mirror, and fill the cache with every key list it holds. Metadata that has
 expired in transit is refused unless --accept-expired names how much expiry
 to tolerate (at most 90 days); that weakens the protection against freeze
-attacks by as much, and is said in a warning.`,
+attacks by as much, and is said in a warning.
+
+Without --root and --repo, each archive goes into the cache of the built-in
+source whose root it verifies against (tufkeys export writes one archive
+per source), so a network without internet access gets Sigstore's
+public-good repository and an organization's own alike.`,
 		Example: `  tufkeys import keys-2026-11-26.tar.gz
   ssh gateway.example.test cat keys.tar.gz | tufkeys import -
-  tufkeys import keys-2026-11-26.tar.gz --accept-expired 14d`,
-		Args: exactArgs(1, "one archive FILE"),
+  tufkeys import keys-2026-11-26.tar.gz --accept-expired 14d
+  tufkeys import keys-deployment.tar.gz keys-sigstore.tar.gz`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("tufkeys import takes the archive FILE to import, such as tufkeys import keys.tar.gz")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.File = args[0]
+			opts.Files = args
 			return runImport(cmd.Context(), opts)
 		},
 	}
@@ -50,25 +61,69 @@ attacks by as much, and is said in a warning.`,
 // embedded one, --repo or TUFKEYS_REPO), not one named after the archive,
 // so that the next lookup, offline, finds what was imported.
 func runImport(ctx context.Context, opts importOptions) error {
-	cl, err := opts.Client.open(opts.streams)
-	if errors.Is(err, client.ErrNoRepository) {
-		return usagef("import fills the cache of the repository your clients read, and none is named: pass --repo URL (or set TUFKEYS_REPO) as the clients inside do")
-	}
+	co, err := opts.Client.options(opts.streams)
 	if err != nil {
 		return err
 	}
-	file := opts.File
+	var targets []client.SourceClient
+	if len(co.TrustedRoot) > 0 || len(co.Repositories) > 0 {
+		cl, err := opts.Client.open(opts.streams)
+		if errors.Is(err, client.ErrNoRepository) {
+			return usagef("import fills the cache of the repository your clients read, and none is named: pass --repo URL (or set TUFKEYS_REPO) as the clients inside do")
+		}
+		if err != nil {
+			return err
+		}
+		targets = []client.SourceClient{{Source: client.Source{Name: "given"}, Client: cl}}
+	} else {
+		srcs, err := opts.Client.sources(opts.streams)
+		if err != nil {
+			return err
+		}
+		targets = srcs.Clients()
+	}
+	for _, file := range opts.Files {
+		if err := importOne(ctx, opts, file, targets); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// importOne imports one archive into the cache of the first source it
+// verifies against.
+func importOne(ctx context.Context, opts importOptions, name string, targets []client.SourceClient) error {
+	file := name
 	if file == "-" {
 		var done func()
+		var err error
 		if file, done, err = archiveFromStdin(opts.streams); err != nil {
 			return err
 		}
 		defer done()
 	}
-	repo, err := cl.Import(ctx, file)
-	if err != nil {
-		return err
+	var repo *client.Repository
+	var into client.SourceClient
+	var failures []string
+	var firstErr error
+	for _, sc := range targets {
+		r, err := sc.Client.Import(ctx, file)
+		if err == nil {
+			repo, into = r, sc
+			break
+		}
+		if len(targets) == 1 {
+			return err
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		failures = append(failures, sc.Source.Name+": "+err.Error())
 	}
+	if repo == nil {
+		return fmt.Errorf("%s verifies against none of this build's sources (%s): %w", name, strings.Join(failures, "; "), firstErr)
+	}
+	cl := into.Client
 	next := ""
 	if len(repo.KeyLists) > 0 {
 		host, _ := bundle.HostOfTarget(repo.KeyLists[0])
@@ -76,9 +131,17 @@ func runImport(ctx context.Context, opts importOptions) error {
 		next = strings.Join(cmd, " ")
 	}
 	if opts.Format == "json" {
-		return writeJSON(opts.Out, copyReport{Source: opts.File, Destination: cl.CacheDir(), Root: repo.RootVersion, Targets: repo.TargetsVersion, KeyLists: nonNil(repo.KeyLists), Copied: []string{}, Files: len(repo.Objects), Next: orNull(next)})
+		r := copyReport{Source: name, Destination: cl.CacheDir(), Root: repo.RootVersion, Targets: repo.TargetsVersion, KeyLists: nonNil(repo.KeyLists), Copied: []string{}, Files: len(repo.Objects), Next: orNull(next)}
+		if len(targets) > 1 {
+			r.SourceName = orNull(into.Source.Name)
+		}
+		return writeJSON(opts.Out, r)
 	}
-	fmt.Fprintf(opts.Out, "imported root v%d, targets v%d, key lists %s into %s\n", repo.RootVersion, repo.TargetsVersion, someOf(repo.KeyLists, 3), cl.CacheDir())
+	what := ""
+	if len(targets) > 1 {
+		what = " (source " + into.Source.Name + ")"
+	}
+	fmt.Fprintf(opts.Out, "imported root v%d, targets v%d, key lists %s into %s%s\n", repo.RootVersion, repo.TargetsVersion, someOf(repo.KeyLists, 3), cl.CacheDir(), what)
 	if next != "" {
 		fmt.Fprintf(opts.Out, "next: %s\n", next)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -133,6 +134,8 @@ type exportOptions struct {
 	Client  clientFlags
 	From    string
 	Archive string
+	// Source names the one built-in source to export; empty: every one.
+	Source string
 	// OldOut is --out, the name --to had before every destination was
 	// --to; it still works, with a warning.
 	OldOut string
@@ -148,9 +151,11 @@ func newExportCommand(std streams) *cobra.Command {
 one .tar.gz file, laid out like the published repository, to carry into an
 air-gapped network. There, tufkeys import FILE verifies it again and fills
 the cache, and --repo FILE serves as a repository. The source is --from,
-else the repository the client reads (--repo, TUFKEYS_REPO, or the one
-built in). --to - writes the archive to standard output, and the summary
-to standard error.`,
+else the repository the client reads (--repo, TUFKEYS_REPO), else every
+source built in (a deployment's own and Sigstore's public-good
+repository), one archive each: FILE-NAME.tar.gz, or --source NAME for one.
+--to - writes the archive to standard output, and the summary to standard
+error.`,
 		Example: `  tufkeys export --from https://keys.example.test/tuf --to keys-2026-11-26.tar.gz
   tufkeys export --to - | ssh gateway.example.test 'cat > keys.tar.gz'`,
 		Args: exactArgs(0, "no arguments"),
@@ -158,6 +163,7 @@ to standard error.`,
 	}
 	cmd.Flags().StringVar(&opts.From, "from", "", "repository URL (or archive file) to copy (default: the client's repository)")
 	cmd.Flags().StringVar(&opts.Archive, "to", "", "archive file to write (.tar.gz), or - for standard output")
+	cmd.Flags().StringVar(&opts.Source, "source", "", "the built-in source to export (default: every one, an archive each)")
 	cmd.Flags().StringVar(&opts.OldOut, "out", "", "the old name of --to")
 	// hidden, and warned about on standard error by runExport: cobra's own
 	// deprecation notice would go to standard output, into an archive
@@ -181,6 +187,12 @@ func runExport(ctx context.Context, opts exportOptions) error {
 	co, err := opts.Client.options(opts.streams)
 	if err != nil {
 		return err
+	}
+	if opts.From == "" && len(co.TrustedRoot) == 0 && len(co.Repositories) == 0 {
+		return exportSources(ctx, opts)
+	}
+	if opts.Source != "" {
+		return usagef("--source names a built-in source: leave out --from, --root and --repo")
 	}
 	from := opts.From
 	if from == "" && len(co.Repositories) > 1 {
@@ -218,4 +230,60 @@ func runExport(ctx context.Context, opts exportOptions) error {
 	}
 	fmt.Fprintf(summary, "exported root v%d, targets v%d, %d key %s to %s (%d files)\n", repo.RootVersion, repo.TargetsVersion, len(repo.KeyLists), plural(len(repo.KeyLists), "list", "lists"), out, len(repo.Objects))
 	return nil
+}
+
+// exportSources writes an archive of each built-in source (or of the one
+// --source names): FILE itself for one, FILE-NAME.tar.gz for several.
+func exportSources(ctx context.Context, opts exportOptions) error {
+	srcs, err := opts.Client.sources(opts.streams)
+	if err != nil {
+		return err
+	}
+	var selected []client.SourceClient
+	for _, sc := range srcs.Clients() {
+		if opts.Source == "" || sc.Source.Name == opts.Source {
+			selected = append(selected, sc)
+		}
+	}
+	if len(selected) == 0 {
+		return usagef("--source %q is not a source of this build: tufkeys sources lists them", opts.Source)
+	}
+	if len(selected) > 1 && opts.Archive == "-" {
+		return usagef("this build has %d sources, one archive each: name one with --source to write it to standard output", len(selected))
+	}
+	for _, sc := range selected {
+		out, summary := opts.Archive, opts.Out
+		if len(selected) > 1 {
+			out = archiveFor(opts.Archive, sc.Source.Name)
+		}
+		from := sc.Client.Repositories()[0]
+		var repo *client.Repository
+		if out == "-" {
+			repo, err = mirror.ExportTo(ctx, sc.Client, from, opts.Out)
+			out, summary = "standard output", opts.Err
+		} else {
+			repo, err = mirror.Export(ctx, sc.Client, from, out)
+		}
+		if err != nil {
+			return fmt.Errorf("source %s: %w", sc.Source.Name, err)
+		}
+		if opts.Format == "json" {
+			if err := writeJSON(summary, copyReport{Source: from, SourceName: orNull(sc.Source.Name), Destination: out, Root: repo.RootVersion, Targets: repo.TargetsVersion, KeyLists: nonNil(repo.KeyLists), Copied: []string{}, Files: len(repo.Objects)}); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(summary, "exported %s: root v%d, targets v%d, %d key %s to %s (%d files)\n", sc.Source.Name, repo.RootVersion, repo.TargetsVersion, len(repo.KeyLists), plural(len(repo.KeyLists), "list", "lists"), out, len(repo.Objects))
+	}
+	return nil
+}
+
+// archiveFor is the archive of one of several sources: FILE-NAME.tar.gz.
+func archiveFor(file, name string) string {
+	for _, ext := range []string{".tar.gz", ".tgz"} {
+		if base, ok := strings.CutSuffix(file, ext); ok {
+			return base + "-" + name + ext
+		}
+	}
+	return file + "-" + name
 }

@@ -91,7 +91,9 @@ func newCacheReport(info client.CacheInfo) cacheReport {
 
 // copyReport is mirror, export and import.
 type copyReport struct {
-	Source      string   `json:"source"`
+	Source string `json:"source"`
+	// SourceName is the built-in source copied, when the copy is of one
+	SourceName  *string  `json:"source_name,omitempty"`
 	Destination string   `json:"destination"`
 	DryRun      bool     `json:"dry_run"`
 	Root        int64    `json:"root"`

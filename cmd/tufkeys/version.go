@@ -42,11 +42,15 @@ func init() {
 	cobra.AddTemplateFunc("tufkeysVersion", func() string { return buildVersion().text() })
 }
 
+// releaseVersion is the version a packaged build reports, set at link
+// time (scripts/build-client.sh with TUFKEYS_VERSION); empty: the module's.
+var releaseVersion string
+
 func buildVersion() versionInfo {
 	v := versionInfo{Version: "(devel)", GoVersion: "unknown", Repos: []string{}, Sources: []sourceTag{}}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		v.GoVersion = bi.GoVersion
-		if bi.Main.Version != "" {
+		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			v.Version = bi.Main.Version
 		}
 		for _, s := range bi.Settings {
@@ -58,6 +62,9 @@ func buildVersion() versionInfo {
 				v.Modified = &modified
 			}
 		}
+	}
+	if releaseVersion != "" {
+		v.Version = releaseVersion
 	}
 	for i, src := range builtinSources() {
 		tag := sourceTag{Name: src.Name, Repos: src.Repositories}
