@@ -38,7 +38,7 @@ with one source.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runSources(cmd.Context(), opts) },
 	}
-	addFormatFlag(cmd, &opts.Format, "table")
+	addFormatFlag(cmd, &opts.Format, "table", "table", "json")
 	addClientFlags(cmd, &opts.Client)
 	return cmd
 }
