@@ -41,6 +41,9 @@ type watchOptions struct {
 	// state in LogState (default: in the cache directory).
 	Log      bool
 	LogState string
+	// UpstreamSource takes the registry's list from this built-in
+	// source's verified metadata instead of the registry's endpoint.
+	UpstreamSource string
 }
 
 // minWatchPeriod keeps a loop from hammering the registry.
@@ -71,6 +74,12 @@ serve at its own endpoint, an entry matching no version the repository
 published, a newest entry the repository does not publish, a published list
 missing from the log, a fork or a rollback of the log.
 
+With --upstream-source NAME the registry's list comes from the built-in
+source NAME (sigstore: Sigstore's public-good repository, where the
+registry's operator signs its list) instead of the registry's own endpoint,
+which only TLS protects: an organization's repository then follows the
+registry's list through a verified channel.
+
 With --stage, stage the change in the workspace for the maintainers to sign:
 new keys and expiry changes only. A key that disappeared upstream is reported
 as suspicious and kept: registries have omitted live keys by mistake. A
@@ -78,6 +87,7 @@ maintainer who confirms the removal stages it with repo stage --remove-key.`,
 		Example: `  tufkeys watch --registry https://registry.example.test/ --repo https://keys.example.test/tuf
   tufkeys watch --registry https://registry.example.test/ --workspace ceremony --stage
   tufkeys watch --registry https://registry.example.test/ --every 5m
+  tufkeys watch --registry https://registry.example.test/ --upstream-source sigstore --workspace ceremony --stage
   tufkeys watch --log --registry https://registry.example.test/ --repo https://keys.example.test/tuf`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -95,6 +105,7 @@ maintainer who confirms the removal stages it with repo stage --remove-key.`,
 	cmd.Flags().StringVar(&opts.Every, "every", "", "run as a loop, one round per period, e.g. 5m, until stopped")
 	cmd.Flags().BoolVar(&opts.Log, "log", false, "monitor the repository's transparency log: verify it from the last run's state, show new entries, exit 3 on anything unexpected")
 	cmd.Flags().StringVar(&opts.LogState, "log-state", "", "where --log keeps its state between runs (default: the cache directory)")
+	cmd.Flags().StringVar(&opts.UpstreamSource, "upstream-source", "", "take the registry's list from this built-in source's verified metadata (sigstore), not the registry's endpoint")
 	addFormatFlag(cmd, &opts.Format, "text")
 	addClientFlags(cmd, &opts.Client)
 	return cmd
@@ -117,9 +128,9 @@ func runWatch(ctx context.Context, opts watchOptions) error {
 	if err != nil {
 		return err
 	}
-	rc, err := registry.New(reg, nil, 30*time.Second)
+	upstream, err := opts.upstream(reg)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	cl, err := opts.currentClient()
 	if err != nil {
@@ -127,7 +138,7 @@ func runWatch(ctx context.Context, opts watchOptions) error {
 	}
 	wo := watch.Options{
 		Host:     host,
-		Upstream: rc.KeyList,
+		Upstream: upstream,
 		Published: func(ctx context.Context, host string) (*bundle.KeyList, error) {
 			list, err := cl.Keys(ctx, host)
 			if errors.Is(err, client.ErrNoKeyList) {
@@ -180,6 +191,42 @@ func runWatch(ctx context.Context, opts watchOptions) error {
 		fmt.Fprintln(opts.Out, "nothing staged: the registry only dropped keys, which a maintainer must confirm")
 	}
 	return exitError{code: exitDiffers}
+}
+
+// upstream is where the registry's list comes from: its endpoint, or the
+// verified list of the built-in source --upstream-source names.
+func (opts watchOptions) upstream(reg string) (func(context.Context) (*bundle.KeyList, error), error) {
+	if opts.UpstreamSource == "" {
+		rc, err := registry.New(reg, nil, 30*time.Second)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		return rc.KeyList, nil
+	}
+	var src *client.Source
+	for _, s := range builtinSources() {
+		if s.Name == opts.UpstreamSource {
+			src = &s
+		}
+	}
+	if src == nil {
+		return nil, usagef("--upstream-source %q is not a source of this build: tufkeys version lists them", opts.UpstreamSource)
+	}
+	// the source's own cache, not the one --cache names for the repository
+	// being watched; it asks on every call, as the watcher does
+	co := client.Options{Logger: warnLogger(opts.streams), MaxAge: client.Age(0)}
+	srcs, err := client.NewSources(co, []client.Source{*src})
+	if err != nil {
+		return nil, err
+	}
+	cl := srcs.Clients()[0].Client
+	return func(ctx context.Context) (*bundle.KeyList, error) {
+		list, err := cl.Keys(ctx, reg)
+		if err != nil {
+			return nil, fmt.Errorf("the source %s: %w", src.Name, err)
+		}
+		return list, nil
+	}, nil
 }
 
 // currentClient is the watcher's client: its comparisons are with what

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -9,10 +10,14 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
+	"github.com/tufkeys/tufkeys/internal/testutil"
+	"github.com/tufkeys/tufkeys/internal/tufrepo"
 )
 
 // liveRegistry serves /-/npm/v1/keys with whatever the test sets.
@@ -191,5 +196,68 @@ func TestWatchLoop(t *testing.T) {
 	}
 	if err := runWatchLoop(context.Background(), watchOptions{Every: "10ms"}); err == nil || !strings.Contains(err.Error(), "shorter than") {
 		t.Errorf("a period too short: %v", err)
+	}
+}
+
+// watch follows a built-in source's verified list instead of the
+// registry's TLS-only endpoint: the rotation the registry's operator
+// signed into the (Sigstore-shaped) source is staged for the
+// organization's maintainers; a list that does not verify stages nothing.
+func TestWatchFollowsASource(t *testing.T) {
+	clearClientEnv(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	const host = "registry.example.test"
+	p, _ := bundle.Parse(mustRead(t, filepath.Join(pkgDir, fixtures, "npm/keys.json")))
+	list, _ := bundle.Encode(&p.List, bundle.FormSigstore)
+	shaped, err := tufrepo.NewShaped(t.TempDir(), time.Now(), host, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := shaped.RootBytes(1)
+	upstream := testutil.Serve(t, shaped.Dir)
+	builtinSources = func() []client.Source {
+		return []client.Source{{Name: "sigstore", Root: rb, Repositories: []string{upstream}}}
+	}
+	t.Cleanup(func() { builtinSources = func() []client.Source { return nil } })
+
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StagePublish(host, mustRead(t, filepath.Join(pkgDir, fixtures, "corepack-0.30.json")), 2); err != nil {
+		t.Fatal(err)
+	}
+	repo := testutil.Serve(t, c.RepoDir)
+	root := filepath.Join(t.TempDir(), "root.json")
+	orgRoot, _ := c.RootBytes(1)
+	os.WriteFile(root, orgRoot, 0o644)
+	args := []string{"watch", "--registry", host, "--upstream-source", "sigstore", "--repo", repo, "--root", root, "--cache", t.TempDir(), "--workspace", c.WS.Dir, "--stage"}
+	code, out, errOut := runCLI(t, args...)
+	if code != exitDiffers || !strings.Contains(out, "+ SHA256:DhQ8") || !strings.Contains(out, "staged "+host+"/keys.json") {
+		t.Fatalf("following the source: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "watch", "--registry", host, "--upstream-source", "nowhere", "--repo", repo, "--root", root); code != exitUsage || !strings.Contains(errOut, "not a source of this build") {
+		t.Errorf("an unknown source: exit %d\n%s", code, errOut)
+	}
+	// the source's list tampered with: refused, nothing more staged
+	files, _ := filepath.Glob(filepath.Join(shaped.Dir, "targets", host, "*.keys.json"))
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		os.WriteFile(f, bytes.Replace(data, []byte("npm:signatures"), []byte("npm:signaturez"), 1), 0o644)
+	}
+	fresh, err := ceremony.New(t.TempDir(), ceremony.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.StagePublish(host, mustRead(t, filepath.Join(pkgDir, fixtures, "corepack-0.30.json")), 2); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	code, out, errOut = runCLI(t, "watch", "--registry", host, "--upstream-source", "sigstore", "--repo", testutil.Serve(t, fresh.RepoDir), "--root", filepath.Join(fresh.WS.Dir, "published", "1.root.json"), "--workspace", fresh.WS.Dir, "--stage")
+	if code != exitFail || strings.Contains(out, "staged") {
+		t.Errorf("a tampered source: exit %d\n%s%s", code, out, errOut)
+	}
+	if st, err := fresh.WS.Status(); err != nil || len(st.Bundles) != 0 {
+		t.Errorf("something was staged from a tampered source: %+v, %v", st.Bundles, err)
 	}
 }
