@@ -328,3 +328,35 @@ func TestParseManifestForms(t *testing.T) {
 		}
 	}
 }
+
+// validFor.start of the Sigstore form is kept, not enforced: the npm and
+// Corepack forms cannot say it, so a list handed to Corepack could not
+// honour it anyway, and a key's start says when the registry began signing
+// with it, not which versions it may vouch for; the retirement that
+// matters is the expiry (validFor.end), which is enforced. A version
+// published before its key's start verifies, one after its end does not.
+func TestValidForStartIsNotEnforced(t *testing.T) {
+	p := parseTestdata(t, "npm/keys.json")
+	future := "2099-01-01T00:00:00.000Z"
+	for i := range p.List.Keys {
+		p.List.Keys[i].ValidFrom = &future
+	}
+	v, err := NewVerifier(&p.List)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver := realVersion(t, "pnpm@10.1.0")
+	ver.Published = time.Date(2025, 1, 20, 0, 0, 0, 0, time.UTC)
+	if _, err := v.Verify(ver); err != nil {
+		t.Errorf("a version published before its key's validFor.start: %v", err)
+	}
+	// the Sigstore form keeps the start through a round trip
+	data, err := Encode(&p.List, FormSigstore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(data)
+	if err != nil || back.List.Keys[0].ValidFrom == nil || *back.List.Keys[0].ValidFrom != future {
+		t.Errorf("validFor.start lost: %v", err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/internal/tufrepo"
 )
 
 // benchDelay is the fixed latency the benchmark server adds to every
@@ -193,4 +194,65 @@ func benchSizes(defaults ...int) []int {
 		}
 	}
 	return sizes
+}
+
+// baselineFetchFrom is baselineFetch against any repository and root.
+func baselineFetchFrom(url string, root []byte, metaDir, targetsDir, target string) error {
+	cfg, err := config.New(url, root)
+	if err != nil {
+		return err
+	}
+	cfg.LocalMetadataDir, cfg.LocalTargetsDir = metaDir, targetsDir
+	up, err := updater.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := up.Refresh(); err != nil {
+		return err
+	}
+	info, err := up.GetTargetInfo(target)
+	if err != nil {
+		return err
+	}
+	_, _, err = up.DownloadTarget(info, "", "")
+	return err
+}
+
+// BenchmarkSigstoreShaped compares a cold lookup in a Sigstore-shaped
+// repository (a terminating delegation named after the host; no
+// transparency log) with go-tuf's plain updater reading the same target,
+// in the same run: tufkeys-req must not exceed baseline-req.
+func BenchmarkSigstoreShaped(b *testing.B) {
+	s, err := tufrepo.NewShaped(b.TempDir(), time.Now(), host, fixture(b, "npm/keys.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	root, _ := s.RootBytes(1)
+	srv := newRepoServer(b, s.Dir)
+	m := metered(&world{srv: srv})
+	var t totals
+	for b.Loop() {
+		b.StopTimer()
+		cl, err := client.New(client.Options{TrustedRoot: root, Repositories: []string{srv.URL}, CacheDir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		metaDir, targetsDir := b.TempDir(), b.TempDir()
+		b.StartTimer()
+		d, req, by, err := measure(m, func() error { _, err := cl.Keys(ctx, host); return err })
+		if err != nil {
+			b.Fatal(err)
+		}
+		t.tk, t.tkReq, t.tkBytes = t.tk+d, t.tkReq+req, t.tkBytes+by
+		d, req, by, err = measure(m, func() error { return baselineFetchFrom(srv.URL, root, metaDir, targetsDir, host+"/keys.json") })
+		if err != nil {
+			b.Fatal(err)
+		}
+		t.base, t.baseReq, t.baseBytes = t.base+d, t.baseReq+req, t.baseBytes+by
+		t.iterations++
+	}
+	t.report(b)
+	if t.tkReq > t.baseReq {
+		b.Errorf("tufkeys made %d requests, go-tuf %d", t.tkReq, t.baseReq)
+	}
 }
