@@ -9,15 +9,15 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// The README's table of variables is the generated one, and every variable
+// The reference's table of variables is the generated one, and every variable
 // names flags that exist where it says.
 func TestEnvironmentTableInStep(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/reference.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Contains(readme, []byte(environmentTable())) {
-		t.Errorf("README.md lacks the current table of variables; paste tufkeys help environment's table:\n%s", environmentTable())
+		t.Errorf("docs/reference.md lacks the current table of variables; paste tufkeys help environment's table:\n%s", environmentTable())
 	}
 	root := newRootCommand(streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, func() {})
 	commands := map[string]bool{}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -100,7 +101,7 @@ func runMirror(ctx context.Context, opts mirrorOptions) error {
 		defer done()
 		opts.From = from
 	}
-	cl, err := opts.Client.openOr(opts.streams, opts.From)
+	clients, err := opts.mirrorClients()
 	if err != nil {
 		return err
 	}
@@ -108,7 +109,21 @@ func runMirror(ctx context.Context, opts mirrorOptions) error {
 	if err != nil {
 		return err
 	}
-	repo, rep, err := mirror.Mirror(ctx, cl, opts.From, dst, store.SyncOptions{DryRun: opts.DryRun, Progress: progressFunc(progressTo(opts.Err, opts.Verbose, opts.DryRun))})
+	// the copy verifies before it writes: a source whose root it does not
+	// chain to leaves the destination as it was, and the next is tried
+	var repo *client.Repository
+	var rep store.SyncReport
+	var failures []string
+	for _, sc := range clients {
+		repo, rep, err = mirror.Mirror(ctx, sc.Client, opts.From, dst, store.SyncOptions{DryRun: opts.DryRun, Progress: progressFunc(progressTo(opts.Err, opts.Verbose, opts.DryRun))})
+		if err == nil || len(clients) == 1 || !errors.Is(err, client.ErrUntrusted) {
+			break
+		}
+		failures = append(failures, sc.Source.Name+": "+err.Error())
+	}
+	if err != nil && len(failures) == len(clients) && len(clients) > 1 {
+		return fmt.Errorf("%s verifies against none of this build's sources (%s): %w", opts.From, strings.Join(failures, "; "), err)
+	}
 	if err != nil {
 		return err
 	}
@@ -127,6 +142,42 @@ func runMirror(ctx context.Context, opts mirrorOptions) error {
 		verb, repo.RootVersion, repo.TargetsVersion, len(repo.KeyLists), plural(len(repo.KeyLists), "list", "lists"), someOf(repo.KeyLists, 3),
 		dst, len(rep.Uploaded), plural(len(rep.Uploaded), "file", "files"), copied, rep.Skipped)
 	return nil
+}
+
+// mirrorClients are the clients a mirror may verify the source with: the
+// one --root and --repo name, else one per built-in source, each reading
+// from --from.
+func (opts mirrorOptions) mirrorClients() ([]client.SourceClient, error) {
+	co, err := opts.Client.options(opts.streams)
+	if err != nil {
+		return nil, err
+	}
+	if len(co.TrustedRoot) > 0 || len(co.Repositories) > 0 || len(builtinSources()) <= 1 {
+		cl, err := opts.Client.openOr(opts.streams, opts.From)
+		if err != nil {
+			return nil, err
+		}
+		return []client.SourceClient{{Source: client.Source{Name: "given"}, Client: cl}}, nil
+	}
+	var out []client.SourceClient
+	for _, src := range builtinSources() {
+		o := co
+		o.TrustedRoot, o.Repositories = src.Root, []string{opts.From}
+		// each root keeps a cache of its own, as each source does
+		base := co.CacheDir
+		if base == "" {
+			if base, err = client.DefaultCacheDir(opts.From); err != nil {
+				return nil, err
+			}
+		}
+		o.CacheDir = filepath.Join(base, src.Name)
+		cl, err := opts.Client.newClient(o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, client.SourceClient{Source: src, Client: cl})
+	}
+	return out, nil
 }
 
 type exportOptions struct {

@@ -93,7 +93,7 @@ func newCacheReport(info client.CacheInfo) cacheReport {
 type copyReport struct {
 	Source string `json:"source"`
 	// SourceName is the built-in source copied, when the copy is of one
-	SourceName  *string  `json:"source_name,omitempty"`
+	SourceName  *string  `json:"source_name"`
 	Destination string   `json:"destination"`
 	DryRun      bool     `json:"dry_run"`
 	Root        int64    `json:"root"`

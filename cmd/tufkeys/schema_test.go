@@ -244,7 +244,7 @@ func TestREADMEFieldTables(t *testing.T) {
 		b.WriteString("\n" + fieldTable(s))
 	}
 	b.WriteString("\n" + tablesEnd)
-	path := filepath.Join(pkgDir, "..", "..", "README.md")
+	path := filepath.Join(pkgDir, "..", "..", "docs", "reference.md")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +252,7 @@ func TestREADMEFieldTables(t *testing.T) {
 	readme := string(data)
 	i, j := strings.Index(readme, tablesBegin), strings.Index(readme, tablesEnd)
 	if i < 0 || j < i {
-		t.Fatalf("README.md has no JSON field tables between %q and %q", tablesBegin, tablesEnd)
+		t.Fatalf("docs/reference.md has no JSON field tables between %q and %q", tablesBegin, tablesEnd)
 	}
 	want := readme[:i] + b.String() + readme[j+len(tablesEnd):]
 	if want == readme {
@@ -264,5 +264,5 @@ func TestREADMEFieldTables(t *testing.T) {
 		}
 		return
 	}
-	t.Errorf("the README's JSON field tables differ from docs/schemas: run go test ./cmd/tufkeys -run TestREADMEFieldTables -update-readme")
+	t.Errorf("the JSON field tables of docs/reference.md differ from docs/schemas: run go test ./cmd/tufkeys -run TestREADMEFieldTables -update-readme")
 }
