@@ -206,7 +206,7 @@ func (f *clientFlags) builtinWithMirrors() ([]client.Source, error) {
 			for _, s := range srcs {
 				names = append(names, s.Name)
 			}
-			return nil, usagef("--source-repo names %q, which is not a source of this build (%s)", name, orNone(names))
+			return nil, usagef("--source-repo names %q, which is not a source of this build (%s)", name, strings.Join(names, ", "))
 		}
 		if err := checkRepoURL(url); err != nil {
 			return nil, err
