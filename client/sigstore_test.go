@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -199,3 +200,86 @@ func TestSources(t *testing.T) {
 }
 
 func textLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// tufjsShaped builds a Sigstore-shaped repository with tuf-js's models
+// (testdata/tufjs-shaped.js), an implementation that is neither tufkeys'
+// nor go-tuf's, and returns its directory and root v1.
+func tufjsShaped(t *testing.T, rotate bool) (string, []byte) {
+	t.Helper()
+	modules := os.Getenv("TUFKEYS_TEST_TUFJS")
+	if modules == "" {
+		if os.Getenv("TUFKEYS_TEST_REQUIRE_TOOLS") != "" {
+			t.Fatal("TUFKEYS_TEST_TUFJS is unset: scripts/test.sh installs tuf-js")
+		}
+		t.Skip("TUFKEYS_TEST_TUFJS is unset: run scripts/test.sh, which installs tuf-js")
+	}
+	dir := t.TempDir()
+	list := filepath.Join(t.TempDir(), "keys.json")
+	os.WriteFile(list, sigstoreList(t), 0o644)
+	args := []string{filepath.Join("testdata", "tufjs-shaped.js"), dir, host, list}
+	if rotate {
+		args = append(args, "rotate")
+	}
+	cmd := exec.Command("node", args...)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tufjs-shaped.js: %v\n%s", err, out)
+	}
+	root, err := os.ReadFile(filepath.Join(dir, "1.root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, root
+}
+
+// The same shape built by tuf-js: tufkeys and go-tuf read it alike, as
+// published and after a 3-of-5 to 3-of-5 root rotation, and refuse alike a
+// host it does not delegate and a target whose bytes do not match.
+func TestTufJSBuiltRepositories(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		rotate bool
+		target string
+		tamper bool
+		want   error
+	}{
+		{name: "as published"},
+		{name: "root rotated from 3 of 5 to 3 of 5", rotate: true},
+		{name: "a host the delegation does not cover", target: "other.example.test", want: client.ErrNoKeyList},
+		{name: "a target with a wrong hash", tamper: true, want: client.ErrInconsistent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, root := tufjsShaped(t, tc.rotate)
+			if tc.tamper {
+				files, _ := filepath.Glob(filepath.Join(dir, "targets", host, "*.keys.json"))
+				for _, f := range files {
+					data, _ := os.ReadFile(f)
+					os.WriteFile(f, bytes.Replace(data, []byte("npm:signatures"), []byte("npm:signaturez"), 1), 0o644)
+				}
+			}
+			srv := newRepoServer(t, dir)
+			registry := host
+			if tc.target != "" {
+				registry = tc.target
+			}
+			cl := shapedClient(t, root, srv.URL)
+			keys, err := cl.Keys(context.Background(), registry)
+			got, _, gerr := testutil.GoTUFTarget(t, srv.URL, root, registry+"/keys.json")
+			if tc.want == nil {
+				if err != nil || gerr != nil || len(keys.Keys) != 2 || !bytes.Equal(got, sigstoreList(t)) {
+					t.Fatalf("tufkeys: %v; go-tuf: %v", err, gerr)
+				}
+				if tc.rotate {
+					info, err := cl.CacheInfo(context.Background())
+					if err != nil || len(info.Roles) == 0 || info.Roles[0].Version != 2 {
+						t.Errorf("the client did not walk to root v2: %+v, %v", info.Roles, err)
+					}
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) || gerr == nil {
+				t.Errorf("tufkeys: %v (want %v); go-tuf: %v", err, tc.want, gerr)
+			}
+		})
+	}
+}
