@@ -56,6 +56,8 @@ var envVars = []envVar{
 	{Name: "TUFKEYS_TIMESTAMP_MAX_AGE", Flag: "timestamp-max-age", Description: "the cache life servers and CDNs give timestamp.json"},
 	{Name: "TUFKEYS_STATUS_PAGE", Flag: "status-page", Description: "whether publish and timestamp write the status page (false leaves it to other runs)"},
 	{Name: "TUFKEYS_PASSPHRASE", Description: "the passphrase of encrypted key files, for unattended use", Sensitive: true},
+	{Name: "TUFKEYS_ONLINE_PASSPHRASE", Description: "the passphrase of the online key's file, for publish and timestamp; else TUFKEYS_PASSPHRASE", Sensitive: true},
+	{Name: "TUFKEYS_LOG_PASSPHRASE", Description: "the passphrase of the transparency log key's file, for publish and timestamp; else TUFKEYS_PASSPHRASE", Sensitive: true},
 	{Name: "TUFKEYS_PKCS11_PIN", Description: "the PIN of a hardware token, for unattended use", Sensitive: true},
 }
 

@@ -448,6 +448,33 @@ func runRepoSign(opts repoSignOptions) error {
 	return nil
 }
 
+// openOnlineKey opens an online key (the snapshot and timestamp key, or
+// the log's); typed at a terminal, a wrong passphrase may be typed again,
+// as for a maintainer's key.
+func openOnlineKey(ctx context.Context, opts repoPublishOptions, ref string, pass keyfile.Passphrase, variable string) (*keyfile.Signer, error) {
+	tries := 1
+	if _, fromEnv := keyfile.FromEnv(variable, keyfile.EnvPassphrase); opts.promptPerKey && !fromEnv && onTerminal() {
+		tries = passphraseTries
+	}
+	for try := 1; ; try++ {
+		signer, err := keyref.Open(ctx, ref, pass)
+		if err == nil || !errors.Is(err, keyfile.ErrWrongPassphrase) || try == tries {
+			return signer, err
+		}
+		fmt.Fprintf(opts.Err, "tufkeys: the passphrase does not open %s: try again (%d %s left)\n", ref, tries-try, plural(tries-try, "try", "tries"))
+	}
+}
+
+// onTerminal reports whether a passphrase would be asked on a terminal.
+func onTerminal() bool {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	tty.Close()
+	return true
+}
+
 // openSigner opens the key; at a terminal, with the passphrase typed
 // there, a wrong passphrase may be typed again.
 func openSigner(opts repoSignOptions) (*keyfile.Signer, error) {
@@ -583,7 +610,7 @@ never deleted. Run it again after a failure to complete it.`,
   tufkeys repo publish --online-key online.key --to s3://keys-bucket/tuf --dry-run`,
 	}, func(cmd *cobra.Command) error {
 		if opts.Passphrase == nil {
-			opts.Passphrase = keyfile.EnvOrTerminal(opts.OnlineKey)
+			opts.Passphrase = keyfile.EnvOrTerminalFrom(opts.OnlineKey, keyfile.EnvOnlinePassphrase)
 			opts.promptPerKey = true
 		}
 		return runRepoPublish(cmd.Context(), opts)
@@ -622,7 +649,7 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 	var signer *keyfile.Signer
 	if !opts.DryRun {
 		// a dry run signs nothing: it never asks for the passphrase
-		if signer, err = keyref.Open(ctx, opts.OnlineKey, opts.Passphrase); err != nil {
+		if signer, err = openOnlineKey(ctx, opts, opts.OnlineKey, opts.Passphrase, keyfile.EnvOnlinePassphrase); err != nil {
 			return err
 		}
 	}
@@ -634,12 +661,12 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions) error {
 	if len(opts.LogKeys) > 0 && !opts.DryRun {
 		po.Log = &publish.LogOptions{}
 		for i, ref := range opts.LogKeys {
-			// each key's prompt names that key
+			// each key's prompt names that key, and its variable is its own
 			pass := opts.Passphrase
 			if opts.promptPerKey {
-				pass = keyfile.EnvOrTerminal(ref)
+				pass = keyfile.EnvOrTerminalFrom(ref, keyfile.EnvLogPassphrase)
 			}
-			logKey, err := keyref.Open(ctx, ref, pass)
+			logKey, err := openOnlineKey(ctx, opts, ref, pass, keyfile.EnvLogPassphrase)
 			if err != nil {
 				return err
 			}

@@ -380,3 +380,52 @@ func TestCLILogPolicyChanges(t *testing.T) {
 		t.Fatalf("a client from root v1 after every change: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// The online key and the log key have passphrases of their own, each in
+// its own variable: a publish opens both unattended.
+func TestCLIPassphrasePerKey(t *testing.T) {
+	set := witnesstest.Get(t)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, k := range []struct{ name, pass string }{{"alice", "alice's"}, {"online", "online's"}, {"log", "log's"}} {
+		t.Setenv("TUFKEYS_PASSPHRASE", k.pass)
+		args := []string{"key", "generate", "--out", k.name}
+		if k.name == "log" {
+			args = append(args, "--type", "ed25519")
+		}
+		if code, out, errOut := runCLI(t, args...); code != exitOK {
+			t.Fatalf("generate %s: exit %d\n%s%s", k.name, code, out, errOut)
+		}
+	}
+	origin := "log.example.test/pass-" + filepath.Base(dir)
+	pub, err := keyfile.ReadPublic("log.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, _ := logappend.VerifierKey(origin, pub)
+	set.Follow(t, vkey)
+	os.WriteFile("keys.json", mustRead(t, filepath.Join(pkgDir, fixtures, "npm/keys.json")), 0o644)
+	t.Setenv("TUFKEYS_PASSPHRASE", "alice's")
+	steps := [][]string{
+		append([]string{"repo", "init", "--workspace", "ws", "--root-key", "alice.pub", "--root-threshold", "1", "--online-key", "online.pub",
+			"--log-key", "log.pub", "--log-origin", origin, "--witness-quorum", "1", "--witness", set.Witnesses[0].Key + "," + set.Witnesses[0].URL}),
+		{"repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", "keys.json", "--new"},
+		{"repo", "sign", "--workspace", "ws", "--key", "alice.key", "--yes"},
+	}
+	for _, s := range steps {
+		if code, out, errOut := runCLI(t, s...); code != exitOK {
+			t.Fatalf("%v: exit %d\n%s%s", s[:2], code, out, errOut)
+		}
+	}
+	os.Unsetenv("TUFKEYS_PASSPHRASE")
+	t.Setenv("TUFKEYS_ONLINE_PASSPHRASE", "online's")
+	t.Setenv("TUFKEYS_LOG_PASSPHRASE", "log's")
+	if code, out, errOut := runCLI(t, "repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--log-key", "log.key", "--to", "public"); code != exitOK {
+		t.Fatalf("publish with a passphrase per key: exit %d\n%s%s", code, out, errOut)
+	}
+	// the log key's variable opens the log key only
+	t.Setenv("TUFKEYS_LOG_PASSPHRASE", "online's")
+	if code, _, errOut := runCLI(t, "repo", "timestamp", "--workspace", "ws", "--online-key", "online.key", "--log-key", "log.key", "--to", "public"); code != exitFail || !strings.Contains(errOut, "does not open log.key") {
+		t.Errorf("the wrong log passphrase: exit %d\n%s", code, errOut)
+	}
+}
