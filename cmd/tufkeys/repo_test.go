@@ -173,6 +173,13 @@ func TestCLICeremony(t *testing.T) {
 	if code != exitUsage || !strings.Contains(errOut, "--online-key and --to are both required") {
 		t.Errorf("publish without --online-key: exit %d, %q", code, errOut)
 	}
+	// the documented minimum works, and the workspace it writes opens again
+	if code, out, errOut := runCLI(t, "repo", "init", "--workspace", "ws3", "--root-key", "alice.pub", "--root-threshold", "1", "--online-key", "online.pub", "--timestamp-expiry", "1h"); code != exitOK {
+		t.Fatalf("--timestamp-expiry 1h: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "repo", "status", "--workspace", "ws3"); code != exitOK || strings.Contains(errOut, "damaged") {
+		t.Errorf("a workspace with a 1h timestamp: exit %d\n%s%s", code, out, errOut)
+	}
 	for period, want := range map[string]string{"1ns": "must be at least 1h", "59m": "must be at least 1h", "-5s": "is negative"} {
 		code, _, errOut := runCLI(t, "repo", "init", "--workspace", "ws2", "--root-key", "alice.pub", "--root-threshold", "1", "--online-key", "online.pub", "--timestamp-expiry", period)
 		if code != exitUsage || !strings.Contains(errOut, want) {

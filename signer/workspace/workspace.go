@@ -160,24 +160,38 @@ func ParsePeriod(s string) (Period, error) {
 	return Period(d), nil
 }
 
-// Bounds on an expiry period or a re-sign window.
+// Bounds on an expiry period or a re-sign window given by a maintainer.
 const (
 	MinPeriod = time.Hour
 	MaxPeriod = 3650 * 24 * time.Hour
 )
 
+// minWindow is the shortest re-sign window a workspace holds: the default
+// window of the shortest expiry (half of an hour) is shorter than any
+// period a maintainer may give.
+const minWindow = time.Minute
+
 func (p Period) String() string { return duration.String(time.Duration(p)) }
 
 func (p Period) MarshalJSON() ([]byte, error) { return json.Marshal(p.String()) }
 
+// UnmarshalJSON reads a period as the workspace stores it: any expiry the
+// bounds allow, and re-sign windows down to a minute, which Init derives
+// from the shortest expiries.
 func (p *Period) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
-	v, err := ParsePeriod(s)
-	*p = v
-	return err
+	d, err := duration.Parse(s)
+	if err != nil {
+		return fmt.Errorf("period: %w", err)
+	}
+	if d < minWindow || d > MaxPeriod {
+		return fmt.Errorf("period %q must be at least %s and at most %s", s, duration.String(minWindow), duration.String(MaxPeriod))
+	}
+	*p = Period(d)
+	return nil
 }
 
 // Workspace is an opened ceremony workspace.
