@@ -261,3 +261,26 @@ func TestWatchFollowsASource(t *testing.T) {
 		t.Errorf("something was staged from a tampered source: %+v, %v", st.Bundles, err)
 	}
 }
+
+// watch --stage stages changes to registries the repository publishes,
+// never a new one: a typo in a job's registry list adds nothing.
+func TestWatchStagesNoNewRegistry(t *testing.T) {
+	clearClientEnv(t)
+	reg := newLiveRegistry(t)
+	reg.serve(t, "npm/keys.json")
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StagePublish("published.example.test", mustRead(t, filepath.Join(pkgDir, fixtures, "npm/keys.json")), 2); err != nil {
+		t.Fatal(err)
+	}
+	repo := testutil.Serve(t, c.RepoDir)
+	code, out, errOut := runCLI(t, "watch", "--registry", reg.URL, "--repo", repo, "--root", filepath.Join(c.WS.Dir, "published", "1.root.json"), "--cache", t.TempDir(), "--workspace", c.WS.Dir, "--stage")
+	if code != exitFail || !strings.Contains(errOut, "publishes no key list for") || !strings.Contains(errOut, "--new") {
+		t.Errorf("a registry the repository does not publish: exit %d\n%s%s", code, out, errOut)
+	}
+	if st, err := c.WS.Status(); err != nil || len(st.Bundles) != 0 {
+		t.Errorf("staged %+v, %v", st.Bundles, err)
+	}
+}

@@ -74,18 +74,26 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if !opts.Stage || len(res.Diff.Added) == 0 && len(res.Diff.ExpiryChanged) == 0 {
 		return res, nil
 	}
+	if published == nil {
+		// a typo in a job's registry list must not add a registry
+		return res, fmt.Errorf("the repository publishes no key list for %s, and watch stages changes to the registries it publishes: add a new registry with tufkeys repo stage --registry %s --keys FILE --new: %w", opts.Host, opts.Host, ErrNotPublished)
+	}
 	merged := Merge(published, up)
 	data, err := bundle.Encode(merged, bundle.FormNPM)
 	if err != nil {
 		return res, err
 	}
-	staged, err := opts.Workspace.Stage(opts.Host, data, nil)
+	items, err := opts.Workspace.StageMany([]workspace.StageItem{{Registry: opts.Host, List: data}})
 	if err != nil {
 		return res, fmt.Errorf("stage the change for %s: %w", opts.Host, err)
 	}
-	res.Staged = &staged
+	res.Staged = &items[0]
 	return res, nil
 }
+
+// ErrNotPublished marks a registry the repository publishes no list for,
+// which watch does not add.
+var ErrNotPublished = errors.New("the registry is not published")
 
 // Merge is the list to stage: every published key, re-dated as the
 // registry now dates it, then the keys the registry added. Keys the
