@@ -250,6 +250,7 @@ func TestCLIMirrorExportImport(t *testing.T) {
 		{[]string{"mirror", "--from", repo, "--to", mirrorDir, "--root", root, "--cache", filepath.Join(dir, "c1")}, exitOK, "mirrored root v1, targets v1, 1 key list (registry.example.test/keys.json) to " + mirrorDir + ": 5 files copied, 0 unchanged"},
 		{[]string{"mirror", "--from", repo, "--to", mirrorDir, "--root", root, "--cache", filepath.Join(dir, "c1")}, exitOK, "0 files copied, 5 unchanged"},
 		{[]string{"export", "--repo", repo, "--to", archive, "--root", root, "--cache", filepath.Join(dir, "c2")}, exitOK, "exported root v1, targets v1, 1 key list to " + archive + " (5 files)"},
+		{[]string{"export", "--repo", repo, "--to", archive, "--root", root, "--cache", filepath.Join(dir, "c2")}, exitFail, archive + " exists, and export does not overwrite files"},
 		{[]string{"import", archive, "--root", root, "--cache", inside}, exitUsage, "import fills the cache of the repository your clients read, and none is named"},
 		{[]string{"import", archive, "--root", root, "--repo", "http://127.0.0.1:1", "--cache", inside}, exitOK, "imported root v1, targets v1, key lists registry.example.test/keys.json into " + inside + "\nnext: tufkeys keys --registry registry.example.test --offline --repo http://127.0.0.1:1 --root " + root + " --cache " + inside},
 		{[]string{"keys", "--registry", "registry.example.test", "--offline", "--root", root, "--repo", "http://127.0.0.1:1", "--cache", inside}, exitOK, "SHA256:DhQ8"},

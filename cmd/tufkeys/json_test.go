@@ -55,6 +55,9 @@ func TestJSONOutput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, spelling := range []string{"--format", "-o"} {
+			if tt.args[0] == "export" {
+				os.Remove(archive) // export never overwrites
+			}
 			args := append(append(append([]string{}, tt.args...), spelling, "json"), flags...)
 			code, out, errOut := runCLI(t, args...)
 			if code != tt.code {

@@ -242,6 +242,9 @@ func runExport(ctx context.Context, opts exportOptions) error {
 	if opts.From == "" && len(co.TrustedRoot) == 0 && len(co.Repositories) == 0 {
 		return exportSources(ctx, opts)
 	}
+	if err := refuseExisting(opts.Archive); err != nil {
+		return err
+	}
 	if opts.Source != "" {
 		return usagef("--source names a built-in source: leave out --from, --root and --repo")
 	}
@@ -303,6 +306,15 @@ func exportSources(ctx context.Context, opts exportOptions) error {
 		return usagef("this build has %d sources, one archive each: name one with --source to write it to standard output", len(selected))
 	}
 	for _, sc := range selected {
+		if len(selected) > 1 {
+			if err := refuseExisting(archiveFor(opts.Archive, sc.Source.Name)); err != nil {
+				return err
+			}
+		} else if err := refuseExisting(opts.Archive); err != nil {
+			return err
+		}
+	}
+	for _, sc := range selected {
 		out, summary := opts.Archive, opts.Out
 		if len(selected) > 1 {
 			out = archiveFor(opts.Archive, sc.Source.Name)
@@ -337,4 +349,16 @@ func archiveFor(file, name string) string {
 		}
 	}
 	return file + "-" + name
+}
+
+// refuseExisting refuses to write an archive over a file that is there:
+// export never replaces what it did not write in this run.
+func refuseExisting(path string) error {
+	if path == "-" {
+		return nil
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("%s exists, and export does not overwrite files: remove it or name another archive with --to", path)
+	}
+	return nil
 }
