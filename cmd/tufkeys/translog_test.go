@@ -407,8 +407,8 @@ func TestCLIPassphrasePerKey(t *testing.T) {
 	os.WriteFile("keys.json", mustRead(t, filepath.Join(pkgDir, fixtures, "npm/keys.json")), 0o644)
 	t.Setenv("TUFKEYS_PASSPHRASE", "alice's")
 	steps := [][]string{
-		append([]string{"repo", "init", "--workspace", "ws", "--root-key", "alice.pub", "--root-threshold", "1", "--online-key", "online.pub",
-			"--log-key", "log.pub", "--log-origin", origin, "--witness-quorum", "1", "--witness", set.Witnesses[0].Key + "," + set.Witnesses[0].URL}),
+		{"repo", "init", "--workspace", "ws", "--root-key", "alice.pub", "--root-threshold", "1", "--online-key", "online.pub",
+			"--log-key", "log.pub", "--log-origin", origin, "--witness-quorum", "1", "--witness", set.Witnesses[0].Key + "," + set.Witnesses[0].URL},
 		{"repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", "keys.json", "--new"},
 		{"repo", "sign", "--workspace", "ws", "--key", "alice.key", "--yes"},
 	}

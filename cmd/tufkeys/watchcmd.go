@@ -3,7 +3,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -258,6 +260,28 @@ func printNextSteps(opts watchOptions, reg string, res watch.Result) {
 	fmt.Fprintf(opts.Out, "  publish: tufkeys repo publish --workspace %s --online-key ONLINE.key --to DESTINATION\n", ws)
 }
 
+// runWatchRound runs one round of the loop; with -o json its document is
+// printed on one line, so that a consumer reads one document per line.
+func runWatchRound(ctx context.Context, opts watchOptions) error {
+	if opts.Format != "json" {
+		return runWatch(ctx, opts)
+	}
+	var buf bytes.Buffer
+	round := opts
+	round.Out = &buf
+	err := runWatch(ctx, round)
+	if buf.Len() > 0 {
+		var line bytes.Buffer
+		if json.Compact(&line, buf.Bytes()) == nil {
+			line.WriteByte('\n')
+			opts.Out.Write(line.Bytes())
+		} else {
+			opts.Out.Write(buf.Bytes())
+		}
+	}
+	return err
+}
+
 // runWatchLoop runs a round per period until ctx ends: a failed round is
 // reported and the next one runs; a usage error ends the loop at once.
 func runWatchLoop(ctx context.Context, opts watchOptions) error {
@@ -274,7 +298,7 @@ func runWatchLoop(ctx context.Context, opts watchOptions) error {
 		if opts.Format != "json" {
 			fmt.Fprintf(opts.Out, "%s round %d\n", time.Now().UTC().Format(time.RFC3339), round)
 		}
-		err := runWatch(ctx, opts)
+		err := runWatchRound(ctx, opts)
 		var ue usageError
 		var ee exitError
 		switch {

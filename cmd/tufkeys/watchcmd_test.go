@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -193,6 +194,22 @@ func TestWatchLoop(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "round 2 failed") {
 		t.Errorf("the failed round is not reported:\n%s", errb.String())
+	}
+	// -o json: one document per line, each a whole JSON document
+	out.Reset()
+	opts.Format, opts.Rounds = "json", 2
+	if err := runWatchLoop(context.Background(), opts); err != nil {
+		t.Fatalf("loop -o json: %v\n%s", err, errb.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Errorf("-o json printed %d lines for 2 rounds:\n%s", len(lines), out.String())
+	}
+	for _, l := range lines {
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(l), &doc); err != nil || doc["registry"] == nil {
+			t.Errorf("not a JSON document on one line: %q (%v)", l, err)
+		}
 	}
 	if err := runWatchLoop(context.Background(), watchOptions{Every: "10ms"}); err == nil || !strings.Contains(err.Error(), "shorter than") {
 		t.Errorf("a period too short: %v", err)
