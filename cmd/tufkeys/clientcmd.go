@@ -93,6 +93,11 @@ func (f *clientFlags) given() []string {
 // command line leaves unset, by flagsFromEnv) into client options;
 // warnings go to standard error.
 func (f *clientFlags) options(std streams) (client.Options, error) {
+	for _, r := range f.Repos {
+		if err := checkRepository(r); err != nil {
+			return client.Options{}, err
+		}
+	}
 	opts := client.Options{
 		Repositories: f.Repos,
 		CacheDir:     f.Cache,
@@ -219,6 +224,19 @@ func (f *clientFlags) builtinWithMirrors() ([]client.Source, error) {
 		}
 	}
 	return srcs, nil
+}
+
+// checkRepository refuses a --repo that is neither a path nor an http(s)
+// or file URL: a usage error, before any cache is touched.
+func checkRepository(raw string) error {
+	if !strings.Contains(raw, "://") {
+		return nil // a directory or an archive file
+	}
+	u, err := url.Parse(raw)
+	if err == nil && u.Scheme == "file" {
+		return nil
+	}
+	return checkRepoURL(raw)
 }
 
 // checkRepoURL refuses a repository URL that is not one: a usage error

@@ -346,3 +346,26 @@ func TestArchiveFromStandardInput(t *testing.T) {
 		t.Errorf("import - of garbage: exit %d\n%s", code, out)
 	}
 }
+
+// A repository URL that is not one is a usage error that touches nothing:
+// no cache directory is made, nothing is asked.
+func TestMalformedRepositoryURL(t *testing.T) {
+	clearClientEnv(t)
+	_, _, root := published(t, "npm/keys.json")
+	for _, bad := range []string{"htp://keys.example.test/tuf", "http://[::1", "https://"} {
+		cache := filepath.Join(t.TempDir(), "cache")
+		t.Setenv("TUFKEYS_CACHE", cache)
+		code, out, errOut := runCLI(t, "keys", "--registry", "registry.example.test", "--root", root, "--repo", bad)
+		if code != exitUsage || !strings.Contains(errOut, "is not a repository URL") {
+			t.Errorf("--repo %s: exit %d\n%s%s", bad, code, out, errOut)
+		}
+		if _, err := os.Stat(cache); err == nil {
+			t.Errorf("--repo %s made a cache directory", bad)
+		}
+		t.Setenv("TUFKEYS_REPO", bad)
+		if code, _, errOut := runCLI(t, "keys", "--registry", "registry.example.test", "--root", root); code != exitUsage {
+			t.Errorf("TUFKEYS_REPO=%s: exit %d\n%s", bad, code, errOut)
+		}
+		os.Unsetenv("TUFKEYS_REPO")
+	}
+}

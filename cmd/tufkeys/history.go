@@ -83,6 +83,13 @@ func runHistory(ctx context.Context, opts historyOptions) error {
 	if err != nil {
 		return err
 	}
+	if len(h) == 0 {
+		// no version at all: a registry the repository does not list (a
+		// typo, with the nearest names), not an empty history
+		if _, err := cl.Keys(ctx, host); err != nil {
+			return err
+		}
+	}
 	problems := 0
 	if opts.Format == "json" {
 		r := historyReport{Registry: host, Versions: []historyEntryReport{}}

@@ -67,3 +67,22 @@ func TestCLIHistory(t *testing.T) {
 		t.Errorf("a tampered list: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// Typos are refused with what was meant: a misspelt registry in history
+// (the nearest names), a misspelt command (the nearest commands, not an
+// unknown flag), and -v, which is --verbose below and nothing on top.
+func TestTyposAreUsageErrors(t *testing.T) {
+	clearClientEnv(t)
+	_, repo, root := published(t, "npm/keys.json")
+	code, out, errOut := runCLI(t, "history", "--registry", "registry.exampel.test", "--repo", repo, "--root", root, "--cache", t.TempDir())
+	if code != exitFail || !strings.Contains(errOut, "no key list for registry.exampel.test") || !strings.Contains(errOut, "registry.example.test") || strings.Contains(out, "0 versions") {
+		t.Errorf("history of a misspelt registry: exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, "kyes", "--registry", "registry.example.test")
+	if code != exitUsage || !strings.Contains(errOut, `unknown command "kyes"`) || !strings.Contains(errOut, "keys") || strings.Contains(errOut, "unknown flag") {
+		t.Errorf("a misspelt command: exit %d\n%s", code, errOut)
+	}
+	if code, out, errOut := runCLI(t, "-v"); code != exitUsage || strings.HasPrefix(out, "tufkeys ") {
+		t.Errorf("-v on top: exit %d\n%s%s", code, out, errOut)
+	}
+}

@@ -57,6 +57,10 @@ func run(args []string, std streams) int {
 	started := false
 	root := newRootCommandFor(std, func() { started = true }, commandFor(args))
 	root.SetArgs(args)
+	if msg, unknown := unknownCommand(root, args); unknown {
+		fmt.Fprintf(std.Err, "tufkeys: %s\nRun 'tufkeys --help' for usage.\n", msg)
+		return exitUsage
+	}
 	err := root.ExecuteContext(context.Background())
 	if err == nil {
 		return exitOK
@@ -79,6 +83,31 @@ func run(args []string, std streams) int {
 		return exitUsage
 	}
 	return exitFail
+}
+
+// unknownCommand says that the first argument names no command, with the
+// nearest names, before flags meant for that command are parsed as the
+// root's (which would report an unknown flag instead).
+func unknownCommand(root *cobra.Command, args []string) (string, bool) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return "", false
+	}
+	switch args[0] {
+	case "help", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+		// cobra adds these as it runs
+		return "", false
+	}
+	if c, _, err := root.Find(args[:1]); err == nil && c != root {
+		return "", false
+	}
+	if root.SuggestionsMinimumDistance <= 0 {
+		root.SuggestionsMinimumDistance = 2
+	}
+	msg := fmt.Sprintf("unknown command %q", args[0])
+	if s := root.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return msg, true
 }
 
 // hintRule says, in the CLI's words, what to do about one of the
@@ -224,6 +253,8 @@ client without a new release, and a forged key reaches none.`,
 	}
 	root.AddCommand(newEnvironmentTopic())
 	root.SetVersionTemplate(`{{tufkeysVersion}}`)
+	// --version alone: -v means --verbose on the commands that have it
+	root.Flags().Bool("version", false, "print the version, the commit and the sources built in")
 	documentEnv(root)
 	return root
 }
