@@ -15,11 +15,14 @@
 #                        s3://BUCKET/PREFIX (required)
 #   TUFKEYS_STORE_FLAGS  extra flags for the destination, e.g.
 #                        "--endpoint-url https://s3.example.test --path-style"
-#   TUFKEYS_ONLINE_KEY   the online key: a key file, or awskms://… (required); TUFKEYS_PASSPHRASE for a file
-#                        holds its passphrase
-#   TUFKEYS_LOG_KEY      the transparency log's key, when the root names a log:
-#                        the timestamp run has the witnesses cosign again, and
-#                        each watched registry's log entries are monitored
+#   TUFKEYS_ONLINE_KEY   the online key: a key file, or awskms://… (required);
+#                        TUFKEYS_ONLINE_PASSPHRASE (else TUFKEYS_PASSPHRASE)
+#                        holds a key file's passphrase
+#   TUFKEYS_LOG_KEY      the transparency log's key, required when the root names
+#                        a log: the timestamp run has the witnesses cosign again,
+#                        and the log is monitored (every root and registry, and
+#                        each watched registry's keys against its endpoint);
+#                        TUFKEYS_LOG_PASSPHRASE holds a key file's passphrase
 #   TUFKEYS_REGISTRIES   registry URLs to watch, separated by spaces
 #   TUFKEYS_REPO, TUFKEYS_ROOT
 #                        the published repository as clients see it, and its

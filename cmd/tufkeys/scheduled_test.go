@@ -10,6 +10,9 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
+	"github.com/tufkeys/tufkeys/internal/witnesstest"
+	"github.com/tufkeys/tufkeys/signer/keyfile"
+	"github.com/tufkeys/tufkeys/signer/logappend"
 )
 
 // The scheduled job re-signs the timestamp, watches a registry that added a
@@ -69,6 +72,88 @@ func TestScheduledScript(t *testing.T) {
 		"attention: bins-",
 		"v2 is staged but not yet signed",
 	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// The scheduled job with a transparency log and witnesses, as the docs set
+// it up: TUFKEYS_WORKSPACE set for the whole job, the log key and its own
+// passphrase variable; the run re-signs, has the witnesses cosign again,
+// watches the registry and monitors the log, and exits 0.
+func TestScheduledScriptWithLog(t *testing.T) {
+	set := witnesstest.Get(t)
+	bin := build(t, filepath.Join(pkgDir, "..", ".."))
+	dir := t.TempDir()
+	base := append(os.Environ(), "HOME="+dir, "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	run := func(env []string, name string, args ...string) (string, int) {
+		cmd := exec.Command(name, args...)
+		cmd.Dir = dir
+		cmd.Env = append(append([]string{}, base...), env...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%s %v: %v", name, args, err)
+		}
+		return string(out), code
+	}
+	reg := newLiveRegistry(t)
+	reg.serve(t, "npm/keys.json")
+	host, _ := bundle.RegistryHost(reg.URL)
+	for _, k := range []struct{ name, pass, kind string }{{"alice", "a", "ecdsa-p256"}, {"online", "o", "ecdsa-p256"}, {"log", "l", "ed25519"}} {
+		if out, code := run([]string{"TUFKEYS_PASSPHRASE=" + k.pass}, bin, "key", "generate", "--out", k.name, "--type", k.kind); code != 0 {
+			t.Fatalf("generate %s: exit %d\n%s", k.name, code, out)
+		}
+	}
+	origin := "log.example.test/scheduled-" + filepath.Base(dir)
+	pub, err := keyfile.ReadPublic(filepath.Join(dir, "log.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, _ := logappend.VerifierKey(origin, pub)
+	set.Follow(t, vkey)
+	initArgs := []string{"repo", "init", "--workspace", "ws", "--root-key", "alice.pub", "--root-threshold", "1", "--online-key", "online.pub",
+		"--log-key", "log.pub", "--log-origin", origin, "--witness-quorum", "2"}
+	for _, w := range set.Witnesses {
+		initArgs = append(initArgs, "--witness", w.Key+","+w.URL)
+	}
+	keys := filepath.Join(pkgDir, fixtures, "npm/keys.json")
+	for _, step := range []struct {
+		env  []string
+		args []string
+	}{
+		{nil, initArgs},
+		{nil, []string{"repo", "stage", "--workspace", "ws", "--registry", host, "--keys", keys, "--new"}},
+		{[]string{"TUFKEYS_PASSPHRASE=a"}, []string{"repo", "sign", "--workspace", "ws", "--key", "alice.key", "--yes"}},
+		{[]string{"TUFKEYS_ONLINE_PASSPHRASE=o", "TUFKEYS_LOG_PASSPHRASE=l"}, []string{"repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--log-key", "log.key", "--to", "public"}},
+	} {
+		if out, code := run(step.env, bin, step.args...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", step.args[:2], code, out)
+		}
+	}
+	h, _ := repohttp.Handler(filepath.Join(dir, "public"), nil)
+	repo := httptest.NewServer(h)
+	defer repo.Close()
+	out, code := run([]string{
+		"TUFKEYS_BIN=" + bin,
+		"TUFKEYS_WORKSPACE=ws",
+		"TUFKEYS_DEST=public",
+		"TUFKEYS_ONLINE_KEY=online.key",
+		"TUFKEYS_ONLINE_PASSPHRASE=o",
+		"TUFKEYS_LOG_KEY=log.key",
+		"TUFKEYS_LOG_PASSPHRASE=l",
+		"TUFKEYS_REGISTRIES=" + reg.URL,
+		"TUFKEYS_REPO=" + repo.URL,
+		"TUFKEYS_ROOT=ws/published/1.root.json",
+		"TUFKEYS_STAGE=1",
+	}, "bash", filepath.Join(pkgDir, "..", "..", "scripts", "scheduled.sh"))
+	if code != 0 {
+		t.Fatalf("the scheduled job with a log: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"re-signed snapshot v2 and timestamp v2", "matches the published one", "log " + origin + ":", "cosigned by witness"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

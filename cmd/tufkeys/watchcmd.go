@@ -93,6 +93,11 @@ maintainer who confirms the removal stages it with repo stage --remove-key.`,
   tufkeys watch --log --registry https://registry.example.test/ --repo https://keys.example.test/tuf`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Log && !givenOnCommandLine(cmd.Flags(), "workspace") {
+				// TUFKEYS_WORKSPACE is for the commands that stage; the log
+				// monitor stages nothing and leaves it alone
+				opts.Workspace = ""
+			}
 			if opts.Every == "" {
 				return runWatch(cmd.Context(), opts)
 			}
