@@ -8,10 +8,13 @@
 #   TUFKEYS_TEST_WITNESS_LOGS   the file of log verifier keys the witnesses follow;
 #                               a test appends its log's key before publishing
 #
-# Run directly, it starts them for trying a witnessed publish by hand and
-# prints the settings; it runs until stopped:
+# Run directly, it starts them for trying a witnessed publish by hand,
+# prints each witness as repo init and repo rotate take it (--witness
+# 'KEY,URL'), and has them follow a log by its verifier key (tufkeys repo
+# keys prints it); they run until stopped:
 #
 #   scripts/witness-server.sh start
+#   scripts/witness-server.sh follow LOG-VERIFIER-KEY
 #   scripts/witness-server.sh stop
 
 . "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
@@ -72,9 +75,30 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	start)
 		witness_start
 		echo "WITNESS_TMP=$WITNESS_TMP; WITNESS_PIDS='$WITNESS_PIDS'" >"$state"
-		echo "export TUFKEYS_TEST_WITNESSES='$TUFKEYS_TEST_WITNESSES'"
-		echo "export TUFKEYS_TEST_WITNESS_LOGS='$TUFKEYS_TEST_WITNESS_LOGS'"
-		echo "# add a log's verifier key to \$TUFKEYS_TEST_WITNESS_LOGS for the witnesses to follow it; stop with: $0 stop"
+		echo "WITNESS_LOGS='$TUFKEYS_TEST_WITNESS_LOGS'" >>"$state"
+		echo "# the witnesses, as tufkeys repo init and repo rotate take them:"
+		IFS=';' read -ra pairs <<<"$TUFKEYS_TEST_WITNESSES"
+		for pair in "${pairs[@]}"; do
+			echo "--witness '${pair#* },${pair%% *}'"
+		done
+		echo "# then have them follow your log: $0 follow \"\$(tufkeys repo keys --workspace W -o json | jq -r .log.key)\""
+		echo "# stop them with: $0 stop"
+		;;
+	follow)
+		if [ $# -lt 2 ] || [ ! -f "$state" ]; then
+			echo "usage: $0 follow LOG-VERIFIER-KEY, after $0 start" >&2
+			exit 2
+		fi
+		. "$state"
+		case "$2" in
+		*+*+*) ;;
+		*)
+			echo "$2 is not a note verifier key (NAME+HASH+KEY): give the log's, as tufkeys repo keys prints it" >&2
+			exit 2
+			;;
+		esac
+		echo "$2" >>"$WITNESS_LOGS"
+		echo "the witnesses now follow the log ${2%%+*}"
 		;;
 	stop)
 		if [ -f "$state" ]; then
@@ -84,7 +108,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 		fi
 		;;
 	*)
-		echo "usage: $0 start|stop" >&2
+		echo "usage: $0 start|follow LOG-VERIFIER-KEY|stop" >&2
 		exit 2
 		;;
 	esac

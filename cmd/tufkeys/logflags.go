@@ -62,3 +62,25 @@ func (o logPolicyFlags) policy() (*translog.Policy, error) {
 	}
 	return p, nil
 }
+
+// inherit fills what a rotation that names a log key leaves out from the
+// policy the root names now: the witnesses and the quorum (given
+// together, or neither), the origin and the max age.
+func (o logPolicyFlags) inherit(current translog.Policy) logPolicyFlags {
+	if o.Key == "" {
+		return o
+	}
+	if o.Origin == "" {
+		o.Origin = current.Origin
+	}
+	if len(o.Witnesses) == 0 && o.Quorum == 0 {
+		for _, w := range current.Witnesses {
+			o.Witnesses = append(o.Witnesses, w.Key+","+w.URL)
+		}
+		o.Quorum = current.Quorum
+	}
+	if o.MaxAge == "" {
+		o.MaxAge = current.MaxAge
+	}
+	return o
+}

@@ -889,6 +889,15 @@ func runRepoRotate(opts repoRotateOptions) error {
 		}
 		ro.OnlineKey = &k
 	}
+	// a new log key alone keeps the witnesses, quorum and max age the root
+	// names (and its origin, unless --log-origin gives another)
+	current, hasLog, err := w.LogPolicy()
+	if err != nil {
+		return err
+	}
+	if hasLog {
+		opts.Log = opts.Log.inherit(current)
+	}
 	if ro.Log, err = opts.Log.policy(); err != nil {
 		return err
 	}

@@ -340,8 +340,14 @@ func TestCLILogPolicyChanges(t *testing.T) {
 	}
 	check("root v1")
 
-	// a new log key and origin
-	step(append([]string{"repo", "rotate", "--workspace", "ws", "--log-key", "log2.pub", "--log-origin", origin2, "--witness-quorum", "2"}, witnesses(3)...)...)
+	// repo keys gives a witness operator what it needs, and the witnesses
+	// as --witness takes them
+	code, out, errOut := runCLI(t, "repo", "keys", "--workspace", "ws")
+	if code != exitOK || !strings.Contains(out, "origin:       "+origin) || !strings.Contains(out, "verifier key: "+origin+"+") || !strings.Contains(out, "--witness '"+set.Witnesses[0].Key+","+set.Witnesses[0].URL+"'") {
+		t.Errorf("repo keys: exit %d\n%s%s", code, out, errOut)
+	}
+	// a new log key and origin; the witnesses and quorum stay as they are
+	step("repo", "rotate", "--workspace", "ws", "--log-key", "log2.pub", "--log-origin", origin2)
 	for _, s := range sign {
 		step(s...)
 	}
@@ -375,7 +381,7 @@ func TestCLILogPolicyChanges(t *testing.T) {
 		t.Fatalf("the removal: exit %d\n%s", code, out)
 	}
 	check("log removed")
-	code, out, errOut := runCLI(t, "keys", "--repo", url, "--root", root, "--cache", filepath.Join(dir, "fresh"), "--registry", "registry.example.test")
+	code, out, errOut = runCLI(t, "keys", "--repo", url, "--root", root, "--cache", filepath.Join(dir, "fresh"), "--registry", "registry.example.test")
 	if code != exitOK || !strings.Contains(out, "SHA256:DhQ8") || !strings.Contains(errOut, "no longer names a transparency log") {
 		t.Fatalf("a client from root v1 after every change: exit %d\n%s%s", code, out, errOut)
 	}

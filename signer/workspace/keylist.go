@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tufkeys/tufkeys/internal/marked"
+	"github.com/tufkeys/tufkeys/translog"
 )
 
 // KeyInfo is one key the workspace knows: the name it gives it, the roles
@@ -164,4 +165,18 @@ func nonNilRoles(r []string) []string {
 		return []string{}
 	}
 	return r
+}
+
+// LogPolicy is the transparency log the root in effect names (the staged
+// root when one is staged): what witnesses need to follow it.
+func (w *Workspace) LogPolicy() (translog.Policy, bool, error) {
+	st, err := w.Load()
+	if err != nil {
+		return translog.Policy{}, false, err
+	}
+	root := st.RootInEffect()
+	if root == nil {
+		return translog.Policy{}, false, marked.Errorf(ErrInvalid, "the workspace has no root yet: initialize it first")
+	}
+	return translog.FromRootCustom(root.Signed.UnrecognizedFields)
 }
