@@ -305,13 +305,20 @@ func (f *clientFlags) newClient(opts client.Options) (*client.Client, error) {
 // warnLogger prints the client's warnings as every tufkeys warning is
 // printed: one plain line, "tufkeys: warning: …", details in parentheses.
 func warnLogger(std streams) *slog.Logger {
-	return slog.New(&warnHandler{w: std.Err})
+	return slog.New(&warnHandler{w: std.Err, printed: &printedLines{seen: map[string]bool{}}})
 }
 
 type warnHandler struct {
-	mu    sync.Mutex
 	w     io.Writer
 	attrs []slog.Attr
+	// printed is shared by the handler's copies: a warning a command meets
+	// twice (two lookups that both fall back to the cache) is printed once
+	printed *printedLines
+}
+
+type printedLines struct {
+	mu   sync.Mutex
+	seen map[string]bool
 }
 
 func (h *warnHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
@@ -330,14 +337,19 @@ func (h *warnHandler) Handle(_ context.Context, r slog.Record) error {
 	if len(details) > 0 {
 		line += " (" + strings.Join(details, "; ") + ")"
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	_, err := fmt.Fprintln(h.w, oneLine(line))
+	line = oneLine(line)
+	h.printed.mu.Lock()
+	defer h.printed.mu.Unlock()
+	if h.printed.seen[line] {
+		return nil
+	}
+	h.printed.seen[line] = true
+	_, err := fmt.Fprintln(h.w, line)
 	return err
 }
 
 func (h *warnHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &warnHandler{w: h.w, attrs: append(slices.Clone(h.attrs), attrs...)}
+	return &warnHandler{w: h.w, attrs: append(slices.Clone(h.attrs), attrs...), printed: h.printed}
 }
 
 func (h *warnHandler) WithGroup(string) slog.Handler { return h }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tufkeys/tufkeys/internal/repohttp"
 )
 
 var fullBinary onceBinary
@@ -255,5 +257,34 @@ func TestExecRunsOnlyWhatItMeans(t *testing.T) {
 	runs, _ := os.ReadFile(count)
 	if code != exitFail || strings.Count(string(runs), "x") != 1 || strings.Contains(errOut, "running sh again") {
 		t.Errorf("a failure naming a key the list holds: exit %d, ran %d times\n%s", code, strings.Count(string(runs), "x"), errOut)
+	}
+}
+
+// A warning the command meets twice (the precheck and the hand-over both
+// answer from the cache while the repository is down) is printed once.
+func TestExecWarnsOnce(t *testing.T) {
+	clearClientEnv(t)
+	c, _, root := published(t, "npm/keys.json")
+	h, err := repohttp.Handler(c.RepoDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	cache := t.TempDir()
+	flags := []string{"--repo", srv.URL, "--root", root, "--cache", cache, "--registry", "registry.example.test"}
+	if code, _, errOut := runCLI(t, append([]string{"keys"}, flags...)...); code != exitOK {
+		t.Fatal(errOut)
+	}
+	srv.Close()
+	bin := t.TempDir()
+	os.WriteFile(filepath.Join(bin, "corepack"), []byte("#!/bin/sh\necho ran\n"), 0o755)
+	t.Setenv("PATH", bin+":/usr/bin:/bin")
+	t.Setenv("COREPACK_NPM_REGISTRY", fakeRegistry(t, "pnpm@10.1.0", "2025-01-22T10:00:00.000Z"))
+	code, out, errOut := runCLI(t, append(append([]string{"exec", "--max-age", "0"}, flags...), "--", "corepack", "pnpm@10.1.0", "--version")...)
+	if code != exitOK || strings.TrimSpace(out) != "ran" {
+		t.Fatalf("exec from the cache: exit %d\n%s%s", code, out, errOut)
+	}
+	if n := strings.Count(errOut, "answering from the cache"); n != 1 {
+		t.Errorf("the cache warning printed %d times:\n%s", n, errOut)
 	}
 }

@@ -838,3 +838,20 @@ func problemText(ps []workspace.Problem) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// A key of no role is told who may sign, each key named once: roles that
+// need the same keys are named together.
+func TestUnauthorizedKeyNamesEachSignerOnce(t *testing.T) {
+	// a new repository: root, targets and the bins all staged, all
+	// needing the same three maintainers
+	c := newCeremony(t, ceremony.Options{Bins: 4})
+	stranger, _ := ceremony.NewKey("stranger")
+	_, err := c.WS.Sign(stranger.Signer)
+	if !errors.Is(err, workspace.ErrUnauthorizedKey) {
+		t.Fatalf("got %v", err)
+	}
+	msg := err.Error()
+	if n := strings.Count(msg, "maintainer1"); n != 1 || !strings.Contains(msg, "root v1, targets v1, bins-0") || !strings.Contains(msg, " need maintainer1") {
+		t.Errorf("maintainer1 named %d times:\n%s", n, msg)
+	}
+}

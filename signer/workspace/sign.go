@@ -65,6 +65,7 @@ func (w *Workspace) Sign(s *keyfile.Signer) (SignResult, error) {
 	type want struct {
 		role  string
 		state string
+		needs string
 	}
 	var wanted []want
 	for _, role := range roles {
@@ -80,13 +81,31 @@ func (w *Workspace) Sign(s *keyfile.Signer) (SignResult, error) {
 			mine = append(mine, role)
 		} else {
 			_, v, _ := st.stagedRole(role)
-			wanted = append(wanted, want{role, fmt.Sprintf(" v%d needs %s", v, joinRefs(w.refs(uniq(ids), names)))})
+			wanted = append(wanted, want{role, fmt.Sprintf(" v%d", v), joinRefs(w.refs(uniq(ids), names))})
 		}
 	}
 	if len(mine) == 0 {
+		// roles that need the same keys are named together, so that each
+		// key is listed once
+		var order []string
+		byNeeds := map[string][]want{}
+		for _, x := range wanted {
+			if _, seen := byNeeds[x.needs]; !seen {
+				order = append(order, x.needs)
+			}
+			byNeeds[x.needs] = append(byNeeds[x.needs], x)
+		}
 		var needs []string
-		for _, g := range binfold.Fold(wanted, func(w want) string { return w.role }, func(w want) string { return w.state }) {
-			needs = append(needs, g.Names()+g.State)
+		for _, n := range order {
+			var roles []string
+			for _, g := range binfold.Fold(byNeeds[n], func(w want) string { return w.role }, func(w want) string { return w.state }) {
+				roles = append(roles, g.Names()+g.State)
+			}
+			verb := " needs "
+			if len(roles) > 1 || len(byNeeds[n]) > 1 {
+				verb = " need "
+			}
+			needs = append(needs, strings.Join(roles, ", ")+verb+n)
 		}
 		return res, unauthorizedError{fmt.Sprintf("key %s may sign nothing staged: %s", res.Signer, strings.Join(needs, "; "))}
 	}
