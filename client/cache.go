@@ -601,3 +601,19 @@ func (m *memoryCache) keepEvidence(name string, data []byte) (string, error) {
 	m.evidence[name] = slices.Clone(data)
 	return name + " (in memory: this client keeps no cache directory)", nil
 }
+
+// ClearCacheDir clears the cache in dir, under its lock, without a root
+// of trust: what `cache clear --cache DIR` needs when no repository is
+// named. A directory that holds no cache is left alone.
+func ClearCacheDir(ctx context.Context, dir string) error {
+	if fi, err := os.Stat(filepath.Join(dir, lockFile)); err != nil || fi.IsDir() {
+		return fmt.Errorf("there is no cache at %s: nothing to clear", dir)
+	}
+	d := &diskCache{dir: dir, wait: DefaultLockWait}
+	unlock, err := d.lock(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return d.clear()
+}

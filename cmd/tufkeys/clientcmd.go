@@ -666,6 +666,30 @@ func runCacheClear(ctx context.Context, opts cacheOptions) error {
 	if err != nil {
 		return err
 	}
+	if len(co.TrustedRoot) == 0 && len(co.Repositories) == 0 {
+		// no repository named: the build's sources, or the directory given
+		if len(builtinSources()) == 0 {
+			if co.CacheDir == "" {
+				return usagef("name the cache to clear with --cache DIR, or its repository with --root and --repo")
+			}
+			if err := client.ClearCacheDir(ctx, co.CacheDir); err != nil {
+				return err
+			}
+			fmt.Fprintf(opts.Out, "cleared %s\n", co.CacheDir)
+			return nil
+		}
+		srcs, err := opts.Client.sources(opts.streams)
+		if err != nil {
+			return err
+		}
+		for _, sc := range srcs.Clients() {
+			if err := sc.Client.ClearCache(ctx); err != nil {
+				return fmt.Errorf("source %s: %w", sc.Source.Name, err)
+			}
+			fmt.Fprintf(opts.Out, "cleared %s (source %s)\n", sc.Client.CacheDir(), sc.Source.Name)
+		}
+		return nil
+	}
 	// clearing must not create the cache it was asked to clear
 	dir := co.CacheDir
 	if dir == "" {
@@ -692,6 +716,37 @@ func runCacheClear(ctx context.Context, opts cacheOptions) error {
 }
 
 func runCacheInfo(ctx context.Context, opts cacheOptions) error {
+	co, err := opts.Client.options(opts.streams)
+	if err != nil {
+		return err
+	}
+	if len(co.TrustedRoot) == 0 && len(co.Repositories) == 0 && len(builtinSources()) > 1 {
+		// each source's cache, one report each
+		srcs, err := opts.Client.sources(opts.streams)
+		if err != nil {
+			return err
+		}
+		unverified := 0
+		for _, sc := range srcs.Clients() {
+			info, err := sc.Client.CacheInfo(ctx)
+			if err != nil {
+				return fmt.Errorf("source %s: %w", sc.Source.Name, err)
+			}
+			if opts.Format != "json" {
+				fmt.Fprintf(opts.Out, "source      %s\n", sc.Source.Name)
+			}
+			if err := printCacheInfo(opts, info); err != nil {
+				return err
+			}
+			if !info.Verified {
+				unverified++
+			}
+		}
+		if unverified > 0 {
+			return exitError{code: exitFail}
+		}
+		return nil
+	}
 	cl, err := opts.Client.open(opts.streams)
 	if err != nil {
 		return err

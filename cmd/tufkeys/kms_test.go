@@ -42,7 +42,7 @@ func TestCLIKMSOnlineKey(t *testing.T) {
 		{[]string{"key", "generate", "--out", "alice"}, "wrote alice.key"},
 		{[]string{"key", "public", "--key", ref, "--out", "online.pub"}, "wrote online.pub; keyid"},
 		{[]string{"repo", "init", "--workspace", "ws", "--root-key", "alice.pub", "--root-threshold", "1", "--online-key", "online.pub", "--bins", "4"}, "staged root v1"},
-		{[]string{"repo", "sign", "--workspace", "ws", "--key", "alice.key"}, "signed root v1"},
+		{[]string{"repo", "sign", "--yes", "--workspace", "ws", "--key", "alice.key"}, "signed root v1"},
 		{[]string{"repo", "publish", "--workspace", "ws", "--online-key", ref, "--to", "public"}, "published root v1, targets v1, bins-0 … bins-3 (4 bins) v1, snapshot v1, timestamp v1 to public (8 files uploaded, 0 unchanged)"},
 		{[]string{"repo", "timestamp", "--workspace", "ws", "--online-key", ref, "--to", "public"}, "re-signed snapshot v2 and timestamp v2"},
 	}

@@ -57,6 +57,20 @@ func run(args []string, std streams) int {
 	started := false
 	root := newRootCommandFor(std, func() { started = true }, commandFor(args))
 	root.SetArgs(args)
+	// completion SHELL for a shell it has no script for is a usage error,
+	// not its help with exit 0
+	root.InitDefaultCompletionCmd(args...)
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Args = subcommandArgs
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return cmd.Help()
+				}
+				return subcommandArgs(cmd, args)
+			}
+		}
+	}
 	if msg, unknown := unknownCommand(root, args); unknown {
 		fmt.Fprintf(std.Err, "tufkeys: %s\nRun 'tufkeys --help' for usage.\n", msg)
 		return exitUsage

@@ -375,7 +375,7 @@ them with git.`,
 		return runRepoSign(opts)
 	})
 	cmd.Flags().StringVar(&opts.Key, "key", "", "your private key: a key file, a token key (pkcs11:…) or a KMS key (awskms://…)")
-	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "sign without asking for a confirmation on the terminal")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "sign without asking for a confirmation on the terminal; off a terminal, required")
 	return cmd
 }
 
@@ -408,6 +408,10 @@ func runRepoSign(opts repoSignOptions) error {
 	}
 	for _, l := range workspace.Lines(approval.Roles) {
 		fmt.Fprintf(opts.Out, "staged %s\n", l)
+	}
+	if opts.Terminal == nil && !opts.Yes {
+		// a script signs only what it says it means to sign
+		return usagef("off a terminal, repo sign signs only with --yes: check what is staged (above), then run it again with --yes")
 	}
 	if opts.Terminal != nil && !opts.Yes {
 		ok, err := opts.Terminal.Confirm(fmt.Sprintf("Sign with %s? [y/N] ", opts.Key))

@@ -45,9 +45,9 @@ func TestCLICeremony(t *testing.T) {
 			[]string{"staged root v1: 0 of 2 signatures — waiting for alice", "staged targets v1", "staged bins-00 … bins-3f (64 bins) v1: 0 of 2 signatures"}},
 		{[]string{"repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", "keys.json", "--new"},
 			[]string{"staged registry.example.test/keys.json in bins-2c v1", "+ SHA256:DhQ8"}},
-		{[]string{"repo", "sign", "--workspace", "ws", "--key", "alice.key"},
+		{[]string{"repo", "sign", "--yes", "--workspace", "ws", "--key", "alice.key"},
 			[]string{"key list registry.example.test (in bins-2c) against the published one:\n  + SHA256:jl3b", "signed root v1: 1 of 2 signatures — waiting for bob", "signed targets v1: 1 of 2"}},
-		{[]string{"repo", "sign", "--workspace", "ws", "--key", "bob.key"},
+		{[]string{"repo", "sign", "--yes", "--workspace", "ws", "--key", "bob.key"},
 			[]string{"signed targets v1: 2 of 2 signatures — ready to publish"}},
 		{[]string{"repo", "status", "--workspace", "ws", "--check"},
 			[]string{"published: nothing yet", "staged root v1: 2 of 2 signatures — ready to publish", "key list registry.example.test (in bins-2c):"}},
@@ -154,7 +154,7 @@ func TestCLICeremony(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"repo", "sign", "--workspace", "ws", "--key", "alice.key"}, "nothing is staged; stage a change first"},
+		{[]string{"repo", "sign", "--yes", "--workspace", "ws", "--key", "alice.key"}, "nothing is staged; stage a change first"},
 		{[]string{"repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", filepath.Join(pkgDir, fixtures, "invalid/key-off-curve.json")}, "is not valid"},
 		{[]string{"repo", "status", "--workspace", "elsewhere"}, "run tufkeys repo init there first"},
 		{[]string{"repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", filepath.Join(pkgDir, fixtures, "corepack-0.30.json")}, "--remove-key"},

@@ -20,8 +20,8 @@ func TestCLIRepoKeys(t *testing.T) {
 		{"key", "generate", "--out", "carol"},
 		{"key", "generate", "--out", "online"},
 		{"repo", "init", "--workspace", "ws", "--root-key", "alice.pub", "--root-key", "bob.pub", "--root-key", "carol.pub", "--root-threshold", "2", "--online-key", "online.pub", "--bins", "64"},
-		{"repo", "sign", "--workspace", "ws", "--key", "alice.key"},
-		{"repo", "sign", "--workspace", "ws", "--key", "bob.key"},
+		{"repo", "sign", "--yes", "--workspace", "ws", "--key", "alice.key"},
+		{"repo", "sign", "--yes", "--workspace", "ws", "--key", "bob.key"},
 		{"repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--to", "public"},
 		{"repo", "rotate", "--workspace", "ws", "--remove-root-key", "carol", "--remove-targets-key", "carol"},
 	} {

@@ -42,7 +42,7 @@ func TestScheduledScript(t *testing.T) {
 		{"key", "generate", "--out", "online"},
 		{"repo", "init", "--workspace", "ws", "--root-key", "alice.pub", "--root-threshold", "1", "--online-key", "online.pub"},
 		{"repo", "stage", "--workspace", "ws", "--registry", host, "--keys", old, "--new"},
-		{"repo", "sign", "--workspace", "ws", "--key", "alice.key"},
+		{"repo", "sign", "--yes", "--workspace", "ws", "--key", "alice.key"},
 		{"repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--to", "public"},
 	} {
 		if out, code := run(nil, bin, step...); code != 0 {

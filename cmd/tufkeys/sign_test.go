@@ -48,8 +48,13 @@ func TestRepoSignShowsBeforeItOpensTheKey(t *testing.T) {
 		"staged root v1: 0 of 2 signatures — waiting for alice",
 		"staged bins-00 … bins-3f (64 bins) v1: 0 of 2 signatures",
 	}
-	t.Setenv("TUFKEYS_PASSPHRASE", "wrong")
+	// off a terminal without --yes: what would be approved, and nothing signed
 	code, out, errOut := runCLI(t, "repo", "sign", "--workspace", "ws", "--key", "alice.key")
+	if code != exitUsage || !strings.Contains(errOut, "signs only with --yes") || !strings.Contains(out, approval[1]) || strings.Contains(out, "signed ") {
+		t.Errorf("off a terminal without --yes: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Setenv("TUFKEYS_PASSPHRASE", "wrong")
+	code, out, errOut = runCLI(t, "repo", "sign", "--yes", "--workspace", "ws", "--key", "alice.key")
 	if code != exitFail || !strings.Contains(errOut, "the passphrase does not open alice.key") || strings.Count(errOut, "\n") != 1 {
 		t.Errorf("a wrong passphrase: exit %d, stderr %q", code, errOut)
 	}
@@ -62,7 +67,7 @@ func TestRepoSignShowsBeforeItOpensTheKey(t *testing.T) {
 		t.Errorf("signed or asked off a terminal:\n%s%s", out, errOut)
 	}
 	t.Setenv("TUFKEYS_PASSPHRASE", signPassphrase)
-	code, out, errOut = runCLI(t, "repo", "sign", "--workspace", "ws", "--key", "alice.key")
+	code, out, errOut = runCLI(t, "repo", "sign", "--yes", "--workspace", "ws", "--key", "alice.key")
 	if code != exitOK || !strings.Contains(out, "signed root v1: 1 of 2 signatures — waiting for bob") || strings.Index(out, "staged root v1") > strings.Index(out, "signed root v1") {
 		t.Errorf("off a terminal, no confirmation asked: exit %d\n%s%s", code, out, errOut)
 	}
@@ -77,7 +82,7 @@ func TestRepoSignShowsBeforeItOpensTheKey(t *testing.T) {
 	if n := len(status["staged"].([]any)); n != 66 {
 		t.Errorf("JSON has %d staged roles, want one entry per role (root, targets, 64 bins), unfolded for scripts", n)
 	}
-	if code, out, errOut := runCLI(t, "repo", "sign", "--workspace", "ws", "--key", "bob.key"); code != exitOK {
+	if code, out, errOut := runCLI(t, "repo", "sign", "--yes", "--workspace", "ws", "--key", "bob.key"); code != exitOK {
 		t.Fatalf("bob signs: exit %d\n%s%s", code, out, errOut)
 	}
 	for _, extra := range [][]string{{"--dry-run"}, nil} {

@@ -62,20 +62,20 @@ func TestTranscript64Bins(t *testing.T) {
 	steps := []step{
 		{args: cmd(append([]string{"repo", "init"}, append(ws, "--root-key", "alice.pub", "--root-key", "bob.pub", "--root-key", "carol.pub", "--root-threshold", "2", "--online-key", "online.pub")...)...)},
 		{args: append(cmd("repo", "stage", "--registry", "registry.example.test", "--keys", "keys-2024.json", "--new"), ws...)},
-		{args: append(cmd("repo", "sign", "--key", "alice.key"), ws...)},
-		{args: append(cmd("repo", "sign", "--key", "bob.key"), ws...)},
+		{args: append(cmd("repo", "sign", "--yes", "--key", "alice.key"), ws...)},
+		{args: append(cmd("repo", "sign", "--yes", "--key", "bob.key"), ws...)},
 		{args: append(cmd("repo", "status"), ws...), maxLines: 15},
 		{args: append(cmd("repo", "publish", "--online-key", "online.key", "--to", "public"), ws...), maxLines: 5},
 		// January 2025: the registry adds its new key and re-dates the old one
 		{args: append(cmd("repo", "stage", "--registry", "registry.example.test", "--keys", "keys-2025.json"), ws...)},
-		{args: append(cmd("repo", "sign", "--key", "alice.key"), ws...)},
-		{args: append(cmd("repo", "sign", "--key", "carol.key"), ws...)},
+		{args: append(cmd("repo", "sign", "--yes", "--key", "alice.key"), ws...)},
+		{args: append(cmd("repo", "sign", "--yes", "--key", "carol.key"), ws...)},
 		{args: append(cmd("repo", "status"), ws...), maxLines: 15},
 		{args: append(cmd("repo", "publish", "--online-key", "online.key", "--to", "public"), ws...), maxLines: 5},
 		// a maintainer leaves
 		{args: append(cmd("repo", "rotate", "--remove-root-key", "carol"), ws...)},
-		{args: append(cmd("repo", "sign", "--key", "alice.key"), ws...)},
-		{args: append(cmd("repo", "sign", "--key", "bob.key"), ws...)},
+		{args: append(cmd("repo", "sign", "--yes", "--key", "alice.key"), ws...)},
+		{args: append(cmd("repo", "sign", "--yes", "--key", "bob.key"), ws...)},
 		{args: append(cmd("repo", "status"), ws...), maxLines: 15},
 		{args: append(cmd("repo", "publish", "--online-key", "online.key", "--to", "public"), ws...), maxLines: 5},
 		// the scheduled job

@@ -66,8 +66,8 @@ func TestCLICeremonyWithLog(t *testing.T) {
 	}{
 		{initArgs, "staged root v1"},
 		{[]string{"repo", "stage", "--workspace", "ws", "--registry", "registry.example.test", "--keys", "keys.json", "--new"}, "staged registry.example.test/keys.json"},
-		{[]string{"repo", "sign", "--workspace", "ws", "--key", "alice.key"}, "signed root v1"},
-		{[]string{"repo", "sign", "--workspace", "ws", "--key", "bob.key"}, "ready to publish"},
+		{[]string{"repo", "sign", "--yes", "--workspace", "ws", "--key", "alice.key"}, "signed root v1"},
+		{[]string{"repo", "sign", "--yes", "--workspace", "ws", "--key", "bob.key"}, "ready to publish"},
 		{[]string{"repo", "publish", "--workspace", "ws", "--online-key", "online.key", "--log-key", "log.key", "--to", "public"},
 			"logged 2 entries in " + origin + " (size 2), cosigned by witness1.example.test, witness2.example.test, witness3.example.test"},
 		{[]string{"repo", "timestamp", "--workspace", "ws", "--online-key", "online.key", "--log-key", "log.key", "--to", "public"}, "re-signed snapshot v2"},
