@@ -45,9 +45,11 @@ func newExecCommand(std streams) *cobra.Command {
 COREPACK_INTEGRITY_KEYS to them for COMMAND alone, and run it: its exit
 status is tufkeys' exit status, and signals sent to tufkeys reach it.
 
-When the keys cannot be verified (no registry configured, the repository
-unreachable and no unexpired cache, frozen or tampered metadata, an empty
-list), COMMAND does not run: one sentence, exit 1. An empty
+When the keys cannot be verified (the repository unreachable and no
+unexpired cache, frozen or tampered metadata, an empty list), COMMAND does
+not run: one sentence, exit 1; with no registry configured, exit 2. A
+version named before the run (corepack pnpm@10.1.0, or packageManager
+without a hash) runs only when tufkeys verified it first. An empty
 COREPACK_INTEGRITY_KEYS (or "0") makes Corepack skip its check, so tufkeys
 never passes one, and replaces an inherited one with a warning.
 --skip-verification is the one way to run COMMAND with the check off.

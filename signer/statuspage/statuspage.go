@@ -359,6 +359,10 @@ code { font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; font-size:
 .warning { color: #8a1c00; font-weight: 600; }
 .due rect { fill: #c0392b; } .ok rect { fill: #4a7ab0; }
 svg { width: 100%; height: auto; }
+/* on a narrow screen the timeline keeps its size, and scrolls, so that its
+   labels stay readable instead of shrinking with the drawing */
+.timeline { overflow-x: auto; }
+.timeline svg { min-width: 700px; }
 svg text { font: 12px system-ui, sans-serif; fill: #1b1b1b; }
 ul.changes { margin: .25rem 0; padding-left: 1.2rem; }
 @media (max-width: 40rem) { #roles th:nth-child(4), #roles td:nth-child(4) { display: none; } }
@@ -435,9 +439,9 @@ var page = template.Must(template.Must(template.New("page").Funcs(funcs).Parse(r
 {{end}}</table>
 
 <h3>Expiry timeline</h3>
-<svg viewBox="0 0 700 {{.Height}}" role="img" aria-label="Time left before each role expires">
+<div class="timeline"><svg viewBox="0 0 700 {{.Height}}" role="img" aria-label="Time left before each role expires">
 {{range .Bars}}<g class="{{if .Due}}due{{else}}ok{{end}}"><rect x="270" y="{{.Y}}" width="{{.Width}}" height="16" rx="3"></rect><text x="0" y="{{add .Y 12}}">{{.Label}}</text></g>
-{{end}}</svg>
+{{end}}</svg></div>
 </body>
 </html>
 `))
