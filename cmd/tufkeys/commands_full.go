@@ -39,6 +39,7 @@ var maintainerHints = []hintRule{
 	{workspace.ErrNothingStaged, "stage a change first: tufkeys repo stage, rotate, delegate or renew"},
 	{workspace.ErrBadRemoval, "drop that --remove-key"},
 	{workspace.ErrNewRegistry, "check --registry, or pass --new to add a registry"},
+	{watch.ErrNotPublished, "check --registry; a new registry is added with tufkeys repo stage --registry HOST --keys FILE --new"},
 	{workspace.ErrOnlineRole, "run tufkeys repo timestamp instead"},
 	{workspace.ErrAlsoTargets, "give --targets-threshold (or add a targets key) in the same tufkeys repo rotate"},
 	{workspace.ErrNothingToChange, "tufkeys repo renew extends the root's expiry"},

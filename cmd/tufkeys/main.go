@@ -117,7 +117,7 @@ func unknownCommand(root *cobra.Command, args []string) (string, bool) {
 	if root.SuggestionsMinimumDistance <= 0 {
 		root.SuggestionsMinimumDistance = 2
 	}
-	msg := fmt.Sprintf("unknown command %q", args[0])
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], root.Name())
 	if s := root.SuggestionsFor(args[0]); len(s) > 0 {
 		msg += "; did you mean " + strings.Join(s, " or ") + "?"
 	}

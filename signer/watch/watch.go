@@ -76,7 +76,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	if published == nil {
 		// a typo in a job's registry list must not add a registry
-		return res, fmt.Errorf("the repository publishes no key list for %s, and watch stages changes to the registries it publishes: add a new registry with tufkeys repo stage --registry %s --keys FILE --new: %w", opts.Host, opts.Host, ErrNotPublished)
+		return res, fmt.Errorf("the repository publishes no key list for %s, and the watcher stages changes only to the registries it publishes: %w", opts.Host, ErrNotPublished)
 	}
 	merged := Merge(published, up)
 	data, err := bundle.Encode(merged, bundle.FormNPM)
