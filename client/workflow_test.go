@@ -16,6 +16,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/internal/testutil"
 	"github.com/tufkeys/tufkeys/internal/ceremony"
 	"github.com/tufkeys/tufkeys/internal/syncbuf"
 	"github.com/tufkeys/tufkeys/internal/tufrepo"
@@ -360,7 +361,7 @@ func TestSpeculationNeverFetchesAURLTwice(t *testing.T) {
 	lists := []string{"npm/keys.json", "corepack-0.30.json"}
 	warm, _ := w.client(t.TempDir())
 	flip := 0
-	for i := range 30 {
+	for i := range testutil.Rounds(30) {
 		cold, _ := w.client(t.TempDir())
 		if _, err := cold.Keys(ctx, host); err != nil {
 			t.Fatal(err)

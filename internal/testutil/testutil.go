@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
@@ -76,4 +77,18 @@ func GoTUFTarget(t testing.TB, url string, root []byte, target string) ([]byte, 
 	}
 	_, data, err := up.DownloadTarget(info, filepath.Join(t.TempDir(), "target"), "")
 	return data, up, err
+}
+
+// Rounds is how many rounds a soak loop runs: full, unless
+// TUFKEYS_TEST_ROUNDS names fewer (CI sets 10, so that a run on two cores
+// stays within minutes; a run by hand, or the scheduled soak, keeps the
+// full count), or -short asks for a quick run (3).
+func Rounds(full int) int {
+	if v, err := strconv.Atoi(os.Getenv("TUFKEYS_TEST_ROUNDS")); err == nil && v > 0 {
+		return min(v, full)
+	}
+	if testing.Short() {
+		return min(3, full)
+	}
+	return full
 }

@@ -105,12 +105,6 @@ func (r *Repo) RotateKeys(role string) error {
 	return r.writeRoot(old...)
 }
 
-// BumpRoot publishes the next root version with the same keys.
-func (r *Repo) BumpRoot() error {
-	r.Root.Signed.Version++
-	return r.writeRoot()
-}
-
 func (r *Repo) writeRoot(extra ...signature.Signer) error {
 	r.Root.ClearSignatures()
 	signers := append(append([]signature.Signer{}, extra...), r.Signers[metadata.ROOT]...)
