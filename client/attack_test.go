@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/client"
-	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 

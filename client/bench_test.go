@@ -13,7 +13,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
 	"github.com/tufkeys/tufkeys/client"
-	"github.com/tufkeys/tufkeys/internal/tufrepo"
+	"github.com/tufkeys/tufkeys/internal/harness/tufrepo"
 )
 
 // benchDelay is the fixed latency the benchmark server adds to every

@@ -11,10 +11,10 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
-	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
-	"github.com/tufkeys/tufkeys/internal/syncbuf"
-	"github.com/tufkeys/tufkeys/internal/testutil"
+	"github.com/tufkeys/tufkeys/internal/harness/syncbuf"
+	"github.com/tufkeys/tufkeys/internal/harness/testutil"
 )
 
 const host = "registry.example.test"

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/tufkeys/tufkeys/client"
-	"github.com/tufkeys/tufkeys/internal/witnesstest"
+	"github.com/tufkeys/tufkeys/internal/harness/witnesstest"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"

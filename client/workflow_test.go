@@ -16,10 +16,10 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/client"
-	"github.com/tufkeys/tufkeys/internal/testutil"
-	"github.com/tufkeys/tufkeys/internal/ceremony"
-	"github.com/tufkeys/tufkeys/internal/syncbuf"
-	"github.com/tufkeys/tufkeys/internal/tufrepo"
+	"github.com/tufkeys/tufkeys/internal/harness/testutil"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/syncbuf"
+	"github.com/tufkeys/tufkeys/internal/harness/tufrepo"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 

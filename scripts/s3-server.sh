@@ -45,7 +45,7 @@ s3_start() {
 			--port "127.0.0.1:$port" --quiet posix "$S3_TMP/data" >"$S3_TMP/versitygw.log" 2>&1 &
 		S3_PID=$!
 		export TUFKEYS_S3_ENDPOINT="http://127.0.0.1:$port"
-		if go run ./internal/s3test/setup -endpoint "$TUFKEYS_S3_ENDPOINT" -bucket "$TUFKEYS_S3_BUCKET" -wait 20s; then
+		if go run ./internal/harness/s3test/setup -endpoint "$TUFKEYS_S3_ENDPOINT" -bucket "$TUFKEYS_S3_BUCKET" -wait 20s; then
 			echo "== versitygw listening on $TUFKEYS_S3_ENDPOINT, bucket $TUFKEYS_S3_BUCKET readable by anyone"
 			return 0
 		fi

@@ -2,7 +2,7 @@
 # The project's one test command: formatting, vet, and every test with the
 # race detector, with a real S3-compatible server (versitygw) on loopback
 # for the storage tests, a KMS-compatible server (local-kms) for the KMS
-# key tests, three transparency-log witnesses (internal/witnessd) on
+# key tests, three transparency-log witnesses (internal/harness/witnessd) on
 # loopback, SoftHSM2 for the hardware-token tests and Chromium for the
 # status page. It needs only Go (and apt for SoftHSM2 and Chromium); it
 # installs what else it uses.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sourced by scripts/test.sh and scripts/bench.sh: builds tufkeys' test
-# witness (internal/witnessd, transparency-dev/witness's witness package), starts
+# witness (internal/harness/witnessd, transparency-dev/witness's witness package), starts
 # three of them on loopback with fresh keys and no feeders or distributors,
 # exports the settings tests read, and stops them on exit.
 #
@@ -25,7 +25,7 @@ WITNESS_COUNT=${WITNESS_COUNT:-3}
 install_witness() {
 	mkdir -p "$TOOLS_DIR/bin"
 	# go build reuses its cache: a second run costs a second
-	(cd "$(dirname "${BASH_SOURCE[0]}")/.." && go build -o "$WITNESS_BIN" ./internal/witnessd/tufkeys-witness)
+	(cd "$(dirname "${BASH_SOURCE[0]}")/.." && go build -o "$WITNESS_BIN" ./internal/harness/witnessd/tufkeys-witness)
 }
 
 witness_stop() {

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tufkeys/tufkeys/internal/s3test"
+	"github.com/tufkeys/tufkeys/internal/harness/s3test"
 	"github.com/tufkeys/tufkeys/store"
 )
 

@@ -15,7 +15,7 @@ import (
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/tufkeys/tufkeys/internal/witnesstest"
+	"github.com/tufkeys/tufkeys/internal/harness/witnesstest"
 	"github.com/tufkeys/tufkeys/signer/logappend"
 	"github.com/tufkeys/tufkeys/store"
 	"github.com/tufkeys/tufkeys/translog"

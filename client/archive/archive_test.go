@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tufkeys/tufkeys/internal/memtest"
+	"github.com/tufkeys/tufkeys/internal/harness/memtest"
 )
 
 func TestRoundTripIsDeterministic(t *testing.T) {

@@ -8,9 +8,9 @@ import (
 
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/client/mirror"
-	"github.com/tufkeys/tufkeys/internal/ceremony"
-	"github.com/tufkeys/tufkeys/internal/testutil"
-	"github.com/tufkeys/tufkeys/internal/witnesstest"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/testutil"
+	"github.com/tufkeys/tufkeys/internal/harness/witnesstest"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 	"github.com/tufkeys/tufkeys/store"
 )

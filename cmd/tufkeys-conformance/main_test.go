@@ -17,7 +17,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
-	"github.com/tufkeys/tufkeys/internal/tufrepo"
+	"github.com/tufkeys/tufkeys/internal/harness/tufrepo"
 )
 
 // suite plays the conformance suite: a repository on loopback that logs

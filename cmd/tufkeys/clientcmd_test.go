@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
 )
 

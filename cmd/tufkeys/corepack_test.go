@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/bundle"
-	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
-	"github.com/tufkeys/tufkeys/internal/tufrepo"
+	"github.com/tufkeys/tufkeys/internal/harness/tufrepo"
 )
 
 // buildWithRoot runs scripts/build-with-root.sh as a deployment does.

@@ -5,7 +5,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/tufkeys/tufkeys/internal/demo"
+	"github.com/tufkeys/tufkeys/cmd/tufkeys/internal/demo"
 )
 
 func newDemoCommand(std streams) *cobra.Command {

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
 )
 
@@ -33,7 +33,7 @@ func copyModule(t *testing.T, dst string) {
 		}
 		keep := strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") ||
 			rel == "go.mod" || rel == "go.sum" || strings.HasPrefix(rel, "repo-metadata"+string(filepath.Separator)) ||
-			strings.HasPrefix(rel, filepath.Join("internal", "demo", "data"))
+			strings.HasPrefix(rel, filepath.Join("cmd", "tufkeys", "internal", "demo", "data"))
 		if !keep {
 			return nil
 		}

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/tufkeys/tufkeys/bundle"
-	"github.com/tufkeys/tufkeys/internal/s3test"
-	"github.com/tufkeys/tufkeys/internal/witnesstest"
+	"github.com/tufkeys/tufkeys/internal/harness/s3test"
+	"github.com/tufkeys/tufkeys/internal/harness/witnesstest"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 	"github.com/tufkeys/tufkeys/signer/logappend"
 )

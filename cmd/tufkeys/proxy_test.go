@@ -16,7 +16,7 @@ import (
 	"testing"
 
 	"github.com/tufkeys/tufkeys/bundle"
-	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
 )
 

@@ -14,10 +14,10 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
-	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
-	"github.com/tufkeys/tufkeys/internal/s3test"
-	"github.com/tufkeys/tufkeys/internal/syncbuf"
+	"github.com/tufkeys/tufkeys/internal/harness/s3test"
+	"github.com/tufkeys/tufkeys/internal/harness/syncbuf"
 )
 
 // The README's signing ceremony, command by command, with real encrypted

@@ -9,9 +9,9 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
-	"github.com/tufkeys/tufkeys/internal/ceremony"
-	"github.com/tufkeys/tufkeys/internal/testutil"
-	"github.com/tufkeys/tufkeys/internal/tufrepo"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/testutil"
+	"github.com/tufkeys/tufkeys/internal/harness/tufrepo"
 )
 
 // twoSources makes the build's sources a tufkeys repository listing

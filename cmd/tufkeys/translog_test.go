@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/bundle"
-	"github.com/tufkeys/tufkeys/internal/ceremony"
-	"github.com/tufkeys/tufkeys/internal/testutil"
-	"github.com/tufkeys/tufkeys/internal/witnesstest"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/testutil"
+	"github.com/tufkeys/tufkeys/internal/harness/witnesstest"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 	"github.com/tufkeys/tufkeys/signer/logappend"
 	"github.com/tufkeys/tufkeys/signer/workspace"

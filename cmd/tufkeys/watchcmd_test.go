@@ -15,10 +15,10 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
-	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
-	"github.com/tufkeys/tufkeys/internal/testutil"
-	"github.com/tufkeys/tufkeys/internal/tufrepo"
+	"github.com/tufkeys/tufkeys/internal/harness/testutil"
+	"github.com/tufkeys/tufkeys/internal/harness/tufrepo"
 )
 
 // liveRegistry serves /-/npm/v1/keys with whatever the test sets.

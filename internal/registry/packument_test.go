@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tufkeys/tufkeys/internal/memtest"
+	"github.com/tufkeys/tufkeys/internal/harness/memtest"
 )
 
 func TestPackumentTime(t *testing.T) {

@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/tufkeys/tufkeys/internal/ceremony"
-	"github.com/tufkeys/tufkeys/internal/testutil"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/testutil"
 	"github.com/tufkeys/tufkeys/signer/keyref"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"

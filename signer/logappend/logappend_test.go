@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tufkeys/tufkeys/internal/s3test"
-	"github.com/tufkeys/tufkeys/internal/witnesstest"
+	"github.com/tufkeys/tufkeys/internal/harness/s3test"
+	"github.com/tufkeys/tufkeys/internal/harness/witnesstest"
 	"github.com/tufkeys/tufkeys/signer/logappend"
 	"github.com/tufkeys/tufkeys/store"
 	"github.com/tufkeys/tufkeys/translog"

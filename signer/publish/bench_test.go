@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tufkeys/tufkeys/internal/ceremony"
-	"github.com/tufkeys/tufkeys/internal/s3test"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/s3test"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/statuspage"
 	"github.com/tufkeys/tufkeys/signer/workspace"

@@ -9,7 +9,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
-	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 

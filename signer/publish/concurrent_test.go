@@ -14,9 +14,9 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
-	"github.com/tufkeys/tufkeys/internal/ceremony"
-	"github.com/tufkeys/tufkeys/internal/s3test"
-	"github.com/tufkeys/tufkeys/internal/testutil"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/s3test"
+	"github.com/tufkeys/tufkeys/internal/harness/testutil"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 	"github.com/tufkeys/tufkeys/store"

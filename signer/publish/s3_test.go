@@ -13,8 +13,8 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
-	"github.com/tufkeys/tufkeys/internal/ceremony"
-	"github.com/tufkeys/tufkeys/internal/s3test"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/s3test"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/store"
 	"github.com/tufkeys/tufkeys/store/s3"

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tufkeys/tufkeys/internal/ceremony"
-	"github.com/tufkeys/tufkeys/internal/testutil"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/testutil"
 	"github.com/tufkeys/tufkeys/signer/publish"
 	"github.com/tufkeys/tufkeys/signer/statuspage"
 	"github.com/tufkeys/tufkeys/signer/workspace"

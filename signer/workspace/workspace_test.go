@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/internal/binfold"
-	"github.com/tufkeys/tufkeys/internal/ceremony"
-	"github.com/tufkeys/tufkeys/internal/testutil"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/testutil"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 

@@ -27,7 +27,7 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
-	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/client/corepack"
-	"github.com/tufkeys/tufkeys/internal/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
 	"github.com/tufkeys/tufkeys/internal/registry"
 	"github.com/tufkeys/tufkeys/signer/watch"
 	"github.com/tufkeys/tufkeys/signer/workspace"

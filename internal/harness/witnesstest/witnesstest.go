@@ -1,5 +1,5 @@
 // Package witnesstest connects tests to the witnesses that scripts/test.sh
-// starts once per run (internal/witnessd on loopback, scripts/witness-server.sh),
+// starts once per run (internal/harness/witnessd on loopback, scripts/witness-server.sh),
 // and makes log keys for tests.
 package witnesstest
 

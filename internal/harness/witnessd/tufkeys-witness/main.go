@@ -19,7 +19,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/tufkeys/tufkeys/internal/witnessd"
+	"github.com/tufkeys/tufkeys/internal/harness/witnessd"
 )
 
 func main() {
