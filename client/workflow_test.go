@@ -16,9 +16,9 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/client"
-	"github.com/tufkeys/tufkeys/internal/harness/testutil"
 	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
 	"github.com/tufkeys/tufkeys/internal/harness/syncbuf"
+	"github.com/tufkeys/tufkeys/internal/harness/testutil"
 	"github.com/tufkeys/tufkeys/internal/harness/tufrepo"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/bundle"
-	"github.com/tufkeys/tufkeys/internal/repohttp"
 	"github.com/tufkeys/tufkeys/internal/harness/tufrepo"
+	"github.com/tufkeys/tufkeys/internal/repohttp"
 )
 
 // buildWithRoot runs scripts/build-with-root.sh as a deployment does.

@@ -15,9 +15,9 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
 	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
-	"github.com/tufkeys/tufkeys/internal/repohttp"
 	"github.com/tufkeys/tufkeys/internal/harness/s3test"
 	"github.com/tufkeys/tufkeys/internal/harness/syncbuf"
+	"github.com/tufkeys/tufkeys/internal/repohttp"
 )
 
 // The README's signing ceremony, command by command, with real encrypted

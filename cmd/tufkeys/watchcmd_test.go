@@ -16,9 +16,9 @@ import (
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
-	"github.com/tufkeys/tufkeys/internal/repohttp"
 	"github.com/tufkeys/tufkeys/internal/harness/testutil"
 	"github.com/tufkeys/tufkeys/internal/harness/tufrepo"
+	"github.com/tufkeys/tufkeys/internal/repohttp"
 )
 
 // liveRegistry serves /-/npm/v1/keys with whatever the test sets.
