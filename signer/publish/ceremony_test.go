@@ -855,3 +855,37 @@ func TestUnauthorizedKeyNamesEachSignerOnce(t *testing.T) {
 		t.Errorf("maintainer1 named %d times:\n%s", n, msg)
 	}
 }
+
+// The history the status page shows marks a signer whose key holds no
+// role any more: a reader does not take it for a current maintainer.
+func TestHistoryMarksRemovedSigners(t *testing.T) {
+	c := newCeremony(t, ceremony.Options{})
+	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WS.Rotate(workspace.RotateOptions{RemoveRootKeys: []string{"maintainer1"}}); err != nil {
+		t.Fatal(err)
+	}
+	// the old root's threshold and the new one's: all three maintainers
+	for _, k := range c.Maintainers {
+		if _, err := c.WS.Sign(k.Signer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := c.WS.Report()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var signers []string
+	for _, reg := range rep.Registries {
+		for _, v := range reg.History {
+			signers = append(signers, v.Signers...)
+		}
+	}
+	if !slices.Contains(signers, "maintainer1 (key since removed)") || !slices.Contains(signers, "maintainer2") {
+		t.Errorf("history signers %v: want maintainer1 marked as removed, maintainer2 not", signers)
+	}
+}

@@ -26,7 +26,7 @@ import (
 // within a few dozen rounds before publishing wrote conditionally, so the
 // full count (100) runs by hand and in the scheduled soak; CI runs
 // TUFKEYS_TEST_ROUNDS of them.
-var raceRounds = testutil.Rounds(100)
+func raceRounds() int { return testutil.Rounds(100) }
 
 // destination is a store and the URL clients read it at.
 type destination struct {
@@ -102,7 +102,7 @@ func TestConcurrentTimestampRuns(t *testing.T) {
 			other := checkout(t, c.WS, filepath.Join(t.TempDir(), "checkout"))
 			root := rootV(t, c, 1)
 			version := first.Timestamp
-			for round := range raceRounds {
+			for round := range raceRounds() {
 				var reps [2]publish.Report
 				var errs [2]error
 				var wg sync.WaitGroup
@@ -157,7 +157,7 @@ func TestPublishRacesScheduledTimestamp(t *testing.T) {
 			root := rootV(t, c, 1)
 			jobDir := filepath.Join(t.TempDir(), "job")
 			stopped := 0
-			for round := range raceRounds {
+			for round := range raceRounds() {
 				job := checkout(t, c.WS, jobDir)
 				// each release re-dates the old key: one registry, a new
 				// key list every round, a workspace that stays small
@@ -195,7 +195,7 @@ func TestPublishRacesScheduledTimestamp(t *testing.T) {
 					t.Fatalf("round %d: the repository serves targets v%d, not the new release's v%d", round, got, pub.Targets)
 				}
 			}
-			t.Logf("the timestamp job ran first %d times and stopped %d times", raceRounds-stopped, stopped)
+			t.Logf("the timestamp job ran first %d times and stopped %d times", raceRounds()-stopped, stopped)
 		})
 	}
 }

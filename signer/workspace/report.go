@@ -96,7 +96,33 @@ func (w *Workspace) Report() (PublishedReport, error) {
 	}
 	holders := map[string]*targetsMD{metadata.TARGETS: rel.Targets}
 	maps.Copy(holders, rel.Delegated)
-	histories, parsed := w.listHistories(holders, signed)
+	// a version signed by a key that holds no role any more says so, so
+	// that a reader does not take its signer for a current maintainer
+	current := map[string]bool{}
+	for id := range root.Signed.Keys {
+		current[id] = true
+	}
+	for _, md := range holders {
+		if md.Signed.Delegations != nil {
+			for id := range md.Signed.Delegations.Keys {
+				current[id] = true
+			}
+		}
+	}
+	signedThen := func(sigs []metadata.Signature) []string {
+		var out []string
+		for _, sig := range sigs {
+			label := label([]string{sig.KeyID})[0]
+			if !current[sig.KeyID] {
+				label += " (key since removed)"
+			}
+			if !slices.Contains(out, label) {
+				out = append(out, label)
+			}
+		}
+		return out
+	}
+	histories, parsed := w.listHistories(holders, signedThen)
 	for _, role := range slices.Sorted(maps.Keys(holders)) {
 		for name, tf := range holders[role].Signed.Targets {
 			host, ok := bundle.HostOfTarget(name)

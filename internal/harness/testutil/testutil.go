@@ -22,7 +22,7 @@ import (
 // ModuleRoot is the directory of the module's go.mod.
 func ModuleRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
 // Fixture reads a file under bundle/testdata.
