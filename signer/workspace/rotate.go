@@ -49,10 +49,15 @@ type RotateResult struct {
 
 // Rotate stages root N+1 with the requested key and threshold changes. It
 // is signed like anything else: by the thresholds of the old root and of
-// the new one.
+// the new one. It checks the request, plans which keys leave which roles,
+// applies the changes to a copy of the root, and writes the root (and the
+// targets and bins the changed targets keys must sign again) to the stage.
 func (w *Workspace) Rotate(opts RotateOptions) (RotateResult, error) {
 	defer w.hold()()
 	var res RotateResult
+	if err := opts.validate(); err != nil {
+		return res, err
+	}
 	st, err := w.Load()
 	if err != nil {
 		return res, err
@@ -66,25 +71,63 @@ func (w *Workspace) Rotate(opts RotateOptions) (RotateResult, error) {
 		return res, err
 	}
 	names := w.keyNames()
-	// a maintainer rotated out of root leaves targets too: a key trusted
-	// no more to sign the root must not go on signing key lists
-	removeTargets := slices.Clone(opts.RemoveTargetsKeys)
+	removeTargets, alsoTargets := w.planRemovals(root, opts, names)
+	res.AlsoTargets = alsoTargets
+	if err := w.applyRoleChanges(root, opts, removeTargets, alsoTargets, names); err != nil {
+		return res, err
+	}
+	if err := w.applyOnlineKey(root, opts.OnlineKey, names); err != nil {
+		return res, err
+	}
+	if err := applyLogChange(root, opts); err != nil {
+		return res, err
+	}
+	if sameSigned(root, before) {
+		return res, ErrNothingToChange
+	}
+	root.Signed.Expires = w.expiry(metadata.ROOT)
+	res.RootVersion = root.Signed.Version
+	if targetsKeysChanged(before, root) {
+		if res.TargetsVersion, err = w.restageTargets(st, root); err != nil {
+			return res, err
+		}
+	}
+	return res, w.writeStaged(metadata.ROOT, root)
+}
+
+// validate refuses a request that contradicts itself.
+func (opts RotateOptions) validate() error {
+	if opts.Log != nil && opts.RemoveLog {
+		return marked.Errorf(ErrInvalid, "a log policy to set and one to remove: give one of them")
+	}
+	return nil
+}
+
+// planRemovals is the targets keys to remove: those asked for, and every
+// root key removed that also signs targets (a key trusted no more to sign
+// the root must not go on signing key lists), named in alsoTargets.
+func (w *Workspace) planRemovals(root *rootMD, opts RotateOptions, names map[string]string) (removeTargets, alsoTargets []string) {
+	removeTargets = slices.Clone(opts.RemoveTargetsKeys)
 	for _, ref := range opts.RemoveRootKeys {
 		id, err := resolveKey(ref, root.Signed.Roles[metadata.ROOT].KeyIDs, names)
 		if err != nil {
-			continue // reported below, with the root change
+			continue // reported with the root change
 		}
-		already := false
-		for _, t := range removeTargets {
-			if other, err := resolveKey(t, root.Signed.Roles[metadata.TARGETS].KeyIDs, names); err == nil && other == id {
-				already = true
-			}
-		}
+		already := slices.ContainsFunc(removeTargets, func(t string) bool {
+			other, err := resolveKey(t, root.Signed.Roles[metadata.TARGETS].KeyIDs, names)
+			return err == nil && other == id
+		})
 		if slices.Contains(root.Signed.Roles[metadata.TARGETS].KeyIDs, id) && !already {
 			removeTargets = append(removeTargets, id)
-			res.AlsoTargets = append(res.AlsoTargets, w.refs([]string{id}, names)[0].String())
+			alsoTargets = append(alsoTargets, w.refs([]string{id}, names)[0].String())
 		}
 	}
+	return removeTargets, alsoTargets
+}
+
+// applyRoleChanges adds and removes root and targets keys and sets their
+// thresholds.
+func (w *Workspace) applyRoleChanges(root *rootMD, opts RotateOptions, removeTargets, alsoTargets []string, names map[string]string) error {
 	for _, change := range []struct {
 		role      string
 		add       []PublicKey
@@ -95,79 +138,87 @@ func (w *Workspace) Rotate(opts RotateOptions) (RotateResult, error) {
 		{metadata.TARGETS, opts.AddTargetsKeys, removeTargets, opts.TargetsThreshold},
 	} {
 		if err := w.changeRole(root, change.role, change.add, change.remove, change.threshold, names); err != nil {
-			if change.role == metadata.TARGETS && len(res.AlsoTargets) > 0 {
-				return res, fmt.Errorf("removing %s from root removes it from targets too, and then: %w: %w", strings.Join(res.AlsoTargets, ", "), err, ErrAlsoTargets)
+			if change.role == metadata.TARGETS && len(alsoTargets) > 0 {
+				return fmt.Errorf("removing %s from root removes it from targets too, and then: %w: %w", strings.Join(alsoTargets, ", "), err, ErrAlsoTargets)
 			}
-			return res, err
+			return err
 		}
 	}
-	if opts.OnlineKey != nil {
-		for _, role := range []string{metadata.SNAPSHOT, metadata.TIMESTAMP} {
-			for _, id := range slices.Clone(root.Signed.Roles[role].KeyIDs) {
-				if err := root.Signed.RevokeKey(id, role); err != nil {
-					return res, err
-				}
-			}
-			if err := w.changeRole(root, role, []PublicKey{*opts.OnlineKey}, nil, 1, names); err != nil {
-				return res, err
+	return nil
+}
+
+// applyOnlineKey makes key the snapshot and timestamp key, when given; it
+// may sign neither root nor targets, as it sits on a server.
+func (w *Workspace) applyOnlineKey(root *rootMD, key *PublicKey, names map[string]string) error {
+	if key == nil {
+		return nil
+	}
+	for _, role := range []string{metadata.SNAPSHOT, metadata.TIMESTAMP} {
+		for _, id := range slices.Clone(root.Signed.Roles[role].KeyIDs) {
+			if err := root.Signed.RevokeKey(id, role); err != nil {
+				return err
 			}
 		}
-		id, _ := tufKeyID(*opts.OnlineKey)
-		for _, role := range []string{metadata.ROOT, metadata.TARGETS} {
-			if slices.Contains(root.Signed.Roles[role].KeyIDs, id) {
-				return res, marked.Errorf(ErrInvalid, "the online key %s is also a %s key: use a separate key, because the online key sits on a server", opts.OnlineKey.Name, role)
-			}
+		if err := w.changeRole(root, role, []PublicKey{*key}, nil, 1, names); err != nil {
+			return err
 		}
 	}
-	if opts.Log != nil && opts.RemoveLog {
-		return res, marked.Errorf(ErrInvalid, "a log policy to set and one to remove: give one of them")
+	id, _ := tufKeyID(*key)
+	for _, role := range []string{metadata.ROOT, metadata.TARGETS} {
+		if slices.Contains(root.Signed.Roles[role].KeyIDs, id) {
+			return marked.Errorf(ErrInvalid, "the online key %s is also a %s key: use a separate key, because the online key sits on a server", key.Name, role)
+		}
 	}
+	return nil
+}
+
+// applyLogChange sets or removes the transparency log's policy.
+func applyLogChange(root *rootMD, opts RotateOptions) error {
 	if opts.Log != nil {
-		if err := setLog(root, opts.Log); err != nil {
-			return res, err
-		}
+		return setLog(root, opts.Log)
 	}
 	if opts.RemoveLog {
-		if root.Signed.UnrecognizedFields, err = translog.SetRootCustom(root.Signed.UnrecognizedFields, nil); err != nil {
-			return res, err
-		}
-	}
-	if sameSigned(root, before) {
-		return res, ErrNothingToChange
-	}
-	root.Signed.Expires = w.expiry(metadata.ROOT)
-	res.RootVersion = root.Signed.Version
-	if !slices.Equal(before.Signed.Roles[metadata.TARGETS].KeyIDs, root.Signed.Roles[metadata.TARGETS].KeyIDs) ||
-		before.Signed.Roles[metadata.TARGETS].Threshold != root.Signed.Roles[metadata.TARGETS].Threshold {
-		// targets signed by the old keys may not satisfy the new ones
-		targets, err := st.editable(metadata.TARGETS, w)
+		fields, err := translog.SetRootCustom(root.Signed.UnrecognizedFields, nil)
 		if err != nil {
-			return res, err
+			return err
 		}
-		targets.Signed.Expires = w.expiry(metadata.TARGETS)
-		res.TargetsVersion = targets.Signed.Version
-		if d := targets.Signed.Delegations; d != nil && d.SuccinctRoles != nil {
-			// the bins are the targets keys' to sign: they follow the
-			// change, and every bin is signed again by the new keys
-			bins := succinct(root, 1<<d.SuccinctRoles.BitLength)
-			bins.SuccinctRoles.NamePrefix = d.SuccinctRoles.NamePrefix
-			targets.Signed.Delegations = bins
-			for _, name := range bins.SuccinctRoles.GetRoles() {
-				md, err := st.editable(name, w)
-				if err != nil {
-					return res, err
-				}
-				md.Signed.Expires = w.expiry(name)
-				if err := w.writeStaged(name, md); err != nil {
-					return res, err
-				}
+		root.Signed.UnrecognizedFields = fields
+	}
+	return nil
+}
+
+// targetsKeysChanged reports whether the targets keys or threshold
+// changed: targets signed by the old keys may not satisfy the new ones.
+func targetsKeysChanged(before, after *rootMD) bool {
+	b, a := before.Signed.Roles[metadata.TARGETS], after.Signed.Roles[metadata.TARGETS]
+	return !slices.Equal(b.KeyIDs, a.KeyIDs) || b.Threshold != a.Threshold
+}
+
+// restageTargets stages targets (and, with hashed bins, every bin, whose
+// delegation follows the targets keys) to be signed again by the new
+// targets keys, and returns the targets version staged.
+func (w *Workspace) restageTargets(st *State, root *rootMD) (int64, error) {
+	targets, err := st.editable(metadata.TARGETS, w)
+	if err != nil {
+		return 0, err
+	}
+	targets.Signed.Expires = w.expiry(metadata.TARGETS)
+	if d := targets.Signed.Delegations; d != nil && d.SuccinctRoles != nil {
+		bins := succinct(root, 1<<d.SuccinctRoles.BitLength)
+		bins.SuccinctRoles.NamePrefix = d.SuccinctRoles.NamePrefix
+		targets.Signed.Delegations = bins
+		for _, name := range bins.SuccinctRoles.GetRoles() {
+			md, err := st.editable(name, w)
+			if err != nil {
+				return 0, err
+			}
+			md.Signed.Expires = w.expiry(name)
+			if err := w.writeStaged(name, md); err != nil {
+				return 0, err
 			}
 		}
-		if err := w.writeStaged(metadata.TARGETS, targets); err != nil {
-			return res, err
-		}
 	}
-	return res, w.writeStaged(metadata.ROOT, root)
+	return targets.Signed.Version, w.writeStaged(metadata.TARGETS, targets)
 }
 
 // setLog writes the log policy into the root, refusing one that does not
