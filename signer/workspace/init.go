@@ -56,30 +56,75 @@ func Init(dir string, opts InitOptions) (*Workspace, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
+	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	cfg, err := opts.plan()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create workspace: %w", err)
+	}
+	w := &Workspace{Dir: dir, Config: cfg, Now: opts.Now}
+	if w.Now == nil {
+		w.Now = time.Now
+	}
+	defer w.hold()()
+	if err := w.applyInit(opts); err != nil {
+		return nil, err
+	}
+	// the settings file goes last: a workspace without it is not one yet,
+	// so an interrupted init can simply be run again
+	if err := writeConfig(dir, cfg); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// withDefaults gives targets the root's keys and threshold when none are
+// given.
+func (opts InitOptions) withDefaults() InitOptions {
 	if len(opts.TargetsKeys) == 0 {
 		opts.TargetsKeys = opts.RootKeys
 		if opts.TargetsThreshold == 0 {
 			opts.TargetsThreshold = opts.RootThreshold
 		}
 	}
+	return opts
+}
+
+// validate checks the keys and thresholds: thresholds that can be met, an
+// online key that signs neither root nor targets, a valid bin count.
+func (opts InitOptions) validate() error {
 	if err := checkThreshold("root", opts.RootThreshold, len(opts.RootKeys)); err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkThreshold("targets", opts.TargetsThreshold, len(opts.TargetsKeys)); err != nil {
-		return nil, err
+		return err
 	}
 	if opts.OnlineKey.Key == nil {
-		return nil, ErrNoOnlineKey
+		return ErrNoOnlineKey
 	}
 	onlineID, err := keyfile.KeyID(opts.OnlineKey.Key)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, k := range append(append([]PublicKey{}, opts.RootKeys...), opts.TargetsKeys...) {
 		if id, _ := keyfile.KeyID(k.Key); id == onlineID {
-			return nil, marked.Errorf(ErrInvalid, "the online key %s is also a root or targets key: use a separate key, because the online key sits on a server", opts.OnlineKey.Name)
+			return marked.Errorf(ErrInvalid, "the online key %s is also a root or targets key: use a separate key, because the online key sits on a server", opts.OnlineKey.Name)
 		}
 	}
+	if opts.Bins != 0 {
+		return checkBins(opts.Bins)
+	}
+	return nil
+}
+
+// plan is the workspace's settings: the expiry periods, and the re-sign
+// windows, each shorter than its expiry.
+func (opts InitOptions) plan() (Config, error) {
 	cfg := Config{Format: configFormat, Expiry: withDefaults(opts.Expiry, DefaultExpiry), ResignWindow: withDefaults(opts.ResignWindow, DefaultResignWindow)}
 	for _, role := range []struct {
 		name           string
@@ -93,56 +138,35 @@ func Init(dir string, opts InitOptions) (*Workspace, error) {
 		switch {
 		case *role.window < *role.expiry:
 		case opts.ResignWindow.For(role.name) != 0:
-			return nil, marked.Errorf(ErrInvalid, "the %s re-sign window of %s is not shorter than its expiry of %s: the role would always be due; shorten the window or lengthen the expiry", role.name, role.window, role.expiry)
+			return cfg, marked.Errorf(ErrInvalid, "the %s re-sign window of %s is not shorter than its expiry of %s: the role would always be due; shorten the window or lengthen the expiry", role.name, role.window, role.expiry)
 		default:
 			// a short expiry chosen with the default window: warn half
 			// way through its life instead of all the time
 			*role.window = *role.expiry / 2
 		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create workspace: %w", err)
-	}
-	w := &Workspace{Dir: dir, Config: cfg, Now: opts.Now}
-	if w.Now == nil {
-		w.Now = time.Now
-	}
-	defer w.hold()()
+	return cfg, nil
+}
+
+// applyInit stages root v1, targets v1 and, with hashed bins, every bin.
+func (w *Workspace) applyInit(opts InitOptions) error {
 	root := metadata.Root(w.expiry(metadata.ROOT))
-	add := func(keys []PublicKey, role string) error {
-		for _, k := range keys {
-			if _, err := w.addKey(k); err != nil {
-				return err
-			}
-			tk, err := keyfile.TUFKey(k.Key)
-			if err != nil {
-				return fmt.Errorf("%s: %w", k.Name, err)
-			}
-			before := len(root.Signed.Roles[role].KeyIDs)
-			if err := root.Signed.AddKey(tk, role); err != nil {
-				return err
-			}
-			if len(root.Signed.Roles[role].KeyIDs) == before {
-				return marked.Errorf(ErrInvalid, "key %s is listed twice for %s: list each key once", k.Name, role)
-			}
+	for _, grant := range []struct {
+		keys []PublicKey
+		role string
+	}{
+		{opts.RootKeys, metadata.ROOT},
+		{opts.TargetsKeys, metadata.TARGETS},
+		{[]PublicKey{opts.OnlineKey}, metadata.SNAPSHOT},
+		{[]PublicKey{opts.OnlineKey}, metadata.TIMESTAMP},
+	} {
+		if err := w.grantKeys(root, grant.keys, grant.role); err != nil {
+			return err
 		}
-		return nil
-	}
-	if err := add(opts.RootKeys, metadata.ROOT); err != nil {
-		return nil, err
-	}
-	if err := add(opts.TargetsKeys, metadata.TARGETS); err != nil {
-		return nil, err
-	}
-	if err := add([]PublicKey{opts.OnlineKey}, metadata.SNAPSHOT); err != nil {
-		return nil, err
-	}
-	if err := add([]PublicKey{opts.OnlineKey}, metadata.TIMESTAMP); err != nil {
-		return nil, err
 	}
 	if opts.Log != nil {
 		if err := setLog(root, opts.Log); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	root.Signed.Roles[metadata.ROOT].Threshold = opts.RootThreshold
@@ -150,29 +174,42 @@ func Init(dir string, opts InitOptions) (*Workspace, error) {
 	targets := metadata.Targets(w.expiry(metadata.TARGETS))
 	var binNames []string
 	if opts.Bins != 0 {
-		if err := checkBins(opts.Bins); err != nil {
-			return nil, err
-		}
 		targets.Signed.Delegations = succinct(root, opts.Bins)
 		binNames = targets.Signed.Delegations.SuccinctRoles.GetRoles()
 	}
 	if err := w.writeStaged(metadata.ROOT, root); err != nil {
-		return nil, err
+		return err
 	}
 	if err := w.writeStaged(metadata.TARGETS, targets); err != nil {
-		return nil, err
+		return err
 	}
 	for _, name := range binNames {
 		if err := w.writeStaged(name, metadata.Targets(w.expiry(metadata.TARGETS))); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	// the settings file goes last: a workspace without it is not one yet,
-	// so an interrupted init can simply be run again
-	if err := writeConfig(dir, cfg); err != nil {
-		return nil, err
+	return nil
+}
+
+// grantKeys adds keys to a role of the root, each once.
+func (w *Workspace) grantKeys(root *rootMD, keys []PublicKey, role string) error {
+	for _, k := range keys {
+		if _, err := w.addKey(k); err != nil {
+			return err
+		}
+		tk, err := keyfile.TUFKey(k.Key)
+		if err != nil {
+			return fmt.Errorf("%s: %w", k.Name, err)
+		}
+		before := len(root.Signed.Roles[role].KeyIDs)
+		if err := root.Signed.AddKey(tk, role); err != nil {
+			return err
+		}
+		if len(root.Signed.Roles[role].KeyIDs) == before {
+			return marked.Errorf(ErrInvalid, "key %s is listed twice for %s: list each key once", k.Name, role)
+		}
 	}
-	return w, nil
+	return nil
 }
 
 func checkThreshold(role string, threshold, keys int) error {
