@@ -117,91 +117,132 @@ func (w *Workspace) StageMany(items []StageItem) ([]StageResult, error) {
 	if st.RootInEffect() == nil {
 		return nil, fmt.Errorf("the workspace has no root: %w", ErrUninitialized)
 	}
-	type pending struct {
-		name string
-		tf   *metadata.TargetFiles
-		list []byte
-	}
+	plan := &stagePlan{st: st, edits: map[string]*targetsMD{}, seen: map[string]bool{}}
 	var results []StageResult
-	edits := map[string]*targetsMD{}
-	var lists []pending
-	seen := map[string]bool{}
 	for _, item := range items {
-		host, err := bundle.RegistryHost(item.Registry)
-		if err != nil {
-			return results, err
-		}
-		if seen[host] {
-			return results, fmt.Errorf("%s is given twice: stage one key list per registry", host)
-		}
-		seen[host] = true
-		res := StageResult{Host: host}
-		list := item.List
-		parsed, err := bundle.Parse(list)
-		if err != nil {
-			return append(results, res), fmt.Errorf("the key list for %s is not valid: %w", host, err)
-		}
-		if parsed.Form != bundle.FormNPM {
-			// the target always holds what registries serve
-			if list, err = bundle.Encode(&parsed.List, bundle.FormNPM); err != nil {
-				return append(results, res), err
-			}
-		}
-		published, err := w.publishedList(st, host)
-		if err != nil {
-			return append(results, res), err
-		}
-		res.Diff = bundle.Compare(published, &parsed.List)
-		if err := checkRemovals(res.Diff, item.RemoveKeys, host); err != nil {
-			return append(results, res), err
-		}
-		res.Role = st.holderOf(host)
-		md := edits[res.Role]
-		if md == nil {
-			if md, err = st.editable(res.Role, w); err != nil {
-				return append(results, res), err
-			}
-		}
-		name := bundle.TargetName(host)
-		tf, err := metadata.TargetFile().FromBytes(name, list, "sha256")
-		if err != nil {
-			return append(results, res), fmt.Errorf("hash key list: %w", err)
-		}
-		if len(res.Diff.Removed) > 0 {
-			// the drop goes into the signed metadata, so that signers
-			// see it was asked for and sign it with the list
-			if tf.Custom, err = removalRecord(res.Diff.Removed); err != nil {
-				return append(results, res), err
-			}
-		}
-		res.Version = md.Signed.Version
-		old, ok := md.Signed.Targets[name]
-		if !ok && !item.New && res.Role != host {
-			return append(results, res), &NewRegistryError{Host: host, Nearest: nearest.Names(host, st.knownHosts())}
-		}
-		same := ok && old.Equal(*tf) && slices.Equal(recordedRemovals(old), recordedRemovals(tf))
-		if (same && (st.isStaged(res.Role) || edits[res.Role] != nil)) || (res.Diff.Empty() && st.isPublishedAsIs(res.Role, name, tf) && edits[res.Role] == nil) {
-			res.Unchanged = true
+		res, known, err := w.planStage(plan, item)
+		if known {
 			results = append(results, res)
-			continue
 		}
-		md.Signed.Targets[name] = tf
-		md.Signed.Expires = w.expiry(res.Role)
-		edits[res.Role] = md
-		lists = append(lists, pending{name, tf, list})
-		results = append(results, res)
+		if err != nil {
+			return results, err
+		}
 	}
-	for _, l := range lists {
+	return results, w.applyStage(plan)
+}
+
+// stagePlan is what a StageMany will write: the edited roles, and the
+// key-list files they name.
+type stagePlan struct {
+	st    *State
+	edits map[string]*targetsMD
+	lists []pendingList
+	seen  map[string]bool
+}
+
+type pendingList struct {
+	name string
+	tf   *metadata.TargetFiles
+	list []byte
+}
+
+// planStage checks one registry's list and plans its change; known is
+// false when the registry itself could not be read.
+func (w *Workspace) planStage(p *stagePlan, item StageItem) (res StageResult, known bool, err error) {
+	host, err := bundle.RegistryHost(item.Registry)
+	if err != nil {
+		return res, false, err
+	}
+	if p.seen[host] {
+		return res, false, fmt.Errorf("%s is given twice: stage one key list per registry", host)
+	}
+	p.seen[host] = true
+	res = StageResult{Host: host}
+	list, parsed, err := npmForm(host, item.List)
+	if err != nil {
+		return res, true, err
+	}
+	published, err := w.publishedList(p.st, host)
+	if err != nil {
+		return res, true, err
+	}
+	res.Diff = bundle.Compare(published, parsed)
+	if err := checkRemovals(res.Diff, item.RemoveKeys, host); err != nil {
+		return res, true, err
+	}
+	res.Role = p.st.holderOf(host)
+	md := p.edits[res.Role]
+	if md == nil {
+		if md, err = p.st.editable(res.Role, w); err != nil {
+			return res, true, err
+		}
+	}
+	name := bundle.TargetName(host)
+	tf, err := targetFile(name, list, res.Diff)
+	if err != nil {
+		return res, true, err
+	}
+	res.Version = md.Signed.Version
+	old, ok := md.Signed.Targets[name]
+	if !ok && !item.New && res.Role != host {
+		return res, true, &NewRegistryError{Host: host, Nearest: nearest.Names(host, p.st.knownHosts())}
+	}
+	same := ok && old.Equal(*tf) && slices.Equal(recordedRemovals(old), recordedRemovals(tf))
+	if (same && (p.st.isStaged(res.Role) || p.edits[res.Role] != nil)) || (res.Diff.Empty() && p.st.isPublishedAsIs(res.Role, name, tf) && p.edits[res.Role] == nil) {
+		res.Unchanged = true
+		return res, true, nil
+	}
+	md.Signed.Targets[name] = tf
+	md.Signed.Expires = w.expiry(res.Role)
+	p.edits[res.Role] = md
+	p.lists = append(p.lists, pendingList{name, tf, list})
+	return res, true, nil
+}
+
+// npmForm validates a key list and returns it in the form registries
+// serve, which the target always holds.
+func npmForm(host string, list []byte) ([]byte, *bundle.KeyList, error) {
+	parsed, err := bundle.Parse(list)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the key list for %s is not valid: %w", host, err)
+	}
+	if parsed.Form != bundle.FormNPM {
+		if list, err = bundle.Encode(&parsed.List, bundle.FormNPM); err != nil {
+			return nil, nil, err
+		}
+	}
+	return list, &parsed.List, nil
+}
+
+// targetFile is the target entry of a key list; the keys it drops go into
+// the signed metadata, so that signers see the drop was asked for and sign
+// it with the list.
+func targetFile(name string, list []byte, diff bundle.Diff) (*metadata.TargetFiles, error) {
+	tf, err := metadata.TargetFile().FromBytes(name, list, "sha256")
+	if err != nil {
+		return nil, fmt.Errorf("hash key list: %w", err)
+	}
+	if len(diff.Removed) > 0 {
+		if tf.Custom, err = removalRecord(diff.Removed); err != nil {
+			return nil, err
+		}
+	}
+	return tf, nil
+}
+
+// applyStage writes the planned key lists, then the roles that name them.
+func (w *Workspace) applyStage(p *stagePlan) error {
+	for _, l := range p.lists {
 		if err := w.write(targetPath(l.name, l.tf), l.list); err != nil {
-			return results, err
+			return err
 		}
 	}
-	for _, role := range slices.Sorted(maps.Keys(edits)) {
-		if err := w.writeStaged(role, edits[role]); err != nil {
-			return results, err
+	for _, role := range slices.Sorted(maps.Keys(p.edits)) {
+		if err := w.writeStaged(role, p.edits[role]); err != nil {
+			return err
 		}
 	}
-	return results, nil
+	return nil
 }
 
 func checkRemovals(d bundle.Diff, removeKeys []string, host string) error {
