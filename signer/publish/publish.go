@@ -193,22 +193,13 @@ func Timestamp(ctx context.Context, ws *workspace.Workspace, online *keyfile.Sig
 	return finish(ctx, ws, rel, online, dst, nil, true, opts)
 }
 
+// finish publishes a release in steps: check the online key and the
+// origin, read what the destination serves, log the release, upload its
+// files, then write snapshot and timestamp (and the status page).
 func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release, online *keyfile.Signer, dst store.Store, files []store.Object, resign bool, opts Options) (Report, error) {
-	root := rel.Root()
-	if online == nil && !opts.DryRun {
-		return Report{}, errors.New("publishing needs the online key")
-	}
-	for _, role := range []string{metadata.SNAPSHOT, metadata.TIMESTAMP} {
-		if online != nil && !slices.Contains(root.Signed.Roles[role].KeyIDs, online.KeyID) {
-			return Report{}, fmt.Errorf("%s is not the online key of root v%d, which names %v for %s: %w",
-				online.Name, root.Signed.Version, root.Signed.Roles[role].KeyIDs, role, ErrWrongOnlineKey)
-		}
-	}
 	origin := Origin(dst)
-	if !opts.MoveOrigin {
-		if err := ws.CheckOrigin(origin); err != nil {
-			return Report{}, err
-		}
+	if err := checkPublish(ws, rel, online, origin, opts); err != nil {
+		return Report{}, err
 	}
 	// read before writing anything: a store that serves someone else's
 	// repository, or newer metadata than the workspace knows, is refused
@@ -216,7 +207,7 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{Root: root.Signed.Version, Targets: rel.Targets.Signed.Version, NewRoles: rel.NewRoles}
+	rep := Report{Root: rel.Root().Signed.Version, Targets: rel.Targets.Signed.Version, NewRoles: rel.NewRoles}
 	// the log first: without the witnesses' quorum nothing of the release
 	// is uploaded, so no key list goes live outside the log. The scheduled
 	// timestamp (files nil) adds nothing to the log: witnesses that do not
@@ -230,11 +221,38 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 		}
 		rep.LogError = err.Error()
 	}
+	if err := upload(ctx, ws, rel, dst, files, origin, opts, &rep); err != nil {
+		return rep, err
+	}
+	return releaseWithRetries(ctx, ws, rel, online, dst, remote, resign, origin, opts, rep)
+}
+
+// checkPublish refuses a publish with no online key or another key than
+// the root's online key, or to a destination other than the workspace's
+// origin (unless it moves there).
+func checkPublish(ws *workspace.Workspace, rel *workspace.Release, online *keyfile.Signer, origin string, opts Options) error {
+	root := rel.Root()
+	if online == nil && !opts.DryRun {
+		return errors.New("publishing needs the online key")
+	}
+	for _, role := range []string{metadata.SNAPSHOT, metadata.TIMESTAMP} {
+		if online != nil && !slices.Contains(root.Signed.Roles[role].KeyIDs, online.KeyID) {
+			return fmt.Errorf("%s is not the online key of root v%d, which names %v for %s: %w",
+				online.Name, root.Signed.Version, root.Signed.Roles[role].KeyIDs, role, ErrWrongOnlineKey)
+		}
+	}
+	if opts.MoveOrigin {
+		return nil
+	}
+	return ws.CheckOrigin(origin)
+}
+
+// upload puts the release's files in place, in order. What the last
+// publish to this origin put there is there: published files never
+// change, so only what this release adds is compared, and a publish costs
+// what changed, not the repository's size.
+func upload(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release, dst store.Store, files []store.Object, origin string, opts Options, rep *Report) error {
 	if !opts.VerifyAll && ws.Config.Origin == origin {
-		// what the last publish to this origin put there is there:
-		// published files never change, so only what this release adds
-		// is compared, and a publish costs what changed, not the
-		// repository's size
 		kept := files[:0]
 		for _, f := range files {
 			if rel.Prior[f.Name] {
@@ -247,17 +265,18 @@ func finish(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release
 	}
 	sr, err := store.Sync(ctx, dst, files, store.SyncOptions{DryRun: opts.DryRun, Progress: progress(opts)})
 	rep.Uploaded, rep.Skipped = sr.Uploaded, rep.Skipped+sr.Skipped
-	if err != nil {
-		return rep, err
-	}
-	// Another publish or scheduled timestamp run may write snapshot and
-	// timestamp at the same time. Both writes are conditional: the
-	// snapshot is created only under a version nobody holds yet, and
-	// timestamp.json replaced only while it is the one read above. The
-	// loser reads the repository again and takes the next versions; a
-	// release older than what the winner published is refused there.
+	return err
+}
+
+// releaseWithRetries writes snapshot and timestamp. Another publish or
+// scheduled timestamp run may write them at the same time. Both writes are
+// conditional: the snapshot is created only under a version nobody holds
+// yet, and timestamp.json replaced only while it is the one read before.
+// The loser reads the repository again and takes the next versions; a
+// release older than what the winner published is refused there.
+func releaseWithRetries(ctx context.Context, ws *workspace.Workspace, rel *workspace.Release, online *keyfile.Signer, dst store.Store, remote remoteState, resign bool, origin string, opts Options, rep Report) (Report, error) {
 	for attempt := 1; ; attempt++ {
-		err = release(ctx, ws, rel, online, dst, remote, resign, opts, &rep)
+		err := release(ctx, ws, rel, online, dst, remote, resign, opts, &rep)
 		if err == nil && !opts.DryRun {
 			err = ws.SetOrigin(origin)
 		}
