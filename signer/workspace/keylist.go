@@ -89,49 +89,7 @@ func (w *Workspace) Keys() ([]KeyInfo, error) {
 	if root == nil {
 		return nil, marked.Errorf(ErrInvalid, "the workspace has no root yet: initialize it first")
 	}
-	roles := map[string][]string{}
-	grant := func(role string, ids []string) {
-		for _, id := range ids {
-			if !slices.Contains(roles[id], role) {
-				roles[id] = append(roles[id], role)
-			}
-		}
-	}
-	for _, role := range []string{"root", "targets"} {
-		if r := root.Signed.Roles[role]; r != nil {
-			grant(role, r.KeyIDs)
-		}
-	}
-	var delegators []*targetsMD
-	if t := st.TargetsInEffect(); t != nil {
-		delegators = append(delegators, t)
-		if b := st.bins(); b != nil {
-			for _, name := range b.GetRoles() {
-				grant(name, b.KeyIDs)
-			}
-		}
-	}
-	delegated := map[string]*targetsMD{}
-	maps.Copy(delegated, st.Published.Delegated)
-	maps.Copy(delegated, st.Staged.Delegated)
-	for _, name := range slices.Sorted(maps.Keys(delegated)) {
-		if md := st.DelegatedInEffect(name); md != nil {
-			delegators = append(delegators, md)
-		}
-	}
-	for _, md := range delegators {
-		if md.Signed.Delegations == nil {
-			continue
-		}
-		for _, r := range md.Signed.Delegations.Roles {
-			grant(r.Name, r.KeyIDs)
-		}
-	}
-	for _, role := range []string{"snapshot", "timestamp"} {
-		if r := root.Signed.Roles[role]; r != nil {
-			grant(role, r.KeyIDs)
-		}
-	}
+	roles := grantedRoles(st, root)
 	keyNames := w.keyNames()
 	refs := w.references()
 	ids := slices.Collect(maps.Keys(roles))
@@ -179,4 +137,54 @@ func (w *Workspace) LogPolicy() (translog.Policy, bool, error) {
 		return translog.Policy{}, false, marked.Errorf(ErrInvalid, "the workspace has no root yet: initialize it first")
 	}
 	return translog.FromRootCustom(root.Signed.UnrecognizedFields)
+}
+
+// grantedRoles is, by keyid, the roles each key may sign in the metadata
+// in effect: root and targets, the bins and delegated roles, snapshot and
+// timestamp.
+func grantedRoles(st *State, root *rootMD) map[string][]string {
+	roles := map[string][]string{}
+	grant := func(role string, ids []string) {
+		for _, id := range ids {
+			if !slices.Contains(roles[id], role) {
+				roles[id] = append(roles[id], role)
+			}
+		}
+	}
+	for _, role := range []string{"root", "targets"} {
+		if r := root.Signed.Roles[role]; r != nil {
+			grant(role, r.KeyIDs)
+		}
+	}
+	var delegators []*targetsMD
+	if t := st.TargetsInEffect(); t != nil {
+		delegators = append(delegators, t)
+		if b := st.bins(); b != nil {
+			for _, name := range b.GetRoles() {
+				grant(name, b.KeyIDs)
+			}
+		}
+	}
+	delegated := map[string]*targetsMD{}
+	maps.Copy(delegated, st.Published.Delegated)
+	maps.Copy(delegated, st.Staged.Delegated)
+	for _, name := range slices.Sorted(maps.Keys(delegated)) {
+		if md := st.DelegatedInEffect(name); md != nil {
+			delegators = append(delegators, md)
+		}
+	}
+	for _, md := range delegators {
+		if md.Signed.Delegations == nil {
+			continue
+		}
+		for _, r := range md.Signed.Delegations.Roles {
+			grant(r.Name, r.KeyIDs)
+		}
+	}
+	for _, role := range []string{"snapshot", "timestamp"} {
+		if r := root.Signed.Roles[role]; r != nil {
+			grant(role, r.KeyIDs)
+		}
+	}
+	return roles
 }

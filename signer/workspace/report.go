@@ -98,17 +98,7 @@ func (w *Workspace) Report() (PublishedReport, error) {
 	maps.Copy(holders, rel.Delegated)
 	// a version signed by a key that holds no role any more says so, so
 	// that a reader does not take its signer for a current maintainer
-	current := map[string]bool{}
-	for id := range root.Signed.Keys {
-		current[id] = true
-	}
-	for _, md := range holders {
-		if md.Signed.Delegations != nil {
-			for id := range md.Signed.Delegations.Keys {
-				current[id] = true
-			}
-		}
-	}
+	current := currentKeys(root, holders)
 	signedThen := func(sigs []metadata.Signature) []string {
 		var out []string
 		for _, sig := range sigs {
@@ -239,4 +229,20 @@ func (w *Workspace) listHistories(current map[string]*targetsMD, signed func([]m
 		}
 	}
 	return out, parsed
+}
+
+// currentKeys is every key the root in effect or a delegation names.
+func currentKeys(root *rootMD, holders map[string]*targetsMD) map[string]bool {
+	current := map[string]bool{}
+	for id := range root.Signed.Keys {
+		current[id] = true
+	}
+	for _, md := range holders {
+		if md.Signed.Delegations != nil {
+			for id := range md.Signed.Delegations.Keys {
+				current[id] = true
+			}
+		}
+	}
+	return current
 }

@@ -62,11 +62,6 @@ func (w *Workspace) Sign(s *keyfile.Signer) (SignResult, error) {
 		return res, ErrNothingStaged
 	}
 	var mine []string
-	type want struct {
-		role  string
-		state string
-		needs string
-	}
 	var wanted []want
 	for _, role := range roles {
 		reqs, err := st.requirements(role)
@@ -85,29 +80,7 @@ func (w *Workspace) Sign(s *keyfile.Signer) (SignResult, error) {
 		}
 	}
 	if len(mine) == 0 {
-		// roles that need the same keys are named together, so that each
-		// key is listed once
-		var order []string
-		byNeeds := map[string][]want{}
-		for _, x := range wanted {
-			if _, seen := byNeeds[x.needs]; !seen {
-				order = append(order, x.needs)
-			}
-			byNeeds[x.needs] = append(byNeeds[x.needs], x)
-		}
-		var needs []string
-		for _, n := range order {
-			var roles []string
-			for _, g := range binfold.Fold(byNeeds[n], func(w want) string { return w.role }, func(w want) string { return w.state }) {
-				roles = append(roles, g.Names()+g.State)
-			}
-			verb := " needs "
-			if len(roles) > 1 || len(byNeeds[n]) > 1 {
-				verb = " need "
-			}
-			needs = append(needs, strings.Join(roles, ", ")+verb+n)
-		}
-		return res, unauthorizedError{fmt.Sprintf("key %s may sign nothing staged: %s", res.Signer, strings.Join(needs, "; "))}
+		return res, unauthorizedError{fmt.Sprintf("key %s may sign nothing staged: %s", res.Signer, neededKeys(wanted))}
 	}
 	for _, role := range mine {
 		md, _, _ := st.stagedRole(role)
@@ -238,4 +211,38 @@ func uniq(ids []string) []string {
 		}
 	}
 	return out
+}
+
+// want is a staged role a key may not sign: its version and the keys that
+// may.
+type want struct {
+	role  string
+	state string
+	needs string
+}
+
+// neededKeys names who may sign what, each set of keys once: roles that
+// need the same keys are named together, bins folded.
+func neededKeys(wanted []want) string {
+	var order []string
+	byNeeds := map[string][]want{}
+	for _, x := range wanted {
+		if _, seen := byNeeds[x.needs]; !seen {
+			order = append(order, x.needs)
+		}
+		byNeeds[x.needs] = append(byNeeds[x.needs], x)
+	}
+	var needs []string
+	for _, n := range order {
+		var roles []string
+		for _, g := range binfold.Fold(byNeeds[n], func(w want) string { return w.role }, func(w want) string { return w.state }) {
+			roles = append(roles, g.Names()+g.State)
+		}
+		verb := " needs "
+		if len(roles) > 1 || len(byNeeds[n]) > 1 {
+			verb = " need "
+		}
+		needs = append(needs, strings.Join(roles, ", ")+verb+n)
+	}
+	return strings.Join(needs, "; ")
 }

@@ -122,27 +122,45 @@ func (w *Workspace) Load() (*State, error) {
 }
 
 func (w *Workspace) loadPublished(p *Published) error {
+	roots, newest, err := w.publishedVersions()
+	if err != nil {
+		return err
+	}
+	if err := w.loadPublishedRoots(p, roots); err != nil {
+		return err
+	}
+	if err := w.loadPublishedTargets(p, newest); err != nil {
+		return err
+	}
+	return w.loadPublishedTop(p)
+}
+
+// publishedVersions lists the published history: every root version's
+// file, and each targets role's newest version.
+func (w *Workspace) publishedVersions() (roots map[int64]string, newest map[string]int64, err error) {
 	entries, err := os.ReadDir(w.path(publishedDir))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("read published history: %w", err)
+		return nil, nil, fmt.Errorf("read published history: %w", err)
 	}
-	roots := map[int64]string{}
-	newest := map[string]int64{}
+	roots, newest = map[int64]string{}, map[string]int64{}
 	for _, e := range entries {
 		m := versionedRe.FindStringSubmatch(e.Name())
 		if m == nil {
 			continue
 		}
 		v, _ := strconv.ParseInt(m[1], 10, 64)
-		role := m[2]
-		if role == metadata.ROOT {
+		if role := m[2]; role == metadata.ROOT {
 			roots[v] = e.Name()
-			continue
-		}
-		if v > newest[role] {
+		} else if v > newest[role] {
 			newest[role] = v
 		}
 	}
+	return roots, newest, nil
+}
+
+// loadPublishedRoots reads every root version, which must run from 1 on
+// without a gap.
+func (w *Workspace) loadPublishedRoots(p *Published, roots map[int64]string) error {
 	for v := int64(1); v <= int64(len(roots)); v++ {
 		name, ok := roots[v]
 		if !ok {
@@ -159,6 +177,12 @@ func (w *Workspace) loadPublished(p *Published) error {
 		p.Roots = append(p.Roots, md)
 		p.RootBytes = append(p.RootBytes, data)
 	}
+	return nil
+}
+
+// loadPublishedTargets reads the newest version of targets and of each
+// delegated role.
+func (w *Workspace) loadPublishedTargets(p *Published, newest map[string]int64) error {
 	p.Delegated = map[string]*targetsMD{}
 	p.DelegatedBytes = map[string][]byte{}
 	for role, v := range newest {
@@ -176,6 +200,11 @@ func (w *Workspace) loadPublished(p *Published) error {
 			p.Delegated[role], p.DelegatedBytes[role] = md, data
 		}
 	}
+	return nil
+}
+
+// loadPublishedTop reads the published snapshot and timestamp, when there.
+func (w *Workspace) loadPublishedTop(p *Published) error {
 	if data, err := w.read(path.Join(publishedDir, RoleFile(metadata.SNAPSHOT))); err == nil {
 		p.SnapshotBytes = data
 		if p.Snapshot, err = metadata.Snapshot().FromBytes(data); err != nil {
