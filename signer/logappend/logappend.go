@@ -119,25 +119,14 @@ func Append(ctx context.Context, dst store.Store, entries []translog.Entry, opts
 		opts.Now = time.Now
 	}
 	for attempt := 1; ; attempt++ {
-		cp, tag, switching, err := currentOrPrevious(ctx, dst, opts)
-		if errors.Is(err, ErrLogDamaged) {
-			// a rerun of a publish whose log steps went further: under a
-			// later policy, what this step logs may all be there
-			if todo, merr := missing(ctx, dst, entries); merr == nil && len(todo) == 0 {
-				return res, nil
-			}
-		}
-		if err != nil {
+		cp, tag, switching, done, err := logState(ctx, dst, entries, opts)
+		if done || err != nil {
 			return res, err
 		}
 		res.Checkpoint = cp
 		// a claim at the current size is an append someone started:
 		// finish it before adding ours
-		claimPolicy := opts.Policy
-		if switching {
-			claimPolicy = *opts.Previous
-		}
-		claim, err := readPending(ctx, dst, claimPolicy, cp.Size)
+		claim, err := readPending(ctx, dst, claimPolicy(opts, switching), cp.Size)
 		if err != nil {
 			return res, err
 		}
@@ -148,24 +137,13 @@ func Append(ctx context.Context, dst store.Store, entries []translog.Entry, opts
 		}
 		mine := false
 		if claim == nil {
-			todo, err := missing(ctx, dst, entries)
-			if err == nil && len(todo) == 0 && switching && !opts.DryRun {
-				// nothing to add, but the tree goes on under the new policy
-				res.Checkpoint, err = resign(ctx, dst, cp, tag, opts)
+			var lost bool
+			claim, lost, done, err = claimOurs(ctx, dst, entries, cp, tag, switching, opts, &res)
+			if done || err != nil {
 				return res, err
 			}
-			if err != nil || len(todo) == 0 || opts.DryRun {
-				res.Appended = len(todo)
-				return res, err
-			}
-			if claim, err = makePending(opts, cp.Size, todo); err != nil {
-				return res, err
-			}
-			switch err := dst.Put(ctx, pendingName(cp.Size), claim.raw, store.Absent); {
-			case errors.Is(err, store.ErrChanged):
+			if lost {
 				continue // another publisher claimed this size first
-			case err != nil:
-				return res, fmt.Errorf("claim the log's next entries in %s: %w", dst, err)
 			}
 			mine = true
 		}
@@ -173,14 +151,11 @@ func Append(ctx context.Context, dst store.Store, entries []translog.Entry, opts
 		if err != nil {
 			return res, err
 		}
-		switch err := dst.Put(ctx, translog.CheckpointName, next.Note, tag); {
-		case errors.Is(err, store.ErrChanged):
-			if attempt == maxAttempts {
-				return res, fmt.Errorf("another publisher kept extending the log of %s: run again once it is done: %w", dst, err)
+		if retry, err := putCheckpoint(ctx, dst, next, tag, attempt); err != nil || retry {
+			if err != nil {
+				return res, err
 			}
 			continue
-		case err != nil:
-			return res, fmt.Errorf("publish the log's checkpoint to %s: %w", dst, err)
 		}
 		res.Checkpoint = next
 		if mine {
@@ -189,6 +164,71 @@ func Append(ctx context.Context, dst store.Store, entries []translog.Entry, opts
 		}
 		res.Finished += len(claim.entries)
 	}
+}
+
+// logState reads the log's checkpoint, under the append's policy or the
+// previous one (switching); done is set for a rerun of a publish whose log
+// steps went further, under a later policy, when what this step logs is
+// all there.
+func logState(ctx context.Context, dst store.Store, entries []translog.Entry, opts Options) (cp translog.Checkpoint, tag store.Tag, switching, done bool, err error) {
+	cp, tag, switching, err = currentOrPrevious(ctx, dst, opts)
+	if errors.Is(err, ErrLogDamaged) {
+		if todo, merr := missing(ctx, dst, entries); merr == nil && len(todo) == 0 {
+			return cp, tag, false, true, nil
+		}
+	}
+	return cp, tag, switching, false, err
+}
+
+// claimPolicy is the policy a pending claim at the current size is signed
+// under: the previous one while the log switches.
+func claimPolicy(opts Options, switching bool) translog.Policy {
+	if switching {
+		return *opts.Previous
+	}
+	return opts.Policy
+}
+
+// claimOurs claims the log's next size for the entries it does not hold
+// yet. done is set when there is nothing to append (res says what a dry
+// run would append, or holds the checkpoint re-signed under a new policy);
+// lost when another publisher claimed the size first.
+func claimOurs(ctx context.Context, dst store.Store, entries []translog.Entry, cp translog.Checkpoint, tag store.Tag, switching bool, opts Options, res *Result) (claim *pending, lost, done bool, err error) {
+	todo, err := missing(ctx, dst, entries)
+	if err == nil && len(todo) == 0 && switching && !opts.DryRun {
+		// nothing to add, but the tree goes on under the new policy
+		res.Checkpoint, err = resign(ctx, dst, cp, tag, opts)
+		return nil, false, true, err
+	}
+	if err != nil || len(todo) == 0 || opts.DryRun {
+		res.Appended = len(todo)
+		return nil, false, true, err
+	}
+	if claim, err = makePending(opts, cp.Size, todo); err != nil {
+		return nil, false, true, err
+	}
+	switch err := dst.Put(ctx, pendingName(cp.Size), claim.raw, store.Absent); {
+	case errors.Is(err, store.ErrChanged):
+		return nil, true, false, nil
+	case err != nil:
+		return nil, false, true, fmt.Errorf("claim the log's next entries in %s: %w", dst, err)
+	}
+	return claim, false, false, nil
+}
+
+// putCheckpoint publishes the new checkpoint in place of the one tagged
+// tag; retry is set when another publisher extended the log meanwhile.
+func putCheckpoint(ctx context.Context, dst store.Store, next translog.Checkpoint, tag store.Tag, attempt int) (retry bool, err error) {
+	switch err := dst.Put(ctx, translog.CheckpointName, next.Note, tag); {
+	case errors.Is(err, store.ErrChanged):
+		if attempt == maxAttempts {
+			return false, fmt.Errorf("another publisher kept extending the log of %s: run again once it is done: %w", dst, err)
+		}
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("publish the log's checkpoint to %s: %w", dst, err)
+	}
+	return false, nil
 }
 
 // Current is the log's checkpoint as the store holds it, signed by the
