@@ -32,7 +32,7 @@ func TestCacheOfAnotherLocalUser(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(shared) })
 	os.Chmod(shared, 0o1777)
 	bin := filepath.Join(shared, "tufkeys")
-	data, err := os.ReadFile(build(t, filepath.Join(pkgDir, "..", "..")))
+	data, err := os.ReadFile(tufkeysBinary(t))
 	if err != nil {
 		t.Fatal(err)
 	}

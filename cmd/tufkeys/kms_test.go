@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -71,7 +70,7 @@ func TestCLIKMSOnlineKey(t *testing.T) {
 // A build without cgo signs with files and KMS keys, and says in one
 // sentence that token keys need cgo.
 func TestStaticBuildRefusesTokens(t *testing.T) {
-	bin := build(t, filepath.Join(pkgDir, "..", ".."))
+	bin := tufkeysBinary(t)
 	out, err := exec.Command(bin, "key", "public", "--key", "pkcs11:token=tufkeys;object=alice?module-path=/usr/lib/softhsm/libsofthsm2.so").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "pkcs11: keys need a tufkeys built with cgo") || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
 		t.Errorf("%v\n%s", err, out)

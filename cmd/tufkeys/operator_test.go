@@ -25,7 +25,7 @@ func TestOperatorPath(t *testing.T) {
 	srv := s3test.Get(t)
 	set := witnesstest.Get(t)
 	clearClientEnv(t)
-	bin := build(t, filepath.Join(pkgDir, "..", ".."))
+	bin := tufkeysBinary(t)
 	dir := t.TempDir()
 	t.Chdir(dir)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")

@@ -14,7 +14,7 @@ func TestMirrorProgressOnlyOnATerminal(t *testing.T) {
 		t.Fatal("this test needs script(1) from util-linux to give the command a terminal")
 	}
 	clearClientEnv(t)
-	bin := build(t, filepath.Join(pkgDir, "..", ".."))
+	bin := tufkeysBinary(t)
 	_, repo, root := published(t, "npm/keys.json")
 	args := func(dest string) []string {
 		return []string{bin, "mirror", "--from", repo, "--to", dest, "--root", root, "--cache", t.TempDir()}

@@ -18,7 +18,7 @@ import (
 // The scheduled job re-signs the timestamp, watches a registry that added a
 // key, stages it, and reports the difference with exit status 3.
 func TestScheduledScript(t *testing.T) {
-	bin := build(t, filepath.Join(pkgDir, "..", ".."))
+	bin := tufkeysBinary(t)
 	dir := t.TempDir()
 	run := func(env []string, name string, args ...string) (string, int) {
 		cmd := exec.Command(name, args...)
@@ -84,7 +84,7 @@ func TestScheduledScript(t *testing.T) {
 // watches the registry and monitors the log, and exits 0.
 func TestScheduledScriptWithLog(t *testing.T) {
 	set := witnesstest.Get(t)
-	bin := build(t, filepath.Join(pkgDir, "..", ".."))
+	bin := tufkeysBinary(t)
 	dir := t.TempDir()
 	base := append(os.Environ(), "HOME="+dir, "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
 	run := func(env []string, name string, args ...string) (string, int) {

@@ -16,7 +16,7 @@ import (
 // tufkeys serve, run as a process, prints the URL it serves first, logs
 // each request and stops cleanly on SIGTERM and SIGINT.
 func TestServeStopsOnSignals(t *testing.T) {
-	bin := build(t, filepath.Join(pkgDir, "..", ".."))
+	bin := tufkeysBinary(t)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "timestamp.json"), []byte("{}"), 0o644)
 	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {

@@ -88,7 +88,7 @@ func TestCompletion(t *testing.T) {
 // The build the Dockerfile and scripts/build-with-root.sh make is static:
 // no dynamic loader, so it runs FROM scratch.
 func TestStaticBuild(t *testing.T) {
-	bin := build(t, filepath.Join(pkgDir, "..", ".."))
+	bin := tufkeysBinary(t)
 	f, err := elf.Open(bin)
 	if err != nil {
 		t.Fatal(err)
