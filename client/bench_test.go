@@ -68,27 +68,7 @@ func measure(m *meter, f func() error) (time.Duration, int64, int64, error) {
 // baselineFetch is go-tuf's plain updater doing what a client must: a
 // refresh and the key list, over a cache directory of its own.
 func baselineFetch(w *world, metaDir, targetsDir string) error {
-	cfg, err := config.New(w.srv.URL, w.root())
-	if err != nil {
-		return err
-	}
-	cfg.LocalMetadataDir, cfg.LocalTargetsDir = metaDir, targetsDir
-	up, err := updater.New(cfg)
-	if err != nil {
-		return err
-	}
-	if err := up.Refresh(); err != nil {
-		return err
-	}
-	info, err := up.GetTargetInfo(host + "/keys.json")
-	if err != nil {
-		return err
-	}
-	if _, data, _ := up.FindCachedTarget(info, ""); data != nil {
-		return nil
-	}
-	_, _, err = up.DownloadTarget(info, "", "")
-	return err
+	return baselineFetchFrom(w.srv.URL, w.root(), metaDir, targetsDir, host+"/keys.json")
 }
 
 type totals struct {
@@ -196,7 +176,9 @@ func benchSizes(defaults ...int) []int {
 	return sizes
 }
 
-// baselineFetchFrom is baselineFetch against any repository and root.
+// baselineFetchFrom is go-tuf's plain updater reading target from any
+// repository and root: a refresh, then the target unless the cache holds
+// it already.
 func baselineFetchFrom(url string, root []byte, metaDir, targetsDir, target string) error {
 	cfg, err := config.New(url, root)
 	if err != nil {
@@ -213,6 +195,9 @@ func baselineFetchFrom(url string, root []byte, metaDir, targetsDir, target stri
 	info, err := up.GetTargetInfo(target)
 	if err != nil {
 		return err
+	}
+	if _, data, _ := up.FindCachedTarget(info, ""); data != nil {
+		return nil
 	}
 	_, _, err = up.DownloadTarget(info, "", "")
 	return err

@@ -20,19 +20,7 @@ import (
 func TestScheduledScript(t *testing.T) {
 	bin := tufkeysBinary(t)
 	dir := t.TempDir()
-	run := func(env []string, name string, args ...string) (string, int) {
-		cmd := exec.Command(name, args...)
-		cmd.Dir = dir
-		cmd.Env = append(append(os.Environ(), "TUFKEYS_PASSPHRASE=scheduled-test", "HOME="+dir, "XDG_CACHE_HOME="+filepath.Join(dir, "cache")), env...)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("%s %v: %v", name, args, err)
-		}
-		return string(out), code
-	}
+	run := jobRunner(t, dir, "TUFKEYS_PASSPHRASE=scheduled-test")
 	reg := newLiveRegistry(t)
 	reg.serve(t, "npm/keys.json")
 	host, _ := bundle.RegistryHost(reg.URL)
@@ -86,20 +74,7 @@ func TestScheduledScriptWithLog(t *testing.T) {
 	set := witnesstest.Get(t)
 	bin := tufkeysBinary(t)
 	dir := t.TempDir()
-	base := append(os.Environ(), "HOME="+dir, "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
-	run := func(env []string, name string, args ...string) (string, int) {
-		cmd := exec.Command(name, args...)
-		cmd.Dir = dir
-		cmd.Env = append(append([]string{}, base...), env...)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("%s %v: %v", name, args, err)
-		}
-		return string(out), code
-	}
+	run := jobRunner(t, dir)
 	reg := newLiveRegistry(t)
 	reg.serve(t, "npm/keys.json")
 	host, _ := bundle.RegistryHost(reg.URL)
@@ -157,5 +132,26 @@ func TestScheduledScriptWithLog(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// jobRunner runs programs in dir as the scheduled job runs them: a home
+// and cache of their own, the test's environment, extra and the step's
+// variables; it returns the output and the exit status.
+func jobRunner(t *testing.T, dir string, extra ...string) func(env []string, name string, args ...string) (string, int) {
+	base := append(append(os.Environ(), "HOME="+dir, "XDG_CACHE_HOME="+filepath.Join(dir, "cache")), extra...)
+	return func(env []string, name string, args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Dir = dir
+		cmd.Env = append(append([]string{}, base...), env...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%s %v: %v", name, args, err)
+		}
+		return string(out), code
 	}
 }
