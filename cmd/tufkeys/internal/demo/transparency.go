@@ -128,17 +128,8 @@ func transparency(ctx context.Context, s *story, dir string) error {
 	if _, err := ac.WS.Stage(host, evil, nil); err != nil {
 		return s.fail("the attacker's stage: %v", err)
 	}
-	if err := ac.Sign(3); err != nil {
-		return s.fail("the attacker's signatures: %v", err)
-	}
-	victimStore, err := store.NewDir(victim)
-	if err != nil {
+	if err := publishForVictim(ctx, s, &ac, victim, "the attacker's list"); err != nil {
 		return err
-	}
-	opts := ac.PublishOptions()
-	opts.MoveOrigin = true
-	if _, err := publish.Publish(ctx, ac.WS, ac.Online.Signer, victimStore, opts); err != nil {
-		return s.fail("the attacker's publish: %v", err)
 	}
 	victimLog := victim
 	cl, err := newClient()
@@ -173,6 +164,24 @@ func transparency(ctx context.Context, s *story, dir string) error {
 	return dropTheLog(ctx, s, dir, &ac, victim, logFrom, cl, c.RepoDir)
 }
 
+// publishForVictim has every maintainer key sign what the attacker staged
+// and publishes it where only the victim reads.
+func publishForVictim(ctx context.Context, s *story, ac *ceremony.Ceremony, victim, what string) error {
+	if err := ac.Sign(3); err != nil {
+		return s.fail("the attacker's signatures on %s: %v", what, err)
+	}
+	victimStore, err := store.NewDir(victim)
+	if err != nil {
+		return err
+	}
+	opts := ac.PublishOptions()
+	opts.MoveOrigin = true
+	if _, err := publish.Publish(ctx, ac.WS, ac.Online.Signer, victimStore, opts); err != nil {
+		return s.fail("the attacker's publish of %s: %v", what, err)
+	}
+	return nil
+}
+
 // dropTheLog shows the root's side of the log: the maintainers, every TUF
 // key in hand, rotate the root to drop the log for one client; the client
 // refuses the rotation until it is in the log its root names, and once it
@@ -185,17 +194,8 @@ func dropTheLog(ctx context.Context, s *story, dir string, ac *ceremony.Ceremony
 	if _, err := ac.WS.Rotate(workspace.RotateOptions{RemoveLog: true}); err != nil {
 		return s.fail("the attacker's root rotation: %v", err)
 	}
-	if err := ac.Sign(3); err != nil {
-		return s.fail("the attacker's signatures: %v", err)
-	}
-	victimStore, err := store.NewDir(victim)
-	if err != nil {
+	if err := publishForVictim(ctx, s, ac, victim, "root v2"); err != nil {
 		return err
-	}
-	opts := ac.PublishOptions()
-	opts.MoveOrigin = true
-	if _, err := publish.Publish(ctx, ac.WS, ac.Online.Signer, victimStore, opts); err != nil {
-		return s.fail("the attacker's publish of root v2: %v", err)
 	}
 	logFrom.Store(&unlogged)
 	if _, err := cl.Refresh(ctx); !errors.Is(err, client.ErrNotLogged) {
