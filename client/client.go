@@ -651,3 +651,19 @@ func (c *Client) ClearCache(ctx context.Context) error {
 	defer unlock()
 	return c.cache.clear()
 }
+
+// MergedKeys returns the verified key lists of several registries (URLs or
+// hosts) merged into one: a key listed twice appears once, and where the
+// lists disagree on its expiry the earlier holds, so that no list extends
+// another's trust. The notes say where they disagreed.
+func (c *Client) MergedKeys(ctx context.Context, registries []string) (*bundle.KeyList, []string, error) {
+	lists := make([]*bundle.KeyList, 0, len(registries))
+	for _, r := range registries {
+		list, err := c.Keys(ctx, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		lists = append(lists, list)
+	}
+	return bundle.Merge(lists...)
+}

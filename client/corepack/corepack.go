@@ -33,15 +33,7 @@ func VerifiedList(ctx context.Context, cl *client.Client, hosts []string) (*bund
 	if len(hosts) == 0 {
 		return nil, nil, fmt.Errorf("no registry named: %w", ErrNoKeys)
 	}
-	lists := make([]*bundle.KeyList, 0, len(hosts))
-	for _, host := range hosts {
-		list, err := cl.Keys(ctx, host)
-		if err != nil {
-			return nil, nil, err
-		}
-		lists = append(lists, list)
-	}
-	merged, notes, err := bundle.Merge(lists...)
+	merged, notes, err := cl.MergedKeys(ctx, hosts)
 	if err != nil {
 		return nil, nil, err
 	}

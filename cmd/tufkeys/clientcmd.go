@@ -440,10 +440,13 @@ func runKeys(ctx context.Context, opts keysOptions) error {
 	if err != nil {
 		return err
 	}
-	// never a list without keys: Corepack reads an empty one as "skip the check"
-	list, notes, err := corepack.VerifiedList(ctx, cl, hosts)
+	list, notes, err := cl.MergedKeys(ctx, hosts)
 	if err != nil {
 		return err
+	}
+	// never a list without keys: Corepack reads an empty one as "skip the check"
+	if _, err := corepack.Value(list); err != nil {
+		return fmt.Errorf("the verified key list of %s holds no key, and an empty list turns Corepack's check off: %w", strings.Join(hosts, ", "), err)
 	}
 	for _, n := range notes {
 		warn(opts.streams, n)
