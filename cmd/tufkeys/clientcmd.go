@@ -800,3 +800,11 @@ func freshness(fresh bool) string {
 	}
 	return "stale: the next lookup asks the repository"
 }
+
+// orNone is a list of names, or "none yet".
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none yet"
+	}
+	return strings.Join(names, ", ")
+}

@@ -2,8 +2,11 @@
 
 package main
 
-// maintainerCommands: the thin client has none (scripts/build-client.sh).
-func maintainerCommands() []namedCommand { return nil }
+// maintainerCommands: the thin client has none of the maintainers'
+// commands (scripts/build-client.sh), and the log monitor of watch.
+func maintainerCommands() []namedCommand {
+	return []namedCommand{{"watch", newWatchCommand}}
+}
 
 // maintainerUsage: the thin client meets no signer package's error.
 func maintainerUsage(error) bool { return false }

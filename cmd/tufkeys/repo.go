@@ -739,13 +739,6 @@ func logReportJSON(l *publish.LogReport) *logJSON {
 	return &logJSON{Origin: l.Origin, Size: l.Size, Appended: l.Appended, Witnessed: nonNil(l.Witnessed)}
 }
 
-func orNone(names []string) string {
-	if len(names) == 0 {
-		return "none yet"
-	}
-	return strings.Join(names, ", ")
-}
-
 // publishSummary is the one line a publish prints: the roles that went
 // live (the bins folded), where, and how many files.
 func publishSummary(opts repoPublishOptions, dst string, rep publish.Report) string {

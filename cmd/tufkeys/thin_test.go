@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/testutil"
+	"github.com/tufkeys/tufkeys/internal/harness/witnesstest"
 	"github.com/tufkeys/tufkeys/signer/keyfile"
 	"github.com/tufkeys/tufkeys/signer/keyref"
 )
@@ -78,5 +81,29 @@ func TestEnvironmentNamesSignerVariables(t *testing.T) {
 		if !names[want] {
 			t.Errorf("the table lacks %s", want)
 		}
+	}
+}
+
+// The thin client monitors the transparency log too (watch --log), and
+// says that its watch does nothing else.
+func TestThinClientWatchesTheLog(t *testing.T) {
+	clearClientEnv(t)
+	log := witnesstest.Get(t).NewLog(t, 2)
+	c, err := ceremony.New(t.TempDir(), ceremony.Options{Bins: 4, Log: &log.Policy, LogKey: log.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StagePublish("registry.example.test", mustRead(t, filepath.Join(pkgDir, fixtures, "npm/keys.json")), 2); err != nil {
+		t.Fatal(err)
+	}
+	bin := thinClient(t)
+	args := []string{"watch", "--log", "--repo", testutil.Serve(t, c.RepoDir), "--root", filepath.Join(c.WS.Dir, "published", "1.root.json"), "--cache", t.TempDir()}
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "log "+log.Policy.Origin+": 2 entries") {
+		t.Errorf("thin watch --log: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "watch", "--registry", "registry.example.test").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitUsage || !strings.Contains(string(out), "watches the transparency log only") {
+		t.Errorf("thin watch without --log: %v\n%s", err, out)
 	}
 }

@@ -24,9 +24,6 @@ import (
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
 
-// exitDiffers is watch's exit status when the lists differ.
-const exitDiffers = 3
-
 type watchOptions struct {
 	streams
 	Client    clientFlags
@@ -123,7 +120,7 @@ func runWatch(ctx context.Context, opts watchOptions) error {
 		if opts.Stage || opts.Workspace != "" {
 			return usagef("--log monitors the transparency log and stages nothing: leave out --stage and --workspace")
 		}
-		return runWatchLog(ctx, opts)
+		return runWatchLog(ctx, watchLogOptions{streams: opts.streams, Client: opts.Client, Registry: opts.Registry, LogState: opts.LogState, Format: opts.Format})
 	}
 	if opts.LogState != "" {
 		return usagef("--log-state goes with --log")
@@ -236,15 +233,9 @@ func (opts watchOptions) upstream(reg string) (func(context.Context) (*bundle.Ke
 	}, nil
 }
 
-// currentClient is the watcher's client: its comparisons are with what
-// the repository publishes now, so it asks on every call.
+// currentClient is the watcher's client: it asks on every call.
 func (opts watchOptions) currentClient() (*client.Client, error) {
-	co, err := opts.Client.options(opts.streams)
-	if err != nil {
-		return nil, err
-	}
-	co.MaxAge = client.Age(0)
-	return opts.Client.newClient(co)
+	return currentClient(opts.streams, opts.Client)
 }
 
 // printNextSteps names the commands that take a difference to clients:

@@ -1,5 +1,3 @@
-//go:build !tufkeys_client
-
 package main
 
 import (
@@ -14,11 +12,41 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/client/logmonitor"
 	"github.com/tufkeys/tufkeys/internal/registry"
 	"github.com/tufkeys/tufkeys/internal/safefile"
 	"github.com/tufkeys/tufkeys/translog"
 )
+
+// exitDiffers is watch's exit status when the lists differ, or the log
+// shows something that should not be.
+const exitDiffers = 3
+
+// watchLogOptions are watch --log's: the repository (client flags), the
+// registry that narrows the checks, where the state is kept, the format.
+// Every build has them: the thin client monitors the log too.
+type watchLogOptions struct {
+	streams
+	Client   clientFlags
+	Registry string
+	LogState string
+	Format   string
+}
+
+// currentClient is a watcher's client: its comparisons are with what the
+// repository publishes now, so it asks on every call.
+func currentClient(std streams, f clientFlags) (*client.Client, error) {
+	co, err := f.options(std)
+	if err != nil {
+		return nil, err
+	}
+	co.MaxAge = client.Age(0)
+	if co, err = withDefaultSource(co); err != nil {
+		return nil, err
+	}
+	return f.newClient(co)
+}
 
 // logStateFile is where watch --log keeps its state, in the cache
 // directory unless --log-state says otherwise.
@@ -52,8 +80,8 @@ type watchLogEntry struct {
 // list the repository serves that the log lacks, a logged root or list the
 // repository does not serve, a logged key the registry does not serve, a
 // fork or a rollback.
-func runWatchLog(ctx context.Context, opts watchOptions) error {
-	cl, err := opts.currentClient()
+func runWatchLog(ctx context.Context, opts watchLogOptions) error {
+	cl, err := currentClient(opts.streams, opts.Client)
 	if err != nil {
 		return err
 	}
@@ -137,7 +165,7 @@ func runWatchLog(ctx context.Context, opts watchOptions) error {
 	return nil
 }
 
-func printWatchLog(opts watchOptions, rep watchLogReport) {
+func printWatchLog(opts watchLogOptions, rep watchLogReport) {
 	cosigned := ""
 	if rep.Cosigned != "" {
 		cosigned = " at " + rep.Cosigned
@@ -155,7 +183,7 @@ func printWatchLog(opts watchOptions, rep watchLogReport) {
 	}
 }
 
-func redactRepo(opts watchOptions) string {
+func redactRepo(opts watchLogOptions) string {
 	if len(opts.Client.Repos) > 0 {
 		return opts.Client.Repos[0]
 	}
