@@ -165,30 +165,36 @@ func (c *Client) parsing(role string, data []byte) {
 	c.parses.count[role+" "+objectName(data)]++
 }
 
-// New checks the options and prepares the cache. It does no network I/O.
-func New(opts Options) (*Client, error) {
+// withBuiltinSource fills a root left out with the build's first source
+// (a deployment's own, else Sigstore's) and its URLs, and URLs left out
+// with those of the source whose root was given, else the deployment's.
+func withBuiltinSource(opts Options) Options {
 	builtin := repometadata.Sources()
 	if len(opts.TrustedRoot) == 0 && len(builtin) > 0 {
-		// the build's first source: a deployment's own, else Sigstore's
 		opts.TrustedRoot = builtin[0].Root
 		if len(opts.Repositories) == 0 {
 			opts.Repositories = builtin[0].Repositories
 		}
 	}
-	if len(opts.TrustedRoot) == 0 {
-		return nil, fmt.Errorf("%w: none was given and this build embeds none", ErrNoRoot)
-	}
-	if len(opts.Repositories) == 0 {
-		// a root the build embeds brings its URLs
-		for _, src := range builtin {
-			if bytes.Equal(src.Root, opts.TrustedRoot) {
-				opts.Repositories = src.Repositories
-				break
-			}
+	for _, src := range builtin {
+		if len(opts.Repositories) == 0 && bytes.Equal(src.Root, opts.TrustedRoot) {
+			opts.Repositories = src.Repositories
 		}
 	}
 	if len(opts.Repositories) == 0 {
 		opts.Repositories = repometadata.Repositories()
+	}
+	return opts
+}
+
+// New checks the options and prepares the cache. It does no network I/O.
+func New(opts Options) (*Client, error) {
+	if len(opts.TrustedRoot) == 0 || len(opts.Repositories) == 0 {
+		// the build's sources fill in what the caller left out
+		opts = withBuiltinSource(opts)
+	}
+	if len(opts.TrustedRoot) == 0 {
+		return nil, fmt.Errorf("%w: none was given and this build embeds none", ErrNoRoot)
 	}
 	if len(opts.Repositories) == 0 {
 		return nil, fmt.Errorf("%w: none was given and this build names none", ErrNoRepository)
@@ -619,6 +625,13 @@ func (c *Client) trustedMetadata(ctx context.Context) (map[string][]byte, error)
 // the cache holds: with bins, those of the bins fetched so far, which are
 // the registries this client used before, the likeliest meant by a typo.
 func (c *Client) verifiedRegistries(ctx context.Context) []string {
+	return c.registries(ctx, false)
+}
+
+// registries lists the hosts of the key lists the cached targets metadata
+// names and, with delegated, of the delegations named after a host
+// (paths HOST/*), reading the trusted metadata once.
+func (c *Client) registries(ctx context.Context, delegated bool) []string {
 	trusted, err := c.trustedMetadata(ctx)
 	if err != nil {
 		return nil
@@ -636,6 +649,9 @@ func (c *Client) verifiedRegistries(ctx context.Context) []string {
 			if host, ok := bundle.HostOfTarget(name); ok {
 				out = append(out, host)
 			}
+		}
+		if delegated && md.Signed.Delegations != nil {
+			out = append(out, delegatedHosts(md.Signed.Delegations)...)
 		}
 	}
 	slices.Sort(out)

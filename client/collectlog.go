@@ -68,7 +68,7 @@ func (c *Client) collectLog(ctx context.Context, repo string, root *metadata.Met
 		if data, ok := fetched[name]; ok {
 			files = append(files, store.Object{Name: name, Data: data, Phase: store.PhaseTargets})
 		}
-		if k.Registry == "" {
+		if k.afterLog {
 			// the checkpoint that proves a root to a client at the one
 			// before, where the publisher kept one
 			name := translog.RootCheckpointName(k.Version)
@@ -97,6 +97,9 @@ type loggedKey struct {
 	translog.Key
 	file     string
 	required bool
+	// afterLog marks a root whose previous root names a log, or may: the
+	// publisher kept the checkpoint that logged it (RootCheckpointName)
+	afterLog bool
 }
 
 // loggedKeys lists the log entries of the copied roots and of the key
@@ -130,11 +133,13 @@ func loggedKeys(r *Repository) []loggedKey {
 	}
 	slices.SortFunc(roots, func(a, b versionedRoot) int { return int(a.version - b.version) })
 	for i, vr := range roots {
-		prevLogged := false
-		if i > 0 && roots[i-1].version == vr.version-1 {
+		prevLogged, prevKnown := false, i > 0 && roots[i-1].version == vr.version-1
+		if prevKnown {
 			_, prevLogged, _ = translog.FromRootCustom(roots[i-1].md.Signed.UnrecognizedFields)
 		}
-		out = append(out, loggedKey{translog.RootKey(vr.version, objectName(vr.data)), rootName(vr.version), prevLogged || vr.version == r.RootVersion})
+		// a root after one the copy lacks may follow a log too
+		afterLog := prevLogged || !prevKnown && vr.version > 1
+		out = append(out, loggedKey{Key: translog.RootKey(vr.version, objectName(vr.data)), file: rootName(vr.version), required: prevLogged || vr.version == r.RootVersion, afterLog: afterLog})
 	}
 	for _, l := range listings {
 		for _, t := range slices.Sorted(maps.Keys(l.md.Signed.Targets)) {
@@ -144,7 +149,7 @@ func loggedKeys(r *Repository) []loggedKey {
 			}
 			sum := hex.EncodeToString(l.md.Signed.Targets[t].Hashes["sha256"])
 			k := translog.Key{Registry: host, Role: l.role, Version: l.md.Signed.Version, SHA256: sum}
-			out = append(out, loggedKey{k, t, l.md.Signed.Version == newest[l.role] && r.current[t] == sum})
+			out = append(out, loggedKey{Key: k, file: t, required: l.md.Signed.Version == newest[l.role] && r.current[t] == sum})
 		}
 	}
 	return out

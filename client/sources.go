@@ -133,30 +133,19 @@ func (c *Client) cachedLists(ctx context.Context, targetPath string) bool {
 // Registries lists the registries the verified metadata names: key lists
 // in the targets metadata the cache holds (with hashed bins, those of the
 // bins fetched so far) and delegations named after a host.
-func (c *Client) Registries(ctx context.Context) []string {
-	out := c.verifiedRegistries(ctx)
-	trusted, err := c.trustedMetadata(ctx)
-	if err != nil {
-		return out
-	}
-	for role, data := range trusted {
-		if role == metadata.ROOT || role == metadata.TIMESTAMP || role == metadata.SNAPSHOT {
-			continue
-		}
-		md, err := (&metadata.Metadata[metadata.TargetsType]{}).FromBytes(data)
-		if err != nil || md.Signed.Delegations == nil {
-			continue
-		}
-		for _, d := range md.Signed.Delegations.Roles {
-			for _, p := range d.Paths {
-				if host, ok := strings.CutSuffix(p, "/*"); ok && !strings.ContainsAny(host, "*?/[") {
-					if _, err := bundle.RegistryHost(host); err == nil {
-						out = append(out, host)
-					}
+func (c *Client) Registries(ctx context.Context) []string { return c.registries(ctx, true) }
+
+// delegatedHosts are the hosts of the delegations whose paths are HOST/*.
+func delegatedHosts(d *metadata.Delegations) []string {
+	var out []string
+	for _, r := range d.Roles {
+		for _, p := range r.Paths {
+			if host, ok := strings.CutSuffix(p, "/*"); ok && !strings.ContainsAny(host, "*?/[") {
+				if _, err := bundle.RegistryHost(host); err == nil {
+					out = append(out, host)
 				}
 			}
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return out
 }

@@ -88,13 +88,21 @@ func (s *session) logCheckpoint(policy translog.Policy) (translog.Checkpoint, er
 	if s.checkpoint != nil {
 		return *s.checkpoint, nil
 	}
-	raw, err := s.f.download(s.f.url(translog.CheckpointName), translog.MaxCheckpoint)
-	if isMissing(err) {
-		return translog.Checkpoint{}, fmt.Errorf("root v%d names the transparency log %s, but %s serves no %s: refused until it does: %w",
-			s.tm.Root.Signed.Version, policy.Origin, redact(s.repo), translog.CheckpointName, ErrNotLogged)
-	}
-	if err != nil {
-		return translog.Checkpoint{}, s.failedNamed(translog.CheckpointName, err)
+	// the session's read of the log's files: a root proven in this very
+	// update read the checkpoint already
+	files := s.logReader()
+	raw, read := files.read[translog.CheckpointName]
+	if !read {
+		var err error
+		raw, err = s.f.download(s.f.url(translog.CheckpointName), translog.MaxCheckpoint)
+		if isMissing(err) {
+			return translog.Checkpoint{}, fmt.Errorf("root v%d names the transparency log %s, but %s serves no %s: refused until it does: %w",
+				s.tm.Root.Signed.Version, policy.Origin, redact(s.repo), translog.CheckpointName, ErrNotLogged)
+		}
+		if err != nil {
+			return translog.Checkpoint{}, s.failedNamed(translog.CheckpointName, err)
+		}
+		files.read[translog.CheckpointName] = raw
 	}
 	// --accept-expired moves the freshness bound as it moves TUF's expiry
 	cp, err := translog.VerifyCheckpoint(policy, raw, s.c.refTime())
@@ -148,7 +156,10 @@ func (s *session) logConflict(prev, next translog.Checkpoint, cause error) error
 // logFetch reads log files from the repository this session updates
 // from, each once, in the words and with the kind of any file the
 // repository did not serve.
-func (s *session) logFetch() translog.Fetch {
+func (s *session) logFetch() translog.Fetch { return s.logReader().fetch }
+
+// logReader is the session's reader of log files, made on first use.
+func (s *session) logReader() *logFiles {
 	if s.logFiles == nil {
 		s.logFiles = newLogFiles(func(name string, max int64) ([]byte, error) {
 			data, err := s.f.download(s.f.url(name), max)
@@ -158,7 +169,7 @@ func (s *session) logFetch() translog.Fetch {
 			return data, err
 		})
 	}
-	return s.logFiles.fetch
+	return s.logFiles
 }
 
 // logFiles reads a repository's log files for translog, each once: a

@@ -49,12 +49,9 @@ var (
 // older than the policy's MaxAge at now. Signatures by keys the policy
 // does not name are ignored.
 func VerifyCheckpoint(p Policy, raw []byte, now time.Time) (Checkpoint, error) {
-	cp, err := verifySigned(p, raw)
+	cp, err := VerifyWitnessed(p, raw)
 	if err != nil {
 		return cp, err
-	}
-	if len(cp.Witnessed) < p.Quorum {
-		return cp, fmt.Errorf("%d of the %d needed (%v): %w", len(cp.Witnessed), p.Quorum, cp.Witnessed, ErrNotWitnessed)
 	}
 	maxAge, err := p.maxAge()
 	if err != nil {
@@ -140,19 +137,12 @@ func CheckpointText(origin string, size int64, hash tlog.Hash) []byte {
 // PeekSize reads a checkpoint's size without verifying anything: for
 // fetching the proof's tiles ahead.
 func PeekSize(raw []byte) (int64, bool) {
-	text, _, ok := strings.Cut(string(raw), "\n\n")
-	var c flog.Checkpoint
-	if !ok {
-		return 0, false
-	}
-	if _, err := c.Unmarshal([]byte(text + "\n")); err != nil || c.Size > 1<<40 {
-		return 0, false
-	}
-	return int64(c.Size), true
+	cp, ok := PeekTree(raw)
+	return cp.Size, ok
 }
 
-// VerifyWitnessed checks a checkpoint as VerifyCheckpoint does but for
-// its age: a checkpoint the quorum cosigned proves forever that its
+// VerifyWitnessed checks a checkpoint's log signature and the quorum of
+// its witnesses' cosignatures, whatever their age: a checkpoint the quorum cosigned proves forever that its
 // entries are public, which is all a proof of a root version needs.
 func VerifyWitnessed(p Policy, raw []byte) (Checkpoint, error) {
 	cp, err := verifySigned(p, raw)

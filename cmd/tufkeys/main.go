@@ -57,19 +57,8 @@ func run(args []string, std streams) int {
 	started := false
 	root := newRootCommandFor(std, func() { started = true }, commandFor(args))
 	root.SetArgs(args)
-	// completion SHELL for a shell it has no script for is a usage error,
-	// not its help with exit 0
-	root.InitDefaultCompletionCmd(args...)
-	for _, c := range root.Commands() {
-		if c.Name() == "completion" {
-			c.Args = subcommandArgs
-			c.RunE = func(cmd *cobra.Command, args []string) error {
-				if len(args) == 0 {
-					return cmd.Help()
-				}
-				return subcommandArgs(cmd, args)
-			}
-		}
+	if len(args) > 0 && args[0] == "completion" {
+		strictCompletion(root, args)
 	}
 	if msg, unknown := unknownCommand(root, args); unknown {
 		fmt.Fprintf(std.Err, "tufkeys: %s\nRun 'tufkeys --help' for usage.\n", msg)
@@ -97,6 +86,24 @@ func run(args []string, std streams) int {
 		return exitUsage
 	}
 	return exitFail
+}
+
+// strictCompletion makes completion SHELL, for a shell it has no script
+// for, a usage error rather than its help with exit 0. cobra adds the
+// command as it runs, so it is added here first, and only for completion.
+func strictCompletion(root *cobra.Command, args []string) {
+	root.InitDefaultCompletionCmd(args...)
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Args = subcommandArgs
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return cmd.Help()
+				}
+				return subcommandArgs(cmd, args)
+			}
+		}
+	}
 }
 
 // unknownCommand says that the first argument names no command, with the

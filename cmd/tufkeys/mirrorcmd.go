@@ -268,8 +268,15 @@ func runExport(ctx context.Context, opts exportOptions) error {
 	if from == "" {
 		from = cl.Repositories()[0]
 	}
+	return exportOne(ctx, opts, cl, from, opts.Archive, "")
+}
+
+// exportOne writes one repository's archive to out (- for standard
+// output) and reports it, naming the built-in source when source is set.
+func exportOne(ctx context.Context, opts exportOptions, cl *client.Client, from, out, source string) error {
 	var repo *client.Repository
-	out, summary := opts.Archive, opts.Out
+	var err error
+	summary := opts.Out
 	if out == "-" {
 		repo, err = mirror.ExportTo(ctx, cl, from, opts.Out)
 		out, summary = "standard output", opts.Err
@@ -277,12 +284,23 @@ func runExport(ctx context.Context, opts exportOptions) error {
 		repo, err = mirror.Export(ctx, cl, from, out)
 	}
 	if err != nil {
+		if source != "" {
+			return fmt.Errorf("source %s: %w", source, err)
+		}
 		return err
 	}
 	if opts.Format == "json" {
-		return writeJSON(summary, copyReport{Source: from, Destination: out, Root: repo.RootVersion, Targets: repo.TargetsVersion, KeyLists: nonNil(repo.KeyLists), Copied: []string{}, Files: len(repo.Objects)})
+		r := copyReport{Source: from, Destination: out, Root: repo.RootVersion, Targets: repo.TargetsVersion, KeyLists: nonNil(repo.KeyLists), Copied: []string{}, Files: len(repo.Objects)}
+		if source != "" {
+			r.SourceName = orNull(source)
+		}
+		return writeJSON(summary, r)
 	}
-	fmt.Fprintf(summary, "exported root v%d, targets v%d, %d key %s to %s (%d files)\n", repo.RootVersion, repo.TargetsVersion, len(repo.KeyLists), plural(len(repo.KeyLists), "list", "lists"), out, len(repo.Objects))
+	label := ""
+	if source != "" {
+		label = " " + source + ":"
+	}
+	fmt.Fprintf(summary, "exported%s root v%d, targets v%d, %d key %s to %s (%d files)\n", label, repo.RootVersion, repo.TargetsVersion, len(repo.KeyLists), plural(len(repo.KeyLists), "list", "lists"), out, len(repo.Objects))
 	return nil
 }
 
@@ -305,38 +323,22 @@ func exportSources(ctx context.Context, opts exportOptions) error {
 	if len(selected) > 1 && opts.Archive == "-" {
 		return usagef("this build has %d sources, one archive each: name one with --source to write it to standard output", len(selected))
 	}
-	for _, sc := range selected {
+	out := func(sc client.SourceClient) string {
 		if len(selected) > 1 {
-			if err := refuseExisting(archiveFor(opts.Archive, sc.Source.Name)); err != nil {
-				return err
-			}
-		} else if err := refuseExisting(opts.Archive); err != nil {
+			return archiveFor(opts.Archive, sc.Source.Name)
+		}
+		return opts.Archive
+	}
+	// every archive's name is checked before any is written
+	for _, sc := range selected {
+		if err := refuseExisting(out(sc)); err != nil {
 			return err
 		}
 	}
 	for _, sc := range selected {
-		out, summary := opts.Archive, opts.Out
-		if len(selected) > 1 {
-			out = archiveFor(opts.Archive, sc.Source.Name)
+		if err := exportOne(ctx, opts, sc.Client, sc.Client.Repositories()[0], out(sc), sc.Source.Name); err != nil {
+			return err
 		}
-		from := sc.Client.Repositories()[0]
-		var repo *client.Repository
-		if out == "-" {
-			repo, err = mirror.ExportTo(ctx, sc.Client, from, opts.Out)
-			out, summary = "standard output", opts.Err
-		} else {
-			repo, err = mirror.Export(ctx, sc.Client, from, out)
-		}
-		if err != nil {
-			return fmt.Errorf("source %s: %w", sc.Source.Name, err)
-		}
-		if opts.Format == "json" {
-			if err := writeJSON(summary, copyReport{Source: from, SourceName: orNull(sc.Source.Name), Destination: out, Root: repo.RootVersion, Targets: repo.TargetsVersion, KeyLists: nonNil(repo.KeyLists), Copied: []string{}, Files: len(repo.Objects)}); err != nil {
-				return err
-			}
-			continue
-		}
-		fmt.Fprintf(summary, "exported %s: root v%d, targets v%d, %d key %s to %s (%d files)\n", sc.Source.Name, repo.RootVersion, repo.TargetsVersion, len(repo.KeyLists), plural(len(repo.KeyLists), "list", "lists"), out, len(repo.Objects))
 	}
 	return nil
 }

@@ -460,12 +460,18 @@ func openOnlineKey(ctx context.Context, opts repoPublishOptions, ref string, pas
 	if _, fromEnv := keyfile.FromEnv(variable, keyfile.EnvPassphrase); opts.promptPerKey && !fromEnv && onTerminal() {
 		tries = passphraseTries
 	}
+	return openWithRetries(ctx, ref, pass, tries, func(msg string) { fmt.Fprintf(opts.Err, "tufkeys: %s\n", msg) })
+}
+
+// openWithRetries opens a key reference, letting a wrong passphrase be
+// typed again until tries run out; say tells the person so.
+func openWithRetries(ctx context.Context, ref string, pass keyfile.Passphrase, tries int, say func(string)) (*keyfile.Signer, error) {
 	for try := 1; ; try++ {
 		signer, err := keyref.Open(ctx, ref, pass)
-		if err == nil || !errors.Is(err, keyfile.ErrWrongPassphrase) || try == tries {
+		if err == nil || !errors.Is(err, keyfile.ErrWrongPassphrase) || try >= tries {
 			return signer, err
 		}
-		fmt.Fprintf(opts.Err, "tufkeys: the passphrase does not open %s: try again (%d %s left)\n", ref, tries-try, plural(tries-try, "try", "tries"))
+		say(fmt.Sprintf("the passphrase does not open %s: try again (%d %s left)", ref, tries-try, plural(tries-try, "try", "tries")))
 	}
 }
 
@@ -486,13 +492,7 @@ func openSigner(opts repoSignOptions) (*keyfile.Signer, error) {
 	if _, fromEnv := os.LookupEnv(keyfile.EnvPassphrase); opts.Terminal != nil && !fromEnv {
 		tries = passphraseTries
 	}
-	for try := 1; ; try++ {
-		signer, err := keyref.Open(context.Background(), opts.Key, opts.Passphrase)
-		if err == nil || !errors.Is(err, keyfile.ErrWrongPassphrase) || try == tries {
-			return signer, err
-		}
-		opts.Terminal.Say(fmt.Sprintf("the passphrase does not open %s: try again (%d %s left)", opts.Key, tries-try, plural(tries-try, "try", "tries")))
-	}
+	return openWithRetries(context.Background(), opts.Key, opts.Passphrase, tries, func(msg string) { opts.Terminal.Say(msg) })
 }
 
 type repoStatusOptions struct {

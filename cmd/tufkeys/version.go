@@ -136,6 +136,17 @@ func runVersion(opts versionOptions) error {
 	return usagef("--format %q is not text or json", opts.Format)
 }
 
+// writeReport writes one JSON document, indented, or on one line for a
+// command that prints one document per line.
+func writeReport(w interface{ Write([]byte) (int, error) }, v any, oneLine bool) error {
+	if !oneLine {
+		return writeJSON(w, v)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
 // writeJSON writes one JSON document, indented, with a final newline.
 func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
 	enc := json.NewEncoder(w)

@@ -3,9 +3,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -43,6 +41,8 @@ type watchOptions struct {
 	// UpstreamSource takes the registry's list from this built-in
 	// source's verified metadata instead of the registry's endpoint.
 	UpstreamSource string
+	// jsonLines prints each JSON document on one line (the loop's rounds)
+	jsonLines bool
 }
 
 // minWatchPeriod keeps a loop from hammering the registry.
@@ -120,7 +120,7 @@ func runWatch(ctx context.Context, opts watchOptions) error {
 		if opts.Stage || opts.Workspace != "" {
 			return usagef("--log monitors the transparency log and stages nothing: leave out --stage and --workspace")
 		}
-		return runWatchLog(ctx, watchLogOptions{streams: opts.streams, Client: opts.Client, Registry: opts.Registry, LogState: opts.LogState, Format: opts.Format})
+		return runWatchLog(ctx, watchLogOptions{streams: opts.streams, Client: opts.Client, Registry: opts.Registry, LogState: opts.LogState, Format: opts.Format, jsonLines: opts.jsonLines})
 	}
 	if opts.LogState != "" {
 		return usagef("--log-state goes with --log")
@@ -166,7 +166,7 @@ func runWatch(ctx context.Context, opts watchOptions) error {
 		if res.Staged != nil {
 			r.Staged = orNull(fmt.Sprintf("%s v%d", res.Staged.Role, res.Staged.Version))
 		}
-		if err := writeJSON(opts.Out, r); err != nil {
+		if err := writeReport(opts.Out, r, opts.jsonLines); err != nil {
 			return err
 		}
 		if r.Same {
@@ -256,28 +256,6 @@ func printNextSteps(opts watchOptions, reg string, res watch.Result) {
 	fmt.Fprintf(opts.Out, "  publish: tufkeys repo publish --workspace %s --online-key ONLINE.key --to DESTINATION\n", ws)
 }
 
-// runWatchRound runs one round of the loop; with -o json its document is
-// printed on one line, so that a consumer reads one document per line.
-func runWatchRound(ctx context.Context, opts watchOptions) error {
-	if opts.Format != "json" {
-		return runWatch(ctx, opts)
-	}
-	var buf bytes.Buffer
-	round := opts
-	round.Out = &buf
-	err := runWatch(ctx, round)
-	if buf.Len() > 0 {
-		var line bytes.Buffer
-		if json.Compact(&line, buf.Bytes()) == nil {
-			line.WriteByte('\n')
-			opts.Out.Write(line.Bytes())
-		} else {
-			opts.Out.Write(buf.Bytes())
-		}
-	}
-	return err
-}
-
 // runWatchLoop runs a round per period until ctx ends: a failed round is
 // reported and the next one runs; a usage error ends the loop at once.
 func runWatchLoop(ctx context.Context, opts watchOptions) error {
@@ -288,13 +266,15 @@ func runWatchLoop(ctx context.Context, opts watchOptions) error {
 	if every < minWatchPeriod {
 		return usagef("--every %s is shorter than %s: a registry is not to be polled that often", opts.Every, minWatchPeriod)
 	}
+	// with -o json, one document per line: a consumer reads a round a line
+	opts.jsonLines = true
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for round := 1; ; round++ {
 		if opts.Format != "json" {
 			fmt.Fprintf(opts.Out, "%s round %d\n", time.Now().UTC().Format(time.RFC3339), round)
 		}
-		err := runWatchRound(ctx, opts)
+		err := runWatch(ctx, opts)
 		var ue usageError
 		var ee exitError
 		switch {

@@ -32,6 +32,8 @@ type watchLogOptions struct {
 	Registry string
 	LogState string
 	Format   string
+	// jsonLines prints the JSON document on one line (watch --every)
+	jsonLines bool
 }
 
 // currentClient is a watcher's client: its comparisons are with what the
@@ -153,7 +155,7 @@ func runWatchLog(ctx context.Context, opts watchLogOptions) error {
 		}
 	}
 	if opts.Format == "json" {
-		if err := writeJSON(opts.Out, rep); err != nil {
+		if err := writeReport(opts.Out, rep, opts.jsonLines); err != nil {
 			return err
 		}
 	} else {

@@ -141,14 +141,7 @@ func (c *Ceremony) PublishOptions() publish.Options {
 // StagePublish stages a key list for host, signs with n maintainers and
 // publishes.
 func (c *Ceremony) StagePublish(host string, list []byte, n int) error {
-	if _, err := c.WS.Stage(host, list, nil); err != nil {
-		return err
-	}
-	if err := c.Sign(n); err != nil {
-		return err
-	}
-	_, err := c.Publish()
-	return err
+	return c.stageSignPublish(host, list, nil, n)
 }
 
 // StagePublishRemoving is StagePublish for a list that drops keys the
@@ -170,13 +163,17 @@ func (c *Ceremony) StagePublishRemoving(host string, list []byte, n int) error {
 			}
 		}
 	}
+	return c.stageSignPublish(host, list, remove, n)
+}
+
+func (c *Ceremony) stageSignPublish(host string, list []byte, remove []string, n int) error {
 	if _, err := c.WS.Stage(host, list, remove); err != nil {
 		return err
 	}
 	if err := c.Sign(n); err != nil {
 		return err
 	}
-	_, err = c.Publish()
+	_, err := c.Publish()
 	return err
 }
 
