@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/client/mirror"
 	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
@@ -119,7 +120,7 @@ func TestBinFetchedWithTargets(t *testing.T) {
 func TestMirrorOfHashedBins(t *testing.T) {
 	w := binnedWorld(t, 30)
 	cl, _ := w.client(t.TempDir())
-	repo, err := cl.TUF().Collect(ctx, w.srv.URL)
+	repo, err := mirror.Collect(ctx, cl, w.srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

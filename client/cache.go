@@ -60,6 +60,7 @@ import (
 
 	"github.com/gofrs/flock"
 
+	"github.com/tufkeys/tufkeys/client/internal/session"
 	"github.com/tufkeys/tufkeys/internal/safefile"
 	"github.com/tufkeys/tufkeys/translog"
 )
@@ -170,11 +171,6 @@ type cache interface {
 	// keepEvidence keeps a checkpoint that conflicts with another, and
 	// says where.
 	keepEvidence(name string, data []byte) (string, error)
-}
-
-func objectName(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
 }
 
 // isObjectName reports a sha256 in lower-case hex, the only name an object has.
@@ -323,16 +319,16 @@ func (d *diskCache) lock(ctx context.Context, exclusive bool) (func(), error) {
 }
 
 func (d *diskCache) root(v int64) ([]byte, error) {
-	return readNoFollow(d.path(rootsDir, rootName(v)), maxCacheFile)
+	return readNoFollow(d.path(rootsDir, session.RootName(v)), maxCacheFile)
 }
 
 func (d *diskCache) hasRoot(v int64) bool {
-	fi, err := os.Lstat(d.path(rootsDir, rootName(v)))
+	fi, err := os.Lstat(d.path(rootsDir, session.RootName(v)))
 	return err == nil && fi.Mode().IsRegular()
 }
 
 func (d *diskCache) putRoot(v int64, data []byte) error {
-	return safefile.WriteAtomic(d.path(rootsDir, rootName(v)), data, 0o600)
+	return safefile.WriteAtomic(d.path(rootsDir, session.RootName(v)), data, 0o600)
 }
 
 // dropRootsFrom deletes cached roots from version v on: they do not chain.
@@ -354,7 +350,7 @@ func (d *diskCache) object(name string) ([]byte, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errNotCached
 	}
-	if err == nil && objectName(data) != name {
+	if err == nil && session.ObjectName(data) != name {
 		// damaged on disk: fetched again, never used
 		return nil, errNotCached
 	}
@@ -362,7 +358,7 @@ func (d *diskCache) object(name string) ([]byte, error) {
 }
 
 func (d *diskCache) putObject(data []byte) (string, error) {
-	name := objectName(data)
+	name := session.ObjectName(data)
 	p := d.path(objectsDir, name)
 	if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && fi.Size() == int64(len(data)) {
 		if old, err := readNoFollow(p, maxCacheFile); err == nil && bytes.Equal(old, data) {
@@ -538,7 +534,7 @@ func (m *memoryCache) object(name string) ([]byte, error) {
 }
 
 func (m *memoryCache) putObject(data []byte) (string, error) {
-	name := objectName(data)
+	name := session.ObjectName(data)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.objects[name] = data

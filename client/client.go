@@ -23,6 +23,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/client/internal/session"
 	"github.com/tufkeys/tufkeys/internal/duration"
 	"github.com/tufkeys/tufkeys/internal/marked"
 	"github.com/tufkeys/tufkeys/internal/nearest"
@@ -162,7 +163,7 @@ func (c *Client) parsing(role string, data []byte) {
 	}
 	c.parses.mu.Lock()
 	defer c.parses.mu.Unlock()
-	c.parses.count[role+" "+objectName(data)]++
+	c.parses.count[role+" "+session.ObjectName(data)]++
 }
 
 // withBuiltinSource fills a root left out with the build's first source
@@ -231,7 +232,7 @@ func New(opts Options) (*Client, error) {
 		opts.Logger.Warn("accepting metadata that expired up to " + duration.Words(opts.AcceptExpired) + " ago: protection against freeze attacks is weakened by as much")
 	}
 	c.opts, c.http, c.log = opts, opts.HTTPClient, opts.Logger
-	c.anchor = objectName(opts.TrustedRoot)
+	c.anchor = session.ObjectName(opts.TrustedRoot)
 	if c.http == nil {
 		c.http = defaultHTTPClient()
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/client/archive"
+	"github.com/tufkeys/tufkeys/client/internal/session"
 	"github.com/tufkeys/tufkeys/internal/safefile"
 )
 
@@ -72,10 +73,10 @@ var rootProbe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile
 // Bounds for requests started before go-tuf asks, equal to go-tuf's own
 // defaults for each kind of file.
 const (
-	rootMax      = 512000
-	timestampMax = 16 << 10
-	snapshotMax  = 2000000
-	targetsMax   = 5000000
+	rootMax      = session.RootMax
+	timestampMax = session.TimestampMax
+	snapshotMax  = session.SnapshotMax
+	targetsMax   = session.TargetsMax
 )
 
 // fetcher fetches the files of one update, with the update's context, a
@@ -223,7 +224,7 @@ func (f *fetcher) begin(nextRoot int64) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.startLocked(f.url(rootName(nextRoot)), rootMax, conditional{})
+	f.startLocked(f.url(session.RootName(nextRoot)), rootMax, conditional{})
 	f.startLocked(f.url("timestamp.json"), timestampMax, conditional{f.etag, f.cachedTimestamp})
 	if f.expectLog {
 		f.startLocked(f.url(translog.CheckpointName), translog.MaxCheckpoint, conditional{})
@@ -328,20 +329,6 @@ func (f *fetcher) timestamp() ([]byte, string, error) {
 	return r.data, r.etag, r.err
 }
 
-// isMissing reports an answer that means "no such file": 404, and 403 or
-// 410, which object stores give for objects that do not exist.
-func isMissing(err error) bool {
-	var h *metadata.ErrDownloadHTTP
-	if !errors.As(err, &h) {
-		return false
-	}
-	switch h.StatusCode {
-	case http.StatusNotFound, http.StatusForbidden, http.StatusGone:
-		return true
-	}
-	return false
-}
-
 // followUp starts the download a newly arrived file points to.
 func (f *fetcher) followUp(u string, r fetchResult) {
 	if f.sequential || r.err != nil || r.code != http.StatusOK && r.code != http.StatusNotModified {
@@ -357,7 +344,7 @@ func (f *fetcher) followUp(u string, r fetchResult) {
 	if m := rootProbe().FindStringSubmatch(u); m != nil {
 		v, _ := strconv.ParseInt(m[1], 10, 64)
 		f.mu.Lock()
-		f.startLocked(f.url(rootName(v+1)), rootMax, conditional{})
+		f.startLocked(f.url(session.RootName(v+1)), rootMax, conditional{})
 		f.mu.Unlock()
 		return
 	}

@@ -1,9 +1,7 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"crypto"
 	"encoding/hex"
 	"fmt"
 	"path"
@@ -12,11 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/secure-systems-lab/go-securesystemslib/cjson"
-	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/client/internal/session"
 	"github.com/tufkeys/tufkeys/translog"
 )
 
@@ -60,9 +57,6 @@ type HistoryEntry struct {
 	LogIndex int64
 }
 
-// maxHistory bounds the versions of one role that History reads.
-const maxHistory = 10000
-
 // History reads every version of a registry's key list the repository
 // published, oldest first: each version of the metadata that held it is
 // verified against the root (for targets) or the delegation (for bins and
@@ -75,24 +69,13 @@ func (c *Client) History(ctx context.Context, registry string) ([]HistoryEntry, 
 	}
 	name := bundle.TargetName(host)
 	repo := c.opts.Repositories[0]
-	f := newFetcher(ctx, c, repo)
-	f.sequential = true
-	if err := f.openArchive(); err != nil {
-		return nil, err
-	}
-	get := func(file string, max int64) ([]byte, error) {
-		data, err := f.download(f.url(file), max)
-		if err != nil {
-			return nil, explain(repo, file, err)
-		}
-		return data, nil
-	}
 	// the root chain, and the current snapshot, verified as a client does
-	top, err := c.topLevel(repo, f, get)
+	read, err := c.read(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	tm := top.tm
+	top, get := read.Top, read.Get
+	tm := top.TM
 	// the rollback floor: nothing older than what this client trusts
 	versions := map[string]int64{
 		metadata.ROOT: tm.Root.Signed.Version, metadata.TIMESTAMP: tm.Timestamp.Signed.Version, metadata.SNAPSHOT: tm.Snapshot.Signed.Version,
@@ -103,33 +86,33 @@ func (c *Client) History(ctx context.Context, registry string) ([]HistoryEntry, 
 	if err := c.notOlderThanTrusted(ctx, repo, versions); err != nil {
 		return nil, err
 	}
-	roots := make([]*metadata.Metadata[metadata.RootType], len(top.roots))
-	for i, vr := range top.roots {
-		roots[i] = vr.md
+	roots := make([]*metadata.Metadata[metadata.RootType], len(top.Roots))
+	for i, vr := range top.Roots {
+		roots[i] = vr.MD
 	}
 	current := func(role string) int64 {
 		if m := tm.Snapshot.Signed.Meta[role+".json"]; m != nil {
-			return min(m.Version, maxHistory)
+			return min(m.Version, session.MaxHistory)
 		}
 		return 0
 	}
 	h := &history{c: c, get: get, name: name, host: host}
-	trustedRoot := top.chain[0].Signed.Version
+	trustedRoot := top.Chain[0].Signed.Version
 	// every targets version, against the authenticated roots
-	var parents, unverified, targets []parent
+	var parents, unverified, targets []session.Parent
 	for v := int64(1); v <= current(metadata.TARGETS); v++ {
 		md, e := h.role(metadata.TARGETS, v)
 		if md != nil {
-			targets = append(targets, parent{metadata.TARGETS, md})
-			e.SignedBy, e.VerifiedBy = verifiedUnderRoots(md, roots)
-			_, under := verifiedUnderRoots(md, top.unverified)
+			targets = append(targets, session.Parent{Role: metadata.TARGETS, MD: md})
+			e.SignedBy, e.VerifiedBy = session.VerifiedUnderRoots(md, roots)
+			_, under := session.VerifiedUnderRoots(md, top.Unverified)
 			switch {
 			case e.VerifiedBy != "":
-				parents = append(parents, parent{metadata.TARGETS, md})
+				parents = append(parents, session.Parent{Role: metadata.TARGETS, MD: md})
 			case under != "":
 				e.SignedBy, e.Unverified = nil, true
 				e.Problem = fmt.Sprintf("signed under %s, older than the root this client trusts (v%d) and not one it holds, so it cannot be authenticated", under, trustedRoot)
-				unverified = append(unverified, parent{metadata.TARGETS, md})
+				unverified = append(unverified, session.Parent{Role: metadata.TARGETS, MD: md})
 				h.unverified = append(h.unverified, pendingVersion{len(h.entries), md})
 			default:
 				e.Problem = "its signatures do not meet the targets threshold of any root in the chain"
@@ -143,27 +126,27 @@ func (c *Client) History(ctx context.Context, registry string) ([]HistoryEntry, 
 	// delegators
 	done := map[string]bool{metadata.TARGETS: true}
 	queue := h.holders(targets)
-	for len(queue) > 0 && len(done) <= maxRoles {
+	for len(queue) > 0 && len(done) <= session.MaxRoles {
 		role := queue[0]
 		queue = queue[1:]
 		if done[role] {
 			continue
 		}
 		done[role] = true
-		var read []parent
+		var read []session.Parent
 		for v := int64(1); v <= current(role); v++ {
 			md, e := h.role(role, v)
 			if md != nil {
-				read = append(read, parent{role, md})
-				e.SignedBy, e.VerifiedBy = verifiedUnderDelegators(md, role, parents)
-				_, under := verifiedUnderDelegators(md, role, unverified)
+				read = append(read, session.Parent{Role: role, MD: md})
+				e.SignedBy, e.VerifiedBy = session.VerifiedUnderDelegators(md, role, parents)
+				_, under := session.VerifiedUnderDelegators(md, role, unverified)
 				switch {
 				case e.VerifiedBy != "":
-					parents = append(parents, parent{role, md})
+					parents = append(parents, session.Parent{Role: role, MD: md})
 				case under != "":
 					e.SignedBy, e.Unverified = nil, true
 					e.Problem = "signed under " + under + ", which cannot be authenticated"
-					unverified = append(unverified, parent{role, md})
+					unverified = append(unverified, session.Parent{Role: role, MD: md})
 					h.unverified = append(h.unverified, pendingVersion{len(h.entries), md})
 				default:
 					e.Problem = "its signatures do not meet the threshold of any delegation to " + role
@@ -173,7 +156,7 @@ func (c *Client) History(ctx context.Context, registry string) ([]HistoryEntry, 
 		}
 		queue = append(queue, h.holders(read)...)
 	}
-	if err := h.fromLog(ctx, tm.Root, f); err != nil {
+	if err := h.fromLog(ctx, tm.Root); err != nil {
 		return nil, err
 	}
 	return h.entries, nil
@@ -192,12 +175,12 @@ type pendingVersion struct {
 // cannot authenticate: their key list, read and checked against the hash
 // that the log's entry names, where the entry names the same role and
 // version.
-func (h *history) fromLog(ctx context.Context, root *metadata.Metadata[metadata.RootType], f *fetcher) error {
+func (h *history) fromLog(ctx context.Context, root *metadata.Metadata[metadata.RootType]) error {
 	policy, ok, err := translog.FromRootCustom(root.Signed.UnrecognizedFields)
 	if err != nil || !ok {
 		return err
 	}
-	fetch := f.logFiles().fetch
+	fetch := session.NewLogFiles(h.get).Fetch
 	raw, err := fetch(ctx, translog.CheckpointName, translog.MaxCheckpoint)
 	if err != nil {
 		return fmt.Errorf("root v%d names the transparency log %s: %w: %w", root.Signed.Version, policy.Origin, err, ErrNotLogged)
@@ -229,7 +212,7 @@ func (h *history) fromLog(ctx context.Context, root *metadata.Metadata[metadata.
 			continue
 		}
 		dir, base := path.Split(h.name)
-		data, err := h.get("targets/"+dir+sum+"."+base, lengthOr(tf.Length, bundle.MaxListBytes))
+		data, err := h.get("targets/"+dir+sum+"."+base, session.LengthOr(tf.Length, bundle.MaxListBytes))
 		if err != nil || tf.VerifyLengthHashes(data) != nil {
 			continue
 		}
@@ -254,12 +237,6 @@ func (h *history) fromLog(ctx context.Context, root *metadata.Metadata[metadata.
 	return nil
 }
 
-// parent is a verified version of a role that may delegate.
-type parent struct {
-	role string
-	md   *metadata.Metadata[metadata.TargetsType]
-}
-
 type history struct {
 	c          *Client
 	get        func(string, int64) ([]byte, error)
@@ -276,7 +253,7 @@ func (h *history) role(role string, v int64) (*metadata.Metadata[metadata.Target
 	e := HistoryEntry{Role: role, Version: v}
 	file := strconv.FormatInt(v, 10) + "." + role + ".json"
 	data, err := h.get(file, targetsMax)
-	if isMissing(err) {
+	if session.IsMissing(err) {
 		e.Problem, e.Missing = file+" is not in this repository: a gap in its history, or a copy that holds current versions only", true
 		return nil, e
 	}
@@ -308,7 +285,7 @@ func (h *history) add(e HistoryEntry, md *metadata.Metadata[metadata.TargetsType
 		}
 		e.SHA256 = sum
 		dir, base := path.Split(h.name)
-		data, err := h.get("targets/"+dir+sum+"."+base, lengthOr(tf.Length, bundle.MaxListBytes))
+		data, err := h.get("targets/"+dir+sum+"."+base, session.LengthOr(tf.Length, bundle.MaxListBytes))
 		switch {
 		case err != nil:
 			e.Problem = "cannot read its key list: " + err.Error()
@@ -333,10 +310,10 @@ func (h *history) add(e HistoryEntry, md *metadata.Metadata[metadata.TargetsType
 // holders are the roles the given versions delegate the registry's list
 // to: its bin where they delegate to hashed bins, and every role whose
 // delegated paths cover the list's name, as a client's lookup follows them.
-func (h *history) holders(versions []parent) []string {
+func (h *history) holders(versions []session.Parent) []string {
 	var out []string
 	for _, p := range versions {
-		d := p.md.Signed.Delegations
+		d := p.MD.Signed.Delegations
 		if d == nil {
 			continue
 		}
@@ -349,114 +326,6 @@ func (h *history) holders(versions []parent) []string {
 			if ok, err := r.IsDelegatedPath(h.name); err == nil && ok && !slices.Contains(out, r.Name) {
 				out = append(out, r.Name)
 			}
-		}
-	}
-	return out
-}
-
-// verifiedUnderRoots names the roots whose targets keys sign md: the
-// repository records no date, so the roots that would accept it are what
-// the history can show; the signers are counted under the newest.
-func verifiedUnderRoots(md *metadata.Metadata[metadata.TargetsType], roots []*metadata.Metadata[metadata.RootType]) ([]string, string) {
-	var versions []int64
-	var signed []string
-	for _, r := range roots {
-		if r.VerifyDelegate(metadata.TARGETS, md) == nil {
-			versions = append(versions, r.Signed.Version)
-			signed = signers(md, r.Signed.Roles[metadata.TARGETS].KeyIDs, r.Signed.Keys)
-		}
-	}
-	if len(versions) == 0 {
-		return nil, ""
-	}
-	if len(versions) == 1 {
-		return signed, versionsLabel("root", versions)
-	}
-	return signed, versionsLabel("roots", versions)
-}
-
-// versionsLabel names the versions of a role that authorize an entry, in
-// one form for roots and delegators alike, oldest first: "targets v3",
-// "roots v1–v3", "targets v1, v4".
-func versionsLabel(role string, versions []int64) string {
-	switch {
-	case len(versions) == 1:
-		return fmt.Sprintf("%s v%d", role, versions[0])
-	case versions[len(versions)-1]-versions[0] == int64(len(versions)-1):
-		return fmt.Sprintf("%s v%d–v%d", role, versions[0], versions[len(versions)-1])
-	}
-	names := make([]string, len(versions))
-	for i, v := range versions {
-		names[i] = "v" + strconv.FormatInt(v, 10)
-	}
-	return role + " " + strings.Join(names, ", ")
-}
-
-// verifiedUnderDelegators finds the verified delegator versions whose
-// delegation to role signs md; the signers are those the newest of them
-// names.
-func verifiedUnderDelegators(md *metadata.Metadata[metadata.TargetsType], role string, parents []parent) ([]string, string) {
-	type match struct {
-		role    string
-		version int64
-	}
-	var matches []match
-	var signed []string
-	name := ""
-	for _, p := range parents {
-		d := p.md.Signed.Delegations
-		if d == nil || p.md.VerifyDelegate(role, md) != nil {
-			continue
-		}
-		var ids []string
-		if d.SuccinctRoles != nil && d.SuccinctRoles.IsDelegatedRole(role) {
-			ids = d.SuccinctRoles.KeyIDs
-		}
-		for _, r := range d.Roles {
-			if r.Name == role {
-				ids = r.KeyIDs
-			}
-		}
-		matches = append(matches, match{p.role, p.md.Signed.Version})
-		signed, name = signers(md, ids, d.Keys), p.role
-	}
-	// the versions of the newest delegator that signs it (a bin's list is
-	// delegated by targets only, a registry's own role perhaps by a bin)
-	var versions []int64
-	for _, m := range matches {
-		if m.role == name {
-			versions = append(versions, m.version)
-		}
-	}
-	if len(versions) == 0 {
-		return nil, ""
-	}
-	slices.Sort(versions)
-	return signed, versionsLabel(name, versions)
-}
-
-// signers are the keyids among ids whose signature over md verifies.
-func signers(md *metadata.Metadata[metadata.TargetsType], ids []string, keys map[string]*metadata.Key) []string {
-	payload, err := cjson.EncodeCanonical(md.Signed)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, s := range md.Signatures {
-		k, ok := keys[s.KeyID]
-		if !ok || !slices.Contains(ids, s.KeyID) || slices.Contains(out, s.KeyID) {
-			continue
-		}
-		pub, err := k.ToPublicKey()
-		if err != nil {
-			continue
-		}
-		v, err := signature.LoadVerifier(pub, crypto.SHA256)
-		if err != nil {
-			continue
-		}
-		if v.VerifySignature(bytes.NewReader(s.Signature), bytes.NewReader(payload)) == nil {
-			out = append(out, s.KeyID)
 		}
 	}
 	return out

@@ -17,6 +17,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/client/mirror"
 	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 )
@@ -108,7 +109,7 @@ func TestHistoryDoesNotTrustEarlierRoots(t *testing.T) {
 	if verified == 0 {
 		t.Errorf("the versions signed under root v2 are not shown as verified: %+v", h)
 	}
-	r, err := cl.TUF().Collect(ctx, w.srv.URL)
+	r, err := mirror.Collect(ctx, cl, w.srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/client/internal/session"
 	"github.com/tufkeys/tufkeys/translog"
 )
 
@@ -30,7 +31,7 @@ var ErrNotLogged = errors.New("not proven in the repository's witnessed transpar
 // version that list it, and its hash. A list proven once is not proven
 // again while the same role version lists the same bytes under a root
 // with the same policy.
-func (s *session) logCheck(targetPath string, by listedBy, data []byte) error {
+func (s *workflow) logCheck(targetPath string, by listedBy, data []byte) error {
 	host, isList := bundle.HostOfTarget(targetPath)
 	if !isList {
 		return nil
@@ -39,7 +40,7 @@ func (s *session) logCheck(targetPath string, by listedBy, data []byte) error {
 	if err != nil || !ok {
 		return err
 	}
-	obj := objectName(data)
+	obj := session.ObjectName(data)
 	key := translog.Key{Registry: host, Role: by.role, Version: by.version, SHA256: obj}
 	proof := policy.Origin + " " + policy.Key + " " + by.role + " " + strconv.FormatInt(by.version, 10) + " " + obj
 	if s.state.Logged[targetPath] == proof {
@@ -70,7 +71,7 @@ func (s *session) logCheck(targetPath string, by listedBy, data []byte) error {
 }
 
 // logPolicy is the log the session's root names, read once per root.
-func (s *session) logPolicy() (translog.Policy, bool, error) {
+func (s *workflow) logPolicy() (translog.Policy, bool, error) {
 	if s.policyOf != s.tm.Root {
 		s.policy, s.hasPolicy, s.policyErr = translog.FromRootCustom(s.tm.Root.Signed.UnrecognizedFields)
 		if s.policyErr != nil {
@@ -84,25 +85,25 @@ func (s *session) logPolicy() (translog.Policy, bool, error) {
 // logCheckpoint is the log's checkpoint for this session: fetched once,
 // cosigned by the quorum and fresh, and consistent with the newest one the
 // cache holds, which it then replaces.
-func (s *session) logCheckpoint(policy translog.Policy) (translog.Checkpoint, error) {
+func (s *workflow) logCheckpoint(policy translog.Policy) (translog.Checkpoint, error) {
 	if s.checkpoint != nil {
 		return *s.checkpoint, nil
 	}
 	// the session's read of the log's files: a root proven in this very
 	// update read the checkpoint already
 	files := s.logReader()
-	raw, read := files.read[translog.CheckpointName]
+	raw, read := files.Read[translog.CheckpointName]
 	if !read {
 		var err error
 		raw, err = s.f.download(s.f.url(translog.CheckpointName), translog.MaxCheckpoint)
-		if isMissing(err) {
+		if session.IsMissing(err) {
 			return translog.Checkpoint{}, fmt.Errorf("root v%d names the transparency log %s, but %s serves no %s: refused until it does: %w",
 				s.tm.Root.Signed.Version, policy.Origin, redact(s.repo), translog.CheckpointName, ErrNotLogged)
 		}
 		if err != nil {
 			return translog.Checkpoint{}, s.failedNamed(translog.CheckpointName, err)
 		}
-		files.read[translog.CheckpointName] = raw
+		files.Read[translog.CheckpointName] = raw
 	}
 	// --accept-expired moves the freshness bound as it moves TUF's expiry
 	cp, err := translog.VerifyCheckpoint(policy, raw, s.c.refTime())
@@ -140,7 +141,7 @@ func (s *session) logCheckpoint(policy translog.Policy) (translog.Checkpoint, er
 // logConflict keeps both checkpoints of a rollback or a fork in the cache
 // and names them: the evidence to take to the repository's maintainers and
 // the witnesses.
-func (s *session) logConflict(prev, next translog.Checkpoint, cause error) error {
+func (s *workflow) logConflict(prev, next translog.Checkpoint, cause error) error {
 	var names []string
 	for _, cp := range []translog.Checkpoint{prev, next} {
 		// hex, not the hash's base64, which may hold a slash
@@ -156,14 +157,14 @@ func (s *session) logConflict(prev, next translog.Checkpoint, cause error) error
 // logFetch reads log files from the repository this session updates
 // from, each once, in the words and with the kind of any file the
 // repository did not serve.
-func (s *session) logFetch() translog.Fetch { return s.logReader().fetch }
+func (s *workflow) logFetch() translog.Fetch { return s.logReader().Fetch }
 
 // logReader is the session's reader of log files, made on first use.
-func (s *session) logReader() *logFiles {
+func (s *workflow) logReader() *session.LogFiles {
 	if s.logFiles == nil {
-		s.logFiles = newLogFiles(func(name string, max int64) ([]byte, error) {
+		s.logFiles = session.NewLogFiles(func(name string, max int64) ([]byte, error) {
 			data, err := s.f.download(s.f.url(name), max)
-			if err != nil && !isMissing(err) {
+			if err != nil && !session.IsMissing(err) {
 				return nil, explainWith(s.repo, name, err, s.tm, s.c.now(), s.c.opts.AcceptExpired)
 			}
 			return data, err
@@ -172,37 +173,9 @@ func (s *session) logReader() *logFiles {
 	return s.logFiles
 }
 
-// logFiles reads a repository's log files for translog, each once: a
-// consistency proof and an inclusion proof share tiles, and a copy reuses
-// what the proofs read. A file the repository does not have is
-// translog.ErrMissing; other failures are as download gives them.
-type logFiles struct {
-	download func(name string, max int64) ([]byte, error)
-	read     map[string][]byte
-}
-
-func newLogFiles(download func(name string, max int64) ([]byte, error)) *logFiles {
-	return &logFiles{download: download, read: map[string][]byte{}}
-}
-
 // logFiles reads the log's files through this fetcher.
-func (f *fetcher) logFiles() *logFiles {
-	return newLogFiles(func(name string, max int64) ([]byte, error) { return f.download(f.url(name), max) })
-}
-
-func (l *logFiles) fetch(_ context.Context, name string, max int64) ([]byte, error) {
-	if data, ok := l.read[name]; ok && int64(len(data)) <= max {
-		return data, nil
-	}
-	data, err := l.download(name, max)
-	if isMissing(err) {
-		return nil, fmt.Errorf("%s: %w", name, translog.ErrMissing)
-	}
-	if err != nil {
-		return nil, err
-	}
-	l.read[name] = data
-	return data, nil
+func (f *fetcher) logFiles() *session.LogFiles {
+	return session.NewLogFiles(func(name string, max int64) ([]byte, error) { return f.download(f.url(name), max) })
 }
 
 // Log is the transparency log the trusted root names, after a refresh,
@@ -234,7 +207,7 @@ func (t TUF) Log(ctx context.Context) (policy translog.Policy, fetch translog.Fe
 	if err := f.openArchive(); err != nil {
 		return policy, nil, false, err
 	}
-	return policy, f.logFiles().fetch, true, nil
+	return policy, f.logFiles().Fetch, true, nil
 }
 
 // rootLogged requires, when prev (the root before version) names a
@@ -242,7 +215,7 @@ func (t TUF) Log(ctx context.Context) (policy translog.Policy, fetch translog.Fe
 // under prev's policy: a root that removes the log, or names another log
 // key, origin, witnesses or quorum, is public in the old log before this
 // client takes it. From the new root on, its own policy applies.
-func (s *session) rootLogged(prev *metadata.Metadata[metadata.RootType], version int64, data []byte) error {
+func (s *workflow) rootLogged(prev *metadata.Metadata[metadata.RootType], version int64, data []byte) error {
 	policy, ok, err := translog.FromRootCustom(prev.Signed.UnrecognizedFields)
 	if err != nil {
 		return fmt.Errorf("root v%d: %w", prev.Signed.Version, err)
@@ -250,7 +223,7 @@ func (s *session) rootLogged(prev *metadata.Metadata[metadata.RootType], version
 	if !ok {
 		return nil
 	}
-	_, err = translog.ProveRoot(s.f.ctx, s.logFetch(), policy, version, objectName(data))
+	_, err = translog.ProveRoot(s.f.ctx, s.logFetch(), policy, version, session.ObjectName(data))
 	switch {
 	case errors.Is(err, translog.ErrNotInLog), errors.Is(err, translog.ErrMissing):
 		return fmt.Errorf("root v%d of %s is signed by the root threshold but is not proven in the transparency log %s that root v%d names, so it may have been shown to this client alone; refusing it until the log's witnesses have seen it: %w: %w",
@@ -264,7 +237,7 @@ func (s *session) rootLogged(prev *metadata.Metadata[metadata.RootType], version
 // warnLogDropped warns, once, when the root walk went from a root that
 // names a transparency log to one that names none: the drop itself was
 // proven in the log, but key lists are no longer checked against one.
-func (s *session) warnLogDropped(start *metadata.Metadata[metadata.RootType]) {
+func (s *workflow) warnLogDropped(start *metadata.Metadata[metadata.RootType]) {
 	if start == s.tm.Root {
 		return
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
+	"github.com/tufkeys/tufkeys/client/internal/session"
 	"github.com/tufkeys/tufkeys/internal/duration"
 	"github.com/tufkeys/tufkeys/translog"
 )
@@ -140,7 +141,7 @@ func (c *Client) answerLocked(names []string, fresh bool) (outcome, bool, error)
 
 // openSet verifies an answer set's top-level metadata against the newest
 // trusted root at the reference time, without the network.
-func (c *Client) openSet(set record) (*session, error) {
+func (c *Client) openSet(set record) (*workflow, error) {
 	tm, _, err := verifiedRoot(c.cache, c.opts.TrustedRoot, c.refTime())
 	if err != nil {
 		return nil, err
@@ -158,7 +159,7 @@ func (c *Client) openSet(set record) (*session, error) {
 	if _, err := tm.UpdateSnapshot(data, true); err != nil {
 		return nil, err
 	}
-	s := &session{c: c, cache: c.cache, tm: tm, repo: set.Repository, sources: []record{set}, loaded: map[string]string{}}
+	s := &workflow{c: c, cache: c.cache, tm: tm, repo: set.Repository, sources: []record{set}, loaded: map[string]string{}}
 	if _, err := s.role(metadata.TARGETS, metadata.ROOT); err != nil {
 		return nil, err
 	}
@@ -252,7 +253,7 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 	f.mu.Lock()
 	f.consistent = tm.Root.Signed.ConsistentSnapshot
 	f.mu.Unlock()
-	s := &session{c: c, cache: c.cache, tm: tm, f: f, repo: repo, state: state, sources: []record{state}, loaded: map[string]string{}}
+	s := &workflow{c: c, cache: c.cache, tm: tm, f: f, repo: repo, state: state, sources: []record{state}, loaded: map[string]string{}}
 	if err := s.refreshMetadata(); err != nil {
 		return out, err
 	}
@@ -273,7 +274,7 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 			break
 		}
 		out.got[name] = data
-		targets[name] = objectName(data)
+		targets[name] = session.ObjectName(data)
 	}
 	if errors.Is(failure, ErrUnavailable) || errors.Is(failure, ErrInconsistent) {
 		// the answer set stays as it was, so that it can answer with a
@@ -287,7 +288,7 @@ func (c *Client) attempt(ctx context.Context, repo string, w want) (outcome, err
 			continue
 		}
 		if data, err := s.target(name); err == nil {
-			targets[name] = objectName(data)
+			targets[name] = session.ObjectName(data)
 		}
 	}
 	next := s.answerSet(now, prev.Generation+1, targets)
@@ -368,7 +369,7 @@ type answerMemo struct {
 	mu      sync.Mutex
 	set     record
 	root    int64
-	s       *session
+	s       *workflow
 	targets map[string][]byte
 	// what fastAnswer read, for the same set
 	fastSet record
@@ -377,12 +378,12 @@ type answerMemo struct {
 
 func (m *answerMemo) forget() { m.s, m.targets = nil, nil }
 
-func (m *answerMemo) keep(set record, s *session) {
+func (m *answerMemo) keep(set record, s *workflow) {
 	m.set, m.s, m.root, m.targets = set, s, s.tm.Root.Signed.Version, map[string][]byte{}
 }
 
 // reuse returns the kept session when it still stands for set.
-func (m *answerMemo) reuse(c *Client, set record) *session {
+func (m *answerMemo) reuse(c *Client, set record) *workflow {
 	if m.s == nil || set.Generation != m.set.Generation || set.Repository != m.set.Repository || !set.CheckedAt.Equal(m.set.CheckedAt) || !set.sameObjects(m.set) {
 		return nil
 	}
@@ -404,7 +405,7 @@ func (m *answerMemo) reuse(c *Client, set record) *session {
 }
 
 // target answers from the memo, looking up what it does not hold yet.
-func (m *answerMemo) target(s *session, name string) ([]byte, error) {
+func (m *answerMemo) target(s *workflow, name string) ([]byte, error) {
 	if data, ok := m.targets[name]; ok && s == m.s {
 		return data, nil
 	}

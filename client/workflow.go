@@ -14,6 +14,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
+	"github.com/tufkeys/tufkeys/client/internal/session"
 	"github.com/tufkeys/tufkeys/translog"
 )
 
@@ -53,11 +54,11 @@ func verifiedRoot(st cache, trusted []byte, ref time.Time) (*trustedmetadata.Tru
 	return tm, newest, nil
 }
 
-// session is one pass of the TUF client workflow (specification section 5)
+// workflow is one pass of the TUF client workflow (specification section 5)
 // over a store: from the network when fetch is set, else from the store's
 // records alone. Each role it verifies from the network is kept in the
 // trusted state at once.
-type session struct {
+type workflow struct {
 	c     *Client
 	cache cache
 	tm    *trustedmetadata.TrustedMetadata
@@ -72,9 +73,9 @@ type session struct {
 	// wrote is set once the session stored a new object
 	wrote bool
 	// checkpoint is the transparency log's checkpoint, once fetched, and
-	// logFiles the log's files this session read
+	// logFiles the log's files this workflow read
 	checkpoint *translog.Checkpoint
-	logFiles   *logFiles
+	logFiles   *session.LogFiles
 	// policy is the log policy of the root policyOf, read once
 	policyOf  *metadata.Metadata[metadata.RootType]
 	policy    translog.Policy
@@ -82,7 +83,7 @@ type session struct {
 	policyErr error
 }
 
-func (s *session) save() error {
+func (s *workflow) save() error {
 	if err := s.cache.putRecord(trustedRecord, s.state); err != nil {
 		return fmt.Errorf("keep the verified metadata in the cache: %w", err)
 	}
@@ -90,7 +91,7 @@ func (s *session) save() error {
 }
 
 // keep stores a verified file and names it in the trusted state.
-func (s *session) keep(data []byte, set func(string)) error {
+func (s *workflow) keep(data []byte, set func(string)) error {
 	obj, err := s.cache.putObject(data)
 	if err != nil {
 		return fmt.Errorf("keep the verified metadata in the cache: %w", err)
@@ -102,7 +103,7 @@ func (s *session) keep(data []byte, set func(string)) error {
 
 // metadataName is a metadata file's name on the repository: versioned
 // when the root turns consistent snapshots on.
-func (s *session) metadataName(role string, version int64) string {
+func (s *workflow) metadataName(role string, version int64) string {
 	name := url.PathEscape(role) + ".json"
 	if s.tm.Root.Signed.ConsistentSnapshot {
 		name = strconv.FormatInt(version, 10) + "." + name
@@ -112,7 +113,7 @@ func (s *session) metadataName(role string, version int64) string {
 
 // refreshMetadata runs steps 5.3 to 5.6: the root walk, timestamp,
 // snapshot and top-level targets.
-func (s *session) refreshMetadata() error {
+func (s *workflow) refreshMetadata() error {
 	if err := s.walkRoots(); err != nil {
 		return err
 	}
@@ -129,13 +130,13 @@ func (s *session) refreshMetadata() error {
 // walkRoots fetches and verifies each next root until the repository has
 // none (5.3), keeping each as it verifies, so that a later failure never
 // takes the client back to a root older than one it has verified.
-func (s *session) walkRoots() error {
+func (s *workflow) walkRoots() error {
 	start := s.tm.Root
 	first := s.tm.Root.Signed.Version + 1
 	for v := first; v < first+maxRootRotations; v++ {
-		name := rootName(v)
+		name := session.RootName(v)
 		data, err := s.f.download(s.f.url(name), rootMax)
-		if isMissing(err) {
+		if session.IsMissing(err) {
 			break
 		}
 		if err != nil {
@@ -188,7 +189,7 @@ func sameRole(a, b *metadata.Metadata[metadata.RootType], role string) bool {
 
 // loadTimestamp is step 5.4: the trusted timestamp sets the floor, the
 // repository's must verify and not go below it.
-func (s *session) loadTimestamp() error {
+func (s *workflow) loadTimestamp() error {
 	trustedStands := false
 	if data, err := s.cache.object(s.state.Timestamp); err == nil {
 		// an expired trusted timestamp still sets the floor; one that no
@@ -201,7 +202,7 @@ func (s *session) loadTimestamp() error {
 	if err != nil {
 		return s.failed("timestamp.json", err)
 	}
-	if trustedStands && objectName(data) == s.state.Timestamp {
+	if trustedStands && session.ObjectName(data) == s.state.Timestamp {
 		// the very bytes that verified a moment ago: nothing to check again
 		if etag == s.state.TimestampETag && s.state.TimestampFrom == s.repo {
 			return nil
@@ -215,7 +216,7 @@ func (s *session) loadTimestamp() error {
 		if !errors.Is(err, &metadata.ErrEqualVersionNumber{}) {
 			return s.failed("timestamp.json", err)
 		}
-		if objectName(data) != s.state.Timestamp || etag == s.state.TimestampETag && s.state.TimestampFrom == s.repo {
+		if session.ObjectName(data) != s.state.Timestamp || etag == s.state.TimestampETag && s.state.TimestampFrom == s.repo {
 			return nil
 		}
 	}
@@ -228,7 +229,7 @@ func (s *session) loadTimestamp() error {
 // loadSnapshot is step 5.5: the trusted snapshot stands while the
 // timestamp names its version; else the named version is fetched, checked
 // against the timestamp's hashes and against the trusted one for rollback.
-func (s *session) loadSnapshot() error {
+func (s *workflow) loadSnapshot() error {
 	if data, err := s.cache.object(s.state.Snapshot); err == nil {
 		// the trusted snapshot is read even when the timestamp names
 		// another: its versions are the rollback floor of the new one (5.5.5)
@@ -242,7 +243,7 @@ func (s *session) loadSnapshot() error {
 		return fmt.Errorf("the timestamp of %s names no snapshot; refusing it: %w", redact(s.repo), ErrUntrusted)
 	}
 	name := s.metadataName(metadata.SNAPSHOT, meta.Version)
-	data, err := s.f.download(s.f.url(name), lengthOr(meta.Length, snapshotMax))
+	data, err := s.f.download(s.f.url(name), session.LengthOr(meta.Length, snapshotMax))
 	if err != nil {
 		return s.failedNamed(name, err)
 	}
@@ -260,7 +261,7 @@ func (s *session) loadSnapshot() error {
 // top-level targets, 5.6.7 for delegated roles). A role this session
 // already holds is verified again against the delegator asking for it:
 // the same role name may be delegated by several roles, with other keys.
-func (s *session) role(name, delegator string) (*targetsMD, error) {
+func (s *workflow) role(name, delegator string) (*targetsMD, error) {
 	if md, ok := s.tm.Targets[name]; ok {
 		if delegator == metadata.ROOT {
 			return md, nil
@@ -294,7 +295,7 @@ func (s *session) role(name, delegator string) (*targetsMD, error) {
 		return nil, fmt.Errorf("the snapshot of %s does not list role %q; refusing it: %w", redact(s.repo), name, ErrUntrusted)
 	}
 	file := s.metadataName(name, meta.Version)
-	data, err := s.f.download(s.f.url(file), lengthOr(meta.Length, targetsMax))
+	data, err := s.f.download(s.f.url(file), session.LengthOr(meta.Length, targetsMax))
 	if err != nil {
 		return nil, s.failedNamed(file, err)
 	}
@@ -314,7 +315,7 @@ func (s *session) role(name, delegator string) (*targetsMD, error) {
 // findTarget searches the delegation tree in pre-order, depth first, as
 // the specification's step 5.6.7 lays out.
 // It returns the target and the role that lists it.
-func (s *session) findTarget(targetPath string) (*metadata.TargetFiles, listedBy, error) {
+func (s *workflow) findTarget(targetPath string) (*metadata.TargetFiles, listedBy, error) {
 	type visit struct{ role, delegator string }
 	stack := []visit{{metadata.TARGETS, metadata.ROOT}}
 	visited := map[string]bool{}
@@ -370,7 +371,7 @@ func mayBe(meta *metadata.MetaFiles, obj string) bool {
 
 // target returns a target file verified against its metadata: a copy the
 // cache holds when its hashes still match, else downloaded (5.7).
-func (s *session) target(targetPath string) ([]byte, error) {
+func (s *workflow) target(targetPath string) ([]byte, error) {
 	tf, by, err := s.findTarget(targetPath)
 	if err != nil {
 		return nil, err
@@ -411,7 +412,7 @@ func (s *session) target(targetPath string) ([]byte, error) {
 }
 
 // answerSet is the record of everything this session verified together.
-func (s *session) answerSet(now time.Time, generation int64, targets map[string]string) record {
+func (s *workflow) answerSet(now time.Time, generation int64, targets map[string]string) record {
 	expires := s.tm.Root.Signed.Expires
 	for _, e := range []time.Time{s.tm.Timestamp.Signed.Expires, s.tm.Snapshot.Signed.Expires} {
 		expires = minTime(expires, e)
@@ -442,15 +443,15 @@ func minTime(a, b time.Time) time.Time {
 
 // failed names the file and the kind of failure, keeping error kinds for
 // errors.Is.
-func (s *session) failed(file string, err error) error {
+func (s *workflow) failed(file string, err error) error {
 	return explainWith(s.repo, file, err, s.tm, s.c.now(), s.c.opts.AcceptExpired)
 }
 
 // failedNamed is failed for a file that verified metadata names: its
 // absence, or a length or hash other than the metadata lists, means the
 // repository is inconsistent, not that the network is down.
-func (s *session) failedNamed(file string, err error) error {
-	if isMissing(err) {
+func (s *workflow) failedNamed(file string, err error) error {
+	if session.IsMissing(err) {
 		return fmt.Errorf("the repository at %s is inconsistent: its signed metadata names %s, which it does not serve (%v): %w", redact(s.repo), file, err, ErrInconsistent)
 	}
 	if errors.Is(err, &metadata.ErrDownloadLengthMismatch{}) {

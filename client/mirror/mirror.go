@@ -29,8 +29,8 @@ import (
 // the error matches ErrDestinationNewer. The new timestamp replaces only
 // the one checked, so a second mirror run racing this one cannot slip an
 // older one in between.
-func Mirror(ctx context.Context, cl *client.Client, from string, dst store.Store, opts store.SyncOptions) (*client.Repository, store.SyncReport, error) {
-	repo, err := cl.TUF().Collect(ctx, from)
+func Mirror(ctx context.Context, cl *client.Client, from string, dst store.Store, opts store.SyncOptions) (*Repository, store.SyncReport, error) {
+	repo, err := Collect(ctx, cl, from)
 	if err != nil {
 		return nil, store.SyncReport{}, err
 	}
@@ -66,7 +66,7 @@ const (
 // naming a higher snapshot. It returns the tag of the timestamp it
 // checked. A timestamp that no root of the repository signed is not this
 // repository's, and is refused as well: the destination is wrong.
-func checkDestination(ctx context.Context, dst store.Store, repo *client.Repository) (store.Tag, error) {
+func checkDestination(ctx context.Context, dst store.Store, repo *Repository) (store.Tag, error) {
 	next := fmt.Sprintf("%d.root.json", repo.RootVersion+1)
 	switch state, _, err := dst.Compare(ctx, next, nil); {
 	case err != nil:
@@ -119,7 +119,7 @@ func checkDestination(ctx context.Context, dst store.Store, repo *client.Reposit
 
 // Export verifies the repository at from and writes it to one .tar.gz
 // file, atomically.
-func Export(ctx context.Context, cl *client.Client, from, out string) (*client.Repository, error) {
+func Export(ctx context.Context, cl *client.Client, from, out string) (*Repository, error) {
 	repo, files, err := collectFiles(ctx, cl, from)
 	if err != nil {
 		return nil, err
@@ -129,7 +129,7 @@ func Export(ctx context.Context, cl *client.Client, from, out string) (*client.R
 
 // ExportTo is Export to a stream, such as standard output. Nothing is
 // written unless the whole repository verified.
-func ExportTo(ctx context.Context, cl *client.Client, from string, w io.Writer) (*client.Repository, error) {
+func ExportTo(ctx context.Context, cl *client.Client, from string, w io.Writer) (*Repository, error) {
 	repo, files, err := collectFiles(ctx, cl, from)
 	if err != nil {
 		return nil, err
@@ -142,8 +142,8 @@ func ExportTo(ctx context.Context, cl *client.Client, from string, w io.Writer) 
 	return repo, err
 }
 
-func collectFiles(ctx context.Context, cl *client.Client, from string) (*client.Repository, []archive.File, error) {
-	repo, err := cl.TUF().Collect(ctx, from)
+func collectFiles(ctx context.Context, cl *client.Client, from string) (*Repository, []archive.File, error) {
+	repo, err := Collect(ctx, cl, from)
 	if err != nil {
 		return nil, nil, err
 	}

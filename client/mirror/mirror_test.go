@@ -278,7 +278,7 @@ func TestExportImportAirGapped(t *testing.T) {
 	}
 	// inside the air gap the origin is unreachable
 	inside, _ := newClient(t, c, []string{"http://127.0.0.1:1"})
-	imported, err := inside.Import(ctx, out)
+	imported, err := mirror.Import(ctx, inside, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +321,7 @@ func TestTamperedArchiveIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	inside, _ := newClient(t, c, []string{"http://127.0.0.1:1"})
-	if _, err := inside.Import(ctx, bad); !errors.Is(err, client.ErrInconsistent) {
+	if _, err := mirror.Import(ctx, inside, bad); !errors.Is(err, client.ErrInconsistent) {
 		t.Fatalf("import of a forged archive: %v", err)
 	}
 	if info, _ := inside.CacheInfo(ctx); len(info.KeyLists) != 0 {
@@ -364,12 +364,12 @@ func TestExpiredArchive(t *testing.T) {
 	// three days in transit: the timestamp (one day) has expired
 	later := func() time.Time { return time.Now().Add(72 * time.Hour) }
 	inside, _ := newClient(t, c, []string{"http://127.0.0.1:1"}, func(o *client.Options) { o.Clock = later })
-	_, err := inside.Import(ctx, out)
+	_, err := mirror.Import(ctx, inside, out)
 	if !errors.Is(err, client.ErrUntrusted) || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("import of an expired archive: %v", err)
 	}
 	tolerant, logs := newClient(t, c, []string{"http://127.0.0.1:1"}, func(o *client.Options) { o.Clock = later; o.AcceptExpired = 4 * 24 * time.Hour })
-	if _, err := tolerant.Import(ctx, out); err != nil {
+	if _, err := mirror.Import(ctx, tolerant, out); err != nil {
 		t.Fatalf("import with --accept-expired 4d: %v", err)
 	}
 	if !strings.Contains(logs.String(), "freeze attacks is weakened") {

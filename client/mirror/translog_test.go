@@ -95,7 +95,7 @@ func TestLogThroughRotationMirrorsAndArchives(t *testing.T) {
 		t.Fatal(err)
 	}
 	inside, _ := newClient(t, c, []string{"http://127.0.0.1:1"})
-	if _, err := inside.Import(ctx, out); err != nil {
+	if _, err := mirror.Import(ctx, inside, out); err != nil {
 		t.Fatal(err)
 	}
 	offline, _ := newClient(t, c, []string{"http://127.0.0.1:1"}, func(o *client.Options) { o.Offline = true; o.CacheDir = inside.CacheDir() })

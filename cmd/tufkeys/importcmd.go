@@ -13,6 +13,7 @@ import (
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
 	"github.com/tufkeys/tufkeys/client/archive"
+	"github.com/tufkeys/tufkeys/client/mirror"
 )
 
 type importOptions struct {
@@ -102,12 +103,12 @@ func importOne(ctx context.Context, opts importOptions, name string, targets []c
 		}
 		defer done()
 	}
-	var repo *client.Repository
+	var repo *mirror.Repository
 	var into client.SourceClient
 	var failures []string
 	var firstErr error
 	for _, sc := range targets {
-		r, err := sc.Client.Import(ctx, file)
+		r, err := mirror.Import(ctx, sc.Client, file)
 		if err == nil {
 			repo, into = r, sc
 			break

@@ -111,7 +111,7 @@ func runMirror(ctx context.Context, opts mirrorOptions) error {
 	}
 	// the copy verifies before it writes: a source whose root it does not
 	// chain to leaves the destination as it was, and the next is tried
-	var repo *client.Repository
+	var repo *mirror.Repository
 	var rep store.SyncReport
 	var failures []string
 	for _, sc := range clients {
@@ -274,7 +274,7 @@ func runExport(ctx context.Context, opts exportOptions) error {
 // exportOne writes one repository's archive to out (- for standard
 // output) and reports it, naming the built-in source when source is set.
 func exportOne(ctx context.Context, opts exportOptions, cl *client.Client, from, out, source string) error {
-	var repo *client.Repository
+	var repo *mirror.Repository
 	var err error
 	summary := opts.Out
 	if out == "-" {

@@ -1,4 +1,4 @@
-package client
+package mirror
 
 import (
 	"context"
@@ -12,6 +12,9 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/tufkeys/tufkeys/bundle"
+	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/client/internal/session"
+	"github.com/tufkeys/tufkeys/internal/redact"
 	"github.com/tufkeys/tufkeys/store"
 	"github.com/tufkeys/tufkeys/translog"
 )
@@ -21,10 +24,10 @@ import (
 // file of every key list and root copied, each verified against the
 // witnessed checkpoint. A mirror or an archive then lets clients and
 // monitors verify the log offline exactly as at the origin.
-func (c *Client) collectLog(ctx context.Context, repo string, root *metadata.Metadata[metadata.RootType], get func(string, int64) ([]byte, error), r *Repository) error {
+func collectLog(ctx context.Context, s *session.Session, root *metadata.Metadata[metadata.RootType], get func(string, int64) ([]byte, error), r *Repository) error {
 	policy, ok, err := translog.FromRootCustom(root.Signed.UnrecognizedFields)
 	if err != nil {
-		return fmt.Errorf("root v%d of %s: %v: %w", root.Signed.Version, redact(repo), err, ErrUntrusted)
+		return fmt.Errorf("root v%d of %s: %v: %w", root.Signed.Version, redact.URL(s.Repo), err, client.ErrUntrusted)
 	}
 	if !ok {
 		return nil
@@ -33,12 +36,12 @@ func (c *Client) collectLog(ctx context.Context, repo string, root *metadata.Met
 	if err != nil {
 		return err
 	}
-	cp, err := translog.VerifyCheckpoint(policy, raw, c.refTime())
+	cp, err := translog.VerifyCheckpoint(policy, raw, s.RefTime)
 	if err != nil {
-		return fmt.Errorf("%s of %s: %w: %w", translog.CheckpointName, redact(repo), err, ErrNotLogged)
+		return fmt.Errorf("%s of %s: %w: %w", translog.CheckpointName, redact.URL(s.Repo), err, client.ErrNotLogged)
 	}
-	logFiles := newLogFiles(get)
-	fetch, fetched := logFiles.fetch, logFiles.read
+	logFiles := session.NewLogFiles(get)
+	fetch, fetched := logFiles.Fetch, logFiles.Read
 	var files []store.Object
 	for _, name := range translog.Files(cp.Size) {
 		max := int64(translog.MaxBundle)
@@ -47,13 +50,13 @@ func (c *Client) collectLog(ctx context.Context, repo string, root *metadata.Met
 		}
 		data, err := fetch(ctx, name, max)
 		if err != nil {
-			return fmt.Errorf("copy the log of %s: %w", redact(repo), err)
+			return fmt.Errorf("copy the log of %s: %w", redact.URL(s.Repo), err)
 		}
 		files = append(files, store.Object{Name: name, Data: data, Phase: store.PhaseTargets})
 	}
 	for n := int64(0); n<<translog.TileHeight < cp.Size; n++ {
 		if err := translog.VerifyBundle(ctx, fetch, cp, n, fetched[translog.EntriesPath(n, cp.Size)]); err != nil {
-			return fmt.Errorf("the log of %s: %w: %w", redact(repo), err, ErrNotLogged)
+			return fmt.Errorf("the log of %s: %w: %w", redact.URL(s.Repo), err, client.ErrNotLogged)
 		}
 	}
 	for _, k := range loggedKeys(r) {
@@ -62,7 +65,7 @@ func (c *Client) collectLog(ctx context.Context, repo string, root *metadata.Met
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("%s of %s is not proven in its log %s: %w: %w", k.file, redact(repo), policy.Origin, err, ErrNotLogged)
+			return fmt.Errorf("%s of %s is not proven in its log %s: %w: %w", k.file, redact.URL(s.Repo), policy.Origin, err, client.ErrNotLogged)
 		}
 		name := translog.IndexName(k.Key)
 		if data, ok := fetched[name]; ok {
@@ -75,7 +78,7 @@ func (c *Client) collectLog(ctx context.Context, repo string, root *metadata.Met
 			if data, err := fetch(ctx, name, translog.MaxCheckpoint); err == nil {
 				files = append(files, store.Object{Name: name, Data: data, Phase: store.PhaseTargets})
 			} else if !errors.Is(err, translog.ErrMissing) {
-				return fmt.Errorf("copy the log of %s: %w", redact(repo), err)
+				return fmt.Errorf("copy the log of %s: %w", redact.URL(s.Repo), err)
 			}
 		}
 		if latest, ok := fetched[translog.LatestName(k.Registry)]; ok && k.Registry != "" && k.required {
@@ -112,11 +115,11 @@ func loggedKeys(r *Repository) []loggedKey {
 		md   *metadata.Metadata[metadata.TargetsType]
 	}
 	var listings []listing
-	var roots []versionedRoot
+	var roots []session.VersionedRoot
 	for _, o := range r.Objects {
-		if rootProbe().MatchString("/" + o.Name) {
+		if isRootName(o.Name) {
 			if md, err := metadata.Root().FromBytes(o.Data); err == nil {
-				roots = append(roots, versionedRoot{md.Signed.Version, o.Data, md})
+				roots = append(roots, session.VersionedRoot{Version: md.Signed.Version, Data: o.Data, MD: md})
 			}
 			continue
 		}
@@ -131,15 +134,15 @@ func loggedKeys(r *Repository) []loggedKey {
 		listings = append(listings, listing{role, md})
 		newest[role] = max(newest[role], md.Signed.Version)
 	}
-	slices.SortFunc(roots, func(a, b versionedRoot) int { return int(a.version - b.version) })
+	slices.SortFunc(roots, func(a, b session.VersionedRoot) int { return int(a.Version - b.Version) })
 	for i, vr := range roots {
-		prevLogged, prevKnown := false, i > 0 && roots[i-1].version == vr.version-1
+		prevLogged, prevKnown := false, i > 0 && roots[i-1].Version == vr.Version-1
 		if prevKnown {
-			_, prevLogged, _ = translog.FromRootCustom(roots[i-1].md.Signed.UnrecognizedFields)
+			_, prevLogged, _ = translog.FromRootCustom(roots[i-1].MD.Signed.UnrecognizedFields)
 		}
 		// a root after one the copy lacks may follow a log too
-		afterLog := prevLogged || !prevKnown && vr.version > 1
-		out = append(out, loggedKey{Key: translog.RootKey(vr.version, objectName(vr.data)), file: rootName(vr.version), required: prevLogged || vr.version == r.RootVersion, afterLog: afterLog})
+		afterLog := prevLogged || !prevKnown && vr.Version > 1
+		out = append(out, loggedKey{Key: translog.RootKey(vr.Version, session.ObjectName(vr.Data)), file: session.RootName(vr.Version), required: prevLogged || vr.Version == r.RootVersion, afterLog: afterLog})
 	}
 	for _, l := range listings {
 		for _, t := range slices.Sorted(maps.Keys(l.md.Signed.Targets)) {
@@ -153,4 +156,18 @@ func loggedKeys(r *Repository) []loggedKey {
 		}
 	}
 	return out
+}
+
+// isRootName reports a root's file name: N.root.json.
+func isRootName(name string) bool {
+	v, ok := strings.CutSuffix(name, ".root.json")
+	if !ok || v == "" {
+		return false
+	}
+	for i := range len(v) {
+		if v[i] < '0' || v[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
