@@ -88,11 +88,13 @@ func hostile(t *testing.T, head, body, tail string, size int) string {
 	return srv.URL
 }
 
-// A registry, or a proxy in between, that answers with 200 MiB of nesting
-// or a 200 MiB time object costs a bounded amount of memory and is
+// A registry, or a proxy in between, that answers with 64 MiB of nesting
+// or a 64 MiB time object costs a bounded amount of memory and is
 // refused or read in full, never decoded whole.
 func TestHostilePackumentsStayBounded(t *testing.T) {
-	const size = 200 << 20
+	// four times the bound: an answer read whole would cost at least
+	// that much heap
+	const size = 64 << 20
 	const bound = 16 << 20 // the stated bound: 16 MiB of heap
 	tests := []struct {
 		name             string
