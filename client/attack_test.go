@@ -63,6 +63,7 @@ func currentTargets(t testing.TB, w *world) []byte {
 // Every attack fails closed with a clear error, and leaves the cache as
 // it was: usable offline during the attack and refreshable after it.
 func TestAttacksFailClosed(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		// setup runs before the client warms its cache; it returns the
@@ -296,6 +297,7 @@ func TestAttacksFailClosed(t *testing.T) {
 // when the update was loading another file and when some expiry was
 // accepted: a frozen timestamp is blamed on the timestamp.
 func TestExpiredMetadataIsNamed(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		advance  time.Duration

@@ -26,6 +26,7 @@ func timestampRequests(log []string) int {
 // a forced refresh the next waits the refresh interval, in every process
 // sharing the cache.
 func TestUnknownKeyIDRefreshBackOff(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	dir := t.TempDir()
 	cl, _ := w.client(dir)
@@ -81,6 +82,7 @@ func TestUnknownKeyIDRefreshBackOff(t *testing.T) {
 // is fresh: a registry the fresh metadata lacks forces one refresh, under
 // the same interval, before "no key list".
 func TestNewRegistryFoundWhileCacheFresh(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	cl, _ := w.client(t.TempDir())
 	if _, err := cl.Keys(ctx, host); err != nil {

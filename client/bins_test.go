@@ -55,6 +55,7 @@ func manyWorld(t testing.TB, registries, bins int, tweak ...func(*ceremony.Optio
 // root probe, timestamp, snapshot, targets, the one bin and the key list,
 // and the bin is asked for as soon as the snapshot names it.
 func TestKeysThroughHashedBins(t *testing.T) {
+	t.Parallel()
 	w := binnedWorld(t, 30)
 	for _, sequential := range []bool{true, false} {
 		cl, _ := w.client(t.TempDir(), func(o *client.Options) { o.Sequential = sequential })
@@ -86,6 +87,7 @@ func TestKeysThroughHashedBins(t *testing.T) {
 // targets.json, named from the snapshot: a cold lookup in bins takes the
 // round trips a flat one does.
 func TestBinFetchedWithTargets(t *testing.T) {
+	t.Parallel()
 	w := binnedWorld(t, 30)
 	var mu sync.Mutex
 	var targetsDone time.Time
@@ -118,6 +120,7 @@ func TestBinFetchedWithTargets(t *testing.T) {
 // A mirror of a repository in bins copies every bin, and serves clients
 // as the origin does.
 func TestMirrorOfHashedBins(t *testing.T) {
+	t.Parallel()
 	w := binnedWorld(t, 30)
 	cl, _ := w.client(t.TempDir())
 	repo, err := mirror.Collect(ctx, cl, w.srv.URL)
@@ -137,6 +140,7 @@ func TestMirrorOfHashedBins(t *testing.T) {
 
 // A client that cached the flat layout follows the move into bins.
 func TestClientFollowsMigrationToBins(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	cl, _ := w.client(t.TempDir(), func(o *client.Options) { o.MaxAge = client.Age(0) })
 	if _, err := cl.Keys(ctx, host); err != nil {

@@ -16,6 +16,7 @@ import (
 // A cache another user may write is refused before anything is read from
 // it or locked in it: that user decides what the cache says.
 func TestCacheOfAnotherUserIsRefused(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to give the cache to another uid")
 	}
@@ -53,6 +54,7 @@ func TestCacheOfAnotherUserIsRefused(t *testing.T) {
 // tufkeys follows no symbolic link inside its cache: where it keeps its
 // own files, a link is refused; an object replaced by a link is not read.
 func TestCacheFollowsNoLinks(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	elsewhere := filepath.Join(t.TempDir(), "elsewhere")
 	if err := os.WriteFile(elsewhere, []byte(`{"not":"tufkeys"}`), 0o600); err != nil {
@@ -100,6 +102,7 @@ func TestCacheFollowsNoLinks(t *testing.T) {
 
 // What interrupted writes leave behind is removed by the next update.
 func TestLeftoversOfInterruptedWritesAreRemoved(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "corepack-0.30.json")
 	dir := filepath.Join(t.TempDir(), "cache")
 	cl, _ := w.client(dir, func(o *client.Options) { o.MaxAge = client.Age(0) })
@@ -154,6 +157,7 @@ func TestLockWaitIsOneBound(t *testing.T) {
 // A long-lived client keeps the answer set it verified in memory, and
 // lets it go as soon as another process renews the cache or it expires.
 func TestLongLivedClientSeesRenewals(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "corepack-0.30.json")
 	dir := filepath.Join(t.TempDir(), "cache")
 	long, _ := w.client(dir, func(o *client.Options) { o.MaxAge = client.Age(24 * time.Hour) })
@@ -191,6 +195,7 @@ func TestLongLivedClientSeesRenewals(t *testing.T) {
 // it again, but not once a newer root has arrived: then the full check
 // runs (here it finds the newer root does not verify, and drops it).
 func TestFastAnswerYieldsToANewerRoot(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	dir := filepath.Join(t.TempDir(), "cache")
 	first, _ := w.client(dir, func(o *client.Options) { o.MaxAge = client.Age(24 * time.Hour) })

@@ -20,6 +20,7 @@ import (
 var ctx = context.Background()
 
 func TestFreshCacheAsksNothing(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	cl, _ := w.client(t.TempDir())
 	keys, err := cl.Keys(ctx, "https://"+host+"/")
@@ -55,6 +56,7 @@ func TestFreshCacheAsksNothing(t *testing.T) {
 // is two overlapping requests: the probe for a new root (404) and a
 // conditional timestamp.json (304).
 func TestStaleUnchangedIsTwoRequests(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	cl, _ := w.client(t.TempDir())
 	if _, err := cl.Keys(ctx, host); err != nil {
@@ -75,6 +77,7 @@ func TestStaleUnchangedIsTwoRequests(t *testing.T) {
 // Object stores answer 403 for a missing object; on the root probe that
 // means "no newer root".
 func TestForbiddenRootProbeMeansNoNewRoot(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	for _, status := range []int{403, 410} {
 		w.srv.setIntercept(func(rw http.ResponseWriter, r *http.Request) bool {
@@ -94,6 +97,7 @@ func TestForbiddenRootProbeMeansNoNewRoot(t *testing.T) {
 // The rotation story: a client with the old list meets a package signed by
 // the new key, refreshes by itself and verifies it, with no new release.
 func TestUnknownKeyIDRefreshesOnce(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "corepack-0.30.json")
 	cl, logs := w.client(t.TempDir())
 	if _, err := cl.VerifyVersion(ctx, version(t, "tiny-tarball@1.0.0"), host); err != nil {
@@ -133,6 +137,7 @@ func TestUnknownKeyIDRefreshesOnce(t *testing.T) {
 }
 
 func TestNetworkDownFallsBackToUnexpiredCache(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	cl, logs := w.client(t.TempDir())
 	if _, err := cl.Keys(ctx, host); err != nil {
@@ -157,6 +162,7 @@ func TestNetworkDownFallsBackToUnexpiredCache(t *testing.T) {
 }
 
 func TestOfflineUsesCacheOnly(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	dir := t.TempDir()
 	offline := func(o *client.Options) { o.Offline = true }
@@ -179,6 +185,7 @@ func TestOfflineUsesCacheOnly(t *testing.T) {
 }
 
 func TestNoKeyListForHost(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	cl, _ := w.client(t.TempDir())
 	_, err := cl.Keys(ctx, "other.example.test")
@@ -191,6 +198,7 @@ func TestNoKeyListForHost(t *testing.T) {
 // A corrupt cache file is never trusted and never a crash: the client
 // fetches it again.
 func TestCorruptCacheFileIsFetchedAgain(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	warm := t.TempDir()
 	cl, _ := w.client(warm)
@@ -235,6 +243,7 @@ func TestCorruptCacheFileIsFetchedAgain(t *testing.T) {
 // A home without a usable cache directory still works, in memory, with a
 // warning.
 func TestUnusableCacheDirectoryFallsBackToMemory(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	blocker := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(blocker, []byte("not a directory"), 0o600)
@@ -258,6 +267,7 @@ func TestUnusableCacheDirectoryFallsBackToMemory(t *testing.T) {
 }
 
 func TestNewRefusesMissingRootAndRepository(t *testing.T) {
+	t.Parallel()
 	// no root: the build's first source, with its URLs (nothing is fetched)
 	builtin := client.BuiltinSources()
 	if len(builtin) == 0 {
@@ -290,6 +300,7 @@ func TestNewRefusesMissingRootAndRepository(t *testing.T) {
 }
 
 func TestCacheInfoAndClear(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	cl, _ := w.client(t.TempDir())
 	info, err := cl.CacheInfo(ctx)
@@ -314,6 +325,7 @@ func TestCacheInfoAndClear(t *testing.T) {
 // With speculation off, requests go one at a time in the order the TUF
 // specification lists them.
 func TestSequentialFollowsTheSpecificationOrder(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	var order []string
 	var inflight, maxInflight int

@@ -60,6 +60,7 @@ func helperProcess() int {
 // cache directory at once never corrupt it and never fail because of each
 // other.
 func TestSixteenProcessesShareOneCache(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	// slow answers widen the window in which the processes overlap
 	w.srv.setIntercept(func(http.ResponseWriter, *http.Request) bool {

@@ -54,6 +54,7 @@ func addRootKey(t *testing.T, w *world) {
 }
 
 func TestHistoryOfARotation(t *testing.T) {
+	t.Parallel()
 	for _, bins := range []int{0, 8} {
 		t.Run(map[int]string{0: "flat", 8: "bins"}[bins], func(t *testing.T) {
 			w := historyWorld(t, bins)
@@ -111,6 +112,7 @@ func TestHistoryOfARotation(t *testing.T) {
 
 // A tampered historical key list is reported, not skipped.
 func TestHistoryReportsATamperedList(t *testing.T) {
+	t.Parallel()
 	w := historyWorld(t, 0)
 	januaryRotation(t, w)
 	lists, _ := filepath.Glob(filepath.Join(w.c.RepoDir, "targets", host, "*.keys.json"))

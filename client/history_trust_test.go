@@ -81,6 +81,7 @@ func forgeEarlierRoot(t *testing.T, w *world) string {
 // reported unverified, never as history; mirrors and archives leave the
 // forged root out.
 func TestHistoryDoesNotTrustEarlierRoots(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "corepack-0.30.json")
 	addRootKey(t, w)
 	w.publish("npm/keys.json")
@@ -124,6 +125,7 @@ func TestHistoryDoesNotTrustEarlierRoots(t *testing.T) {
 // history applies the cache's rollback floor, as keys does: against a stale
 // copy it refuses instead of listing fewer versions than the client trusts.
 func TestHistoryAppliesTheRollbackFloor(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "corepack-0.30.json")
 	stale := t.TempDir()
 	if out, err := exec.Command("cp", "-a", w.c.RepoDir+"/.", stale).CombinedOutput(); err != nil {
@@ -145,6 +147,7 @@ func TestHistoryAppliesTheRollbackFloor(t *testing.T) {
 // history follows every delegation a lookup follows: a registry delegated
 // to its operator below a bin shows the operator's versions too.
 func TestHistoryFollowsDelegationsBelowBins(t *testing.T) {
+	t.Parallel()
 	w := historyWorld(t, 8)
 	operator, _ := ceremony.NewKey("operator")
 	if _, err := w.c.WS.Delegate(host, []workspace.PublicKey{operator.Public}, 1); err != nil {

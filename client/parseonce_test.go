@@ -13,6 +13,7 @@ import (
 // snapshot no longer names by its hash is not read at all; when the
 // timestamp is unchanged, the cached files are each checked once.
 func TestRefreshParsesEachFileOnce(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		bins int

@@ -67,6 +67,7 @@ func hideLogChanges(t *testing.T, w *world, change func()) (restore func()) {
 // that log; once it is, the client takes it, and one that dropped the log
 // is warned about once.
 func TestUnloggedRootRotationIsRefused(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		rotate func(t *testing.T, log witnesstest.Log) (workspace.RotateOptions, []*keyfile.Signer)
@@ -125,6 +126,7 @@ func TestUnloggedRootRotationIsRefused(t *testing.T) {
 // targets keys into a later version of its bin, has no entry of its own:
 // the client refuses it as not logged.
 func TestReplayedListAsANewVersionIsRefused(t *testing.T) {
+	t.Parallel()
 	w, _ := newLoggedWorld(t, "corepack-0.30.json", nil)
 	w.publish("npm/keys.json")
 	cache := t.TempDir()
@@ -152,6 +154,7 @@ func TestReplayedListAsANewVersionIsRefused(t *testing.T) {
 // through every root verifies the lists at each step, and so does one
 // that starts from root v1 at the end.
 func TestLogPolicyChangesEndToEnd(t *testing.T) {
+	t.Parallel()
 	w, _ := newLoggedWorld(t, "corepack-0.30.json", nil)
 	cache := t.TempDir()
 	check := func(step string) {

@@ -67,6 +67,7 @@ func shapedClient(t *testing.T, root []byte, repos ...string) *client.Client {
 // and agrees with go-tuf's updater on every case: what verifies, and what
 // each refuses.
 func TestSigstoreShapedRepositories(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		change func(t *testing.T, s *tufrepo.Shaped)
@@ -144,6 +145,7 @@ func TestSigstoreShapedRepositories(t *testing.T) {
 // A source's mirrors are tried in order: the first down, the second
 // answers.
 func TestSigstoreShapedMirror(t *testing.T) {
+	t.Parallel()
 	_, srv, root := shaped(t)
 	cl := shapedClient(t, root, "http://127.0.0.1:1", srv.URL)
 	if keys, err := cl.Keys(context.Background(), host); err != nil || len(keys.Keys) != 2 {
@@ -155,6 +157,7 @@ func TestSigstoreShapedMirror(t *testing.T) {
 // one that lists it too is reported, never merged; a registry only the
 // second lists is answered by the second; one neither lists is refused.
 func TestSources(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "corepack-0.30.json") // tufkeys' own repository: the pre-rotation list
 	s, srv, root := shaped(t)
 	if err := s.AddTarget(host, host+"/keys.json", sigstoreList(t)); err != nil {
@@ -236,6 +239,7 @@ func tufjsShaped(t *testing.T, rotate bool) (string, []byte) {
 // published and after a 3-of-5 to 3-of-5 root rotation, and refuse alike a
 // host it does not delegate and a target whose bytes do not match.
 func TestTufJSBuiltRepositories(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		rotate bool

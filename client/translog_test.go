@@ -36,6 +36,7 @@ func newLoggedWorld(t *testing.T, list string, tweak func(*translog.Policy)) (*w
 // A key list in the witnessed log is accepted; the cache keeps the
 // checkpoint; a second lookup asks for nothing.
 func TestLoggedKeyListIsAccepted(t *testing.T) {
+	t.Parallel()
 	w, _ := newLoggedWorld(t, "npm/keys.json", nil)
 	cache := t.TempDir()
 	cl, _ := w.client(cache)
@@ -60,6 +61,7 @@ func TestLoggedKeyListIsAccepted(t *testing.T) {
 // the attacker holds every key and serves the list to one client, leaving
 // the public log as it is.
 func TestKeyListNotInTheLogIsRefused(t *testing.T) {
+	t.Parallel()
 	w, _ := newLoggedWorld(t, "corepack-0.30.json", nil)
 	honestLog := t.TempDir()
 	if err := os.CopyFS(honestLog, os.DirFS(filepath.Join(w.c.RepoDir, "log"))); err != nil {
@@ -85,6 +87,7 @@ func TestKeyListNotInTheLogIsRefused(t *testing.T) {
 // Checkpoints that are not witnessed, fresh, or newer than the one the
 // cache holds are refused; a rollback keeps both checkpoints as evidence.
 func TestCheckpointAttacksOnTheClient(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w, _ := newLoggedWorld(t, "corepack-0.30.json", func(p *translog.Policy) { p.MaxAge = "1h" })
 	checkpoint := func() []byte {
@@ -151,6 +154,7 @@ func TestCheckpointAttacksOnTheClient(t *testing.T) {
 // first refuses the fork, keeps both checkpoints as evidence and names
 // them.
 func TestForkIsRefusedWithEvidence(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	witnesses, colluding := witnesstest.InProcess(t, 2)
 	log := witnesstest.Get(t).NewLog(t, 2)
@@ -200,6 +204,7 @@ func TestForkIsRefusedWithEvidence(t *testing.T) {
 // targets v1 (which delegates the bins) are replaced by forgeries, and the
 // bins' two versions are still shown, as the log vouches for their lists.
 func TestHistoryAuthenticatesOldVersionsByTheLog(t *testing.T) {
+	t.Parallel()
 	w, log := newLoggedWorld(t, "corepack-0.30.json", nil)
 	addRootKey(t, w)
 	w.publish("npm/keys.json")
@@ -240,6 +245,7 @@ func extraKeyList(t *testing.T) []byte {
 // with the kind that lets a client try its next repository, not as a list
 // missing from the log.
 func TestUnreachableLogIsUnavailable(t *testing.T) {
+	t.Parallel()
 	w, _ := newLoggedWorld(t, "npm/keys.json", nil)
 	w.srv.setIntercept(func(rw http.ResponseWriter, r *http.Request) bool {
 		if strings.HasPrefix(r.URL.Path, "/log/tile/") {

@@ -126,6 +126,7 @@ func paths(log []string) []string {
 // fails: an attacker who then hides it cannot hold the client on the
 // older root and the keys it revokes (specification 5.3.8).
 func TestVerifiedRootSurvivesALaterFailure(t *testing.T) {
+	t.Parallel()
 	p := newPlain(t)
 	dir := t.TempDir()
 	cl := p.client(t, dir)
@@ -164,6 +165,7 @@ func TestVerifiedRootSurvivesALaterFailure(t *testing.T) {
 // Each verified role raises the rollback floor at once, even when the
 // update fails later (5.4.5, 5.5.7, 5.6.6).
 func TestVerifiedVersionsSurviveALaterFailure(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "corepack-0.30.json")
 	oldTimestamp := readRepo(t, w, "timestamp.json")
 	cl, logs := w.client(t.TempDir())
@@ -197,6 +199,7 @@ func TestVerifiedVersionsSurviveALaterFailure(t *testing.T) {
 // Asking for a registry the repository does not list keeps the update
 // that verified on the way: the metadata is not fetched again.
 func TestUnknownRegistryKeepsTheVerifiedUpdate(t *testing.T) {
+	t.Parallel()
 	w, cl, _ := staleAfterChange(t)
 	w.srv.takeLog()
 	if _, err := cl.Keys(ctx, "other.example.test"); !errors.Is(err, client.ErrNoKeyList) {
@@ -248,6 +251,7 @@ func dropRegistry(t *testing.T, w *world, registry string) {
 // Refresh drops a key list the repository no longer lists, says so, and
 // still brings the rest up to date.
 func TestRefreshDropsRemovedKeyLists(t *testing.T) {
+	t.Parallel()
 	const other = "other.example.test"
 	w := newWorld(t, "corepack-0.30.json")
 	if err := w.c.StagePublish(other, fixture(t, "npm/keys.json"), 2); err != nil {
@@ -286,6 +290,7 @@ func TestRefreshDropsRemovedKeyLists(t *testing.T) {
 // A clock that stepped back leaves the last check in the future: Refresh
 // must still ask the repository, with or without key lists cached.
 func TestRefreshAfterTheClockSteppedBack(t *testing.T) {
+	t.Parallel()
 	for _, warmKeys := range []bool{false, true} {
 		w := newWorld(t, "npm/keys.json")
 		cl, _ := w.client(t.TempDir())
@@ -310,6 +315,7 @@ func TestRefreshAfterTheClockSteppedBack(t *testing.T) {
 // A role delegated by two roles is verified with the keys of the
 // delegator each lookup goes through, not the first one that loaded it.
 func TestDelegatedRoleIsVerifiedAgainstItsCurrentDelegator(t *testing.T) {
+	t.Parallel()
 	p := newPlain(t)
 	r := p.repo
 	must(t, r.Delegate(metadata.TARGETS, "parent-a", []string{"team-a/*"}))
@@ -343,6 +349,7 @@ func TestDelegatedRoleIsVerifiedAgainstItsCurrentDelegator(t *testing.T) {
 // Requests started ahead never fetch one URL twice in one update, however
 // the server's delays fall: cold caches, changed repositories, new roots.
 func TestSpeculationNeverFetchesAURLTwice(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "corepack-0.30.json")
 	w.srv.setIntercept(func(http.ResponseWriter, *http.Request) bool {
 		time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond)
@@ -401,6 +408,7 @@ func TestSpeculationNeverFetchesAURLTwice(t *testing.T) {
 // MaxAge: unset keeps the default, zero asks the repository every time,
 // negative is refused.
 func TestMaxAgeZeroAlwaysAsks(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "npm/keys.json")
 	cl, _ := w.client(t.TempDir(), func(o *client.Options) { o.MaxAge = client.Age(0) })
 	for i := range 3 {
@@ -426,6 +434,7 @@ func TestMaxAgeZeroAlwaysAsks(t *testing.T) {
 // apart, each with its own error kind, and each lets an unexpired cache
 // answer with a warning that says which it was.
 func TestInconsistentIsNotUnavailable(t *testing.T) {
+	t.Parallel()
 	missingSnapshot := func(w http.ResponseWriter, r *http.Request) bool {
 		if strings.HasSuffix(r.URL.Path, ".snapshot.json") {
 			w.WriteHeader(http.StatusNotFound)
@@ -468,6 +477,7 @@ func TestInconsistentIsNotUnavailable(t *testing.T) {
 // Any target of any repository, its targets served from a URL of their
 // own, and the trusted metadata byte for byte.
 func TestTargetsFromTheirOwnBaseURL(t *testing.T) {
+	t.Parallel()
 	p := newPlain(t)
 	must(t, p.repo.AddTarget(metadata.TARGETS, "dir/file.txt", []byte("hello")))
 	must(t, p.repo.Publish(metadata.TARGETS))
@@ -497,6 +507,7 @@ func TestTargetsFromTheirOwnBaseURL(t *testing.T) {
 // A misspelt registry is answered with the registries this client has
 // verified key lists for, nearest first, and no other.
 func TestUnknownRegistrySuggestsVerifiedOnes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		asked, want string
 	}{

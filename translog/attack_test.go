@@ -86,6 +86,7 @@ func keepSigs(t *testing.T, raw []byte, keep func(name string) bool) []byte {
 }
 
 func TestCheckpointAttacks(t *testing.T) {
+	t.Parallel()
 	l := newLog(t, 3)
 	raw := l.checkpoint(t)
 	now := time.Now()
@@ -158,6 +159,7 @@ func mustOpen(t *testing.T, raw []byte, p translog.Policy) *note.Note {
 // sizes; an older checkpoint after a newer one is a rollback; and the real
 // witnesses, having cosigned one history, refuse the other.
 func TestForkAndRollback(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	honest := newLog(t, 4)
 	old, err := translog.VerifyCheckpoint(honest.log.Policy, honest.checkpoint(t), time.Now())
@@ -209,6 +211,7 @@ func logSigned(t *testing.T, raw []byte, p translog.Policy) []byte {
 
 // A tampered tile, index file or entry fails the proof.
 func TestTamperedLogFailsTheProof(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	l := newLog(t, 5)
 	cp, err := translog.VerifyCheckpoint(l.log.Policy, l.checkpoint(t), time.Now())
@@ -261,6 +264,7 @@ func TestTamperedLogFailsTheProof(t *testing.T) {
 // that failure, not as an entry missing from the log: the caller may try
 // another repository; a tile the log lacks fails the proof.
 func TestUnreachableTilesAreNotAProofFailure(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	l := newLog(t, 5)
 	cp, err := translog.VerifyCheckpoint(l.log.Policy, l.checkpoint(t), time.Now())
@@ -294,6 +298,7 @@ func TestUnreachableTilesAreNotAProofFailure(t *testing.T) {
 // One key holder counts once toward a quorum: two witnesses with the same
 // public key under two names are refused, as are other bad policies.
 func TestPolicyRefusesDuplicateWitnessKeys(t *testing.T) {
+	t.Parallel()
 	_, vkey, err := note.GenerateKey(nil, "w1.example.test")
 	if err != nil {
 		t.Fatal(err)

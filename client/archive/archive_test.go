@@ -14,6 +14,7 @@ import (
 )
 
 func TestRoundTripIsDeterministic(t *testing.T) {
+	t.Parallel()
 	files := []File{{"timestamp.json", []byte("{}")}, {"1.root.json", []byte(`{"r":1}`)}, {"targets/registry.example.test/ab.keys.json", []byte("k")}}
 	a, err := Encode(files)
 	if err != nil {
@@ -50,6 +51,7 @@ func rawArchive(t *testing.T, entries ...*tar.Header) []byte {
 }
 
 func TestDecodeRefusals(t *testing.T) {
+	t.Parallel()
 	tests := map[string][]byte{
 		"not gzip":      []byte("plain text"),
 		"empty":         rawArchive(t),
@@ -67,6 +69,7 @@ func TestDecodeRefusals(t *testing.T) {
 }
 
 func TestIsArchive(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"keys.tar.gz": "keys.tar.gz", "file:///media/usb/keys.tgz": "/media/usb/keys.tgz", "https://keys.example.test/x.tar.gz": "", "https://keys.example.test/tuf": ""} {
 		got, ok := IsArchive(in)
 		if got != want || ok != (want != "") {
@@ -78,6 +81,7 @@ func TestIsArchive(t *testing.T) {
 // A small archive that unpacks into gigabytes is refused after unpacking
 // what an archive of its size may hold, not what fits the overall bound.
 func TestGzipBombStaysBounded(t *testing.T) {
+	t.Parallel()
 	// gzip members concatenate into one stream: one entry's body of
 	// zeros, packed once, follows each packed header
 	pack := func(data []byte) []byte {

@@ -117,6 +117,7 @@ func sameFiles(t *testing.T, want, got string) {
 }
 
 func TestMirrorServesWhatTheOriginServes(t *testing.T) {
+	t.Parallel()
 	c, originURL := origin(t)
 	cl, _ := newClient(t, c, []string{originURL})
 	dir := t.TempDir()
@@ -177,6 +178,7 @@ func staleCopy(t *testing.T, c *ceremony.Ceremony) string {
 }
 
 func TestMirrorNeverGoesBackwards(t *testing.T) {
+	t.Parallel()
 	c, originURL := origin(t)
 	stale := staleCopy(t, c)
 	if _, err := publish.Timestamp(ctx, c.WS, c.Online.Signer, c.Store, publish.Options{}); err != nil {
@@ -210,6 +212,7 @@ func TestMirrorNeverGoesBackwards(t *testing.T) {
 }
 
 func TestExportRefusesARepositoryOlderThanTrusted(t *testing.T) {
+	t.Parallel()
 	c, originURL := origin(t)
 	stale := staleCopy(t, c)
 	if _, err := publish.Timestamp(ctx, c.WS, c.Online.Signer, c.Store, publish.Options{}); err != nil {
@@ -250,6 +253,7 @@ func tamperedServer(t *testing.T, dir string) string {
 }
 
 func TestMirrorRefusesATamperedSource(t *testing.T) {
+	t.Parallel()
 	c, _ := origin(t)
 	bad := tamperedServer(t, c.RepoDir)
 	cl, _ := newClient(t, c, []string{bad})
@@ -265,6 +269,7 @@ func TestMirrorRefusesATamperedSource(t *testing.T) {
 }
 
 func TestExportImportAirGapped(t *testing.T) {
+	t.Parallel()
 	c, originURL := origin(t)
 	cl, _ := newClient(t, c, []string{originURL})
 	out := filepath.Join(t.TempDir(), "keys.tar.gz")
@@ -302,6 +307,7 @@ func TestExportImportAirGapped(t *testing.T) {
 }
 
 func TestTamperedArchiveIsRefused(t *testing.T) {
+	t.Parallel()
 	c, originURL := origin(t)
 	cl, _ := newClient(t, c, []string{originURL})
 	out := filepath.Join(t.TempDir(), "keys.tar.gz")
@@ -332,6 +338,7 @@ func TestTamperedArchiveIsRefused(t *testing.T) {
 // An archive that is not one is wrong input, not an unreachable network:
 // the lookup fails instead of falling back to the cache.
 func TestMalformedArchiveAsRepository(t *testing.T) {
+	t.Parallel()
 	c, originURL := origin(t)
 	cl, _ := newClient(t, c, []string{originURL})
 	out := filepath.Join(t.TempDir(), "keys.tar.gz")
@@ -355,6 +362,7 @@ func TestMalformedArchiveAsRepository(t *testing.T) {
 }
 
 func TestExpiredArchive(t *testing.T) {
+	t.Parallel()
 	c, originURL := origin(t)
 	cl, _ := newClient(t, c, []string{originURL})
 	out := filepath.Join(t.TempDir(), "keys.tar.gz")
@@ -384,6 +392,7 @@ func TestExpiredArchive(t *testing.T) {
 // Clients fail over to the next repository when one is down or serves
 // tampered data, and say which they used.
 func TestFailover(t *testing.T) {
+	t.Parallel()
 	c, originURL := origin(t)
 	for name, first := range map[string]string{"down": "http://127.0.0.1:1", "tampered": tamperedServer(t, c.RepoDir)} {
 		cl, logs := newClient(t, c, []string{first, originURL})
@@ -401,6 +410,7 @@ func TestFailover(t *testing.T) {
 }
 
 func TestMirrorToS3(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Get(t)
 	c, originURL := origin(t)
 	cl, _ := newClient(t, c, []string{originURL})
@@ -417,6 +427,7 @@ func TestMirrorToS3(t *testing.T) {
 // A mirror carries the history too, verified: an earlier version that does
 // not verify at the source is left out, with a warning.
 func TestMirrorCarriesVerifiedHistory(t *testing.T) {
+	t.Parallel()
 	c, originURL := origin(t)
 	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
 		t.Fatal(err)
@@ -454,6 +465,7 @@ func TestMirrorCarriesVerifiedHistory(t *testing.T) {
 // in it, for the mirror to serve as its own), so neither a mirror nor an
 // archive carries it.
 func TestMirrorCopiesNoUnsignedPage(t *testing.T) {
+	t.Parallel()
 	c, err := ceremony.New(t.TempDir(), ceremony.Options{Bins: 64})
 	if err != nil {
 		t.Fatal(err)

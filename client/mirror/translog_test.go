@@ -47,6 +47,7 @@ func loggedOrigin(t *testing.T) (*ceremony.Ceremony, string) {
 // root on, by a client that embeds the root before it; mirrors and
 // archives carry the log, so clients verify it from them, offline too.
 func TestLogThroughRotationMirrorsAndArchives(t *testing.T) {
+	t.Parallel()
 	c, originURL := loggedOrigin(t)
 	cl, _ := newClient(t, c, []string{originURL})
 	if _, err := cl.Keys(ctx, host); err != nil {

@@ -225,16 +225,22 @@ func installedPnpm(env []string) bool {
 	return len(m) > 0
 }
 
-// viaExec runs tufkeys exec in this process with env as the environment.
+// viaExec runs the built tufkeys exec with env as its whole environment,
+// as a CI job or a Dockerfile runs it; the cases can then run side by side.
 func (w *corepackWorld) viaExec(t *testing.T, env []string, flags []string, argv ...string) corepackRun {
 	t.Helper()
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	var out, errb bytes.Buffer
 	args := append(append([]string{"exec"}, flags...), "--")
-	code := run(append(args, argv...), streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+	cmd := exec.Command(tufkeysBinary(t), append(args, argv...)...)
+	cmd.Env = env
+	var out, errb bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
 	return corepackRun{code, out.String(), errb.String(), installedPnpm(env)}
 }
 
@@ -320,6 +326,7 @@ func TestCorepackHandOver(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			check := func(how string, r corepackRun) {
 				t.Helper()
 				if tt.runs {

@@ -37,6 +37,7 @@ func options(t *testing.T, log witnesstest.Log) logappend.Options {
 // Appends across tile boundaries give checkpoints that the witnesses
 // cosign, that extend each other, and under which every entry is proven.
 func TestAppendIsWitnessedAndProven(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	log := witnesstest.Get(t).NewLog(t, 2)
 	dst := &store.Dir{Root: t.TempDir()}
@@ -94,6 +95,7 @@ func TestAppendIsWitnessedAndProven(t *testing.T) {
 // A publish killed after claiming its entries is finished by the next
 // publisher, which then adds its own.
 func TestUnfinishedAppendIsFinished(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	log := witnesstest.Get(t).NewLog(t, 2)
 	dir := t.TempDir()
@@ -116,6 +118,7 @@ func TestUnfinishedAppendIsFinished(t *testing.T) {
 // cosignatures, just before its checkpoint, is finished by the next one:
 // the witnesses, who saw that checkpoint already, cosign it again.
 func TestAppendKilledBeforeItsCheckpointIsFinished(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	log := witnesstest.Get(t).NewLog(t, 2)
 	dir := t.TempDir()
@@ -152,6 +155,7 @@ func (f *failOn) Put(ctx context.Context, name string, data []byte, tag store.Ta
 
 // Fewer than the quorum: the checkpoint is not published.
 func TestNoQuorumPublishesNothing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	set := witnesstest.Get(t)
 	log := set.NewLog(t, 2)
@@ -198,6 +202,7 @@ func (f *failAfter) Put(ctx context.Context, name string, data []byte, tag store
 // The log on S3 (versitygw): conditional writes keep the claim and the
 // checkpoint safe there as in a directory.
 func TestAppendOnS3(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv := s3test.Get(t)
 	log := witnesstest.Get(t).NewLog(t, 2)
@@ -229,6 +234,7 @@ func TestAppendOnS3(t *testing.T) {
 // Two publishers appending at once never fork the log: both sets of
 // entries end up in one history that the witnesses cosigned.
 func TestConcurrentAppendsDoNotFork(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	log := witnesstest.Get(t).NewLog(t, 2)
 	dir := t.TempDir()

@@ -17,6 +17,7 @@ import (
 // key list through its bin; a change to one registry re-signs its bin only
 // (and snapshot and timestamp).
 func TestHashedBins(t *testing.T) {
+	t.Parallel()
 	c := newCeremony(t, ceremony.Options{Bins: 16})
 	list := fixture(t, "npm/keys.json")
 	var items []workspace.StageItem
@@ -82,6 +83,7 @@ func TestHashedBins(t *testing.T) {
 // repo delegate keeps working in bins: the registry's bin delegates to the
 // operator's role, and clients walk targets, bin, registry.
 func TestDelegateInBins(t *testing.T) {
+	t.Parallel()
 	c := newCeremony(t, ceremony.Options{Bins: 16})
 	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
 		t.Fatal(err)
@@ -125,6 +127,7 @@ func TestDelegateInBins(t *testing.T) {
 // A flat repository moves into bins as a change the maintainers sign, and
 // a client that trusted the flat layout follows without a release.
 func TestMigrateToBins(t *testing.T) {
+	t.Parallel()
 	c := newCeremony(t, ceremony.Options{})
 	list := fixture(t, "npm/keys.json")
 	for _, h := range []string{host, "other.example.test"} {
@@ -164,6 +167,7 @@ func TestMigrateToBins(t *testing.T) {
 // A maintainer rotated out of targets no longer signs bins: the bins'
 // delegation follows the targets keys, and every bin is signed again.
 func TestRotationReachesBins(t *testing.T) {
+	t.Parallel()
 	c := newCeremony(t, ceremony.Options{Bins: 4})
 	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
 		t.Fatal(err)
@@ -209,6 +213,7 @@ func TestRotationReachesBins(t *testing.T) {
 // Renewing targets renews the bins, which its keys sign and which expire
 // with it.
 func TestRenewTargetsRenewsBins(t *testing.T) {
+	t.Parallel()
 	c := newCeremony(t, ceremony.Options{Bins: 4})
 	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
 		t.Fatal(err)

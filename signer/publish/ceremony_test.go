@@ -60,6 +60,7 @@ func rootV(t *testing.T, c *ceremony.Ceremony, v int) []byte {
 // staged for a registry; two sign, the third is away; publish; go-tuf's
 // updater reads the list back byte for byte.
 func TestCeremonyPublishesWhatGoTUFReads(t *testing.T) {
+	t.Parallel()
 	c := newCeremony(t, ceremony.Options{})
 	keys := fixture(t, "npm/keys.json")
 	res, err := c.WS.Stage(host, keys, nil)
@@ -103,6 +104,7 @@ func TestCeremonyPublishesWhatGoTUFReads(t *testing.T) {
 }
 
 func TestPublishOrderAndIdempotence(t *testing.T) {
+	t.Parallel()
 	c := newCeremony(t, ceremony.Options{})
 	if _, err := c.Publish(); err != nil {
 		t.Fatal(err)
@@ -144,6 +146,7 @@ func TestPublishOrderAndIdempotence(t *testing.T) {
 // The same release published to a second, empty store arrives there byte
 // for byte as in the first: mirrors and origins stay identical.
 func TestPublishSameReleaseToAnotherStore(t *testing.T) {
+	t.Parallel()
 	c := newCeremony(t, ceremony.Options{})
 	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
 		t.Fatal(err)
@@ -186,6 +189,7 @@ func TestPublishSameReleaseToAnotherStore(t *testing.T) {
 // A client that holds only root v1 walks v1 -> v2 -> v3 and trusts the
 // keys of v3.
 func TestRootRotationWalkedFromV1(t *testing.T) {
+	t.Parallel()
 	c := newCeremony(t, ceremony.Options{})
 	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
 		t.Fatal(err)
@@ -254,6 +258,7 @@ func TestRootRotationWalkedFromV1(t *testing.T) {
 
 // The operator of a registry signs its own key list through a delegated role.
 func TestDelegatedRegistryRole(t *testing.T) {
+	t.Parallel()
 	c := newCeremony(t, ceremony.Options{})
 	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
 		t.Fatal(err)
@@ -308,6 +313,7 @@ func TestDelegatedRegistryRole(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
+	t.Parallel()
 	rotated := func(t *testing.T) []byte { return fixture(t, "npm/keys.json") }
 	tests := []struct {
 		name  string
@@ -452,6 +458,7 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestDroppedKeyAllowedWhenNamed(t *testing.T) {
+	t.Parallel()
 	c := newCeremony(t, ceremony.Options{})
 	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
 		t.Fatal(err)
@@ -473,6 +480,7 @@ func TestDroppedKeyAllowedWhenNamed(t *testing.T) {
 // key, is refused at signing; the same drop asked for with --remove-key is
 // shown to each signer and signed into the metadata.
 func TestSignersSeeWhatTheySign(t *testing.T) {
+	t.Parallel()
 	c := newCeremony(t, ceremony.Options{})
 	full := fixture(t, "npm/keys.json")
 	if err := c.StagePublish(host, full, 2); err != nil {
@@ -551,6 +559,7 @@ func TestSignersSeeWhatTheySign(t *testing.T) {
 }
 
 func TestSigningTwiceChangesNothing(t *testing.T) {
+	t.Parallel()
 	c := newCeremony(t, ceremony.Options{})
 	if _, err := c.Publish(); err != nil {
 		t.Fatal(err)
@@ -582,6 +591,7 @@ func TestSigningTwiceChangesNothing(t *testing.T) {
 
 // re-signing the timestamp keeps clients current without the maintainers.
 func TestTimestampResign(t *testing.T) {
+	t.Parallel()
 	c := newCeremony(t, ceremony.Options{})
 	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
 		t.Fatal(err)
@@ -611,6 +621,7 @@ func TestTimestampResign(t *testing.T) {
 // go-tuf reads as the old one or the new one, and running it again
 // completes it.
 func TestInterruptedPublishNeverShowsAMix(t *testing.T) {
+	t.Parallel()
 	old := fixture(t, "corepack-0.30.json")
 	oldNPM := []byte(nil)
 	for failAfter := 0; ; failAfter++ {
@@ -689,6 +700,7 @@ func (f *failingStore) Put(ctx context.Context, name string, data []byte, ifMatc
 // A scheduled job whose workspace checkout is older than what the store
 // serves must not re-sign a snapshot that rolls clients back.
 func TestTimestampRefusesAStaleWorkspace(t *testing.T) {
+	t.Parallel()
 	c := newCeremony(t, ceremony.Options{})
 	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
 		t.Fatal(err)
@@ -712,6 +724,7 @@ func TestTimestampRefusesAStaleWorkspace(t *testing.T) {
 
 // Ed25519 keys work for maintainers and for the online key alike.
 func TestEd25519Keys(t *testing.T) {
+	t.Parallel()
 	var keys []ceremony.Key
 	for _, name := range []string{"alice", "bob", "online"} {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -783,6 +796,7 @@ func (c *countingStore) Compare(ctx context.Context, name string, data []byte) (
 // adds, not about every file of the repository; --verify-all asks about
 // everything.
 func TestRepublishCostFollowsTheChange(t *testing.T) {
+	t.Parallel()
 	list := fixture(t, "npm/keys.json")
 	requests := func(registries int) (changed, all int) {
 		c := newCeremony(t, ceremony.Options{})
@@ -842,6 +856,7 @@ func problemText(ps []workspace.Problem) string {
 // A key of no role is told who may sign, each key named once: roles that
 // need the same keys are named together.
 func TestUnauthorizedKeyNamesEachSignerOnce(t *testing.T) {
+	t.Parallel()
 	// a new repository: root, targets and the bins all staged, all
 	// needing the same three maintainers
 	c := newCeremony(t, ceremony.Options{Bins: 4})
@@ -859,6 +874,7 @@ func TestUnauthorizedKeyNamesEachSignerOnce(t *testing.T) {
 // The history the status page shows marks a signer whose key holds no
 // role any more: a reader does not take it for a current maintainer.
 func TestHistoryMarksRemovedSigners(t *testing.T) {
+	t.Parallel()
 	c := newCeremony(t, ceremony.Options{})
 	if err := c.StagePublish(host, fixture(t, "corepack-0.30.json"), 2); err != nil {
 		t.Fatal(err)

@@ -41,6 +41,7 @@ func realVersion(t *testing.T, id string) bundle.Version {
 // Publish to a real S3 server, then a client reads the bucket over plain
 // HTTP, as it would through a CDN, and verifies a package.
 func TestPublishToS3(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Get(t)
 	ctx := context.Background()
 	dst, prefix := srv.Store(t)
@@ -109,6 +110,7 @@ func TestPublishToS3(t *testing.T) {
 // bucket in which a client refresh fails or sees a mix, and running it
 // again completes it.
 func TestInterruptedS3Publish(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Get(t)
 	ctx := context.Background()
 	for failAfter := 0; ; failAfter++ {
@@ -159,6 +161,7 @@ func TestInterruptedS3Publish(t *testing.T) {
 // A versioned file already in the bucket with other bytes is never
 // overwritten.
 func TestS3NeverOverwritesPublishedFiles(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Get(t)
 	ctx := context.Background()
 	dst, _ := srv.Store(t)

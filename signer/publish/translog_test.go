@@ -34,6 +34,7 @@ func loggedCeremony(t *testing.T) (*ceremony.Ceremony, witnesstest.Log, witnesst
 // scheduled timestamp has the witnesses cosign again; each entry is proven
 // under the checkpoint the repository serves.
 func TestPublishLogsEveryRootAndKeyList(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	c, log, _ := loggedCeremony(t)
 	if _, err := c.WS.Stage(host, fixture(t, "npm/keys.json"), nil); err != nil {
@@ -130,6 +131,7 @@ func TestPublishLogsEveryRootAndKeyList(t *testing.T) {
 // Without the log key, or without the quorum, nothing of the release goes
 // live: the timestamp clients read stays as it was.
 func TestPublishWithoutTheLogPublishesNothing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	c, _, set := loggedCeremony(t)
 	if _, err := c.Publish(); err != nil {
@@ -188,6 +190,7 @@ func (r refuse) AddCheckpoint(ctx context.Context, url string, old int64, proof 
 // tuf-js, npm's TUF client, reads a repository with a log as any other:
 // the log is extra to TUF.
 func TestTufJSReadsALoggedRepository(t *testing.T) {
+	t.Parallel()
 	modules := os.Getenv("TUFKEYS_TEST_TUFJS")
 	if modules == "" {
 		if os.Getenv("TUFKEYS_TEST_REQUIRE_TOOLS") != "" {
@@ -233,6 +236,7 @@ func TestTufJSReadsALoggedRepository(t *testing.T) {
 // cosign again (a witness outage must not expire the repository in a
 // day); the report says so, and the checkpoint keeps its cosignatures.
 func TestTimestampGoesOutWithoutTheWitnesses(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	c, log, set := loggedCeremony(t)
 	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {

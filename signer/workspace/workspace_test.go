@@ -21,6 +21,7 @@ const host = "registry.example.test"
 func fixture(t testing.TB, name string) []byte { return testutil.Fixture(t, name) }
 
 func TestParsePeriod(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want time.Duration
@@ -65,6 +66,7 @@ func keys(t *testing.T, names ...string) []ceremony.Key {
 // A short expiry chosen with the default re-sign window is due half way
 // through its life, not from the start.
 func TestShortExpiryShortensTheWindow(t *testing.T) {
+	t.Parallel()
 	ks := keys(t, "alice", "online")
 	w, err := workspace.Init(t.TempDir(), workspace.InitOptions{RootKeys: []workspace.PublicKey{ks[0].Public}, RootThreshold: 1, OnlineKey: ks[1].Public,
 		Expiry: workspace.Periods{Timestamp: workspace.Period(6 * time.Hour)}})
@@ -80,6 +82,7 @@ func TestShortExpiryShortensTheWindow(t *testing.T) {
 }
 
 func TestInitRefusals(t *testing.T) {
+	t.Parallel()
 	ks := keys(t, "alice", "bob", "online")
 	pubs := []workspace.PublicKey{ks[0].Public, ks[1].Public}
 	tests := []struct {
@@ -119,6 +122,7 @@ func TestInitRefusals(t *testing.T) {
 }
 
 func TestOpenNonWorkspace(t *testing.T) {
+	t.Parallel()
 	_, err := workspace.Open(t.TempDir())
 	if !errors.Is(err, workspace.ErrNotWorkspace) {
 		t.Errorf("err = %v", err)
@@ -139,6 +143,7 @@ func git(t *testing.T, dir string, args ...string) string {
 // Two maintainers sign separate clones; git merges their signatures without
 // a conflict and the merged workspace is ready to publish.
 func TestSignaturesFromSeparateClonesMerge(t *testing.T) {
+	t.Parallel()
 	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -184,6 +189,7 @@ func TestSignaturesFromSeparateClonesMerge(t *testing.T) {
 }
 
 func TestStatusCheckProblems(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	c, err := ceremony.New(t.TempDir(), ceremony.Options{Now: func() time.Time { return now }})
 	if err != nil {
@@ -225,6 +231,7 @@ func TestStatusCheckProblems(t *testing.T) {
 // A publish that wrote the workspace's history but stopped before removing
 // the staged copy leaves nothing staged behind.
 func TestStagedCopyOfPublishedVersionIsNotStaged(t *testing.T) {
+	t.Parallel()
 	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -250,6 +257,7 @@ func TestStagedCopyOfPublishedVersionIsNotStaged(t *testing.T) {
 }
 
 func TestRotateRefusals(t *testing.T) {
+	t.Parallel()
 	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -279,6 +287,7 @@ func TestRotateRefusals(t *testing.T) {
 // Replacing the online key is a root change: the old key can no longer
 // publish, the new one can.
 func TestOnlineKeyRotation(t *testing.T) {
+	t.Parallel()
 	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -308,6 +317,7 @@ func TestOnlineKeyRotation(t *testing.T) {
 
 // Many registries stage in one change; one refused list stages none.
 func TestStageMany(t *testing.T) {
+	t.Parallel()
 	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -378,6 +388,7 @@ func BenchmarkStageMany(b *testing.B) {
 
 // Bins waiting for the same signers are one problem, not sixteen.
 func TestBinsProblemsGrouped(t *testing.T) {
+	t.Parallel()
 	ks := keys(t, "alice", "online")
 	w, err := workspace.Init(t.TempDir(), workspace.InitOptions{RootKeys: []workspace.PublicKey{ks[0].Public}, RootThreshold: 1, OnlineKey: ks[1].Public, Bins: 16})
 	if err != nil {
@@ -400,6 +411,7 @@ func TestBinsProblemsGrouped(t *testing.T) {
 // signed, nor put escape bytes on the status page: names pass repo init's
 // check, and a key two files hold has no name.
 func TestSignerNamesAreCheckedAndUnique(t *testing.T) {
+	t.Parallel()
 	c, err := ceremony.New(t.TempDir(), ceremony.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -434,6 +446,7 @@ func TestSignerNamesAreCheckedAndUnique(t *testing.T) {
 
 // The bins the workspace names are the ones every report folds.
 func TestBinPrefixIsTheFoldedOne(t *testing.T) {
+	t.Parallel()
 	if workspace.BinPrefix != binfold.Prefix {
 		t.Errorf("workspace names bins %q, binfold folds %q", workspace.BinPrefix, binfold.Prefix)
 	}
@@ -452,6 +465,7 @@ func problemText(ps []workspace.Problem) string {
 // even when the clock moves while it works, so that bins written together
 // fold into one line.
 func TestOneCommandOneExpiry(t *testing.T) {
+	t.Parallel()
 	tick := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time {
 		tick = tick.Add(time.Second)
