@@ -52,13 +52,7 @@ func TestCacheOfAnotherLocalUser(t *testing.T) {
 		if ctx.Err() != nil {
 			t.Fatalf("uid %d: tufkeys %v hung", uid, args)
 		}
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return code, string(out)
+		return exitStatus(t, err), string(out)
 	}
 	trap := filepath.Join(shared, "cache")
 	flags := func(cache string) []string {

@@ -37,18 +37,34 @@ func opensKeys(args []string) bool {
 // no standard input, this process's environment and working directory.
 func runBuilt(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runProgram(t, exec.Command(tufkeysBinary(t), args...))
+}
+
+// runProgram runs cmd, with no standard input unless cmd has one, and
+// returns its exit status and what it wrote.
+func runProgram(t *testing.T, cmd *exec.Cmd) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	cmd := exec.Command(tufkeysBinary(t), args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), &out, &errb
-	err := cmd.Run()
+	if cmd.Stdin == nil {
+		cmd.Stdin = strings.NewReader("")
+	}
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	return exitStatus(t, cmd.Run()), out.String(), errb.String()
+}
+
+// exitStatus is the exit status of a command that ran; a command that
+// could not run fails the test.
+func exitStatus(t *testing.T, err error) int {
+	t.Helper()
 	var exit *exec.ExitError
 	switch {
+	case err == nil:
+		return 0
 	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("run %s: %v", tufkeysBinary(t), err)
+		return exit.ExitCode()
 	}
-	return code, out.String(), errb.String()
+	t.Fatal(err)
+	return -1
 }
 
 // runCLI runs the command line as a user would and returns what they see.

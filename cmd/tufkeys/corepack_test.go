@@ -232,16 +232,8 @@ func (w *corepackWorld) viaExec(t *testing.T, env []string, flags []string, argv
 	args := append(append([]string{"exec"}, flags...), "--")
 	cmd := exec.Command(tufkeysBinary(t), append(args, argv...)...)
 	cmd.Env = env
-	var out, errb bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return corepackRun{code, out.String(), errb.String(), installedPnpm(env)}
+	code, out, errOut := runProgram(t, cmd)
+	return corepackRun{code, out, errOut, installedPnpm(env)}
 }
 
 // viaShims runs argv as a shell would with the shims first on PATH.
@@ -259,18 +251,9 @@ func (w *corepackWorld) viaShims(t *testing.T, env []string, dir string, argv ..
 		t.Fatalf("%s is not on the test's PATH", argv[0])
 	}
 	cmd := exec.Command(path, argv[1:]...)
-	cmd.Dir = dir
-	cmd.Env = env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return corepackRun{code, out.String(), errb.String(), installedPnpm(env)}
+	cmd.Dir, cmd.Env = dir, env
+	code, out, errOut := runProgram(t, cmd)
+	return corepackRun{code, out, errOut, installedPnpm(env)}
 }
 
 func isExec(p string) bool {

@@ -89,24 +89,15 @@ func TestDefaultSourceBuild(t *testing.T) {
 			"COREPACK_ENABLE_DOWNLOAD_PROMPT=0", "COREPACK_ENABLE_AUTO_PIN=0", "COREPACK_ENABLE_STRICT=0", "COREPACK_DEFAULT_TO_LATEST=0",
 		}
 	}
-	runProgram := func(env []string, dir, program string, args ...string) (int, string, string) {
+	runIn := func(env []string, dir, program string, args ...string) (int, string, string) {
 		t.Helper()
 		cmd := exec.Command(program, args...)
 		cmd.Env, cmd.Dir = env, dir
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return code, out.String(), errb.String()
+		return runProgram(t, cmd)
 	}
 	run := func(env []string, dir string, args ...string) (int, string, string) {
 		t.Helper()
-		return runProgram(env, dir, bin, args...)
+		return runIn(env, dir, bin, args...)
 	}
 	env := newHome()
 	work := t.TempDir()
@@ -134,7 +125,7 @@ func TestDefaultSourceBuild(t *testing.T) {
 	project := t.TempDir()
 	os.WriteFile(filepath.Join(project, "package.json"), []byte(`{"name":"app","packageManager":"pnpm@10.1.0"}`), 0o644)
 	shimEnv := append(slicesWithout(env, "PATH="), "PATH="+shims+string(os.PathListSeparator)+lookupEnv(env, "PATH"))
-	if code, out, errOut := runProgram(shimEnv, project, filepath.Join(shims, "pnpm"), "--version"); code != exitOK || strings.TrimSpace(out) != "10.1.0" {
+	if code, out, errOut := runIn(shimEnv, project, filepath.Join(shims, "pnpm"), "--version"); code != exitOK || strings.TrimSpace(out) != "10.1.0" {
 		t.Errorf("the pnpm shim: exit %d\n%s%s", code, out, errOut)
 	}
 	// an air-gapped machine: the archive imported, keys read offline

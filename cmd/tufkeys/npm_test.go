@@ -131,13 +131,7 @@ func TestNPMPackages(t *testing.T) {
 		}
 		c.Dir, c.Env = project, env
 		b, err := c.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return code, string(b)
+		return exitStatus(t, err), string(b)
 	}
 	if code, b := npmRun("install", "tufkeys@1.2.3"); code != 0 {
 		t.Fatalf("npm install: exit %d\n%s", code, b)

@@ -146,12 +146,6 @@ func jobRunner(t *testing.T, dir string, extra ...string) func(env []string, nam
 		cmd.Dir = dir
 		cmd.Env = append(append([]string{}, base...), env...)
 		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("%s %v: %v", name, args, err)
-		}
-		return string(out), code
+		return string(out), exitStatus(t, err)
 	}
 }

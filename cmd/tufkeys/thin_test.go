@@ -59,10 +59,7 @@ func TestThinClient(t *testing.T) {
 		c := exec.Command(bin, tt.args...)
 		c.Env = os.Environ()
 		got, err := c.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
+		code := exitStatus(t, err)
 		if code != tt.code || !strings.Contains(string(got), tt.want) {
 			t.Errorf("%v: exit %d, want %d and %q:\n%s", tt.args, code, tt.code, tt.want, got)
 		}
