@@ -146,10 +146,10 @@ func (r *Repository) Object(name string) []byte {
 	return nil
 }
 
-// Roots returns every root of the repository, parsed, oldest first:
+// roots returns every root of the repository, parsed, oldest first:
 // earlier roots only where they were authenticated, then every root from
 // the trusted one on.
-func (r *Repository) Roots() ([]*metadata.Metadata[metadata.RootType], error) {
+func (r *Repository) roots() ([]*metadata.Metadata[metadata.RootType], error) {
 	var out []*metadata.Metadata[metadata.RootType]
 	for v := int64(1); v <= r.RootVersion; v++ {
 		data := r.Object(session.RootName(v))
@@ -176,7 +176,7 @@ func (r *Repository) Roots() ([]*metadata.Metadata[metadata.RootType], error) {
 // delegator; one that does not verify is left out, with a warning, and a
 // version the source lacks is a gap a copy keeps.
 func collectHistory(s *session.Session, get func(string, int64) ([]byte, error), r *Repository, current map[string]int64) error {
-	roots, err := r.Roots()
+	roots, err := r.roots()
 	if err != nil {
 		return err
 	}

@@ -89,7 +89,7 @@ func checkDestination(ctx context.Context, dst store.Store, repo *Repository) (s
 	if err != nil {
 		return "", err
 	}
-	roots, err := repo.Roots()
+	roots, err := repo.roots()
 	if err != nil {
 		return "", err
 	}

@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,6 +158,26 @@ func keyRepo(t *testing.T, list []byte, publishedAt time.Time, tamper func(path 
 	rb, _ := c.RootBytes(1)
 	os.WriteFile(root, rb, 0o644)
 	return c, srv.URL, root, func() int { return int(n.Load()) }
+}
+
+// countingDoor serves the repository at url from a server of its own and
+// counts the updates made through it (requests for timestamp.json).
+func countingDoor(t *testing.T, url string) (string, func() int) {
+	t.Helper()
+	target, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "timestamp.json") {
+			n.Add(1)
+		}
+		proxy.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, func() int { return int(n.Load()) }
 }
 
 // preRotationList is the registry's list before January 2025: the old key only.
@@ -361,7 +383,7 @@ func TestCorepackHandOver(t *testing.T) {
 // at most one refresh.
 func TestCorepackFollowsARotation(t *testing.T) {
 	clearClientEnv(t)
-	c, repo, root, updates := keyRepo(t, preRotationList(t), time.Now(), nil)
+	c, repo, root, _ := keyRepo(t, preRotationList(t), time.Now(), nil)
 	real := newCorepackWorld(t, realPnpmDoc(t))
 	forged := newCorepackWorld(t, forgedPnpmDoc(t))
 	bin := tufkeysBinary(t)
@@ -382,11 +404,14 @@ func TestCorepackFollowsARotation(t *testing.T) {
 		{name: "pnpm shim, signed by a key nobody has", world: forged, how: "pnpm shim", argv: []string{"pnpm", "--version"}, wantErr: "not running corepack"},
 		{name: "exec, unknown key, version Corepack's to choose", world: forged, how: "exec", argv: []string{"corepack", "pnpm", "--version"}, latest: true, wantErr: "Cannot find matching keyid"},
 	}
-	// each case has a cache filled before the rotation, fresh for an hour
-	caches := make([]string, len(tests))
+	// each case has a cache filled before the rotation, fresh for an hour,
+	// and reads the repository through a door of its own that counts its
+	// updates, so that the cases can run side by side
+	caches, doors, updates := make([]string, len(tests)), make([]string, len(tests)), make([]func() int, len(tests))
 	for i := range tests {
 		caches[i] = t.TempDir()
-		if code, _, errOut := runCLI(t, "keys", "--registry", "registry.example.test", "--repo", repo, "--root", root, "--cache", caches[i]); code != exitOK {
+		doors[i], updates[i] = countingDoor(t, repo)
+		if code, _, errOut := runCLI(t, "keys", "--registry", "registry.example.test", "--repo", doors[i], "--root", root, "--cache", caches[i]); code != exitOK {
 			t.Fatal(errOut)
 		}
 	}
@@ -397,6 +422,8 @@ func TestCorepackFollowsARotation(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			repo, updates := doors[i], updates[i]
 			flags := []string{"--repo", repo, "--root", root, "--cache", caches[i], "--refresh-interval", "1s", "--registry", "registry.example.test"}
 			var extra []string
 			if tt.latest {
