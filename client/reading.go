@@ -78,9 +78,9 @@ func (c *Client) read(ctx context.Context, repo string) (*session.Session, error
 // trusts: a stale mirror, or a replay of old metadata.
 var ErrRollback = fmt.Errorf("older than what this client trusts: %w", ErrUntrusted)
 
-// notOlderThanTrusted refuses a repository read for a copy or a history that any role of the
-// client's trusted state is newer than: a mirror or an archive made from
-// it would hand clients metadata they must refuse.
+// notOlderThanTrusted refuses a repository, read for a copy or a history,
+// that any role of the client's trusted state is newer than: a mirror or
+// an archive made from it would hand clients metadata they must refuse.
 func (c *Client) notOlderThanTrusted(ctx context.Context, repo string, collected map[string]int64) error {
 	trusted, err := c.trustedMetadata(ctx)
 	if err != nil {
