@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -211,8 +210,7 @@ func (h *history) fromLog(ctx context.Context, root *metadata.Metadata[metadata.
 		if err != nil {
 			continue
 		}
-		dir, base := path.Split(h.name)
-		data, err := h.get("targets/"+dir+sum+"."+base, session.LengthOr(tf.Length, bundle.MaxListBytes))
+		data, err := h.get(session.TargetFile(h.name, sum), session.LengthOr(tf.Length, bundle.MaxListBytes))
 		if err != nil || tf.VerifyLengthHashes(data) != nil {
 			continue
 		}
@@ -284,8 +282,7 @@ func (h *history) add(e HistoryEntry, md *metadata.Metadata[metadata.TargetsType
 			return
 		}
 		e.SHA256 = sum
-		dir, base := path.Split(h.name)
-		data, err := h.get("targets/"+dir+sum+"."+base, session.LengthOr(tf.Length, bundle.MaxListBytes))
+		data, err := h.get(session.TargetFile(h.name, sum), session.LengthOr(tf.Length, bundle.MaxListBytes))
 		switch {
 		case err != nil:
 			e.Problem = "cannot read its key list: " + err.Error()

@@ -88,10 +88,10 @@ func (c *Client) notOlderThanTrusted(ctx context.Context, repo string, collected
 	}
 	// top-level roles first, in the order the workflow verifies them
 	order := func(role string) int {
-		if i := slices.Index(topRoles, role); i >= 0 {
+		if i := slices.Index(session.TopLevelRoles, role); i >= 0 {
 			return i
 		}
-		return len(topRoles)
+		return len(session.TopLevelRoles)
 	}
 	roles := slices.SortedFunc(maps.Keys(trusted), func(a, b string) int {
 		if d := order(a) - order(b); d != 0 {
@@ -114,8 +114,6 @@ func (c *Client) notOlderThanTrusted(ctx context.Context, repo string, collected
 	}
 	return nil
 }
-
-var topRoles = []string{metadata.ROOT, metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS}
 
 // earlierRoots fetches the roots older than the trusted one, which a
 // mirror serves to clients that embed them. Nothing newer signs an older

@@ -209,13 +209,7 @@ func textLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(
 // nor go-tuf's, and returns its directory and root v1.
 func tufjsShaped(t *testing.T, rotate bool) (string, []byte) {
 	t.Helper()
-	modules := os.Getenv("TUFKEYS_TEST_TUFJS")
-	if modules == "" {
-		if os.Getenv("TUFKEYS_TEST_REQUIRE_TOOLS") != "" {
-			t.Fatal("TUFKEYS_TEST_TUFJS is unset: scripts/test.sh installs tuf-js")
-		}
-		t.Skip("TUFKEYS_TEST_TUFJS is unset: run scripts/test.sh, which installs tuf-js")
-	}
+	modules := testutil.Tool(t, "TUFKEYS_TEST_TUFJS", "tuf-js")
 	dir := t.TempDir()
 	list := filepath.Join(t.TempDir(), "keys.json")
 	os.WriteFile(list, sigstoreList(t), 0o644)

@@ -10,8 +10,6 @@ package logmonitor
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/client"
+	"github.com/tufkeys/tufkeys/client/internal/session"
 	"github.com/tufkeys/tufkeys/translog"
 )
 
@@ -162,9 +161,6 @@ func registriesOf(f translog.Followed, st translog.MonitorState) []string {
 // maxRoots bounds the root versions a run reads from the repository.
 const maxRoots = 1024
 
-// rootMax bounds one root file.
-const rootMax = 512 << 10
-
 // checkRoots requires every root version the repository serves, after one
 // that names a log, to be in the log, and every root the log holds to be
 // the one the repository serves under that version.
@@ -173,16 +169,15 @@ func checkRoots(ctx context.Context, fetch translog.Fetch, f translog.Followed, 
 	served := map[int64]string{}
 	prevNamesLog := false
 	for v := int64(1); v <= maxRoots; v++ {
-		name := strconv.FormatInt(v, 10) + ".root.json"
-		data, err := fetch(ctx, name, rootMax)
+		name := session.RootName(v)
+		data, err := fetch(ctx, name, session.RootMax)
 		if errors.Is(err, translog.ErrMissing) {
 			break
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
-		sum := sha256.Sum256(data)
-		served[v] = hex.EncodeToString(sum[:])
+		served[v] = session.ObjectName(data)
 		if prevNamesLog && hasLog {
 			if _, _, err := translog.Lookup(ctx, fetch, f.Checkpoint, translog.RootKey(v, served[v])); err != nil {
 				if !errors.Is(err, translog.ErrNotInLog) {
@@ -260,9 +255,8 @@ func checkRegistry(ctx context.Context, cl *client.Client, host string, entries 
 	case err != nil:
 		return nil, err
 	default:
-		sum := sha256.Sum256(data)
-		if latest, ok := st.Latest[host]; ok && latest != hex.EncodeToString(sum[:]) {
-			out = append(out, Finding{Kind: NewestNotServed, Registry: host, Index: -1, Message: fmt.Sprintf("the newest log entry for %s (sha256 %s) is not the list the repository publishes (sha256 %s)", host, latest[:16], hex.EncodeToString(sum[:8]))})
+		if latest, sum := st.Latest[host], session.ObjectName(data); latest != "" && latest != sum {
+			out = append(out, Finding{Kind: NewestNotServed, Registry: host, Index: -1, Message: fmt.Sprintf("the newest log entry for %s (sha256 %s) is not the list the repository publishes (sha256 %s)", host, latest[:16], sum[:16])})
 		}
 	}
 	return out, nil

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -30,6 +29,12 @@ type Repository struct {
 	TargetsVersion int64
 	// current maps the key lists the metadata names now to their sha256.
 	current map[string]string
+	// what the collection verified, parsed once for the steps after it:
+	// the authenticated roots, oldest first; each version of targets and
+	// of the delegated roles, in the order it verified; the timestamp
+	roots     []session.VersionedRoot
+	verified  []session.Parent
+	timestamp *metadata.Metadata[metadata.TimestampType]
 }
 
 // Collect downloads a whole repository (every root version; the current
@@ -53,7 +58,7 @@ func collect(ctx context.Context, s *session.Session) (*Repository, error) {
 	}
 	top := s.Top
 	tm, snapName := top.TM, top.SnapshotName
-	r := &Repository{}
+	r := &Repository{roots: top.Roots, timestamp: tm.Timestamp}
 	versions := map[string]int64{}
 	add := func(name string, data []byte, phase int) {
 		r.Objects = append(r.Objects, store.Object{Name: name, Data: data, Phase: phase})
@@ -92,6 +97,7 @@ func collect(ctx context.Context, s *session.Session) (*Repository, error) {
 			return nil, s.Explain(last, err)
 		}
 		versions[next.name] = md.Signed.Version
+		r.verified = append(r.verified, session.Parent{Role: next.name, MD: md})
 		if next.name == metadata.TARGETS {
 			add(name, data, store.PhaseTargetsMeta)
 			r.TargetsVersion = md.Signed.Version
@@ -115,6 +121,14 @@ func collect(ctx context.Context, s *session.Session) (*Repository, error) {
 			}
 		}
 	}
+	// a source older than what the client trusts is refused before its
+	// history and its log are read
+	versions[metadata.ROOT] = tm.Root.Signed.Version
+	versions[metadata.TIMESTAMP] = tm.Timestamp.Signed.Version
+	versions[metadata.SNAPSHOT] = tm.Snapshot.Signed.Version
+	if err := s.NotOlderThanTrusted(ctx, versions); err != nil {
+		return nil, err
+	}
 	if err := collectHistory(s, get, r, versions); err != nil {
 		return nil, err
 	}
@@ -123,12 +137,6 @@ func collect(ctx context.Context, s *session.Session) (*Repository, error) {
 	}
 	add(snapName, top.Snapshot, store.PhaseSnapshot)
 	add(timestampFile, top.Timestamp, store.PhaseTimestamp)
-	versions[metadata.ROOT] = tm.Root.Signed.Version
-	versions[metadata.TIMESTAMP] = tm.Timestamp.Signed.Version
-	versions[metadata.SNAPSHOT] = tm.Snapshot.Signed.Version
-	if err := s.NotOlderThanTrusted(ctx, versions); err != nil {
-		return nil, err
-	}
 	// writers put files in place phase by phase; within a phase, in the
 	// order they were verified
 	slices.SortStableFunc(r.Objects, func(a, b store.Object) int { return a.Phase - b.Phase })
@@ -146,26 +154,13 @@ func (r *Repository) Object(name string) []byte {
 	return nil
 }
 
-// roots returns every root of the repository, parsed, oldest first:
-// earlier roots only where they were authenticated, then every root from
-// the trusted one on.
-func (r *Repository) roots() ([]*metadata.Metadata[metadata.RootType], error) {
-	var out []*metadata.Metadata[metadata.RootType]
-	for v := int64(1); v <= r.RootVersion; v++ {
-		data := r.Object(session.RootName(v))
-		if data == nil {
-			if len(out) == 0 {
-				continue // an earlier root left out: not authenticated
-			}
-			return nil, fmt.Errorf("the collected repository lacks root v%d", v)
-		}
-		md, err := metadata.Root().FromBytes(data)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, md)
+// rootMetadata is every root the collection authenticated, oldest first.
+func (r *Repository) rootMetadata() []*metadata.Metadata[metadata.RootType] {
+	out := make([]*metadata.Metadata[metadata.RootType], len(r.roots))
+	for i, vr := range r.roots {
+		out[i] = vr.MD
 	}
-	return out, nil
+	return out
 }
 
 // collectHistory adds every earlier version of targets and of the
@@ -176,25 +171,14 @@ func (r *Repository) roots() ([]*metadata.Metadata[metadata.RootType], error) {
 // delegator; one that does not verify is left out, with a warning, and a
 // version the source lacks is a gap a copy keeps.
 func collectHistory(s *session.Session, get func(string, int64) ([]byte, error), r *Repository, current map[string]int64) error {
-	roots, err := r.roots()
-	if err != nil {
-		return err
-	}
+	roots := r.rootMetadata()
 	have := map[string]bool{}
 	for _, o := range r.Objects {
 		have[o.Name] = true
 	}
-	var parents []session.Parent
-	for _, o := range r.Objects {
-		if o.Phase == store.PhaseTargetsMeta || o.Phase == store.PhaseDelegated {
-			if md, err := metadata.Targets().FromBytes(o.Data); err == nil {
-				parents = append(parents, session.Parent{Role: roleOf(o.Name), MD: md})
-			}
-		}
-	}
 	roles := []string{metadata.TARGETS}
 	for _, role := range slices.Sorted(maps.Keys(current)) {
-		if !slices.Contains(topLevelRoles, role) {
+		if !slices.Contains(session.TopLevelRoles, role) {
 			roles = append(roles, role)
 		}
 	}
@@ -217,13 +201,13 @@ func collectHistory(s *session.Session, get func(string, int64) ([]byte, error),
 			if role == metadata.TARGETS {
 				_, by = session.VerifiedUnderRoots(md, roots)
 			} else {
-				_, by = session.VerifiedUnderDelegators(md, role, parents)
+				_, by = session.VerifiedUnderDelegators(md, role, r.verified)
 			}
 			if by == "" {
 				s.Log.Warn("an earlier version does not verify; it is not copied", "file", name)
 				continue
 			}
-			parents = append(parents, session.Parent{Role: role, MD: md})
+			r.verified = append(r.verified, session.Parent{Role: role, MD: md})
 			phase := store.PhaseDelegated
 			if role == metadata.TARGETS {
 				phase = store.PhaseTargetsMeta
@@ -232,8 +216,7 @@ func collectHistory(s *session.Session, get func(string, int64) ([]byte, error),
 			have[name] = true
 			for _, t := range slices.Sorted(maps.Keys(md.Signed.Targets)) {
 				tf := md.Signed.Targets[t]
-				dir, base := path.Split(t)
-				file := "targets/" + dir + hex.EncodeToString(tf.Hashes["sha256"]) + "." + base
+				file := session.TargetFile(t, hex.EncodeToString(tf.Hashes["sha256"]))
 				if have[file] {
 					continue
 				}
@@ -249,14 +232,6 @@ func collectHistory(s *session.Session, get func(string, int64) ([]byte, error),
 	return nil
 }
 
-var topLevelRoles = []string{metadata.ROOT, metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS}
-
-// roleOf is the role of a versioned metadata file name: N.ROLE.json.
-func roleOf(name string) string {
-	_, rest, _ := strings.Cut(name, ".")
-	return strings.TrimSuffix(rest, ".json")
-}
-
 // collectTargets downloads and checks every target a role lists.
 func collectTargets(get func(string, int64) ([]byte, error), md *metadata.Metadata[metadata.TargetsType], r *Repository) error {
 	names := make([]string, 0, len(md.Signed.Targets))
@@ -266,8 +241,8 @@ func collectTargets(get func(string, int64) ([]byte, error), md *metadata.Metada
 	sort.Strings(names)
 	for _, n := range names {
 		tf := md.Signed.Targets[n]
-		dir, base := path.Split(n)
-		name := "targets/" + dir + hex.EncodeToString(tf.Hashes["sha256"]) + "." + base
+		sum := hex.EncodeToString(tf.Hashes["sha256"])
+		name := session.TargetFile(n, sum)
 		data, err := get(name, tf.Length)
 		if err != nil {
 			return err
@@ -280,7 +255,7 @@ func collectTargets(get func(string, int64) ([]byte, error), md *metadata.Metada
 		if r.current == nil {
 			r.current = map[string]string{}
 		}
-		r.current[n] = hex.EncodeToString(tf.Hashes["sha256"])
+		r.current[n] = sum
 	}
 	return nil
 }

@@ -110,31 +110,10 @@ type loggedKey struct {
 func loggedKeys(r *Repository) []loggedKey {
 	var out []loggedKey
 	newest := map[string]int64{}
-	type listing struct {
-		role string
-		md   *metadata.Metadata[metadata.TargetsType]
+	for _, p := range r.verified {
+		newest[p.Role] = max(newest[p.Role], p.MD.Signed.Version)
 	}
-	var listings []listing
-	var roots []session.VersionedRoot
-	for _, o := range r.Objects {
-		if isRootName(o.Name) {
-			if md, err := metadata.Root().FromBytes(o.Data); err == nil {
-				roots = append(roots, session.VersionedRoot{Version: md.Signed.Version, Data: o.Data, MD: md})
-			}
-			continue
-		}
-		if o.Phase != store.PhaseTargetsMeta && o.Phase != store.PhaseDelegated {
-			continue
-		}
-		md, err := metadata.Targets().FromBytes(o.Data)
-		if err != nil {
-			continue
-		}
-		role := roleOf(o.Name)
-		listings = append(listings, listing{role, md})
-		newest[role] = max(newest[role], md.Signed.Version)
-	}
-	slices.SortFunc(roots, func(a, b session.VersionedRoot) int { return int(a.Version - b.Version) })
+	roots := r.roots // oldest first
 	for i, vr := range roots {
 		prevLogged, prevKnown := false, i > 0 && roots[i-1].Version == vr.Version-1
 		if prevKnown {
@@ -144,30 +123,16 @@ func loggedKeys(r *Repository) []loggedKey {
 		afterLog := prevLogged || !prevKnown && vr.Version > 1
 		out = append(out, loggedKey{Key: translog.RootKey(vr.Version, session.ObjectName(vr.Data)), file: session.RootName(vr.Version), required: prevLogged || vr.Version == r.RootVersion, afterLog: afterLog})
 	}
-	for _, l := range listings {
-		for _, t := range slices.Sorted(maps.Keys(l.md.Signed.Targets)) {
+	for _, l := range r.verified {
+		for _, t := range slices.Sorted(maps.Keys(l.MD.Signed.Targets)) {
 			host, ok := bundle.HostOfTarget(t)
 			if !ok {
 				continue
 			}
-			sum := hex.EncodeToString(l.md.Signed.Targets[t].Hashes["sha256"])
-			k := translog.Key{Registry: host, Role: l.role, Version: l.md.Signed.Version, SHA256: sum}
-			out = append(out, loggedKey{Key: k, file: t, required: l.md.Signed.Version == newest[l.role] && r.current[t] == sum})
+			sum := hex.EncodeToString(l.MD.Signed.Targets[t].Hashes["sha256"])
+			k := translog.Key{Registry: host, Role: l.Role, Version: l.MD.Signed.Version, SHA256: sum}
+			out = append(out, loggedKey{Key: k, file: t, required: l.MD.Signed.Version == newest[l.Role] && r.current[t] == sum})
 		}
 	}
 	return out
-}
-
-// isRootName reports a root's file name: N.root.json.
-func isRootName(name string) bool {
-	v, ok := strings.CutSuffix(name, ".root.json")
-	if !ok || v == "" {
-		return false
-	}
-	for i := range len(v) {
-		if v[i] < '0' || v[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

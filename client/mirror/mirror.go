@@ -85,14 +85,7 @@ func checkDestination(ctx context.Context, dst store.Store, repo *Repository) (s
 	if err != nil {
 		return "", fmt.Errorf("%s serves a %s that is not TUF metadata (%v): check the destination", dst, timestampFile, err)
 	}
-	ours, err := metadata.Timestamp().FromBytes(repo.Object(timestampFile))
-	if err != nil {
-		return "", err
-	}
-	roots, err := repo.roots()
-	if err != nil {
-		return "", err
-	}
+	ours, roots := repo.timestamp, repo.rootMetadata()
 	newest := roots[len(roots)-1]
 	if newest.VerifyDelegate(metadata.TIMESTAMP, have) == nil {
 		snap := func(ts *metadata.Metadata[metadata.TimestampType]) int64 {

@@ -46,6 +46,9 @@ type clientFlags struct {
 	RefreshInterval string
 	// set records which flags the user gave, so the environment fills the rest
 	set func(name string) bool
+	// parsed is what options made of the flags, the first time: --root -
+	// reads standard input, which can be read once
+	parsed *client.Options
 }
 
 func addClientFlags(cmd *cobra.Command, f *clientFlags) {
@@ -93,6 +96,22 @@ func (f *clientFlags) given() []string {
 // command line leaves unset, by flagsFromEnv) into client options;
 // warnings go to standard error.
 func (f *clientFlags) options(std streams) (client.Options, error) {
+	if f.parsed != nil {
+		opts := *f.parsed
+		opts.Repositories = slices.Clone(opts.Repositories)
+		return opts, nil
+	}
+	opts, err := f.parse(std)
+	if err != nil {
+		return opts, err
+	}
+	kept := opts
+	f.parsed = &kept
+	return f.options(std)
+}
+
+// parse makes the client's options of the flags.
+func (f *clientFlags) parse(std streams) (client.Options, error) {
 	for _, r := range f.Repos {
 		if err := checkRepository(r); err != nil {
 			return client.Options{}, err

@@ -369,3 +369,22 @@ func TestMalformedRepositoryURL(t *testing.T) {
 		os.Unsetenv("TUFKEYS_REPO")
 	}
 }
+
+// A root given on standard input (--root -) is read once, however many
+// times a command makes its client's options: cache info made them twice
+// and found standard input empty the second time.
+func TestRootFromStandardInputIsReadOnce(t *testing.T) {
+	clearClientEnv(t)
+	_, repo, root := published(t, "npm/keys.json")
+	cache := t.TempDir()
+	for _, args := range [][]string{
+		{"cache", "info", "--root", "-", "--repo", repo, "--cache", cache},
+		{"mirror", "--root", "-", "--from", repo, "--to", filepath.Join(t.TempDir(), "copy"), "--cache", t.TempDir()},
+	} {
+		var out, errb bytes.Buffer
+		code := run(args, streams{In: bytes.NewReader(mustRead(t, root)), Out: &out, Err: &errb})
+		if strings.Contains(errb.String(), "is empty") || code == exitUsage {
+			t.Errorf("%v: exit %d\n%s%s", args[:2], code, out.String(), errb.String())
+		}
+	}
+}

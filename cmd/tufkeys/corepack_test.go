@@ -23,26 +23,9 @@ import (
 
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/testutil"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
 )
-
-// testTool is the path a variable of scripts/test.sh names. Outside
-// scripts/test.sh a test that needs it is skipped; inside it (which sets
-// TUFKEYS_TEST_REQUIRE_TOOLS) its absence fails the test.
-func testTool(t *testing.T, variable, what string) string {
-	t.Helper()
-	p := os.Getenv(variable)
-	if p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("TUFKEYS_TEST_REQUIRE_TOOLS") != "" {
-		t.Fatalf("%s (%s) is missing: scripts/test.sh installs it", what, variable)
-	}
-	t.Skipf("%s is unset: run scripts/test.sh, which installs %s", variable, what)
-	return ""
-}
 
 // corepackWorld is the real Corepack 0.30.0 (which shipped the pre-rotation
 // key), a loopback registry serving pnpm@10.1.0's real version document,
@@ -56,9 +39,9 @@ type corepackWorld struct {
 func newCorepackWorld(t *testing.T, doc map[string]any) *corepackWorld {
 	t.Helper()
 	w := &corepackWorld{
-		corepack: testTool(t, "TUFKEYS_TEST_COREPACK", "Corepack 0.30.0"),
+		corepack: testutil.Tool(t, "TUFKEYS_TEST_COREPACK", "Corepack 0.30.0"),
 	}
-	tarballPath := testTool(t, "TUFKEYS_TEST_PNPM_TARBALL", "the pnpm@10.1.0 tarball")
+	tarballPath := testutil.Tool(t, "TUFKEYS_TEST_PNPM_TARBALL", "the pnpm@10.1.0 tarball")
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatal("node is not on PATH: Corepack needs it")

@@ -62,27 +62,14 @@ public-good repository and an organization's own alike.`,
 // embedded one, --repo or TUFKEYS_REPO), not one named after the archive,
 // so that the next lookup, offline, finds what was imported.
 func runImport(ctx context.Context, opts importOptions) error {
-	co, err := opts.Client.options(opts.streams)
+	srcs, err := opts.Client.sources(opts.streams)
+	if errors.Is(err, client.ErrNoRepository) {
+		return usagef("import fills the cache of the repository your clients read, and none is named: pass --repo URL (or set TUFKEYS_REPO) as the clients inside do")
+	}
 	if err != nil {
 		return err
 	}
-	var targets []client.SourceClient
-	if len(co.TrustedRoot) > 0 || len(co.Repositories) > 0 {
-		cl, err := opts.Client.open(opts.streams)
-		if errors.Is(err, client.ErrNoRepository) {
-			return usagef("import fills the cache of the repository your clients read, and none is named: pass --repo URL (or set TUFKEYS_REPO) as the clients inside do")
-		}
-		if err != nil {
-			return err
-		}
-		targets = []client.SourceClient{{Source: client.Source{Name: "given"}, Client: cl}}
-	} else {
-		srcs, err := opts.Client.sources(opts.streams)
-		if err != nil {
-			return err
-		}
-		targets = srcs.Clients()
-	}
+	targets := srcs.Clients()
 	for _, file := range opts.Files {
 		if err := importOne(ctx, opts, file, targets); err != nil {
 			return err

@@ -12,8 +12,6 @@ import (
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/internal/harness/s3test"
 	"github.com/tufkeys/tufkeys/internal/harness/witnesstest"
-	"github.com/tufkeys/tufkeys/signer/keyfile"
-	"github.com/tufkeys/tufkeys/signer/logappend"
 )
 
 // The operator's path as the guides give it, on a real S3 server
@@ -42,9 +40,7 @@ func TestOperatorPath(t *testing.T) {
 	}
 	os.Unsetenv("TUFKEYS_PASSPHRASE")
 	origin := "log.example.test/operator-" + filepath.Base(dir)
-	pub, _ := keyfile.ReadPublic("log.pub")
-	vkey, _ := logappend.VerifierKey(origin, pub)
-	set.Follow(t, vkey)
+	set.FollowKeyFile(t, origin, "log.pub")
 
 	reg := newLiveRegistry(t)
 	reg.serve(t, "corepack-0.30.json") // the list before the rotation

@@ -11,8 +11,6 @@ import (
 	"github.com/tufkeys/tufkeys/bundle"
 	"github.com/tufkeys/tufkeys/internal/harness/witnesstest"
 	"github.com/tufkeys/tufkeys/internal/repohttp"
-	"github.com/tufkeys/tufkeys/signer/keyfile"
-	"github.com/tufkeys/tufkeys/signer/logappend"
 )
 
 // The scheduled job re-signs the timestamp, watches a registry that added a
@@ -37,19 +35,7 @@ func TestScheduledScript(t *testing.T) {
 			t.Fatalf("%v: exit %d\n%s", step, code, out)
 		}
 	}
-	h, _ := repohttp.Handler(filepath.Join(dir, "public"), nil)
-	repo := httptest.NewServer(h)
-	defer repo.Close()
-	out, code := run([]string{
-		"TUFKEYS_BIN=" + bin,
-		"TUFKEYS_WORKSPACE=ws",
-		"TUFKEYS_DEST=public",
-		"TUFKEYS_ONLINE_KEY=online.key",
-		"TUFKEYS_REGISTRIES=" + reg.URL,
-		"TUFKEYS_REPO=" + repo.URL,
-		"TUFKEYS_ROOT=ws/published/1.root.json",
-		"TUFKEYS_STAGE=1",
-	}, "bash", filepath.Join(pkgDir, "..", "..", "scripts", "scheduled.sh"))
+	out, code := runScheduledJob(t, run, dir, bin, reg.URL)
 	if code != 1 {
 		t.Errorf("exit %d, want 1 (a staged change awaits signatures)\n%s", code, out)
 	}
@@ -84,12 +70,7 @@ func TestScheduledScriptWithLog(t *testing.T) {
 		}
 	}
 	origin := "log.example.test/scheduled-" + filepath.Base(dir)
-	pub, err := keyfile.ReadPublic(filepath.Join(dir, "log.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	vkey, _ := logappend.VerifierKey(origin, pub)
-	set.Follow(t, vkey)
+	set.FollowKeyFile(t, origin, filepath.Join(dir, "log.pub"))
 	initArgs := []string{"repo", "init", "--workspace", "ws", "--root-key", "alice.pub", "--root-threshold", "1", "--online-key", "online.pub",
 		"--log-key", "log.pub", "--log-origin", origin, "--witness-quorum", "2"}
 	for _, w := range set.Witnesses {
@@ -109,22 +90,7 @@ func TestScheduledScriptWithLog(t *testing.T) {
 			t.Fatalf("%v: exit %d\n%s", step.args[:2], code, out)
 		}
 	}
-	h, _ := repohttp.Handler(filepath.Join(dir, "public"), nil)
-	repo := httptest.NewServer(h)
-	defer repo.Close()
-	out, code := run([]string{
-		"TUFKEYS_BIN=" + bin,
-		"TUFKEYS_WORKSPACE=ws",
-		"TUFKEYS_DEST=public",
-		"TUFKEYS_ONLINE_KEY=online.key",
-		"TUFKEYS_ONLINE_PASSPHRASE=o",
-		"TUFKEYS_LOG_KEY=log.key",
-		"TUFKEYS_LOG_PASSPHRASE=l",
-		"TUFKEYS_REGISTRIES=" + reg.URL,
-		"TUFKEYS_REPO=" + repo.URL,
-		"TUFKEYS_ROOT=ws/published/1.root.json",
-		"TUFKEYS_STAGE=1",
-	}, "bash", filepath.Join(pkgDir, "..", "..", "scripts", "scheduled.sh"))
+	out, code := runScheduledJob(t, run, dir, bin, reg.URL, "TUFKEYS_ONLINE_PASSPHRASE=o", "TUFKEYS_LOG_KEY=log.key", "TUFKEYS_LOG_PASSPHRASE=l")
 	if code != 0 {
 		t.Fatalf("the scheduled job with a log: exit %d\n%s", code, out)
 	}
@@ -133,6 +99,31 @@ func TestScheduledScriptWithLog(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// runScheduledJob runs scripts/scheduled.sh with run, as a scheduler is
+// set up to run it: the workspace ws in dir, publishing to dir/public,
+// which a loopback server serves to the job's own client, watching
+// registryURL, staging what it finds; extra adds or overrides variables.
+func runScheduledJob(t *testing.T, run func(env []string, name string, args ...string) (string, int), dir, bin, registryURL string, extra ...string) (string, int) {
+	t.Helper()
+	h, err := repohttp.Handler(filepath.Join(dir, "public"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := httptest.NewServer(h)
+	defer repo.Close()
+	env := append([]string{
+		"TUFKEYS_BIN=" + bin,
+		"TUFKEYS_WORKSPACE=ws",
+		"TUFKEYS_DEST=public",
+		"TUFKEYS_ONLINE_KEY=online.key",
+		"TUFKEYS_REGISTRIES=" + registryURL,
+		"TUFKEYS_REPO=" + repo.URL,
+		"TUFKEYS_ROOT=ws/published/1.root.json",
+		"TUFKEYS_STAGE=1",
+	}, extra...)
+	return run(env, "bash", filepath.Join(pkgDir, "..", "..", "scripts", "scheduled.sh"))
 }
 
 // jobRunner runs programs in dir as the scheduled job runs them: a home

@@ -14,7 +14,6 @@ import (
 	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
 	"github.com/tufkeys/tufkeys/internal/harness/testutil"
 	"github.com/tufkeys/tufkeys/internal/harness/witnesstest"
-	"github.com/tufkeys/tufkeys/signer/keyfile"
 	"github.com/tufkeys/tufkeys/signer/logappend"
 	"github.com/tufkeys/tufkeys/signer/workspace"
 	"github.com/tufkeys/tufkeys/translog"
@@ -35,15 +34,7 @@ func TestCLICeremonyWithLog(t *testing.T) {
 		}
 	}
 	origin := "log.example.test/cli-" + filepath.Base(dir)
-	pub, err := keyfile.ReadPublic("log.pub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vkey, err := logappend.VerifierKey(origin, pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set.Follow(t, vkey)
+	set.FollowKeyFile(t, origin, "log.pub")
 	keys, err := os.ReadFile(filepath.Join(pkgDir, fixtures, "npm/keys.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -281,20 +272,9 @@ func TestCLILogPolicyChanges(t *testing.T) {
 			t.Fatalf("generate %s: exit %d\n%s%s", k[0], code, out, errOut)
 		}
 	}
-	follow := func(origin, pubFile string) {
-		pub, err := keyfile.ReadPublic(pubFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		vkey, err := logappend.VerifierKey(origin, pub)
-		if err != nil {
-			t.Fatal(err)
-		}
-		set.Follow(t, vkey)
-	}
 	origin, origin2 := "log.example.test/one-"+filepath.Base(dir), "log.example.test/two-"+filepath.Base(dir)
-	follow(origin, "log.pub")
-	follow(origin2, "log2.pub")
+	set.FollowKeyFile(t, origin, "log.pub")
+	set.FollowKeyFile(t, origin2, "log2.pub")
 	os.WriteFile("keys.json", mustRead(t, filepath.Join(pkgDir, fixtures, "npm/keys.json")), 0o644)
 	witnesses := func(n int) []string {
 		var out []string
@@ -404,12 +384,7 @@ func TestCLIPassphrasePerKey(t *testing.T) {
 		}
 	}
 	origin := "log.example.test/pass-" + filepath.Base(dir)
-	pub, err := keyfile.ReadPublic("log.pub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vkey, _ := logappend.VerifierKey(origin, pub)
-	set.Follow(t, vkey)
+	set.FollowKeyFile(t, origin, "log.pub")
 	os.WriteFile("keys.json", mustRead(t, filepath.Join(pkgDir, fixtures, "npm/keys.json")), 0o644)
 	t.Setenv("TUFKEYS_PASSPHRASE", "alice's")
 	steps := [][]string{

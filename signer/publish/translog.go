@@ -173,8 +173,8 @@ func logSteps(ws *workspace.Workspace, rel *workspace.Release, logged func(strin
 // loggedBefore says which files the log already holds without asking the
 // store: those the workspace's last publish to this origin put online,
 // when a root it published named a log (that publish logged them before
-// uploading them, as far as the log needed them). A publish then asks the store about what it adds, not
-// about every key list of the repository.
+// uploading them, as far as the log needed them). A publish then asks the
+// store about what it adds, not about every key list of the repository.
 func loggedBefore(ws *workspace.Workspace, rel *workspace.Release, dst store.Store, opts Options) func(string) bool {
 	none := func(string) bool { return false }
 	published := rel.Roots

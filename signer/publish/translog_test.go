@@ -13,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/tufkeys/tufkeys/internal/harness/ceremony"
+	"github.com/tufkeys/tufkeys/internal/harness/testutil"
 	"github.com/tufkeys/tufkeys/internal/harness/witnesstest"
 	"github.com/tufkeys/tufkeys/signer/logappend"
 	"github.com/tufkeys/tufkeys/signer/publish"
@@ -191,13 +192,7 @@ func (r refuse) AddCheckpoint(ctx context.Context, url string, old int64, proof 
 // the log is extra to TUF.
 func TestTufJSReadsALoggedRepository(t *testing.T) {
 	t.Parallel()
-	modules := os.Getenv("TUFKEYS_TEST_TUFJS")
-	if modules == "" {
-		if os.Getenv("TUFKEYS_TEST_REQUIRE_TOOLS") != "" {
-			t.Fatal("TUFKEYS_TEST_TUFJS is unset: scripts/test.sh installs tuf-js")
-		}
-		t.Skip("TUFKEYS_TEST_TUFJS is unset: run scripts/test.sh, which installs tuf-js")
-	}
+	modules := testutil.Tool(t, "TUFKEYS_TEST_TUFJS", "tuf-js")
 	c, _, _ := loggedCeremony(t)
 	if err := c.StagePublish(host, fixture(t, "npm/keys.json"), 2); err != nil {
 		t.Fatal(err)

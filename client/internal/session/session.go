@@ -13,6 +13,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"path"
 	"strconv"
 	"time"
 
@@ -99,6 +100,17 @@ func Open(ctx context.Context, client any, repo string) (*Session, error) {
 		return nil, ErrNoClient
 	}
 	return opener(ctx, client, repo)
+}
+
+// TopLevelRoles are the roles of the top-level metadata, in the order the
+// client workflow verifies them.
+var TopLevelRoles = []string{metadata.ROOT, metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS}
+
+// TargetFile is where a repository with consistent snapshots keeps the
+// target at targetPath whose sha256 (in hex) is sum: targets/DIR/SUM.BASE.
+func TargetFile(targetPath, sum string) string {
+	dir, base := path.Split(targetPath)
+	return "targets/" + dir + sum + "." + base
 }
 
 // RootName is the file name of root version v.

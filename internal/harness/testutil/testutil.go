@@ -92,3 +92,21 @@ func Rounds(full int) int {
 	}
 	return full
 }
+
+// Tool is the path a variable of scripts/test.sh names (a program, a
+// package or a folder it installed). Outside scripts/test.sh a test that
+// needs it is skipped; inside it, which sets TUFKEYS_TEST_REQUIRE_TOOLS,
+// its absence fails the test.
+func Tool(t testing.TB, variable, what string) string {
+	t.Helper()
+	if p := os.Getenv(variable); p != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("TUFKEYS_TEST_REQUIRE_TOOLS") != "" {
+		t.Fatalf("%s (%s) is missing: scripts/test.sh installs it", what, variable)
+	}
+	t.Skipf("%s is unset: run scripts/test.sh, which installs %s", variable, what)
+	return ""
+}

@@ -69,6 +69,21 @@ func (s Set) Follow(t testing.TB, vkey string) {
 	}
 }
 
+// FollowKeyFile has the witnesses witness the log of origin whose key's
+// public half is in pubFile (as tufkeys key generate writes it).
+func (s Set) FollowKeyFile(t testing.TB, origin, pubFile string) {
+	t.Helper()
+	pub, err := keyfile.ReadPublic(pubFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := logappend.VerifierKey(origin, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Follow(t, vkey)
+}
+
 // Log is a test log: its key and a policy naming the witnesses.
 type Log struct {
 	Key    *keyfile.Signer
